@@ -1,0 +1,56 @@
+"""``siuo-eval``: one entry point, one module per subcommand.
+
+``siuo-eval SUBCOMMAND ...`` runs a subcommand; anything else (``siuo-eval --model ... --tasks siuo``)
+is passed to lmms-eval with our tasks folder added. Every user-fixable error is one line on stderr
+and a non-zero exit.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from siuo_dataset.errors import SiuoError
+
+# subcommand -> module defining add_arguments(parser) and run(args) -> int
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "judge": ("siuo_task.commands.judge", "judge generation responses and compute SIUO metrics"),
+    "score-mcqa": ("siuo_task.commands.score_mcqa", "score MCQA answers"),
+    "validate-judge": ("siuo_task.commands.validate_judge", "measure a judge on the labelled MCQA options"),
+    "agree": ("siuo_task.commands.agree", "agreement between two judges' judgements.jsonl"),
+    "report": ("siuo_task.commands.report", "write report.md and report.html from run folders"),
+    "tasks-path": ("siuo_task.commands.tasks_path", "print the lmms-eval tasks folder (for --include_path)"),
+}
+LMMS_COMMAND = "siuo_task.commands.evaluate"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            module_name, help_text = SUBCOMMANDS[argv[0]]
+            module = importlib.import_module(module_name)
+            parser = argparse.ArgumentParser(prog=f"siuo-eval {argv[0]}", description=help_text)
+            module.add_arguments(parser)
+            return module.run(parser.parse_args(argv[1:]))
+        if not argv or argv[0] in ("-h", "--help"):
+            _print_help()
+            return 0 if argv else 2
+        return importlib.import_module(LMMS_COMMAND).main(argv)
+    except SiuoError as error:
+        print(f"siuo-eval: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("siuo-eval: interrupted; finished work is kept, re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _print_help() -> None:
+    print("usage: siuo-eval SUBCOMMAND [options]   or   siuo-eval --model M --tasks siuo [lmms-eval flags]\n")
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        print(f"  {name:<15} {help_text}")
+    print("\nRun 'siuo-eval SUBCOMMAND --help' for its options.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

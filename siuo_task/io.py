@@ -1,0 +1,62 @@
+"""File I/O at the edges: strict JSONL reading with line numbers, atomic writes."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonlines
+
+from siuo_dataset.errors import SiuoError
+
+
+class InputFileError(SiuoError):
+    """An input file is missing or malformed; the message names the file and line."""
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, object)`` for each non-blank line; raise InputFileError naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise InputFileError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+    except UnicodeDecodeError as error:
+        raise InputFileError(f"{path}: not UTF-8 text ({error.reason})") from None
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl_atomic(path: str | Path, rows: Iterable[Any]) -> None:
+    """Write rows as JSON lines to ``path`` via a temp file + rename: readers never see half a file."""
+    def write(handle):
+        with jsonlines.Writer(handle, compact=True, sort_keys=False) as writer:
+            writer.write_all(rows)
+    _atomic_write(Path(path), write)
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    _atomic_write(Path(path), lambda handle: handle.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n"))

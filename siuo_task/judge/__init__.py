@@ -1,0 +1,1 @@
+"""Judges: the ``Judge`` protocol, backends, cache and the call runner."""
