@@ -1,0 +1,16 @@
+"""SIUO as a typed Hugging Face dataset: domains, sources, validation, builder, publishing."""
+from siuo_dataset.domains import DOMAIN_NAMES, DOMAINS, Domain
+from siuo_dataset.errors import SiuoDataError, SiuoError
+from siuo_dataset.items import LoadedSiuo, SiuoItem, load_items, load_siuo
+from siuo_dataset.validate import ANNOTATION_SHA256
+
+
+def load(config: str = "generation", source=None, **kwargs):
+    """SIUO ``config`` as a ``datasets.Dataset``; see ``siuo_dataset.builder.load``."""
+    from siuo_dataset.builder import load as build_and_load
+
+    return build_and_load(config, source, **kwargs)
+
+
+__all__ = ["ANNOTATION_SHA256", "DOMAINS", "DOMAIN_NAMES", "Domain", "LoadedSiuo", "SiuoDataError", "SiuoError",
+           "SiuoItem", "load", "load_items", "load_siuo"]
