@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench card clean
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ test: install
 
 demo: install
 	$(BIN)/python -m siuo_task.demo
+
+card: install
+	$(BIN)/python -c "import siuo_dataset; from siuo_dataset.card import render_card; open('dataset_card.md', 'w').write(render_card(siuo_dataset.load_items('$${SIUO_DATA_DIR:-../shared/siuo}', allow_missing_images=True)))"
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

@@ -1,0 +1,127 @@
+"""``siuo-data``: info | validate | build | push. Errors are one line on stderr and exit 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+
+from siuo_dataset.domains import DOMAINS
+from siuo_dataset.errors import SiuoError
+from siuo_dataset.items import LoadedSiuo, load_siuo
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="folder with siuo_gen.json, siuo_mcqa.json and images "
+                        "(default: $SIUO_DATA_DIR, else the cached/pinned Hub revision)")
+    parser.add_argument("--allow-missing-images", action="store_true", help="accept absent images (image=None)")
+    parser.add_argument("--no-verify-checksums", action="store_true",
+                        help="accept annotation files whose sha256 differs from the pinned release")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _load(args) -> LoadedSiuo:
+    return load_siuo(args.data_dir, allow_missing_images=args.allow_missing_images,
+                     verify_checksums=not args.no_verify_checksums)
+
+
+def _summary(loaded: LoadedSiuo) -> dict:
+    counts = Counter(item.category for item in loaded.items)
+    return {"source": str(loaded.source.root), "image_dir": str(loaded.source.image_dir), **loaded.provenance(),
+            "domains": {d.name: counts[d.name] for d in DOMAINS}, "notes": loaded.notes}
+
+
+def cmd_info(args) -> int:
+    summary = _summary(_load(args))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"SIUO at {summary['source']} ({summary['origin']}), {summary['n_items']} items, "
+          f"{summary['missing_images']} missing images")
+    for name, count in summary["domains"].items():
+        print(f"  {name:<32} {count:>3}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    summary = _summary(_load(args))
+    if args.json:
+        print(json.dumps({"ok": True, **summary}, indent=2))
+        return 0
+    print(f"OK: {summary['n_items']} items valid; annotation sha256 "
+          f"{'verified' if not args.no_verify_checksums else 'NOT verified (--no-verify-checksums)'}; "
+          f"images {summary['n_items'] - summary['missing_images']}/{summary['n_items']} present and decodable")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from siuo_dataset.publish import build_folder
+
+    loaded = _load(args)
+    out = build_folder(loaded, args.out)
+    if args.json:
+        print(json.dumps({"out": str(out), **loaded.provenance()}))
+    else:
+        print(f"built {out} (configs generation, mcqa; {len(loaded.items)} rows each); "
+              f"load it with datasets.load_dataset({str(out)!r}, 'generation')")
+    return 0
+
+
+def cmd_push(args) -> int:
+    from pathlib import Path
+
+    from siuo_dataset.publish import push_folder, upload_plan
+
+    folder = Path(args.folder)
+    if args.dry_run:
+        if not (folder / "README.md").is_file():
+            raise SiuoError(f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first")
+        files = upload_plan(folder)
+        if args.json:
+            print(json.dumps({"repo": args.repo, "files": files}))
+        else:
+            print(f"would upload to dataset repo {args.repo}:")
+            for name in files:
+                print(f"  {name}")
+        return 0
+    print(push_folder(folder, args.repo, private=not args.public))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="siuo-data", description="SIUO as a Hugging Face dataset")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, handler, help_text in (("info", cmd_info, "summarise the data"),
+                                     ("validate", cmd_validate, "check integrity and consistency"),
+                                     ("build", cmd_build, "write a Hub-ready parquet folder")):
+        command = sub.add_parser(name, help=help_text)
+        _add_source_arguments(command)
+        command.set_defaults(handler=handler)
+        if name == "build":
+            command.add_argument("--out", required=True, help="output folder (written atomically)")
+    push = sub.add_parser("push", help="upload a built folder to the Hub")
+    push.add_argument("folder")
+    push.add_argument("--repo", required=True, help="ORG/NAME of the Hub dataset repo")
+    push.add_argument("--public", action="store_true", help="create the repo public (default private)")
+    push.add_argument("--dry-run", action="store_true", help="print what would be uploaded")
+    push.add_argument("--json", action="store_true")
+    push.set_defaults(handler=cmd_push)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SiuoError as error:
+        print(f"siuo-data: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"siuo-data: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
