@@ -1,0 +1,54 @@
+"""A SQLite (WAL) cache of judge answers, keyed by everything that determines them.
+
+Each answer is committed as soon as it arrives, so a killed run loses nothing finished.
+Only real answers are stored (parsable, or unparsable after the one re-ask); errors are not.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from siuo_task.judge.base import JudgeReply
+
+
+def default_cache_path() -> Path:
+    """$SIUO_CACHE_DIR/judge-cache.sqlite, else the XDG user cache dir (never the repo)."""
+    base = os.environ.get("SIUO_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "siuo"
+    return Path(base) / "judge-cache.sqlite"
+
+
+class JudgeCache:
+    """Thread-safe get/put of ``JudgeReply`` by cache key."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
+                         "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)")
+        self._db.commit()
+
+    def get(self, key: str) -> JudgeReply | None:
+        with self._lock:
+            row = self._db.execute("SELECT text, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+                                   (key,)).fetchone()
+        return None if row is None else JudgeReply(*row)
+
+    def put(self, key: str, reply: JudgeReply) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                             (key, reply.text, reply.prompt_tokens, reply.completion_tokens))
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
