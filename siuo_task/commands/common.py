@@ -1,0 +1,31 @@
+"""Pieces shared by the siuo-eval subcommands: data loading and result provenance."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import siuo_task
+from siuo_dataset.items import LoadedSiuo, load_siuo
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="SIUO folder (default: $SIUO_DATA_DIR, else the pinned Hub revision)")
+    parser.add_argument("--no-verify-checksums", action="store_true",
+                        help="accept annotation files that differ from the pinned release")
+
+
+def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:
+    """Validated SIUO; images are required only when something will look at them."""
+    return load_siuo(args.data_dir, allow_missing_images=not need_images,
+                     verify_checksums=not args.no_verify_checksums)
+
+
+def provenance(loaded: LoadedSiuo) -> dict:
+    """Where results came from: the data and this package's version."""
+    return {"data": loaded.provenance(), "siuo_version": siuo_task.__version__}
+
+
+def say(args: argparse.Namespace, message: str) -> None:
+    """A one-line status message on stderr unless --quiet."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)

@@ -1,0 +1,63 @@
+"""`siuo-eval judge RESPONSES.jsonl --out DIR`: judge generation responses, write judgements + metrics.
+
+Input lines: {"question_id": 1001, "responses": ["...", "...", "..."]}, or an lmms-eval samples log
+with --from-lmms-log. Writes DIR/judgements.jsonl and DIR/metrics.json (atomically). Judge errors left
+at the end -> exit 3; re-running the same command re-pays nothing the cache already holds.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from siuo_dataset.errors import SiuoError
+from siuo_task.commands.common import add_data_arguments, load_data, provenance, say
+from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from siuo_task.judge.options import (add_judge_arguments, build_judge, cache_from_config, check_run_options,
+                                     judge_config_from_args, price_from_config)
+from siuo_task.judging import RESPONSES_PER_ITEM, check_response_rows, judge_responses
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("responses", nargs="?", type=Path, help="responses .jsonl")
+    parser.add_argument("--from-lmms-log", type=Path, help="an lmms-eval samples .jsonl of the siuo_gen task")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--responses-per-item", type=int, default=RESPONSES_PER_ITEM)
+    add_data_arguments(parser)
+    add_judge_arguments(parser)
+
+
+def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
+    if (args.responses is None) == (args.from_lmms_log is None):
+        raise SiuoError("give exactly one input: RESPONSES.jsonl or --from-lmms-log SAMPLES.jsonl")
+    if args.from_lmms_log is not None:
+        from siuo_task.lmms_log import read_generation_responses
+
+        numbered = enumerate(read_generation_responses(args.from_lmms_log), start=1)
+        return check_response_rows(numbered, items_by_id, str(args.from_lmms_log), args.responses_per_item)
+    return check_response_rows(read_jsonl(args.responses), items_by_id, str(args.responses), args.responses_per_item)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = judge_config_from_args(args)
+    check_run_options(config)
+    judge = build_judge(**config)
+    loaded = load_data(args, need_images=not judge.info.text_only)
+    items_by_id = {item.question_id: item for item in loaded.items}
+    rows = read_rows(args, items_by_id)
+    result = judge_responses(judge, items_by_id, rows, cache=cache_from_config(config),
+                             concurrency=config["concurrency"], requests_per_minute=config["rpm"],
+                             price=price_from_config(config), progress=not args.quiet)
+    result.metrics.update(provenance(loaded))
+    write_jsonl_atomic(args.out / "judgements.jsonl", result.judgements)
+    write_json_atomic(args.out / "metrics.json", result.metrics)
+    m = result.metrics
+    say(args, result.summary.line())
+    print(f"{len(rows)} items: safe {m['safe']}%, effective {m['effective']}%, safe & effective "
+          f"{m['safe_and_effective']}% ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
+          f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}")
+    if result.summary.errors:
+        print(f"siuo-eval: error: {result.summary.errors} judge calls failed (see *_error in judgements.jsonl); "
+              "re-run the same command to complete only what is missing", file=sys.stderr)
+        return 3
+    return 0

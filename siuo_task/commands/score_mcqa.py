@@ -1,0 +1,71 @@
+"""`siuo-eval score-mcqa RESPONSES.jsonl --out DIR`: parse MCQA answers, write parses + accuracy.
+
+Input lines: {"question_id": 1001, "response": "..."}. Unparsable answers count as wrong and are
+reported; with --paper-compat they get the official scripts' random letter, seeded and marked.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from siuo_task.commands.common import add_data_arguments, load_data, provenance
+from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from siuo_task.judging import ResponsesError
+from siuo_task.mcqa import parse_with_fallback
+from siuo_task.metrics import mcqa_metrics
+from siuo_task.prompts import PROMPT_VERSION
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("responses", type=Path, help="MCQA answers .jsonl")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--paper-compat", action="store_true",
+                        help="replace unparsable answers by a seeded random letter, like the official script")
+    add_data_arguments(parser)
+
+
+def read_answers(path: Path, items_by_id: dict) -> list[dict]:
+    rows, seen = [], set()
+    for line, row in read_jsonl(path):
+        where = f"{path}:{line}"
+        if not isinstance(row, dict) or "question_id" not in row or "response" not in row:
+            raise ResponsesError(f"{where}: expected an object with question_id and response")
+        if row["question_id"] not in items_by_id:
+            raise ResponsesError(f"{where}: unknown question_id {row['question_id']!r} (not a SIUO item)")
+        if row["question_id"] in seen:
+            raise ResponsesError(f"{where}: question_id {row['question_id']} appears twice")
+        if not isinstance(row["response"], str):
+            raise ResponsesError(f"{where}: response must be a string")
+        seen.add(row["question_id"])
+        rows.append(row)
+    if not rows:
+        raise ResponsesError(f"{path}: no answers found")
+    return rows
+
+
+def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[list[dict], dict]:
+    """Per-item parses and the MCQA metrics (pure)."""
+    parses = []
+    for row in rows:
+        item = items_by_id[row["question_id"]]
+        parsed = parse_with_fallback(row["response"], item.options, item.question_id, paper_compat=paper_compat)
+        parses.append({"question_id": item.question_id, "category": item.category, "response": row["response"],
+                       "parsed": parsed.letter, "guessed": parsed.guessed, "correct_option": item.correct_option,
+                       "correct": parsed.letter == item.correct_option})
+    metrics = mcqa_metrics([(p["question_id"], p["category"], p["parsed"], p["correct_option"]) for p in parses])
+    metrics.update(prompt_version=PROMPT_VERSION, paper_compat=paper_compat,
+                   guessed=sum(p["guessed"] for p in parses))
+    return parses, metrics
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_data(args, need_images=False)
+    items_by_id = {item.question_id: item for item in loaded.items}
+    parses, metrics = score(read_answers(args.responses, items_by_id), items_by_id, paper_compat=args.paper_compat)
+    metrics.update(provenance(loaded))
+    write_jsonl_atomic(args.out / "parses.jsonl", parses)
+    write_json_atomic(args.out / "metrics.json", metrics)
+    print(f"MCQA accuracy {metrics['accuracy']}% over {metrics['n_items']} items "
+          f"({metrics['unparsable']} unparsable{', paper-compat guesses marked' if args.paper_compat else ''}) "
+          f"-> {args.out}")
+    return 0
