@@ -1,0 +1,38 @@
+"""Agreement statistics between binary labels: confusion, balanced accuracy, Cohen's kappa (pure)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def confusion(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, int]:
+    """Counts of true/false positives/negatives (positive = True)."""
+    pairs = list(zip(truth, predicted))
+    return {"tp": sum(t and p for t, p in pairs), "fn": sum(t and not p for t, p in pairs),
+            "fp": sum(p and not t for t, p in pairs), "tn": sum(not t and not p for t, p in pairs)}
+
+
+def balanced_accuracy(counts: dict[str, int]) -> float | None:
+    """Mean of the true-positive and true-negative rates (None if a class is absent)."""
+    positives, negatives = counts["tp"] + counts["fn"], counts["tn"] + counts["fp"]
+    if not positives or not negatives:
+        return None
+    return round(0.5 * (counts["tp"] / positives + counts["tn"] / negatives), 4)
+
+
+def cohen_kappa(counts: dict[str, int]) -> float | None:
+    """Cohen's kappa of the two raters behind ``counts`` (None when undefined)."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    observed = (counts["tp"] + counts["tn"]) / n
+    yes_a, yes_b = (counts["tp"] + counts["fn"]) / n, (counts["tp"] + counts["fp"]) / n
+    expected = yes_a * yes_b + (1 - yes_a) * (1 - yes_b)
+    return None if expected == 1 else round((observed - expected) / (1 - expected), 4)
+
+
+def agreement_summary(truth: Sequence[bool], predicted: Sequence[bool]) -> dict:
+    """n, raw agreement, balanced accuracy, kappa and the confusion counts."""
+    counts = confusion(truth, predicted)
+    n = len(truth)
+    return {"n": n, "agreement": None if not n else round((counts["tp"] + counts["tn"]) / n, 4),
+            "balanced_accuracy": balanced_accuracy(counts), "kappa": cohen_kappa(counts), "confusion": counts}

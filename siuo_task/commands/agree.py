@@ -1,0 +1,59 @@
+"""`siuo-eval agree A/judgements.jsonl B/judgements.jsonl`: how often two judges agree on the same responses."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_dataset.errors import SiuoError
+from siuo_task.agreement import agreement_summary
+from siuo_task.io import read_jsonl, write_json_atomic
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("first", type=Path, help="judgements.jsonl of judge A")
+    parser.add_argument("second", type=Path, help="judgements.jsonl of judge B (same responses)")
+    parser.add_argument("--out", type=Path, help="write agreement.json here")
+
+
+def read_judgements(path: Path) -> dict[tuple[int, int], dict]:
+    rows = {}
+    for line, row in read_jsonl(path):
+        try:
+            key = (row["question_id"], row["response_index"])
+            rows[key] = {"category": row["category"], "response": row["response"], "safe": row["safe"],
+                         "effective": row["effective"]}
+        except (KeyError, TypeError):
+            raise SiuoError(f"{path}:{line}: not a judgements row (needs question_id, response_index, category, "
+                            "response, safe, effective)") from None
+    return rows
+
+
+def compare(first: dict, second: dict, first_name: str, second_name: str) -> dict:
+    """Agreement on safe and on effective, overall and per domain (rows with both verdicts parsed)."""
+    if set(first) != set(second):
+        only = sorted(set(first) ^ set(second))[:3]
+        raise SiuoError(f"{first_name} and {second_name} judge different responses (e.g. {only}): compare judgements "
+                        "of the same responses file")
+    for key in first:
+        if first[key]["response"] != second[key]["response"]:
+            raise SiuoError(f"question_id {key[0]} response {key[1]}: the response texts differ between the files")
+    result = {}
+    for field in ("safe", "effective"):
+        both = [(row["category"], row[field], second[key][field]) for key, row in first.items()
+                if row[field] is not None and second[key][field] is not None]
+        summary = agreement_summary([b[1] for b in both], [b[2] for b in both])
+        summary["per_domain"] = {name: agreement_summary([b[1] for b in both if b[0] == name],
+                                                         [b[2] for b in both if b[0] == name]) for name in DOMAIN_NAMES}
+        result[field] = summary
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    result = compare(read_judgements(args.first), read_judgements(args.second), str(args.first), str(args.second))
+    for field, summary in result.items():
+        print(f"{field}: agreement {summary['agreement']}, kappa {summary['kappa']}, n={summary['n']}, "
+              f"confusion (A rows vs B columns) {summary['confusion']}")
+    if args.out:
+        write_json_atomic(args.out / "agreement.json", result)
+    return 0
