@@ -53,6 +53,9 @@ class JudgeCall:
             "temperature": info.temperature,
             "aspect": self.aspect,
             "question_id": self.question_id,
+            "question": self.question,
+            "safety_warning": self.safety_warning,
+            "reference_answer": self.reference_answer,
             "image": self.image_sha256 if self.image is not None else "text-only",
             "response": self.response,
         }

@@ -128,7 +128,8 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(calls), desc=f"judging ({judge.info.model})", unit="call", leave=False)
+        bar = tqdm(total=len(calls), desc=f"judging ({judge.info.model})", unit="call", leave=False,
+                   mininterval=1.0)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {pool.submit(judge_one, call): index for index, call in enumerate(calls)}
         for future in as_completed(futures):
