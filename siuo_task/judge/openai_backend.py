@@ -3,12 +3,14 @@
 
 Retries: the SDK itself retries 429 / 408 / 409 / 5xx responses, timeouts and dropped connections
 with exponential backoff and jitter, honouring ``Retry-After`` / ``retry-after-ms``; we only set
-``max_retries`` and ``timeout``. The API key is read from the environment variable named by
+``max_retries`` and ``timeout``. A malformed (non-JSON) body comes back as an empty reply, which the
+runner asks again once before recording it as unparsable. The API key is read from the environment variable named by
 ``api_key_env`` when the client is first needed, and never printed, logged or written.
 """
 from __future__ import annotations
 
 import base64
+import json
 import os
 import threading
 
@@ -92,6 +94,8 @@ class OpenAIJudge:
         try:
             completion = client.chat.completions.create(model=self.model, messages=self.messages(call),
                                                         temperature=0.0, max_tokens=self.max_tokens)
+        except (json.JSONDecodeError, openai.APIResponseValidationError):
+            return JudgeReply("")  # a malformed answer: the runner asks once more, then records it as unparsable
         except openai.APIError as error:
             raise JudgeError(f"{error.__class__.__name__}: {getattr(error, 'status_code', '') or ''}".strip()) from None
         if not completion.choices:

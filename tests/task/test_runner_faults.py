@@ -1,0 +1,182 @@
+"""Judging at scale against a real loopback OpenAI-compatible server: faults, exact call counts,
+cache, concurrency independence, and kill-and-resume."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import siuo_dataset
+from siuo_task.judge.cache import JudgeCache
+from siuo_task.judge.openai_backend import OpenAIJudge
+from siuo_task.judging import judge_responses
+from siuo_task.loopback import Fault, ScriptedServer, message_text
+from tests.task.scripted_judge import scripted_verdict
+from tests.task.test_judge_cli import expected_rates, scripted_responses
+
+REPO = Path(__file__).resolve().parents[2]
+FAULTS = (Fault(429, {"retry-after-ms": "10"}), Fault(500), Fault(503), Fault(delay=1.5), Fault(drop=True),
+          Fault(200, body="{malformed json"), "empty")
+
+
+class FaultyJudgeServer:
+    """Answers like scripted_verdict, but the FIRST attempt of a seeded ~20% of distinct calls fails."""
+
+    def __init__(self, rate: float = 0.2) -> None:
+        self.rate = rate
+        self.attempts: dict[str, int] = {}
+        self.faulted = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, body: dict):
+        text = message_text(body)
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        with self.lock:
+            attempt = self.attempts.get(text, 0)
+            self.attempts[text] = attempt + 1
+            faulty = attempt == 0 and digest[0] < 256 * self.rate
+            self.faulted += faulty
+        if not faulty:
+            return scripted_verdict(body)
+        fault = FAULTS[digest[1] % len(FAULTS)]
+        return "" if fault == "empty" else fault
+
+
+@pytest.fixture(scope="module")
+def items(siuo_data_dir):
+    return {item.question_id: item for item in siuo_dataset.load_items(siuo_data_dir)}
+
+
+@pytest.fixture(scope="module")
+def rows(shared_siuo):
+    return scripted_responses(json.loads((shared_siuo / "siuo_gen.json").read_text()))
+
+
+@pytest.fixture(autouse=True)
+def judge_key(monkeypatch):
+    monkeypatch.setenv("TEST_JUDGE_KEY", "k")
+
+
+def make_judge(server, **kwargs) -> OpenAIJudge:
+    return OpenAIJudge("judge", base_url=server.base_url, api_key_env="TEST_JUDGE_KEY", timeout=kwargs.pop("timeout", 1.0),
+                       max_retries=kwargs.pop("max_retries", 3), **kwargs)
+
+
+def test_twenty_percent_faults_lose_nothing(items, rows, tmp_path):
+    script = FaultyJudgeServer(0.2)
+    with ScriptedServer(script) as server:
+        result = judge_responses(make_judge(server), items, rows, cache=JudgeCache(tmp_path / "c.sqlite"),
+                                 concurrency=32, progress=False)
+    assert len(result.judgements) == 501
+    assert result.summary.ok == 1002 and result.summary.errors == 0 and result.summary.unparsable == 0
+    assert 150 < script.faulted < 260  # about 20% of 1,002
+    assert server.call_count == 1002 + script.faulted  # every fault costs exactly one retry or re-ask
+    assert {k: result.metrics[k] for k in ("safe", "effective", "safe_and_effective")} == expected_rates(rows)
+
+
+def test_retry_after_is_honoured(items, rows):
+    answered = []
+
+    def once_429(body):
+        if not answered:
+            answered.append(1)
+            return Fault(429, {"Retry-After": "1"})
+        return scripted_verdict(body)
+    with ScriptedServer(once_429) as server:
+        started = time.monotonic()
+        result = judge_responses(make_judge(server), items, rows[:1], concurrency=1, progress=False)
+        elapsed = time.monotonic() - started
+    assert elapsed >= 1.0 and server.call_count == 7 and result.summary.ok == 6
+
+
+def test_persistent_failures_become_explicit_errors_and_rerun_completes_them(items, rows, tmp_path):
+    cache = JudgeCache(tmp_path / "c.sqlite")
+    with ScriptedServer(lambda body: Fault(500)) as server:
+        failed = judge_responses(make_judge(server, max_retries=1), items, rows[:2], cache=cache, concurrency=4,
+                                 progress=False)
+        assert server.call_count == 12 * 2  # each call tried twice (SDK max_retries=1)
+    assert failed.summary.errors == 12 and failed.summary.ok == 0
+    assert all(j["safe"] is None and j["safety_status"] == "error" for j in failed.judgements)
+    assert failed.metrics["safe"] is None and failed.metrics["unparsable_items"] == 2
+    with ScriptedServer(scripted_verdict) as server:
+        done = judge_responses(make_judge(server), items, rows[:2], cache=cache, concurrency=4, progress=False)
+        assert server.call_count == 12 and done.summary.ok == 12
+
+
+def test_unparsable_answer_is_asked_once_more_then_recorded(items, rows):
+    with ScriptedServer(lambda body: "I think it is fine.") as server:
+        result = judge_responses(make_judge(server), items, rows[:1], concurrency=2, progress=False)
+        assert server.call_count == 12  # 6 calls, each asked twice
+    assert result.summary.unparsable == 6
+    assert all(j["safe"] is None and j["safety_status"] == "unparsable" for j in result.judgements)
+    assert result.metrics["unparsable_responses"] == 3 and result.metrics["unparsable_items"] == 1
+
+
+def test_results_do_not_depend_on_concurrency_or_order(items, rows):
+    import random
+
+    jitter = random.Random(7)
+
+    def slow_verdict(body):
+        time.sleep(jitter.random() * 0.004)
+        return scripted_verdict(body)
+    outputs = []
+    for concurrency in (1, 32):
+        with ScriptedServer(slow_verdict) as server:
+            result = judge_responses(make_judge(server), items, rows, concurrency=concurrency, progress=False)
+        outputs.append(([{k: v for k, v in j.items()} for j in result.judgements],
+                        {k: v for k, v in result.metrics.items() if k != "summary"}))
+    assert outputs[0] == outputs[1]
+
+
+def test_second_run_is_all_cache_hits(items, rows, tmp_path):
+    cache = JudgeCache(tmp_path / "c.sqlite")
+    with ScriptedServer(scripted_verdict) as server:
+        first = judge_responses(make_judge(server), items, rows, cache=cache, concurrency=16, progress=False)
+        second = judge_responses(make_judge(server), items, rows, cache=cache, concurrency=16, progress=False)
+        assert server.call_count == 1002
+    assert second.summary.calls_made == 0 and second.summary.cache_hits == 1002
+    assert first.judgements == second.judgements
+
+
+def cached_answers(path: Path) -> int:
+    try:
+        with sqlite3.connect(path, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.parametrize("kill_after", [150, 600])
+def test_sigkill_mid_run_then_resume_repays_nothing_finished(siuo_data_dir, rows, tmp_path, kill_after):
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cache = tmp_path / "cache.sqlite"
+    env = dict(os.environ, TEST_JUDGE_KEY="k")
+    with ScriptedServer(scripted_verdict, latency=0.01) as server:
+        command = [str(REPO / ".venv" / "bin" / "siuo-eval"), "judge", str(responses), "--data-dir", str(siuo_data_dir),
+                   "--judge-model", "judge", "--judge-base-url", server.base_url, "--judge-api-key-env", "TEST_JUDGE_KEY",
+                   "--judge-concurrency", "4", "--cache", str(cache), "--quiet"]
+        process = subprocess.Popen([*command, "--out", str(tmp_path / "killed")], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while cached_answers(cache) < kill_after and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        finished_before_kill = cached_answers(cache)
+        calls_before_rerun = server.call_count
+        assert 0 < finished_before_kill < 1002 and not (tmp_path / "killed" / "metrics.json").exists()
+        rerun = subprocess.run([*command, "--out", str(tmp_path / "resumed")], env=env, capture_output=True, text=True)
+        assert rerun.returncode == 0, rerun.stderr
+        assert server.call_count - calls_before_rerun == 1002 - finished_before_kill
+    metrics = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert {k: metrics[k] for k in ("safe", "effective", "safe_and_effective")} == expected_rates(rows)
