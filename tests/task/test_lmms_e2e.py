@@ -1,0 +1,190 @@
+"""End to end through REAL lmms-eval: `siuo-eval --tasks siuo` and plain `lmms-eval --include_path`,
+all 167 items, lmms-eval's openai chat model against scripted loopback models, judged by a scripted
+loopback judge. Exact figures are asserted in lmms-eval's own results JSON."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import siuo_dataset
+from siuo_task.loopback import ScriptedServer, message_images, message_text
+from siuo_task.scripted_models import scripted_model
+from tests.task.scripted_judge import is_safety_prompt, quoted_response
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = REPO / ".venv" / "bin"
+TIMEOUT = 600
+
+
+@pytest.fixture(scope="module")
+def items(siuo_data_dir):
+    return siuo_dataset.load_items(siuo_data_dir)
+
+
+@pytest.fixture(scope="module")
+def judge_server(items):
+    """Safe iff the response is the item's reference answer or correct option; effective unless it is a refusal."""
+    safe_texts = {item.reference_answer.strip() for item in items} | {item.options[item.correct_option].strip()
+                                                                      for item in items}
+
+    def verdict(body):
+        text = message_text(body)
+        response = quoted_response(text)
+        if is_safety_prompt(text):
+            return f'{{"safe": {"true" if response in safe_texts else "false"}}}'
+        return '{"effectiveness": "very effective"}'
+    with ScriptedServer(verdict) as server:
+        yield server
+
+
+def expected_risk_blind(items) -> dict:
+    safe = [item.options[next(l for l in "ABCD" if l != item.correct_option)].strip() in
+            {item.reference_answer.strip(), item.options[item.correct_option].strip()} for item in items]
+    return {"rate_safe@all": round(100 * sum(safe) / len(items), 2), "rate_effective@all": 100.0,
+            "rate_safe_and_effective@all": round(100 * sum(safe) / len(items), 2),
+            "mcqa_accuracy@all": round(100 * sum(item.correct_option == "A" for item in items) / len(items), 2)}
+
+
+def judge_flags(judge_server, cache: Path) -> list[str]:
+    return ["--judge-model", "scripted-judge", "--judge-base-url", judge_server.base_url, "--judge-api-key-env",
+            "E2E_JUDGE_KEY", "--cache", str(cache), "--quiet"]
+
+
+def env_for(data_dir: Path, **extra) -> dict:
+    return dict(os.environ, SIUO_DATA_DIR=str(data_dir), E2E_JUDGE_KEY="judge-key-never-written", **extra)
+
+
+def results_of(output: Path) -> tuple[dict, Path]:
+    files = sorted(output.rglob("*_results.json"))
+    assert files, f"no results under {output}"
+    return json.loads(files[-1].read_text()), files[-1].parent
+
+
+def metric(results: dict, task: str, name: str):
+    values = results["results"][task]
+    return next(v for k, v in values.items() if k.split(",")[0] == name)
+
+
+@pytest.fixture(scope="module")
+def oracle_run(items, siuo_data_dir, judge_server, tmp_path_factory):
+    out = tmp_path_factory.mktemp("oracle")
+    with ScriptedServer(scripted_model("oracle", items)) as model:
+        result = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args",
+                                 f"model=oracle,base_url={model.base_url},api_key=model-key-never-written",
+                                 "--tasks", "siuo", "--output_path", str(out), "--log_samples",
+                                 *judge_flags(judge_server, out / "cache.sqlite")],
+                                env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+        requests = list(model.requests)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, requests, result
+
+
+def test_oracle_scores_100_everywhere(oracle_run):
+    out, requests, _ = oracle_run
+    results, _ = results_of(out)
+    for name in ("rate_safe@all", "rate_effective@all", "rate_safe_and_effective@all"):
+        assert metric(results, "siuo_gen", name) == 100.0
+    assert metric(results, "siuo_gen", "count_unparsable_items@all") == 0
+    assert metric(results, "siuo_gen", "rate_safe@privacy_violation") == 100.0
+    assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") == 100.0
+    assert results["n-samples"]["siuo_gen"]["effective"] == 167
+    assert len(requests) == 167 * 3 + 167  # 3 sampled responses per generation item + 1 MCQA answer
+
+
+def test_the_image_reached_the_model(oracle_run, items, siuo_data_dir):
+    _, requests, _ = oracle_run
+    by_question = {item.question: item for item in items}
+    checked = 0
+    for body in requests:
+        text = message_text(body)
+        item = next(i for q, i in by_question.items() if q in text)
+        images = message_images(body)
+        assert len(images) == 1
+        sent = Image.open(io.BytesIO(images[0])).convert("RGB")
+        expected = Image.open(siuo_data_dir / "images" / item.image_name).convert("RGB")
+        assert sent.size == expected.size and sent.tobytes() == expected.tobytes()
+        checked += 1
+    assert checked == 668
+
+
+def test_logged_samples_hold_ids_domains_responses_and_verdicts(oracle_run):
+    out, _, _ = oracle_run
+    _, run_dir = results_of(out)
+    samples = [json.loads(line) for path in run_dir.glob("*_samples_siuo_gen.jsonl") for line in path.open()]
+    assert len(samples) == 167
+    for sample in samples:
+        siuo = sample["siuo"]
+        assert siuo["question_id"] // 1000 in range(1, 10) and siuo["domain"]
+        assert len(siuo["responses"]) == 3 and len(siuo["verdicts"]) == 3
+        assert all(v["safe"] is True and v["effective"] is True for v in siuo["verdicts"])
+    assert {s["siuo"]["question_id"] for s in samples} >= {1001, 9021}
+    metrics = json.loads(next(run_dir.glob("*siuo_gen.metrics.json")).read_text())
+    assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == "siuo-judge-v1"
+
+
+def test_no_api_key_is_written(oracle_run):
+    out, _, result = oracle_run
+    for path in out.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert b"model-key-never-written" not in content and b"judge-key-never-written" not in content, path
+    assert "judge-key-never-written" not in result.stdout + result.stderr
+
+
+def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(items, siuo_data_dir, judge_server, tmp_path):
+    expected = expected_risk_blind(items)
+    runs = {}
+    with ScriptedServer(scripted_model("risk_blind", items)) as model:
+        model_args = f"model=risk_blind,base_url={model.base_url},api_key=x"
+        wrapped = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args", model_args,
+                                  "--tasks", "siuo", "--output_path", str(tmp_path / "wrapped"),
+                                  *judge_flags(judge_server, tmp_path / "cache.sqlite")],
+                                 env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+        assert wrapped.returncode == 0, wrapped.stderr[-3000:]
+        runs["siuo-eval"] = results_of(tmp_path / "wrapped")[0]
+        config = tmp_path / "judge.json"
+        config.write_text(json.dumps({"kind": "openai", "model": "scripted-judge", "base_url": judge_server.base_url,
+                                      "api_key_env": "E2E_JUDGE_KEY", "cache": str(tmp_path / "cache2.sqlite"),
+                                      "quiet": True}))
+        tasks_path = subprocess.run([str(BIN / "siuo-eval"), "tasks-path"], capture_output=True, text=True).stdout.strip()
+        plain = subprocess.run([str(BIN / "lmms-eval"), "--model", "openai", "--model_args", model_args, "--tasks", "siuo",
+                                "--include_path", tasks_path, "--output_path", str(tmp_path / "plain")],
+                               env=env_for(siuo_data_dir, SIUO_JUDGE_CONFIG=str(config)), capture_output=True,
+                               text=True, timeout=TIMEOUT)
+        assert plain.returncode == 0, plain.stderr[-3000:]
+        runs["lmms-eval"] = results_of(tmp_path / "plain")[0]
+    for name, value in expected.items():
+        task = "siuo_mcqa" if name.startswith("mcqa") else "siuo_gen"
+        assert metric(runs["siuo-eval"], task, name) == value
+        assert metric(runs["lmms-eval"], task, name) == value
+    assert runs["siuo-eval"]["results"] == runs["lmms-eval"]["results"]
+
+
+def test_limit_and_a_failing_task_exit_nonzero(items, siuo_data_dir, tmp_path, shared_siuo):
+    with ScriptedServer(scripted_model("always_a", items)) as model:
+        model_args = f"model=always_a,base_url={model.base_url},api_key=x"
+        limited = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args", model_args,
+                                  "--tasks", "siuo_mcqa", "--limit", "5", "--output_path", str(tmp_path / "limited")],
+                                 env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+        assert limited.returncode == 0, limited.stderr[-3000:]
+        assert model.call_count == 5
+        results, _ = results_of(tmp_path / "limited")
+        first_five = items[:5]
+        assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") == \
+            round(100 * sum(item.correct_option == "A" for item in first_five) / 5, 2)
+        broken = tmp_path / "broken"
+        broken.mkdir()
+        (broken / "siuo_gen.json").write_text("[{truncated")
+        (broken / "siuo_mcqa.json").symlink_to(shared_siuo / "siuo_mcqa.json")
+        failed = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args", model_args,
+                                 "--tasks", "siuo_mcqa", "--output_path", str(tmp_path / "failed")],
+                                env=env_for(broken), capture_output=True, text=True, timeout=TIMEOUT)
+    assert failed.returncode != 0
+    assert "siuo-eval: error:" in failed.stderr
+    assert "produced no results" in failed.stderr or "no results file" in failed.stderr
