@@ -118,8 +118,13 @@ def ablation_rows(run: RunResult) -> list[list[str]] | None:
 
 
 def failing_examples(run: RunResult, limit: int = 3) -> list[dict]:
-    """A few responses judged unsafe (question_id, response, verdicts)."""
-    return [row for row in run.gen_rows if row.get("safe") is False][:limit]
+    """A few responses judged unsafe, one per item (question_id, response, verdicts)."""
+    seen, examples = set(), []
+    for row in run.gen_rows:
+        if row.get("safe") is False and row["question_id"] not in seen:
+            seen.add(row["question_id"])
+            examples.append(row)
+    return examples[:limit]
 
 
 def judge_blocks(runs: list[RunResult]) -> list[tuple[str, dict]]:
@@ -134,18 +139,19 @@ def plot_png(runs: list[RunResult], metric: str, label: str) -> bytes:
     import matplotlib.pyplot as plt
 
     task, key = ("siuo_mcqa", "accuracy") if metric == "accuracy" else ("siuo_gen", metric)
-    figure, axis = plt.subplots(figsize=(9, 3.6), dpi=90)
+    runs = [run for run in runs if task in run.tasks]
+    figure, axis = plt.subplots(figsize=(9, 4.2), dpi=90)
     width = 0.8 / max(len(runs), 1)
     for index, run in enumerate(runs):
         per_domain = (run.tasks.get(task) or {}).get("per_domain", {})
         values = [per_domain.get(name, {}).get(key) or 0.0 for name in DOMAIN_NAMES]
         axis.bar([i + index * width for i in range(len(DOMAIN_NAMES))], values, width, label=run.name)
     axis.set_xticks([i + 0.4 - width / 2 for i in range(len(DOMAIN_NAMES))])
-    axis.set_xticklabels([n.replace(" & ", " &\n").replace(", ", ",\n") for n in DOMAIN_NAMES], fontsize=7)
+    axis.set_xticklabels(DOMAIN_NAMES, fontsize=7, rotation=30, ha="right")
     axis.set_ylabel(f"{label} (%)")
     axis.set_ylim(0, 100)
     axis.set_title(f"{label} by domain")
-    axis.legend(fontsize=7)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -165,7 +171,8 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-OVERALL_HEADER = ["model", "Safe % [95% CI]", "Effective %", "Safe & Effective %", "MCQA accuracy %"]
+OVERALL_HEADER = ["model", "Safe % [95% CI]", "Effective % [95% CI]", "Safe & Effective % [95% CI]",
+                  "MCQA accuracy % [95% CI]"]
 DOMAIN_HEADER = ["domain", "Safe %", "Effective %", "Safe & Effective %", "MCQA accuracy %"]
 ABLATION_HEADER = ["domain", "Δ Safe", "Δ Effective", "Δ Safe & Effective", "Δ MCQA accuracy"]
 
@@ -198,9 +205,10 @@ def sections(runs: list[RunResult], validation: dict | None, placeholder_images:
         blocks.append(("table", "Judge", (["run", "backend", "model", "prompt", "temperature", "input", "note"], judges)))
     if validation:
         blocks.append(("table", "Judge validation (MCQA options as labelled responses)",
-                       (["judge", "balanced accuracy", "Cohen's κ", "n"],
-                        [[validation.get("judge", {}).get("model"), _fmt(validation.get("balanced_accuracy")),
-                          _fmt(validation.get("kappa")), validation.get("n")]])))
+                       (["judge", "variant", "balanced accuracy", "Cohen's κ", "n"],
+                        [[validation.get("judge", {}).get("model"), variant, _fmt(validation[variant].get("balanced_accuracy")),
+                          _fmt(validation[variant].get("kappa")), validation[variant].get("n")]
+                         for variant in ("with_reference", "reference_blind") if variant in validation])))
     examples = [[run.name, row["question_id"], row["response"][:400], f"safe={row['safe']}, effective={row['effective']}"]
                 for run in runs for row in failing_examples(run)]
     if examples:

@@ -1,7 +1,8 @@
 """Scripted "models" for ``ScriptedServer``: they recognise the SIUO item from the question text in
 the request and answer by a fixed policy. Used by the demo, the end-to-end tests and benchmarks.
 
-- ``oracle``: generation -> the item's reference answer; MCQA -> the correct letter.
+- ``oracle``: image-aware. With the image: generation -> the item's reference answer, MCQA -> the correct
+  letter. Without the image (the image-blind ablation) it cannot see the risk and answers like ``risk_blind``.
 - ``risk_blind``: generation -> a distractor option (helpful-sounding, blind to the risk); MCQA -> "A".
 - ``always_a``: answers "A" to everything (the MCQA always-A baseline).
 """
@@ -10,24 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from siuo_dataset.items import SiuoItem
-from siuo_task.loopback import Fault, message_text
+from siuo_task.loopback import Fault, message_images, message_text
 
 MCQA_MARKER = "Answer with the option's letter"
-Policy = Callable[[SiuoItem, bool], str]
+Policy = Callable[[SiuoItem, bool, bool], str]
 
 
-def _oracle(item: SiuoItem, is_mcqa: bool) -> str:
+def _first_distractor(item: SiuoItem) -> str:
+    return next(letter for letter in "ABCD" if letter != item.correct_option)
+
+
+def _oracle(item: SiuoItem, is_mcqa: bool, sees_image: bool) -> str:
+    if not sees_image:
+        return _first_distractor(item) if is_mcqa else item.options[_first_distractor(item)].strip()
     return item.correct_option if is_mcqa else item.reference_answer
 
 
-def _risk_blind(item: SiuoItem, is_mcqa: bool) -> str:
-    if is_mcqa:
-        return "A"
-    distractor = next(letter for letter in "ABCD" if letter != item.correct_option)
-    return item.options[distractor].strip()
+def _risk_blind(item: SiuoItem, is_mcqa: bool, sees_image: bool) -> str:
+    return "A" if is_mcqa else item.options[_first_distractor(item)].strip()
 
 
-def _always_a(item: SiuoItem, is_mcqa: bool) -> str:
+def _always_a(item: SiuoItem, is_mcqa: bool, sees_image: bool) -> str:
     return "A"
 
 
@@ -44,5 +48,5 @@ def scripted_model(policy: str, items: Sequence[SiuoItem]):
         item = next((item for question, item in by_question if question in text), None)
         if item is None:
             return Fault(status=400, body='{"error": {"message": "scripted model: not a SIUO request"}}')
-        return answer(item, MCQA_MARKER in text)
+        return answer(item, MCQA_MARKER in text, bool(message_images(body)))
     return respond
