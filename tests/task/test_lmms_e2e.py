@@ -188,3 +188,25 @@ def test_limit_and_a_failing_task_exit_nonzero(items, siuo_data_dir, tmp_path, s
     assert failed.returncode != 0
     assert "siuo-eval: error:" in failed.stderr
     assert "produced no results" in failed.stderr or "no results file" in failed.stderr
+
+
+PYTHON_API = """
+import json, sys
+from lmms_eval.evaluator import simple_evaluate
+from lmms_eval.tasks import TaskManager
+from siuo_task.commands.tasks_path import TASKS_DIR
+
+results = simple_evaluate(model="openai", model_args=sys.argv[1], tasks=["siuo_mcqa"], limit=4,
+                          task_manager=TaskManager(include_path=str(TASKS_DIR)))
+print("RESULT " + json.dumps(results["results"]["siuo_mcqa"]["mcqa_accuracy@all,none"]))
+"""
+
+
+def test_python_api_with_task_manager(items, siuo_data_dir):
+    with ScriptedServer(scripted_model("oracle", items)) as model:
+        result = subprocess.run([str(BIN / "python"), "-c", PYTHON_API,
+                                 f"model=oracle,base_url={model.base_url},api_key=x"],
+                                env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+        assert model.call_count == 4
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "RESULT 100.0" in result.stdout
