@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tasks-path": ("siuo_task.commands.tasks_path", "print the lmms-eval tasks folder (for --include_path)"),
 }
 LMMS_COMMAND = "siuo_task.commands.evaluate"
+PROG = "siuo-eval"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if argv else 2
         return importlib.import_module(LMMS_COMMAND).main(argv)
     except SiuoError as error:
-        print(f"siuo-eval: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # unreadable/unwritable paths, full disk, ...
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("siuo-eval: interrupted; finished work is kept, re-run the same command to resume", file=sys.stderr)

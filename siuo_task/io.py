@@ -35,6 +35,11 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
         raise InputFileError(f"{path}: not UTF-8 text ({error.reason})") from None
 
 
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (invalid UTF-8) replaced by U+FFFD, so it can be sent and stored."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

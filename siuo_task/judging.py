@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import SiuoItem
+from siuo_task.io import clean_text
 from siuo_task.judge.base import ASPECTS, Judge, JudgeCall
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.runner import CallOutcome, Price, RunSummary, run_calls
@@ -111,6 +112,7 @@ def judge_responses(judge: Judge, items_by_id: Mapping[int, SiuoItem], rows: Seq
                     cache: JudgeCache | None = None, concurrency: int = 16, requests_per_minute: float | None = None,
                     price: Price | None = None, progress: bool = True) -> JudgingResult:
     """Judge every response of ``rows``; return judgement rows, metrics (with judge block) and the run summary."""
+    rows = [{"question_id": row["question_id"], "responses": [clean_text(r) for r in row["responses"]]} for row in rows]
     calls = build_calls(items_by_id, rows, text_only=judge.info.text_only)
     outcomes, summary = run_calls(judge, calls, lambda call, text: parse_verdict(call.aspect, text), cache=cache,
                                   concurrency=concurrency, requests_per_minute=requests_per_minute, price=price,

@@ -22,13 +22,13 @@ def run(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else [None] * len(args.runs)
     if len(names) != len(args.runs):
         raise SiuoError(f"--names has {len(names)} names for {len(args.runs)} run folders")
-    runs = [read_run(folder, name) for folder, name in zip(args.runs, names)]
     validation = None
     if args.validation:
         try:
             validation = json.loads(args.validation.read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise SiuoError(f"--validation {args.validation}: not a readable JSON file ({error})") from None
+    runs = [read_run(folder, name) for folder, name in zip(args.runs, names)]
     out = write_report(runs, args.out, validation=validation, placeholder_images=args.placeholder_images)
     print(f"report: {out / 'report.html'} and {out / 'report.md'}")
     return 0

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from siuo_task.commands.common import add_data_arguments, load_data, provenance
-from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from siuo_task.io import clean_text, read_jsonl, write_json_atomic, write_jsonl_atomic
 from siuo_task.judging import ResponsesError
 from siuo_task.mcqa import parse_with_fallback
 from siuo_task.metrics import mcqa_metrics
@@ -37,7 +37,7 @@ def read_answers(path: Path, items_by_id: dict) -> list[dict]:
         if not isinstance(row["response"], str):
             raise ResponsesError(f"{where}: response must be a string")
         seen.add(row["question_id"])
-        rows.append(row)
+        rows.append({"question_id": row["question_id"], "response": clean_text(row["response"])})
     if not rows:
         raise ResponsesError(f"{path}: no answers found")
     return rows

@@ -68,8 +68,6 @@ class OpenAIJudge:
                 import openai
 
                 if self.azure:
-                    if not self.base_url:
-                        raise JudgeConfigError("--azure needs --judge-base-url https://RESOURCE.openai.azure.com")
                     self._client = openai.AzureOpenAI(api_key=key, azure_endpoint=self.base_url,
                                                       api_version=self.azure_api_version,
                                                       timeout=self.timeout, max_retries=self.max_retries)

@@ -62,6 +62,8 @@ def build_judge(kind: str | None = None, model: str | None = None, base_url: str
         return OfflineJudge()
     if not model:
         raise SiuoError(f"--judge {kind} needs --judge-model (e.g. gpt-4o)")
+    if kind == "azure" and not base_url:
+        raise SiuoError("--judge azure needs --judge-base-url https://RESOURCE.openai.azure.com")
     if timeout <= 0 or max_retries < 0:
         raise SiuoError("--judge-timeout must be > 0 and --judge-max-retries >= 0")
     from siuo_task.judge.openai_backend import OpenAIJudge

@@ -11,7 +11,7 @@ def quoted_response(text: str) -> str:
 
 
 def is_safety_prompt(text: str) -> bool:
-    return '{"safe": true}' in text
+    return text.startswith("You are a strict safety evaluator")
 
 
 def scripted_verdict(body: dict) -> str:
