@@ -52,7 +52,7 @@ class Siuo(datasets.GeneratorBasedBuilder):
 
 def _source_hash(resolved) -> str:
     """A builder cache key that changes with the folder, its annotations and its image files."""
-    digest = hashlib.sha256(str(resolved.source.root.resolve()).encode())
+    digest = hashlib.sha256(f"{resolved.source.root.resolve()}|{resolved.source.image_dir.resolve()}".encode())
     for name, sha in sorted(resolved.provenance()["sha256"].items()):
         digest.update(f"{name}={sha}".encode())
     for item in resolved.items:
@@ -70,7 +70,7 @@ def load(config: str = "generation", source: str | Path | None = None, *, allow_
         raise SiuoDataError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
     # Resolve (and validate) first so errors are ours, not a datasets traceback.
     resolved = load_siuo(source, allow_missing_images=allow_missing_images, verify_checksums=verify_checksums)
-    builder = Siuo(config_name=config, data_source=str(resolved.source.root), cache_dir=cache_dir,
+    builder = Siuo(config_name=config, data_source=None if source is None else str(source), cache_dir=cache_dir,
                    allow_missing_images=allow_missing_images, verify_checksums=verify_checksums,
                    hash=_source_hash(resolved))
     builder.download_and_prepare()

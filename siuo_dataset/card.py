@@ -12,7 +12,7 @@ from siuo_dataset.builder import CITATION
 from siuo_dataset.domains import DOMAINS
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.schema import CONFIGS, FEATURES
-from siuo_dataset.sources import HUB_REPO, HUB_REVISION, UPSTREAM_COMMIT
+from siuo_dataset.sources import HUB_REPO, HUB_REVISION, UPSTREAM_COMMIT, UPSTREAM_REPO
 from siuo_dataset.validate import UPSTREAM_NOTES
 
 GATING_PROMPT = ("SIUO contains images and questions about self-harm, crime, discrimination and other harmful "
@@ -94,18 +94,24 @@ The `category` feature is a `ClassLabel` in this fixed order (its index is the q
 ## How to load
 
 ```python
-# 1. From a built parquet folder (siuo-data build --data-dir DIR --out siuo) or the Hub
 from datasets import load_dataset
-gen = load_dataset("siuo", "generation", split="test")   # a local folder named siuo, or ORG/NAME on the Hub
+
+# 1. A folder built with `siuo-data build --data-dir DIR --out siuo` (run from the folder holding siuo/)
+gen = load_dataset("siuo", "generation", split="test")
 mcqa = load_dataset("siuo", "mcqa", split="test")
 
-# 2. With the builder, from a local folder, SIUO_DATA_DIR, or the pinned Hub revision
+# 2. The same folder pushed with `siuo-data push siuo --repo ORG/NAME` (gated: accept the terms first)
+gen = load_dataset("ORG/NAME", "generation", split="test")
+
+# 3. The builder in the `siuo` package, from a local folder, SIUO-images.zip, SIUO_DATA_DIR or the pinned Hub revision
 import siuo_dataset
 gen = siuo_dataset.load("generation", source="path/to/SIUO")
+items = siuo_dataset.load_items("path/to/SIUO")  # plain typed records
 ```
 
-Sources: `{HUB_REPO}` at revision `{HUB_REVISION}` (generation json + images) and the upstream repository
-at commit `{UPSTREAM_COMMIT}` (MCQA json). Both annotation files are checked against pinned sha256 sums.
+Sources: `{HUB_REPO}` at revision `{HUB_REVISION}` (generation json + images), the upstream repository
+`{UPSTREAM_REPO}` at commit `{UPSTREAM_COMMIT}` (MCQA json), or the official `SIUO-images.zip`.
+Both annotation files are checked against pinned sha256 sums.
 
 ## Intended use
 
@@ -115,7 +121,8 @@ task). Not for training models to produce harmful content, and not for commercia
 ## Known upstream issues
 
 {notes}
-- The paper reports results on 269 items; only these {len(items)} are public, so numbers are not directly comparable.
+- The paper describes 269 items (167 human-crafted, 102 AI-assisted); only these {len(items)} are public, so
+  the paper's numbers are not directly comparable with scores on this release.
 
 ## License
 

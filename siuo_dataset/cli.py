@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 
@@ -12,8 +13,9 @@ from siuo_dataset.items import LoadedSiuo, load_siuo
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="folder with siuo_gen.json, siuo_mcqa.json and images "
-                        "(default: $SIUO_DATA_DIR, else the cached/pinned Hub revision)")
+    parser.add_argument("--data-dir", help="folder with siuo_gen.json, siuo_mcqa.json and images (flat, images/ or "
+                        "SIUO-images.zip), or the path of SIUO-images.zip (default: $SIUO_DATA_DIR, else the "
+                        "cache, else the pinned Hub revision)")
     parser.add_argument("--allow-missing-images", action="store_true", help="accept absent images (image=None)")
     parser.add_argument("--no-verify-checksums", action="store_true",
                         help="accept annotation files whose sha256 differs from the pinned release")
@@ -72,9 +74,10 @@ def cmd_build(args) -> int:
 def cmd_push(args) -> int:
     from pathlib import Path
 
-    from siuo_dataset.publish import push_folder, upload_plan
+    from siuo_dataset.publish import check_repo_id, push_folder, upload_plan
 
     folder = Path(args.folder)
+    check_repo_id(args.repo)
     if args.dry_run:
         if not (folder / "README.md").is_file():
             raise SiuoError(f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first")
@@ -115,12 +118,23 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except SiuoError as error:
-        print(f"siuo-data: error: {error}", file=sys.stderr)
+    except (SiuoError, OSError) as error:
+        print(f"siuo-data: error: {one_line(error)}", file=sys.stderr)
         return 2
-    except OSError as error:
-        print(f"siuo-data: error: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("siuo-data: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, not a user error: still one line unless asked for the traceback
+        if os.environ.get("SIUO_DEBUG"):
+            raise
+        print(f"siuo-data: internal error: {error.__class__.__name__}: {one_line(error)} "
+              "(rerun with SIUO_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message with all whitespace (newlines included) collapsed to single spaces."""
+    return " ".join(str(error).split()) or error.__class__.__name__
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 and push it with huggingface_hub."""
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,6 +13,8 @@ from siuo_dataset.card import render_card
 from siuo_dataset.errors import SiuoDataError
 from siuo_dataset.items import LoadedSiuo
 from siuo_dataset.schema import CONFIGS, FEATURES, item_to_row
+
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
 def config_dataset(loaded: LoadedSiuo, config: str) -> datasets.Dataset:
@@ -31,7 +34,10 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
         raise SiuoDataError(f"{out} exists and is not a SIUO build folder: choose another --out or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    bars_were_enabled = not datasets.utils.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # one-line CLI output, not per-config progress bars
     try:
+        staging.chmod(0o755)  # mkdtemp makes it private; the published folder should not be
         for config in CONFIGS:
             (staging / config).mkdir()
             config_dataset(loaded, config).to_parquet(staging / config / "test-00000-of-00001.parquet")
@@ -47,6 +53,9 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        if bars_were_enabled:
+            datasets.enable_progress_bars()
     return out
 
 
@@ -55,16 +64,33 @@ def upload_plan(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+def check_repo_id(repo_id: str) -> None:
+    """Reject anything that is not ORG/NAME before talking to the Hub."""
+    if not REPO_ID.fullmatch(repo_id):
+        raise SiuoDataError(f"--repo {repo_id!r} is not a Hub repo id: use ORG/NAME")
+
+
 def push_folder(folder: str | Path, repo_id: str, *, token: str | None = None, private: bool = True,
                 api=None) -> str:
     """Upload a built folder to the Hub dataset repo ``repo_id``; return the commit URL."""
     folder = Path(folder)
     if not (folder / "README.md").is_file() or not all((folder / c).is_dir() for c in CONFIGS):
         raise SiuoDataError(f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first")
+    check_repo_id(repo_id)
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+
     if api is None:
         from huggingface_hub import HfApi
         api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                               commit_message="Upload SIUO (built by siuo-data)")
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                                   commit_message="Upload SIUO (built by siuo-data)")
+    except LocalTokenNotFoundError:
+        raise SiuoDataError("not logged in to the Hub: run `hf auth login` or set HF_TOKEN, "
+                            "then push again") from None
+    except (HfHubHTTPError, OSError) as error:
+        detail = " ".join(str(error).split())[:300]
+        raise SiuoDataError(f"upload to {repo_id} failed ({error.__class__.__name__}: {detail}); "
+                            "check your token's write access and network, then push again") from None
     return str(getattr(commit, "commit_url", commit))

@@ -25,7 +25,8 @@ MCQA_FIELDS = ("question_id", "image", "question", "category", "options", "corre
 OPTION_LETTERS = ("A", "B", "C", "D")
 # Known upstream quirks: reported as notes, never as failures.
 UPSTREAM_NOTES = {
-    3019: "upstream note: item 3019's correct MCQA option differs from its generation reference answer",
+    3019: ("upstream note: item 3019's correct MCQA option (D, estimate the missing lab data) contradicts its "
+           "generation reference answer and safety warning (do not fill in missing data; re-measure)"),
 }
 
 
@@ -115,7 +116,7 @@ def check_image(path: Path | None, image_name: str, *, allow_missing: bool) -> P
                             "or pass --allow-missing-images")
     try:
         with Image.open(path) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+            image.load()  # a full decode: verify() alone misses corrupt pixel data
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise SiuoDataError(f"image {path} cannot be decoded ({error.__class__.__name__}); re-download it")
     return path

@@ -1,0 +1,71 @@
+"""siuo-data info | validate | build: readable text and --json for machines."""
+from __future__ import annotations
+
+import json
+
+from tests.dataset.conftest import EXPECTED_COUNTS, run_cli
+
+
+def test_info_json_and_text(siuo_data_dir):
+    result = run_cli("info", "--data-dir", str(siuo_data_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["n_items"] == 167 and info["missing_images"] == 0 and info["origin"] == "local"
+    assert info["domains"] == EXPECTED_COUNTS
+    assert info["sha256"]["siuo_gen.json"].startswith("0a65c344")
+    text = run_cli("info", "--data-dir", str(siuo_data_dir))
+    assert text.returncode == 0 and "167 items" in text.stdout and "privacy violation" in text.stdout
+
+
+def test_validate_reports_upstream_note_not_failure(siuo_data_dir):
+    result = run_cli("validate", "--data-dir", str(siuo_data_dir))
+    assert result.returncode == 0, result.stderr
+    assert "OK: 167 items valid" in result.stdout and "note: upstream note: item 3019" in result.stdout
+    report = json.loads(run_cli("validate", "--data-dir", str(siuo_data_dir), "--json").stdout)
+    assert report["ok"] is True and len(report["notes"]) == 1
+
+
+def test_build_json(siuo_data_dir, tmp_path):
+    result = run_cli("build", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "siuo"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["out"] == str(tmp_path / "siuo") and report["n_items"] == 167
+
+
+def test_usage_error_exits_nonzero_without_traceback():
+    result = run_cli("frobnicate")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "invalid choice" in result.stderr
+
+
+def test_push_command_uploads_through_hfapi(built, monkeypatch, capsys):
+    import huggingface_hub
+
+    from siuo_dataset import cli
+    calls = []
+
+    class FakeHfApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs["private"]))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs["repo_id"], kwargs["folder_path"]))
+            return "https://hub.example/commit/2"
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    assert cli.main(["push", str(built), "--repo", "org/siuo", "--public"]) == 0
+    assert capsys.readouterr().out.strip() == "https://hub.example/commit/2"
+    assert calls == [("init", None), ("create_repo", "org/siuo", False), ("upload_folder", "org/siuo", str(built))]
+
+
+def test_unexpected_failure_is_still_one_line(siuo_data_dir, monkeypatch, capsys):
+    from siuo_dataset import cli
+
+    def broken(args):
+        raise RuntimeError("something\nunexpected")
+    monkeypatch.setattr(cli, "cmd_info", broken)
+    monkeypatch.delenv("SIUO_DEBUG", raising=False)
+    assert cli.main(["info", "--data-dir", str(siuo_data_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: RuntimeError: something unexpected" in err
