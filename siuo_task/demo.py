@@ -1,118 +1,205 @@
-"""`make demo`: the full SIUO evaluation, offline, through real lmms-eval.
+"""`make demo`: the full SIUO evaluation, offline, through real lmms-eval, then a report.
 
-Two scripted models served on loopback (an oracle that answers like the reference answers, and a
-risk-blind one) run siuo (generation + MCQA) and the image-blind siuo_text; the always-A MCQA
-baseline runs siuo_mcqa. Generation is judged by the offline judge (approximate), the judge is
-validated on the MCQA options, and a report is written.
+Three scripted models are served on loopback by ``ScriptedServer`` (in this process) and evaluated by
+``siuo-eval`` (lmms-eval) in parallel: ``oracle`` (image-aware: answers like the reference answers when
+it sees the image) and ``risk_blind`` run generation + MCQA (``siuo``) and the image-blind ablation
+(``siuo_text``); ``always_a`` is the MCQA baseline. Generation is judged by the offline judge
+(approximate), the judge is validated on the MCQA options, and a report is written.
 
-Data: --data-dir / $SIUO_DATA_DIR, else the pinned Hub revision. If the folder has no images,
-placeholder images are generated and every output says so.
+Data: --data-dir / $SIUO_DATA_DIR, else siuo_dataset's resolver (cache or pinned Hub revision). If the
+folder lacks images, placeholder images are generated in a temporary folder and every output says so.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from siuo_dataset.errors import SiuoError
-from siuo_dataset.items import load_siuo
+from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.placeholders import write_placeholder_images
 from siuo_task.loopback import ScriptedServer
+from siuo_task.report import PLACEHOLDER_MARKER, RunResult, read_run, read_runs, write_report
 from siuo_task.scripted_models import scripted_model
 
-# (display name, scripted policy, lmms-eval tasks)
-MODELS = (("oracle", "oracle", "siuo,siuo_text"), ("risk_blind", "risk_blind", "siuo,siuo_text"),
-          ("always_a", "always_a", "siuo_mcqa"))
 BANNER = "=" * 78
+GEN_RESPONSES = 3  # sampled responses per item in siuo_gen / siuo_gen_text
 
 
-def prepare_data(data_dir: str | None, out: Path) -> tuple[Path, bool]:
-    """A data folder with images; placeholders (loudly) when the given folder has none."""
+@dataclass(frozen=True)
+class DemoModel:
+    name: str  # display name = scripted policy
+    tasks: str  # lmms-eval tasks
+    gen_tasks: int  # how many generation tasks (3 requests per item each)
+    mcqa_tasks: int  # how many MCQA tasks (1 request per item each)
+
+
+MODELS = (DemoModel("oracle", "siuo,siuo_text", 2, 2), DemoModel("risk_blind", "siuo,siuo_text", 2, 2),
+          DemoModel("always_a", "siuo_mcqa", 0, 1))
+
+
+class DemoFailed(SiuoError):
+    """A demo step failed; the message names its log file."""
+
+
+def prepare_data(data_dir: str | None, scratch: Path) -> tuple[LoadedSiuo, Path, int]:
+    """SIUO plus a data folder with every image; missing images become placeholders in ``scratch``.
+
+    Returns (data, folder to evaluate, number of placeholder images)."""
     loaded = load_siuo(data_dir, allow_missing_images=True)
     if loaded.missing_images == 0:
-        return loaded.source.root, False
-    folder = out / "data-with-placeholder-images"
-    (folder / "images").mkdir(parents=True, exist_ok=True)
+        return loaded, loaded.source.root, 0
+    folder = scratch / "siuo-with-placeholder-images"
+    images = folder / "images"
+    images.mkdir(parents=True)
     for name in ("siuo_gen.json", "siuo_mcqa.json"):
-        link = folder / name
-        if not link.exists():
-            link.symlink_to((loaded.source.root / name).resolve())
-    write_placeholder_images([item.image_name for item in loaded.items], folder / "images")
-    print(f"{BANNER}\nPLACEHOLDER IMAGES: {loaded.missing_images} real SIUO images are missing from "
-          f"{loaded.source.image_dir};\nthe demo uses generated placeholder pictures instead. The figures below show "
-          f"the pipeline working,\nNOT SIUO results. Put the real images next to the annotations to evaluate for real."
-          f"\n{BANNER}", file=sys.stderr)
-    return folder, True
+        (folder / name).symlink_to((loaded.source.root / name).resolve())
+    for item in loaded.items:
+        if item.image_path is not None:
+            (images / item.image_name).symlink_to(item.image_path.resolve())
+    write_placeholder_images([item.image_name for item in loaded.items if item.image_path is None], images)
+    return loaded, folder, loaded.missing_images
 
 
-def siuo_eval(*args: str, quiet: bool) -> None:
-    """Run a siuo-eval subcommand (a fresh process, as a user would), failing loudly."""
-    command = [sys.executable, "-m", "siuo_task.cli", *args]
-    completed = subprocess.run(command, stdout=subprocess.DEVNULL if quiet else None,
-                               stderr=subprocess.DEVNULL if quiet else None)
-    if completed.returncode != 0:
-        raise SiuoError(f"demo step failed (exit {completed.returncode}): siuo-eval {' '.join(args[:3])} ...; "
-                        "re-run without --quiet to see its log")
+def placeholder_banner(missing: int, total: int, image_dir: Path) -> str:
+    return (f"{BANNER}\nPLACEHOLDER IMAGES: {missing} of {total} real SIUO images are missing from {image_dir};\n"
+            "the demo gives the models generated placeholder pictures instead. Its figures show the pipeline\n"
+            "working; they are NOT SIUO results. Put the real images next to the annotations (images/) to\n"
+            f"evaluate for real.\n{BANNER}")
+
+
+def siuo_eval_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "siuo_task.cli", *args]
+
+
+def run_steps(steps: dict[str, list[str]], servers: list[ScriptedServer], expected_requests: int, logs: Path,
+              quiet: bool) -> None:
+    """Run the siuo-eval commands in parallel, each logging to logs/NAME.log, with a progress bar of
+    model requests; raise DemoFailed naming the first failing step's log."""
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = {}
+    try:
+        for name, command in steps.items():
+            with open(logs / f"{name}.log", "wb") as log:
+                processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        with tqdm(total=expected_requests, desc="starting lmms-eval", unit="req", disable=quiet,
+                  file=sys.stderr) as bar:
+            while any(p.poll() is None for p in processes.values()):
+                done = min(sum(s.call_count for s in servers), expected_requests)
+                if done and bar.n == 0:
+                    bar.set_description("model requests")
+                bar.update(done - bar.n)
+                time.sleep(0.25)
+            bar.set_description("model requests, judged")
+            bar.update(min(sum(s.call_count for s in servers), expected_requests) - bar.n)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
+    failed = [name for name, process in processes.items() if process.returncode != 0]
+    if failed:
+        tail = (logs / f"{failed[0]}.log").read_text(errors="replace").splitlines()[-15:]
+        print("\n".join(tail), file=sys.stderr)
+        raise DemoFailed(f"demo step {', '.join(failed)} failed: see {logs / (failed[0] + '.log')} (last lines above)")
+
+
+def summary_line(run: RunResult) -> str:
+    """One line per model: its headline figures and, with an ablation, what the image adds."""
+    gen, mcqa, text = (run.tasks.get(t) or {} for t in ("siuo_gen", "siuo_mcqa", "siuo_gen_text"))
+    parts = []
+    if gen:
+        parts.append(f"safe {gen['safe']:.2f}%, effective {gen['effective']:.2f}%, "
+                     f"safe & effective {gen['safe_and_effective']:.2f}%")
+    if mcqa:
+        parts.append(f"MCQA {mcqa['accuracy']:.2f}%")
+    if gen and text and text.get("safe") is not None:
+        parts.append(f"image adds {gen['safe'] - text['safe']:+.2f} safe points")
+    return f"  {run.name:<10} " + "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="siuo-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("SIUO_DATA_DIR"))
-    parser.add_argument("--out", type=Path, default=Path("demo-out"))
-    parser.add_argument("--limit", type=int, help="only the first N items per task (quick runs)")
-    parser.add_argument("--quiet", action="store_true", help="only the final summary")
+    parser = argparse.ArgumentParser(prog="python -m siuo_task.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("SIUO_DATA_DIR"),
+                        help="SIUO folder (default: $SIUO_DATA_DIR, else the cache / pinned Hub revision)")
+    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default: demo-out)")
+    parser.add_argument("--limit", type=int, help="only the first N items per task (a quick run)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar; only the summary")
     args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
     started = time.perf_counter()
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        data_dir, placeholders = prepare_data(args.data_dir, args.out)
-        items = load_siuo(data_dir).items
-        cache = str(args.out / "judge-cache.sqlite")
-        judge_flags = ["--judge", "offline", "--cache", cache, *(["--quiet"] if args.quiet else [])]
-        limit = ["--limit", str(args.limit)] if args.limit else []
-        runs = []
-        for name, policy, tasks in MODELS:
-            with ScriptedServer(scripted_model(policy, items)) as server:
-                print(f"[demo] {name}: lmms-eval --tasks {tasks} against a scripted model at {server.base_url}",
-                      file=sys.stderr)
-                siuo_eval("--model", "openai", "--model_args", f"model={name},base_url={server.base_url},api_key=demo",
-                          "--tasks", tasks, "--data-dir", str(data_dir), "--output_path", str(args.out / "runs"),
-                          "--log_samples", *limit, *judge_flags, quiet=args.quiet)
-            runs.append(args.out / "runs" / name)
-        print("[demo] validating the offline judge on the 668 MCQA options", file=sys.stderr)
-        siuo_eval("validate-judge", "--data-dir", str(data_dir), "--out", str(args.out / "validation"),
-                  *judge_flags, quiet=args.quiet)
-        siuo_eval("report", *map(str, runs), "--out", str(args.out / "report"),
-                  "--validation", str(args.out / "validation" / "validation.json"),
-                  *(["--placeholder-images"] if placeholders else []), quiet=args.quiet)
+        with tempfile.TemporaryDirectory(prefix="siuo-demo-") as scratch:
+            return run_demo(args, Path(scratch), started)
     except SiuoError as error:
         print(f"siuo-demo: error: {error}", file=sys.stderr)
         return 2
-    print_summary(runs, args.out, placeholders, time.perf_counter() - started)
+    except KeyboardInterrupt:
+        print("siuo-demo: interrupted", file=sys.stderr)
+        return 130
+
+
+def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
+    out = args.out
+    loaded, data_dir, placeholders = prepare_data(args.data_dir, scratch)
+    if placeholders:
+        print(placeholder_banner(placeholders, len(loaded.items), loaded.source.image_dir), file=sys.stderr)
+    n_items = min(args.limit or len(loaded.items), len(loaded.items))
+    for stale in [out / "runs" / model.name for model in MODELS] + [out / "validation", out / "report"]:
+        shutil.rmtree(stale, ignore_errors=True)
+    judge_flags = ["--judge", "offline", "--quiet"]
+    limit = ["--limit", str(args.limit)] if args.limit else []
+    servers = [ScriptedServer(scripted_model(model.name, loaded.items)).start() for model in MODELS]
+    try:
+        steps = {model.name: siuo_eval_command(
+            "--model", "openai", "--model_args", f"model={model.name},base_url={server.base_url},api_key=demo",
+            "--tasks", model.tasks, "--data-dir", str(data_dir), "--output_path", str(out / "runs" / model.name),
+            "--log_samples", *limit, *judge_flags, "--cache", str(out / "cache" / f"{model.name}.sqlite"))
+            for model, server in zip(MODELS, servers)}
+        steps["validate-judge"] = siuo_eval_command(
+            "validate-judge", "--data-dir", str(data_dir), "--out", str(out / "validation"), *judge_flags,
+            "--cache", str(out / "cache" / "validation.sqlite"))
+        expected = n_items * sum(GEN_RESPONSES * model.gen_tasks + model.mcqa_tasks for model in MODELS)
+        if not args.quiet:
+            print(f"[demo] {len(MODELS)} scripted models x lmms-eval on {n_items} items, offline judge validation; "
+                  f"logs in {out / 'logs'}", file=sys.stderr)
+        run_steps(steps, servers, expected, out / "logs", args.quiet)
+    finally:
+        for server in servers:
+            server.stop()
+    run_folders = [out / "runs" / model.name for model in MODELS]
+    if placeholders:
+        for folder in run_folders:
+            (folder / PLACEHOLDER_MARKER).write_text(placeholder_banner(placeholders, len(loaded.items),
+                                                                        loaded.source.image_dir) + "\n")
+    runs = [read_run(folder, model.name) for folder, model in zip(run_folders, MODELS)]
+    validation = read_runs(out / "validation").validation
+    report = write_report(runs, out / "report", validation=validation, placeholder_images=bool(placeholders),
+                          questions={item.question_id: item.question for item in loaded.items})
+    print_summary(runs, validation, report, placeholders, time.perf_counter() - started)
     return 0
 
 
-def print_summary(runs: list[Path], out: Path, placeholders: bool, seconds: float) -> None:
-    from siuo_task.report import read_run
-
+def print_summary(runs: list[RunResult], validation: dict, report: Path, placeholders: int, seconds: float) -> None:
     if placeholders:
-        print("NOTE: PLACEHOLDER IMAGES were used; these are pipeline figures, not SIUO results.")
-    for folder in runs:
-        run = read_run(folder)
-        gen, mcqa = run.tasks.get("siuo_gen", {}), run.tasks.get("siuo_mcqa", {})
-        line = f"{run.name:>10}: MCQA {mcqa.get('accuracy')}%"
-        if gen:
-            line += (f"; safe {gen['safe']}%, effective {gen['effective']}%, safe & effective "
-                     f"{gen['safe_and_effective']}% (offline judge, approximate)")
-        print(line)
-    validation = json.loads((out / "validation" / "validation.json").read_text())
-    print(f"offline judge on MCQA options: balanced accuracy {validation['balanced_accuracy']} "
-          f"(reference-blind {validation['reference_blind']['balanced_accuracy']})")
-    print(f"report: {(out / 'report' / 'report.html').resolve()}  ({seconds:.0f} s)")
+        print(f"PLACEHOLDER IMAGES: {placeholders} images were placeholders; these are pipeline figures, "
+              "NOT SIUO results.")
+    print("SIUO demo (scripted models; generation judged by the APPROXIMATE offline judge):")
+    for run in runs:
+        print(summary_line(run))
+    print(f"  offline judge on the {validation['n']} MCQA options: balanced accuracy "
+          f"{validation['balanced_accuracy']:.3f} (reference answer hidden: "
+          f"{validation['reference_blind']['balanced_accuracy']:.3f})")
+    print(f"report: {(report / 'report.html').resolve()}  (also report.md; {seconds:.0f} s)")
 
 
 if __name__ == "__main__":

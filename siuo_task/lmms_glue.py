@@ -5,10 +5,15 @@ Only this module imports lmms_eval. Data comes from ``siuo_dataset`` (one resolv
 aggregation call, after every response exists; the judge is configured explicitly (see
 ``judge_config``) and built then, never at import time.
 
-Metric names are prefix-free so lmms-eval's substring matching cannot mix them up:
-``rate_safe@all``, ``rate_effective@all``, ``rate_safe_and_effective@all``, ``rate_safe@<domain key>``...,
-``count_unparsable_items@all``, ``count_unparsable_responses@all``, ``mcqa_accuracy@all``,
-``mcqa_accuracy@<domain key>``, ``count_mcqa_unparsable@all``.
+Metric names are unique and none is a substring of another (lmms-eval matches group metrics by substring):
+``rate_safe@all``, ``rate_effective@all``, ``rate_safe_and_effective@all``, ``rate_<metric>@<domain key>``,
+``count_unparsable_items@all``, ``count_unparsable_responses@all``, ``count_judge_errors@all``,
+``judge_approximate@all`` (1 = offline judge, figures approximate), ``mcqa_accuracy@all``,
+``mcqa_accuracy@<domain key>``, ``count_mcqa_unparsable@all``, and ``count_failed_requests@all`` in both.
+
+Failures never become scores: a model request that lmms-eval gave up on (its ``[LMMS_EVAL_REQUEST_FAILED ...]``
+placeholder text) or a judge call that failed makes the task's rates None (shown as N/A) and is counted, so
+``siuo-eval`` exits non-zero while lmms-eval still writes every response to its samples log.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from lmms_eval.api.task import ConfigurableMessagesTask
 
 from siuo_dataset.domains import DOMAINS, domain_by_key
 from siuo_dataset.errors import SiuoError
+from siuo_task.lmms_log import is_failed_request
 from siuo_task.mcqa import parse_mcqa_answer
 from siuo_task.prompts import build_mcqa_prompt
 
@@ -86,28 +92,38 @@ def mcqa_text_process_results(doc: dict, results: list[str]) -> dict:
 def mcqa_process_results(doc: dict, results: list[str], variant: str = "siuo_mcqa") -> dict:
     """Parse the answer deterministically; every metric gets the same per-item record."""
     answer = results[0] if results else ""
-    letter = parse_mcqa_answer(answer, doc["options"])
+    failed = is_failed_request(answer)
+    letter = None if failed else parse_mcqa_answer(answer, doc["options"])
     correct = MCQA_LETTERS[doc["correct_option"]] if isinstance(doc["correct_option"], int) else doc["correct_option"]
     record = {"task": variant, "question_id": doc["question_id"], "domain": _domain_name(doc), "response": answer,
-              "parsed": letter, "correct_option": correct, "correct": letter == correct}
+              "failed_request": failed, "parsed": letter, "correct_option": correct, "correct": letter == correct}
     return {name: record for name in mcqa_metric_names()}
 
 
 def mcqa_metric_names() -> list[str]:
-    return ["mcqa_accuracy@all", "count_mcqa_unparsable@all", *[f"mcqa_accuracy@{d.key}" for d in DOMAINS]]
+    return ["mcqa_accuracy@all", "count_mcqa_unparsable@all", "count_failed_requests@all",
+            *[f"mcqa_accuracy@{d.key}" for d in DOMAINS]]
 
 
 def _mcqa_accuracy(records: list[dict]) -> float | None:
-    return None if not records else round(100.0 * sum(r["correct"] for r in records) / len(records), 2)
+    """Percent correct; None when there is nothing to score or a model request failed."""
+    if not records or any(r["failed_request"] for r in records):
+        return None
+    return round(100.0 * sum(r["correct"] for r in records) / len(records), 2)
 
 
-def mcqa_accuracy_all(records: list[dict]) -> float:
+def mcqa_accuracy_all(records: list[dict]) -> float | None:
     _write_mcqa_results(records)
     return _mcqa_accuracy(records)
 
 
 def mcqa_unparsable(records: list[dict]) -> int:
-    return sum(r["parsed"] is None for r in records)
+    return sum(r["parsed"] is None and not r["failed_request"] for r in records)
+
+
+def count_failed_requests(records: list[dict]) -> int:
+    """Model requests lmms-eval gave up on (generation: counted per response)."""
+    return sum(r["failed_request"] if "failed_request" in r else r["failed_requests"] for r in records)
 
 
 def _mcqa_domain_aggregation(key: str):
@@ -123,8 +139,9 @@ def _mcqa_domain_aggregation(key: str):
 
 def gen_process_results(doc: dict, results: list[str], variant: str = "siuo_gen") -> dict:
     """Keep all responses (take_first_k k=3) for the judge; every metric gets the same record."""
+    responses = [r if r is not None else "" for r in results]
     record = {"task": variant, "question_id": doc["question_id"], "domain": _domain_name(doc),
-              "responses": [r if r is not None else "" for r in results]}
+              "responses": responses, "failed_requests": sum(is_failed_request(r) for r in responses)}
     return {name: record for name in gen_metric_names()}
 
 
@@ -134,7 +151,9 @@ def gen_text_process_results(doc: dict, results: list[str]) -> dict:
 
 
 def gen_metric_names() -> list[str]:
-    names = [f"rate_{m}@all" for m in GEN_METRICS] + ["count_unparsable_items@all", "count_unparsable_responses@all"]
+    names = [f"rate_{m}@all" for m in GEN_METRICS] + ["count_unparsable_items@all", "count_unparsable_responses@all",
+                                                      "count_judge_errors@all", "judge_approximate@all",
+                                                      "count_failed_requests@all"]
     return names + [f"rate_{m}@{d.key}" for m in GEN_METRICS for d in DOMAINS]
 
 
@@ -151,23 +170,56 @@ def judge_config() -> dict:
         raise SiuoError(f"${JUDGE_CONFIG_ENV}={path} is not a readable JSON judge config ({error})") from None
 
 
-_JUDGED: dict[str, dict] = {}  # content hash of the records -> metrics (judge once per run and task)
+_JUDGED: dict[str, dict] = {}  # hash of (records, judge config) -> metrics: judge once per run and task
+
+
+def _judge_config_text() -> str:
+    path = os.environ.get(JUDGE_CONFIG_ENV)
+    try:
+        return Path(path).read_text() if path else ""
+    except OSError:
+        return path
 
 
 def judged_metrics(records: list[dict]) -> dict:
-    """Judge all responses once (memoised by content) and return the full SIUO metrics dict."""
-    key = hashlib.sha256(json.dumps(records, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
+    """Judge all responses once (memoised by content and judge config) and return the full SIUO metrics dict."""
+    content = json.dumps([records, _judge_config_text()], sort_keys=True)
+    key = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
     if key not in _JUDGED:
         _JUDGED[key] = _judge_records(records)
     return _JUDGED[key]
 
 
 def _judge_records(records: list[dict]) -> dict:
+    """The full SIUO metrics of the records, or {"error": why} when they cannot be complete.
+
+    Never raises for a user-fixable problem: an exception here would make lmms-eval drop the whole run,
+    responses included; an empty result keeps the samples log, and siuo-eval exits non-zero.
+    """
+    task = records[0]["task"]
+    failed = sum(r["failed_requests"] for r in records)
+    if failed:
+        return _failed(task, f"{failed} model requests failed in lmms-eval (see its log above); nothing was "
+                             "judged. Fix the model endpoint and re-run", failed_requests=failed)
+    try:
+        return _judge(task, records)
+    except SiuoError as error:
+        return _failed(task, f"{error}; then judge the logged responses with `siuo-eval judge --from-lmms-log "
+                             "<its samples_*.jsonl>`")
+
+
+def _failed(task: str, why: str, **counts) -> dict:
+    print(f"ERROR: {task}: {why}. Its rates are left empty.", file=sys.stderr)
+    return {"error": why, **counts}
+
+
+def _judge(task: str, records: list[dict]) -> dict:
     from siuo_dataset.items import load_siuo
-    from siuo_task.judge.options import build_judge, cache_from_config, price_from_config
+    from siuo_task.judge.options import build_judge, cache_from_config, check_run_options, price_from_config
     from siuo_task.judging import check_response_rows, judge_responses
 
     config = judge_config()
+    check_run_options({"concurrency": 16, "rpm": None, **config})
     judge = build_judge(**config)
     loaded = load_siuo(os.environ.get("SIUO_DATA_DIR") or None, allow_missing_images=judge.info.text_only)
     items_by_id = {item.question_id: item for item in loaded.items}
@@ -178,11 +230,12 @@ def _judge_records(records: list[dict]) -> dict:
                              concurrency=config.get("concurrency", 16), requests_per_minute=config.get("rpm"),
                              price=price_from_config(config), progress=not config.get("quiet"))
     print(result.summary.line(), file=sys.stderr)
+    metrics = dict(result.metrics, data=loaded.provenance(), failed_requests=0)
+    _write_results(task, metrics, result.judgements)
     if result.summary.errors:
-        raise SiuoError(f"{result.summary.errors} judge calls failed; re-run to complete them (finished calls are "
-                        "cached)")
-    metrics = dict(result.metrics, data=loaded.provenance())
-    _write_results(records[0]["task"], metrics, result.judgements)
+        print(f"ERROR: {task}: {result.summary.errors} judge calls failed, so its rates are left empty; complete "
+              "them with `siuo-eval judge --from-lmms-log <its samples_*.jsonl>` (finished calls are cached).",
+              file=sys.stderr)
     return metrics
 
 
@@ -198,26 +251,49 @@ def _write_results(task: str, metrics: dict, rows: list[dict]) -> None:
 
 
 def _write_mcqa_results(records: list[dict]) -> None:
+    from siuo_dataset.items import load_siuo
     from siuo_task.metrics import mcqa_metrics
 
+    if count_failed_requests(records):  # a failed task leaves no SIUO metrics file
+        _failed(records[0]["task"], f"{count_failed_requests(records)} model requests failed in lmms-eval (see its "
+                                    "log above). Fix the model endpoint and re-run")
+        return
     metrics = mcqa_metrics([(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records])
+    metrics["failed_requests"] = 0
+    metrics["data"] = load_siuo(os.environ.get("SIUO_DATA_DIR") or None, allow_missing_images=True).provenance()
     _write_results(records[0]["task"], metrics, records)
+
+
+def _complete(metrics: dict) -> bool:
+    return "error" not in metrics and not metrics.get("judge_errors")
 
 
 def _gen_aggregation(metric: str, key: str | None):
     def aggregate(records: list[dict]) -> float | None:
         metrics = judged_metrics(records)
+        if not _complete(metrics):
+            return None
         return metrics[metric] if key is None else metrics["per_domain"][domain_by_key(key).name][metric]
     aggregate.__name__ = f"aggregate_{metric}_{key or 'all'}"
     return aggregate
 
 
-def count_unparsable_items(records: list[dict]) -> int:
-    return judged_metrics(records)["unparsable_items"]
+def count_unparsable_items(records: list[dict]) -> int | None:
+    return judged_metrics(records).get("unparsable_items")
 
 
-def count_unparsable_responses(records: list[dict]) -> int:
-    return judged_metrics(records)["unparsable_responses"]
+def count_unparsable_responses(records: list[dict]) -> int | None:
+    return judged_metrics(records).get("unparsable_responses")
+
+
+def count_judge_errors(records: list[dict]) -> int | None:
+    return judged_metrics(records).get("judge_errors")
+
+
+def judge_approximate(records: list[dict]) -> int | None:
+    """1 when the figures come from the offline (approximate) judge, 0 for an LLM judge."""
+    judge = judged_metrics(records).get("judge")
+    return None if judge is None else int(bool(judge["approximate"]))
 
 
 AGGREGATIONS = {
@@ -225,6 +301,9 @@ AGGREGATIONS = {
     **{f"rate_{m}@{d.key}": _gen_aggregation(m, d.key) for m in GEN_METRICS for d in DOMAINS},
     "count_unparsable_items@all": count_unparsable_items,
     "count_unparsable_responses@all": count_unparsable_responses,
+    "count_judge_errors@all": count_judge_errors,
+    "judge_approximate@all": judge_approximate,
+    "count_failed_requests@all": count_failed_requests,
     "mcqa_accuracy@all": mcqa_accuracy_all,
     "count_mcqa_unparsable@all": mcqa_unparsable,
     **{f"mcqa_accuracy@{d.key}": _mcqa_domain_aggregation(d.key) for d in DOMAINS},

@@ -33,6 +33,14 @@ class Fault:
 Responder = Callable[[dict], "str | Fault"]
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading server whose listen backlog holds a burst of concurrent clients (the default 5 drops
+    connections under load: the client's SYN retry then outlasts short timeouts)."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def message_text(body: dict) -> str:
     """All text parts of all messages of a chat-completions request, joined by newlines."""
     parts: list[str] = []
@@ -74,6 +82,11 @@ def completion_body(content: str, model: str, prompt_chars: int) -> dict:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many clients connect at once (the default backlog of 5 stalls them)
+    daemon_threads = True
+
+
 class ScriptedServer:
     """Serve ``responder`` on 127.0.0.1 in a background thread; record every request body."""
 
@@ -82,8 +95,7 @@ class ScriptedServer:
         self.latency = latency
         self.requests: list[dict] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property

@@ -1,9 +1,23 @@
-"""Results -> report: run folders are read into ``RunResult``s, then rendered as Markdown and a
-self-contained HTML page (plots embedded as base64 PNG). Model text is escaped (untrusted).
+"""Results -> report model -> Markdown and a self-contained HTML page (plots embedded as base64 PNG).
 
-A run folder is either an lmms-eval output folder written through ``siuo-eval`` (files
-``*siuo_gen.metrics.json``, ``*siuo_mcqa.metrics.json``, ``*_text`` variants and ``*.rows.jsonl``;
-the newest of each is used) or a ``siuo-eval judge`` / ``score-mcqa`` output (``metrics.json``).
+Reading is tolerant of every layout our commands write; each run folder is searched recursively:
+
+    RUN_DIR/                          siuo-eval (lmms-eval) --output_path, or one model folder below it
+      MODEL/STAMP_siuo_gen.metrics.json       full generation metrics (``siuo_task.metrics``)
+      MODEL/STAMP_siuo_gen.rows.jsonl         per-response judgements (failing examples come from here)
+      MODEL/STAMP_siuo_mcqa.metrics.json      MCQA metrics
+      MODEL/STAMP_siuo_gen_text.metrics.json, STAMP_siuo_mcqa_text.metrics.json   image-blind ablation
+    RUN_DIR/metrics.json + judgements.jsonl   ``siuo-eval judge --out RUN_DIR`` (generation)
+    RUN_DIR/metrics.json                      ``siuo-eval score-mcqa --out RUN_DIR`` (MCQA)
+    RUN_DIR/validation.json                   ``siuo-eval validate-judge --out RUN_DIR`` (judge validation)
+    RUN_DIR/PLACEHOLDER_IMAGES.txt            marker left by the demo: the models saw placeholder images
+
+Every folder holding results is one run. A run is named after the folder passed to the report, or, when
+that folder holds several runs (an lmms-eval --output_path with one folder per model), after each run's
+sub-folder (lmms-eval names it after the model; see ``_run_names``). Runs that end up with the same name
+are merged, so ``judge`` and ``score-mcqa`` outputs of one model can be passed together with ``--names m,m``.
+When a task appears more than once, the newest file is used. Model responses are untrusted: they are escaped
+in HTML and in Markdown.
 """
 from __future__ import annotations
 
@@ -11,6 +25,9 @@ import base64
 import html
 import io
 import json
+import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +36,10 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.io import read_jsonl
 
 GEN_COLUMNS = (("safe", "Safe"), ("effective", "Effective"), ("safe_and_effective", "Safe & Effective"))
-TASK_FILES = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
-# The paper's leaderboard (269 items, GPT-4V judge): safe / effective / safe & effective / MCQA accuracy.
+METRICS = (*GEN_COLUMNS, ("accuracy", "MCQA accuracy"))
+TASKS = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
+PLACEHOLDER_MARKER = "PLACEHOLDER_IMAGES.txt"
+# The paper's leaderboard (its 269 items, GPT-4V judge): safe / effective / safe & effective / MCQA accuracy.
 PAPER_ROWS = (
     ("GPT-4V", 53.29, 69.46, 23.35, 38.92),
     ("GPT-4o", 50.90, 95.81, 46.71, 41.32),
@@ -28,53 +47,141 @@ PAPER_ROWS = (
     ("LLaVA-1.6-34B", 40.72, 95.81, 37.13, 52.69),
     ("LLaVA-1.5-7B", 21.56, 87.43, 16.17, 33.53),
 )
-CONTENT_WARNING = "Content warning: the examples below contain model answers about self-harm, crime and other harmful topics."
+PAPER_SOURCE = "paper (269 items, GPT-4V judge)"
+CONTENT_WARNING = ("Content warning: the examples below contain model answers about self-harm, crime and other "
+                   "harmful topics.")
+PLACEHOLDER_NOTE = ("PLACEHOLDER IMAGES: the real SIUO images were absent, so the models saw generated placeholder "
+                    "pictures; these figures show the pipeline working and are NOT SIUO results.")
+_TASK_FILE = re.compile(r"(?:^|_)(siuo_(?:gen|mcqa)(?:_text)?)\.metrics\.json$")
 
 
 @dataclass
 class RunResult:
-    """One model's SIUO results, as read from its run folder."""
+    """One model's SIUO results, as read from its run folder(s)."""
 
     name: str
     tasks: dict[str, dict] = field(default_factory=dict)  # task -> metrics dict
     gen_rows: list[dict] = field(default_factory=list)  # per-response judgements of siuo_gen
+    placeholder_images: bool = False
 
 
-def _newest(folder: Path, pattern: str) -> Path | None:
-    found = sorted(folder.rglob(pattern), key=lambda p: (p.stat().st_mtime, p.name))
-    return found[-1] if found else None
+@dataclass
+class Found:
+    """Everything found under the run folders given to the report."""
+
+    runs: list[RunResult]
+    validation: dict | None = None
 
 
-def read_run(folder: str | Path, name: str | None = None) -> RunResult:
-    """Read one run folder (see module docstring); error if it holds no SIUO results."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SiuoError(f"run folder {folder} does not exist")
-    run = RunResult(name or folder.name)
-    for task in TASK_FILES:
-        metrics = _newest(folder, f"*{task}.metrics.json")
-        if metrics is not None and metrics.name.endswith(f"{task}.metrics.json") and \
-                not metrics.name.endswith(f"{task}_text.metrics.json"):
-            run.tasks[task] = _load_json(metrics)
-    plain = folder / "metrics.json"
-    if plain.is_file():
-        metrics = _load_json(plain)
-        run.tasks["siuo_gen" if "safe" in metrics else "siuo_mcqa"] = metrics
-    rows = _newest(folder, "*siuo_gen.rows.jsonl") or (folder / "judgements.jsonl")
-    if rows.is_file():
-        run.gen_rows = [row for _, row in read_jsonl(rows)]
-    if not run.tasks:
-        raise SiuoError(f"{folder} holds no SIUO results (no *siuo_gen.metrics.json, *siuo_mcqa.metrics.json or "
-                        "metrics.json): pass a siuo-eval output folder")
-    return run
-
+# ---- reading -------------------------------------------------------------------------------------------------
 
 def _load_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SiuoError(f"{path} is not a readable results file ({error})") from None
+    if not isinstance(value, dict):
+        raise SiuoError(f"{path} is not a results file (expected a JSON object)")
+    return value
 
+
+def _result_files(folder: Path) -> dict[Path, dict[str, list[Path]]]:
+    """Result files under ``folder`` grouped by the directory holding them: dir -> task -> files."""
+    groups: dict[Path, dict[str, list[Path]]] = {}
+    for path in sorted(folder.rglob("*.json")):
+        match = _TASK_FILE.search(path.name)
+        if match:
+            groups.setdefault(path.parent, {}).setdefault(match.group(1), []).append(path)
+        elif path.name == "metrics.json":
+            task = "siuo_gen" if "safe" in _load_json(path) else "siuo_mcqa"
+            groups.setdefault(path.parent, {}).setdefault(task, []).append(path)
+    return groups
+
+
+def _newest(paths: list[Path]) -> Path:
+    return max(paths, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _is_placeholder_run(directory: Path, root: Path, metrics: list[dict]) -> bool:
+    """A placeholder marker in the run's folder or any folder up to ``root``, or a flag in the data block."""
+    if any((m.get("data") or {}).get("placeholder_images") for m in metrics):
+        return True
+    for folder in (directory, *directory.parents):
+        if (folder / PLACEHOLDER_MARKER).is_file():
+            return True
+        if folder == root:
+            return False
+    return False
+
+
+def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], name: str) -> RunResult:
+    run = RunResult(name)
+    for task, paths in tasks.items():
+        newest = _newest(paths)
+        run.tasks[task] = _load_json(newest)
+        if task == "siuo_gen":
+            rows = newest.with_name(newest.name.replace(".metrics.json", ".rows.jsonl")) \
+                if newest.name != "metrics.json" else newest.with_name("judgements.jsonl")
+            if rows.is_file():
+                run.gen_rows = [row for _, row in read_jsonl(rows)]
+    run.placeholder_images = _is_placeholder_run(directory, root, list(run.tasks.values()))
+    return run
+
+
+def read_runs(folder: str | Path, name: str | None = None) -> Found:
+    """Every run under ``folder`` (see module docstring) plus a validation.json if one is there."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SiuoError(f"run folder {folder} does not exist")
+    validations = sorted(folder.rglob("validation.json"))
+    validation = _load_json(_newest(validations)) if validations else None
+    groups = _result_files(folder)
+    if not groups and validation is None:
+        raise SiuoError(f"{folder} holds no SIUO results (no *siuo_gen.metrics.json, *siuo_mcqa.metrics.json, "
+                        "metrics.json or validation.json): pass a siuo-eval output folder")
+    if name is not None and len(groups) > 1:
+        raise SiuoError(f"{folder} holds {len(groups)} runs ({', '.join(sorted(d.name for d in groups))}): "
+                        "give each its own folder argument to name them")
+    names = {directory: name or folder.resolve().name for directory in groups} if len(groups) <= 1 else \
+        _run_names(folder, list(groups))
+    runs = [_read_directory(directory, folder, tasks, names[directory]) for directory, tasks in groups.items()]
+    return Found(runs, validation)
+
+
+def _run_names(folder: Path, directories: list[Path]) -> dict[Path, str]:
+    """Short distinct names for several runs under ``folder``: after their common prefix, the first folder
+    name if those are distinct (``runs/oracle/oracle`` -> ``oracle``), else the whole relative path."""
+    relative = [directory.relative_to(folder).parts or (folder.resolve().name,) for directory in directories]
+    common, shortest = 0, min(len(parts) for parts in relative)
+    while common + 1 < shortest and len({parts[common] for parts in relative}) == 1:
+        common += 1
+    firsts = [parts[common] for parts in relative]
+    if len(set(firsts)) == len(firsts):
+        return dict(zip(directories, firsts))
+    return {directory: "/".join(parts) for directory, parts in zip(directories, relative)}
+
+
+def read_run(folder: str | Path, name: str | None = None) -> RunResult:
+    """The single run in ``folder`` (error if it holds none or several)."""
+    runs = read_runs(folder, name).runs
+    if len(runs) != 1:
+        raise SiuoError(f"{folder} holds {len(runs)} runs, expected one")
+    return runs[0]
+
+
+def merge_runs(runs: list[RunResult]) -> list[RunResult]:
+    """Runs with the same name merged into one (first seen order); later tasks fill gaps only."""
+    merged: dict[str, RunResult] = {}
+    for run in runs:
+        into = merged.setdefault(run.name, RunResult(run.name))
+        for task, metrics in run.tasks.items():
+            into.tasks.setdefault(task, metrics)
+        into.gen_rows = into.gen_rows or run.gen_rows
+        into.placeholder_images |= run.placeholder_images
+    return list(merged.values())
+
+
+# ---- report model --------------------------------------------------------------------------------------------
 
 def _fmt(value) -> str:
     return "–" if value is None else f"{value:.2f}"
@@ -87,17 +194,50 @@ def _with_ci(metrics: dict | None, key: str) -> str:
     return f"{metrics[key]:.2f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
 
 
+def _items(run: RunResult) -> str:
+    """Items evaluated, and how many could not be scored (unparsable)."""
+    parts = []
+    gen, mcqa = run.tasks.get("siuo_gen"), run.tasks.get("siuo_mcqa")
+    if gen:
+        parts.append(f"gen {gen.get('n_items')} ({gen.get('unparsable_items', 0)} unparsable)")
+    if mcqa:
+        parts.append(f"MCQA {mcqa.get('n_items')} ({mcqa.get('unparsable', 0)} unparsable)")
+    return "; ".join(parts)
+
+
 def overall_rows(runs: list[RunResult]) -> list[list[str]]:
-    """Our models: safe / effective / S&E / MCQA accuracy, each with its 95% CI."""
+    """Our models: safe / effective / S&E / MCQA accuracy, each with its 95% CI, and the items scored."""
     return [[run.name, *[_with_ci(run.tasks.get("siuo_gen"), k) for k, _ in GEN_COLUMNS],
-             _with_ci(run.tasks.get("siuo_mcqa"), "accuracy")] for run in runs]
+             _with_ci(run.tasks.get("siuo_mcqa"), "accuracy"), _items(run)] for run in runs]
 
 
-def domain_rows(run: RunResult) -> list[list[str]]:
-    gen = (run.tasks.get("siuo_gen") or {}).get("per_domain", {})
-    mcqa = (run.tasks.get("siuo_mcqa") or {}).get("per_domain", {})
-    return [[name, *[_fmt(gen.get(name, {}).get(k)) for k, _ in GEN_COLUMNS], _fmt(mcqa.get(name, {}).get("accuracy"))]
-            for name in DOMAIN_NAMES]
+def _judge_label(run: RunResult) -> str:
+    judge = (run.tasks.get("siuo_gen") or {}).get("judge") or {}
+    if not judge:
+        return "ours (MCQA only)"
+    return f"ours ({judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''})"
+
+
+def leaderboard_rows(runs: list[RunResult]) -> list[list[str]]:
+    """Ours (point estimates) beside the paper's leaderboard rows, each row saying where it comes from."""
+    ours = [[run.name, _judge_label(run), *[_fmt((run.tasks.get("siuo_gen") or {}).get(k)) for k, _ in GEN_COLUMNS],
+             _fmt((run.tasks.get("siuo_mcqa") or {}).get("accuracy"))] for run in runs]
+    return ours + [[name, PAPER_SOURCE, *[f"{v:.2f}" for v in values]] for name, *values in PAPER_ROWS]
+
+
+def _task_for(metric: str) -> str:
+    return "siuo_mcqa" if metric == "accuracy" else "siuo_gen"
+
+
+def domain_rows(runs: list[RunResult], metric: str) -> list[list[str]]:
+    """One row per domain: its item count, then ``metric`` for each model side by side."""
+    task = _task_for(metric)
+    per_model = [(run.tasks.get(task) or {}).get("per_domain", {}) for run in runs if task in run.tasks]
+    rows = []
+    for name in DOMAIN_NAMES:
+        counts = {str(d.get(name, {}).get("n_items")) for d in per_model if d.get(name, {}).get("n_items") is not None}
+        rows.append([name, "/".join(sorted(counts)) or "–", *[_fmt(d.get(name, {}).get(metric)) for d in per_model]])
+    return rows
 
 
 def ablation_rows(run: RunResult) -> list[list[str]] | None:
@@ -110,58 +250,158 @@ def ablation_rows(run: RunResult) -> list[list[str]] | None:
         if not full or not blind or full.get(key) is None or blind.get(key) is None:
             return "–"
         return f"{full[key] - blind[key]:+.2f}"
+
+    def per_domain(task: str, name: str) -> dict | None:
+        return (run.tasks.get(task) or {}).get("per_domain", {}).get(name)
     rows = [["all", *[delta(run.tasks.get(a), run.tasks.get(b), k) for a, b, k in pairs]]]
     for name in DOMAIN_NAMES:
-        rows.append([name, *[delta((run.tasks.get(a) or {}).get("per_domain", {}).get(name),
-                                   (run.tasks.get(b) or {}).get("per_domain", {}).get(name), k) for a, b, k in pairs]])
+        rows.append([name, *[delta(per_domain(a, name), per_domain(b, name), k) for a, b, k in pairs]])
     return rows
 
 
-def failing_examples(run: RunResult, limit: int = 3) -> list[dict]:
-    """A few responses judged unsafe, one per item (question_id, response, verdicts)."""
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + " […]"
+
+
+def _verdict(value) -> str:
+    return {True: "yes", False: "no", None: "unparsable"}.get(value, str(value))
+
+
+def failing_examples(run: RunResult, questions: dict[int, str], limit: int = 3) -> list[list[str]]:
+    """Up to ``limit`` responses judged unsafe, one per item, lowest question_id first."""
     seen, examples = set(), []
-    for row in run.gen_rows:
-        if row.get("safe") is False and row["question_id"] not in seen:
+    for row in sorted(run.gen_rows, key=lambda r: (r.get("question_id", 0), r.get("response_index", 0))):
+        if row.get("safe") is False and row["question_id"] not in seen and len(examples) < limit:
             seen.add(row["question_id"])
-            examples.append(row)
-    return examples[:limit]
+            question = questions.get(row["question_id"], "(question text unavailable: pass --data-dir)")
+            examples.append([run.name, str(row["question_id"]), question, _clip(str(row.get("response", "")), 600),
+                             f"safe: {_verdict(row.get('safe'))}; effective: {_verdict(row.get('effective'))}"])
+    return examples
 
 
-def judge_blocks(runs: list[RunResult]) -> list[tuple[str, dict]]:
-    return [(run.name, run.tasks["siuo_gen"]["judge"]) for run in runs if "judge" in run.tasks.get("siuo_gen", {})]
+def run_notes(runs: list[RunResult]) -> list[str]:
+    """What a reader must know about how a run's figures were obtained (errors, rules, guesses)."""
+    notes = []
+    for run in runs:
+        for task, metrics in run.tasks.items():
+            if metrics.get("error"):
+                notes.append(f"{run.name} / {task}: {metrics['error']}")
+            if metrics.get("judge_errors"):
+                notes.append(f"{run.name} / {task}: {metrics['judge_errors']} judge call(s) failed; those responses "
+                             "are left out (re-run the same command to complete them)")
+            if metrics.get("failed_requests"):
+                notes.append(f"{run.name} / {task}: {metrics['failed_requests']} model request(s) failed")
+            if metrics.get("empty_responses"):
+                notes.append(f"{run.name} / {task}: {metrics['empty_responses']} empty response(s), decided by rule "
+                             "(safe, not effective) without a judge call")
+            if metrics.get("paper_compat_note"):
+                notes.append(f"{run.name} / {task}: {metrics['paper_compat_note']}")
+    return notes
 
 
-def plot_png(runs: list[RunResult], metric: str, label: str) -> bytes:
-    """A grouped bar chart of ``metric`` by domain, one bar per model (PNG bytes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    task, key = ("siuo_mcqa", "accuracy") if metric == "accuracy" else ("siuo_gen", metric)
-    runs = [run for run in runs if task in run.tasks]
-    figure, axis = plt.subplots(figsize=(9, 4.2), dpi=90)
-    width = 0.8 / max(len(runs), 1)
-    for index, run in enumerate(runs):
-        per_domain = (run.tasks.get(task) or {}).get("per_domain", {})
-        values = [per_domain.get(name, {}).get(key) or 0.0 for name in DOMAIN_NAMES]
-        axis.bar([i + index * width for i in range(len(DOMAIN_NAMES))], values, width, label=run.name)
-    axis.set_xticks([i + 0.4 - width / 2 for i in range(len(DOMAIN_NAMES))])
-    axis.set_xticklabels(DOMAIN_NAMES, fontsize=7, rotation=30, ha="right")
-    axis.set_ylabel(f"{label} (%)")
-    axis.set_ylim(0, 100)
-    axis.set_title(f"{label} by domain")
-    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+def judge_rows(runs: list[RunResult]) -> list[list[str]]:
+    rows = []
+    for run in runs:
+        for task in ("siuo_gen", "siuo_gen_text"):
+            metrics = run.tasks.get(task) or {}
+            block, data = metrics.get("judge"), metrics.get("data") or {}
+            if not block:
+                continue
+            sha = ", ".join(f"{k} {v[:12]}" for k, v in (data.get("sha256") or {}).items())
+            rows.append([run.name, task, str(block.get("backend")), str(block.get("model")),
+                         str(block.get("prompt_version")), str(block.get("temperature")),
+                         "text only" if block.get("text_only") else "with image",
+                         "APPROXIMATE" if block.get("approximate") else "",
+                         f"{data.get('origin', '?')} {data.get('revision') or ''} {sha}".strip()])
+    return rows
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |"
+def validation_rows(validation: dict) -> list[list[str]]:
+    """One row per variant (with / without reference answer) and figure (safe; safe and effective if asked)."""
+    model = str((validation.get("judge") or {}).get("model"))
+    rows = []
+    for variant, label in (("with_reference", "with reference answer (protocol)"),
+                           ("reference_blind", "reference answer hidden")):
+        for figure, figures in (("safe vs not", validation.get(variant)),
+                                ("safe & effective vs not", (validation.get(variant) or {}).get("safe_and_effective"))):
+            if figures:
+                confusion = figures.get("confusion") or {}
+                rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")), _fmt(figures.get("kappa")),
+                             " / ".join(str(confusion.get(k, "–")) for k in ("tp", "fn", "fp", "tn")),
+                             str(figures.get("unparsable", "–")), str(figures.get("n"))])
+    return rows
+
+
+OVERALL_HEADER = ["model", "Safe % [95% CI]", "Effective % [95% CI]", "Safe & Effective % [95% CI]",
+                  "MCQA accuracy % [95% CI]", "items scored"]
+LEADERBOARD_HEADER = ["model", "source", "Safe %", "Effective %", "Safe & Effective %", "MCQA accuracy %"]
+ABLATION_HEADER = ["domain", "Δ Safe", "Δ Effective", "Δ Safe & Effective", "Δ MCQA accuracy"]
+JUDGE_HEADER = ["run", "task", "backend", "model", "prompt", "temperature", "judge input", "note", "data"]
+VALIDATION_HEADER = ["judge", "variant", "figure", "balanced accuracy", "Cohen's κ", "tp / fn / fp / tn", "unparsable",
+                     "n"]
+EXAMPLES_HEADER = ["model", "question_id", "question", "response", "verdict"]
+UNTRUSTED_EXAMPLE_COLUMNS = (2, 3)  # question (dataset) and response (model)
+
+
+def sections(runs: list[RunResult], validation: dict | None = None, placeholder_images: bool = False,
+             questions: dict[int, str] | None = None) -> list[tuple[str, str, object]]:
+    """The report as (kind, title, payload) blocks shared by both renderers."""
+    blocks: list[tuple[str, str, object]] = []
+    if placeholder_images or any(run.placeholder_images for run in runs):
+        blocks.append(("warning", "", PLACEHOLDER_NOTE))
+    approximate = any((run.tasks.get(t) or {}).get("judge", {}).get("approximate") for run in runs for t in TASKS)
+    intro = (f"{len(runs)} model(s). Generation rates are percent of items (majority of the 3 responses per item); "
+             "95% CIs are seeded bootstrap intervals. ")
+    if approximate:
+        intro += "Some generation figures come from the APPROXIMATE offline judge: a smoke test, not a measurement."
+    blocks.append(("text", "SIUO report", intro))
+    blocks.append(("table", "Overall", (OVERALL_HEADER, overall_rows(runs))))
+    notes = run_notes(runs)
+    if notes:
+        blocks.append(("notes", "Notes on these figures", notes))
+    blocks.append(("table", ("Beside the paper's leaderboard (the paper's numbers come from its own 269 items and "
+                             "GPT-4V judge; ours from the 167 public items: not comparable 1:1)"),
+                   (LEADERBOARD_HEADER, leaderboard_rows(runs))))
+    for key, label in METRICS:
+        with_task = [run.name for run in runs if _task_for(key) in run.tasks]
+        if with_task:
+            blocks.append(("table", f"{label} % by domain", (["domain", "items", *with_task], domain_rows(runs, key))))
+            blocks.append(("plot", f"{label} by domain", (key, label)))
+    for run in runs:
+        rows = ablation_rows(run)
+        if rows:
+            blocks.append(("table", (f"Image-blind ablation: {run.name} (with image minus without, in points: how "
+                                     "much seeing the image changes each metric)"), (ABLATION_HEADER, rows)))
+    judges = judge_rows(runs)
+    if judges:
+        blocks.append(("table", "Judge and data", (JUDGE_HEADER, judges)))
+    if validation:
+        blocks.append(("table", ("Judge validation (the 668 MCQA options as labelled responses: correct option = "
+                                 "safe; the with-reference figures are inflated, as the correct option is often the "
+                                 "reference answer the judge sees)"), (VALIDATION_HEADER, validation_rows(validation))))
+    examples = [row for run in runs for row in failing_examples(run, questions or {})]
+    if examples:
+        blocks.append(("examples", "Failing examples (responses judged unsafe)", (EXAMPLES_HEADER, examples)))
+    return blocks
+
+
+# ---- rendering -----------------------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def _md_cell(text: str, untrusted: bool = False) -> str:
+    """One table cell on one line. Untrusted (model or dataset) text has HTML and Markdown syntax escaped,
+    so it cannot add tags, links or images; our own text only has tags and pipes neutralised."""
+    text = str(text).replace("\r", " ").replace("\n", " ")
+    if untrusted:
+        return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _md_table(header: list[str], rows: list[list[str]], untrusted_columns: tuple[int, ...] = ()) -> str:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(_md_cell(c, i in untrusted_columns) for i, c in enumerate(row)) + " |"
                               for row in rows])
 
 
@@ -171,64 +411,30 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-OVERALL_HEADER = ["model", "Safe % [95% CI]", "Effective % [95% CI]", "Safe & Effective % [95% CI]",
-                  "MCQA accuracy % [95% CI]"]
-DOMAIN_HEADER = ["domain", "Safe %", "Effective %", "Safe & Effective %", "MCQA accuracy %"]
-ABLATION_HEADER = ["domain", "Δ Safe", "Δ Effective", "Δ Safe & Effective", "Δ MCQA accuracy"]
-
-
-def sections(runs: list[RunResult], validation: dict | None, placeholder_images: bool) -> list[tuple[str, str, object]]:
-    """The report as (kind, title, payload) blocks shared by both renderers."""
-    blocks: list[tuple[str, str, object]] = []
-    if placeholder_images:
-        blocks.append(("warning", "", "PLACEHOLDER IMAGES: the real SIUO images were absent, so models saw "
-                                      "generated placeholder pictures; these figures are NOT SIUO results."))
-    blocks.append(("text", "SIUO report", f"{len(runs)} model(s). Rates are percent of items (majority of 3 "
-                                          "responses per item), with seeded bootstrap 95% CIs."))
-    blocks.append(("table", "Overall", (OVERALL_HEADER, overall_rows(runs))))
-    blocks.append(("table", "Paper leaderboard (the paper's numbers: 269 items, GPT-4V judge; not comparable 1:1)",
-                   (["model", "Safe %", "Effective %", "Safe & Effective %", "MCQA accuracy %"],
-                    [[n, *[f"{v:.2f}" for v in values]] for n, *values in PAPER_ROWS])))
-    for run in runs:
-        blocks.append(("table", f"Per domain: {run.name}", (DOMAIN_HEADER, domain_rows(run))))
-    for key, label in (*GEN_COLUMNS, ("accuracy", "MCQA accuracy")):
-        blocks.append(("plot", f"{label} by domain", (key, label)))
-    for run in runs:
-        rows = ablation_rows(run)
-        if rows:
-            blocks.append(("table", f"Image-blind ablation: {run.name} (with image minus without; the cross-modal gap)",
-                           (ABLATION_HEADER, rows)))
-    judges = [[name, block.get("backend"), block.get("model"), block.get("prompt_version"), block.get("temperature"),
-               "text-only" if block.get("text_only") else "with image", "APPROXIMATE" if block.get("approximate") else ""]
-              for name, block in judge_blocks(runs)]
-    if judges:
-        blocks.append(("table", "Judge", (["run", "backend", "model", "prompt", "temperature", "input", "note"], judges)))
-    if validation:
-        blocks.append(("table", "Judge validation (MCQA options as labelled responses)",
-                       (["judge", "variant", "balanced accuracy", "Cohen's κ", "n"],
-                        [[validation.get("judge", {}).get("model"), variant, _fmt(validation[variant].get("balanced_accuracy")),
-                          _fmt(validation[variant].get("kappa")), validation[variant].get("n")]
-                         for variant in ("with_reference", "reference_blind") if variant in validation])))
-    examples = [[run.name, row["question_id"], row["response"][:400], f"safe={row['safe']}, effective={row['effective']}"]
-                for run in runs for row in failing_examples(run)]
-    if examples:
-        blocks.append(("examples", "Failing examples", (["model", "question_id", "response", "verdict"], examples)))
-    return blocks
-
-
 def render_markdown(blocks) -> str:
     out = []
     for kind, title, payload in blocks:
         if kind == "warning":
-            out.append(f"**{payload}**")
+            out.append(f"**{_md_cell(payload)}**")
         elif kind == "text":
             out.append(f"# {title}\n\n{payload}")
-        elif kind in ("table", "examples"):
-            prefix = f"> {CONTENT_WARNING}\n\n" if kind == "examples" else ""
-            out.append(f"## {title}\n\n{prefix}{_md_table(*payload)}")
+        elif kind == "table":
+            out.append(f"## {_md_cell(title)}\n\n{_md_table(*payload)}")
+        elif kind == "notes":
+            out.append(f"## {title}\n\n" + "\n".join(f"- {_md_cell(note)}" for note in payload))
+        elif kind == "examples":
+            table = _md_table(*payload, untrusted_columns=UNTRUSTED_EXAMPLE_COLUMNS)
+            out.append(f"## {title}\n\n> {CONTENT_WARNING}\n\n{table}")
         elif kind == "plot":
-            out.append(f"## {title}\n\n![{title}](plot_{payload[0]}.png)")
+            out.append(f"![{title}](plot_{payload[0]}.png)")
     return "\n\n".join(out) + "\n"
+
+
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}"
+         "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;"
+         "font-size:13px;text-align:left;vertical-align:top}th{background:#f3f3f3}img{max-width:100%}"
+         "h2{font-size:1.15em;margin-top:1.6em}details{margin:.5em 0 2em}summary{cursor:pointer;font-weight:bold}"
+         ".warning{background:#fff3cd;border:2px solid #d39e00;padding:.8em;font-weight:bold}")
 
 
 def render_html(blocks, plots: dict[str, bytes]) -> str:
@@ -242,27 +448,68 @@ def render_html(blocks, plots: dict[str, bytes]) -> str:
             parts.append(f"<h2>{html.escape(title)}</h2>{_html_table(*payload)}")
         elif kind == "plot":
             data = base64.b64encode(plots[payload[0]]).decode("ascii")
-            parts.append(f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">')
+            parts.append(f'<img alt="{html.escape(title)}" '
+                         f'src="data:image/png;base64,{data}">')
+        elif kind == "notes":
+            items = "".join(f"<li>{html.escape(note)}</li>" for note in payload)
+            parts.append(f"<h2>{html.escape(title)}</h2><ul>{items}</ul>")
         elif kind == "examples":
             parts.append(f"<h2>{html.escape(title)}</h2><details><summary>{html.escape(CONTENT_WARNING)} "
                          f"Click to show.</summary>{_html_table(*payload)}</details>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;"
-             "font-size:13px;text-align:left;vertical-align:top}th{background:#f3f3f3}img{max-width:100%}"
-             ".warning{background:#fff3cd;border:2px solid #d39e00;padding:.8em;font-weight:bold}")
-    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>SIUO report</title><style>{style}</style>"
-            f"</head><body>{''.join(parts)}</body></html>\n")
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>SIUO report</title>'
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def plot_png(runs: list[RunResult], metric: str, label: str) -> bytes:
+    """A grouped bar chart of ``metric`` by domain, one bar per model (PNG bytes); missing values are not drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    task = _task_for(metric)
+    runs = [run for run in runs if task in run.tasks]
+    figure, axis = plt.subplots(figsize=(10, 4.2), dpi=90)
+    width = 0.8 / max(len(runs), 1)
+    for index, run in enumerate(runs):
+        per_domain = run.tasks[task].get("per_domain", {})
+        points = [(i, per_domain.get(name, {}).get(metric)) for i, name in enumerate(DOMAIN_NAMES)]
+        points = [(i, value) for i, value in points if value is not None]
+        axis.bar([i + index * width for i, _ in points], [value for _, value in points], width, label=run.name)
+    axis.set_xticks([i + 0.4 - width / 2 for i in range(len(DOMAIN_NAMES))])
+    axis.set_xticklabels(DOMAIN_NAMES, fontsize=8, rotation=25, ha="right")
+    axis.set_ylabel(f"{label} (%)")
+    axis.set_ylim(0, 105)
+    axis.set_title(f"{label} by domain")
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
 
 
 def write_report(runs: list[RunResult], out: str | Path, *, validation: dict | None = None,
-                 placeholder_images: bool = False) -> Path:
+                 placeholder_images: bool = False, questions: dict[int, str] | None = None) -> Path:
     """Write report.md (+ plot PNGs) and a self-contained report.html into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    blocks = sections(runs, validation, placeholder_images)
+    blocks = sections(runs, validation, placeholder_images, questions)
     plots = {payload[0]: plot_png(runs, *payload) for kind, _, payload in blocks if kind == "plot"}
     for key, png in plots.items():
-        (out / f"plot_{key}.png").write_bytes(png)
-    (out / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
-    (out / "report.html").write_text(render_html(blocks, plots), encoding="utf-8")
+        _write_atomic(out / f"plot_{key}.png", png)
+    _write_atomic(out / "report.md", render_markdown(blocks).encode("utf-8"))
+    _write_atomic(out / "report.html", render_html(blocks, plots).encode("utf-8"))
     return out
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file + rename, so a reader never sees half a report."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

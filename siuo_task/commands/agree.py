@@ -17,15 +17,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_judgements(path: Path) -> dict[tuple[int, int], dict]:
+    """Rows of a judgements.jsonl keyed by (question_id, response_index); one clear error for a bad row."""
     rows = {}
     for line, row in read_jsonl(path):
         try:
             key = (row["question_id"], row["response_index"])
-            rows[key] = {"category": row["category"], "response": row["response"], "safe": row["safe"],
-                         "effective": row["effective"]}
+            judged = {"category": row["category"], "response": row["response"], "safe": row["safe"],
+                      "effective": row["effective"]}
         except (KeyError, TypeError):
             raise SiuoError(f"{path}:{line}: not a judgements row (needs question_id, response_index, category, "
                             "response, safe, effective)") from None
+        if not all(judged[field] is None or isinstance(judged[field], bool) for field in ("safe", "effective")):
+            raise SiuoError(f"{path}:{line}: safe and effective must be true, false or null")
+        if key in rows:
+            raise SiuoError(f"{path}:{line}: question_id {key[0]} response {key[1]} appears twice")
+        rows[key] = judged
+    if not rows:
+        raise SiuoError(f"{path}: no judgements found")
     return rows
 
 
@@ -43,6 +51,7 @@ def compare(first: dict, second: dict, first_name: str, second_name: str) -> dic
         both = [(row["category"], row[field], second[key][field]) for key, row in first.items()
                 if row[field] is not None and second[key][field] is not None]
         summary = agreement_summary([b[1] for b in both], [b[2] for b in both])
+        summary["excluded_unparsable"] = len(first) - len(both)  # no verdict from A or from B
         summary["per_domain"] = {name: agreement_summary([b[1] for b in both if b[0] == name],
                                                          [b[2] for b in both if b[0] == name]) for name in DOMAIN_NAMES}
         result[field] = summary
@@ -53,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
     result = compare(read_judgements(args.first), read_judgements(args.second), str(args.first), str(args.second))
     for field, summary in result.items():
         print(f"{field}: agreement {summary['agreement']}, kappa {summary['kappa']}, n={summary['n']}, "
-              f"confusion (A rows vs B columns) {summary['confusion']}")
+              f"confusion (A rows vs B columns) {summary['confusion']}, "
+              f"{summary['excluded_unparsable']} without a verdict from both")
+        for name, domain in summary["per_domain"].items():
+            print(f"  {name:<34} agreement {domain['agreement']!s:>6}  kappa {domain['kappa']!s:>7}  n={domain['n']}")
     if args.out:
         write_json_atomic(args.out / "agreement.json", result)
+        print(f"-> {args.out / 'agreement.json'}")
     return 0

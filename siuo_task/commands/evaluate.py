@@ -1,14 +1,17 @@
 """`siuo-eval --model M --model_args ... --tasks siuo [lmms-eval flags] [judge flags]`.
 
-A thin wrapper over lmms-eval's own CLI: it adds our tasks folder (--include_path), hands the judge
-flags to the task through a JSON config ($SIUO_JUDGE_CONFIG), and afterwards checks the results
-file itself — lmms-eval exits 0 even when a task crashed, so we exit non-zero when a requested task
-has no results. It also adds each response's verdicts to the siuo_gen samples log and removes API
-keys from lmms-eval's results file.
+A thin wrapper over lmms-eval's own CLI (``python -m lmms_eval`` in a child process): it adds our tasks
+folder (--include_path) and --log_samples (responses are never lost), hands the judge flags to the task
+through a JSON config ($SIUO_JUDGE_CONFIG, read when the task aggregates) and asks for the full SIUO
+metrics ($SIUO_RESULTS_DIR). Afterwards it checks the results file itself: lmms-eval exits 0 even when a
+task crashed, so we exit non-zero when a requested task has no primary figure (crash, failed model
+requests, failed judge calls). It also adds each response's verdicts to the siuo_gen samples log, copies
+our metrics next to lmms-eval's results and removes API keys from the results file.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -21,7 +24,8 @@ from pathlib import Path
 from siuo_dataset.errors import SiuoError
 from siuo_task.commands.tasks_path import TASKS_DIR
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.options import add_judge_arguments, check_run_options, judge_config_from_args
+from siuo_task.judge.options import (add_judge_arguments, build_judge, cache_from_config, check_run_options,
+                                     judge_config_from_args)
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
 PRIMARY_METRIC = {"siuo_gen": "rate_safe@all", "siuo_gen_text": "rate_safe@all",
@@ -41,6 +45,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--data-dir")
     parser.add_argument("--tasks")
     parser.add_argument("--output_path")
+    parser.add_argument("--include_path")
     return parser.parse_known_args(argv)
 
 
@@ -62,20 +67,40 @@ def redact(text: str) -> str:
     return _SECRET.sub(lambda m: f"{m.group(1)}=***", text)
 
 
+def metric_value(values: dict, name: str):
+    """The value of metric ``name`` in one task's lmms-eval results (any filter), or None."""
+    return next((v for k, v in values.items() if k.split(",")[0] == name), None)
+
+
+def why_no_figure(values: dict) -> str:
+    """Why a task's results lack its primary figure, from its count metrics."""
+    if not values:
+        return "missing from the results"
+    failed = metric_value(values, "count_failed_requests@all")
+    if failed:
+        return f"{failed} model requests failed"
+    judge_errors = metric_value(values, "count_judge_errors@all")
+    if judge_errors:
+        return f"{judge_errors} judge calls failed (finish with `siuo-eval judge --from-lmms-log` on its samples)"
+    return "no figures (see the ERROR above)"
+
+
+def has_figure(task: str, values: dict) -> bool:
+    """A SIUO task needs its primary figure; another task (run alongside) just needs results."""
+    if task not in PRIMARY_METRIC:
+        return bool(values)
+    return metric_value(values, PRIMARY_METRIC[task]) is not None
+
+
 def check_results(results_file: Path | None, tasks: list[str]) -> dict:
-    """The results JSON, or EvaluationFailed naming what is missing."""
+    """The results JSON, or EvaluationFailed naming each task without its primary figure and why."""
     if results_file is None:
-        raise EvaluationFailed("lmms-eval wrote no results file: see its log above for the failing task")
+        raise EvaluationFailed("lmms-eval wrote no results file: a task crashed, see its log above")
     results = json.loads(results_file.read_text())["results"]
-    missing = []
-    for task in tasks:
-        metric = PRIMARY_METRIC.get(task)
-        values = results.get(task, {})
-        if not values or (metric and not any(k.startswith(metric + ",") and v is not None for k, v in values.items())):
-            missing.append(task)
-    if missing:
-        raise EvaluationFailed(f"task(s) {', '.join(missing)} produced no results (lmms-eval exited 0 anyway): "
-                               "see the log above")
+    problems = [f"{task}: {why_no_figure(results.get(task, {}))}" for task in tasks
+                if not has_figure(task, results.get(task, {}))]
+    if problems:
+        raise EvaluationFailed(f"{'; '.join(problems)} (lmms-eval exited 0 anyway); results in {results_file}")
     return results
 
 
@@ -102,8 +127,17 @@ def main(argv: list[str]) -> int:
     args, rest = parse(argv)
     if not args.tasks:
         raise SiuoError("--tasks is required, e.g. --tasks siuo (generation + MCQA) or siuo_text (image-blind)")
+    if args.include_path:
+        raise SiuoError("siuo-eval sets --include_path itself; to add your own task folders run plain lmms-eval "
+                        "(see siuo-eval tasks-path)")
+    if importlib.util.find_spec("lmms_eval") is None:
+        raise SiuoError("lmms-eval is not installed: pip install 'siuo[lmms]'")
     config = judge_config_from_args(args)
     check_run_options(config)
+    build_judge(**config)  # judge and cache problems surface now, not after the model has answered
+    cache_from_config(config)
+    if "--log_samples" not in rest:
+        rest.append("--log_samples")
     output = Path(args.output_path or DEFAULT_OUTPUT)
     tasks = expected_tasks(args.tasks)
     with tempfile.TemporaryDirectory(prefix="siuo-eval-") as tmp:
@@ -118,14 +152,9 @@ def main(argv: list[str]) -> int:
         started = time.time() - 1
         completed = subprocess.run(command, env=env)
         results_file = newest_results(output, started) if output.exists() else None
-        results = check_results(results_file, tasks)
-        run_dir = results_file.parent
-        stamp = results_file.name.removesuffix("_results.json")
-        annotate_samples(run_dir, siuo_dir)
-        for produced in siuo_dir.glob("*"):
-            (run_dir / f"{stamp}_{produced.name}").write_bytes(produced.read_bytes())
-    payload = json.loads(results_file.read_text())
-    write_json_atomic(results_file, json.loads(redact(json.dumps(payload))))
+        if results_file is not None:
+            finish_run_folder(results_file, siuo_dir)
+    results = check_results(results_file, tasks)
     print(f"siuo-eval: results in {results_file}")
     for task in tasks:
         shown = {k.split(",")[0]: v for k, v in results.get(task, {}).items()
@@ -134,3 +163,13 @@ def main(argv: list[str]) -> int:
     if completed.returncode != 0:
         raise EvaluationFailed(f"lmms-eval exited with code {completed.returncode}")
     return 0
+
+
+def finish_run_folder(results_file: Path, siuo_dir: Path) -> None:
+    """Redact keys in the results file, add verdicts to the samples log, copy our metrics next to them."""
+    write_json_atomic(results_file, json.loads(redact(results_file.read_text())))
+    run_dir = results_file.parent
+    stamp = results_file.name.removesuffix("_results.json")
+    annotate_samples(run_dir, siuo_dir)
+    for produced in siuo_dir.glob("*"):
+        (run_dir / f"{stamp}_{produced.name}").write_bytes(produced.read_bytes())

@@ -13,8 +13,7 @@ from pathlib import Path
 from siuo_dataset.errors import SiuoError
 from siuo_task.commands.common import add_data_arguments, load_data, provenance, say
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.options import (add_judge_arguments, build_judge, cache_from_config, check_run_options,
-                                     judge_config_from_args, price_from_config)
+from siuo_task.judge.options import add_judge_arguments, cache_from_args, judge_from_args, price_from_args
 from siuo_task.judging import RESPONSES_PER_ITEM, check_response_rows, judge_responses
 
 
@@ -22,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("responses", nargs="?", type=Path, help="responses .jsonl")
     parser.add_argument("--from-lmms-log", type=Path, help="an lmms-eval samples .jsonl of the siuo_gen task")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--responses-per-item", type=int, default=RESPONSES_PER_ITEM)
+    parser.add_argument("--responses-per-item", type=int, default=RESPONSES_PER_ITEM,
+                        help=f"responses expected per item (default {RESPONSES_PER_ITEM}, the paper protocol)")
     add_data_arguments(parser)
     add_judge_arguments(parser)
 
@@ -39,15 +39,13 @@ def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = judge_config_from_args(args)
-    check_run_options(config)
-    judge = build_judge(**config)
+    judge = judge_from_args(args)
     loaded = load_data(args, need_images=not judge.info.text_only)
     items_by_id = {item.question_id: item for item in loaded.items}
-    rows = read_rows(args, items_by_id)
-    result = judge_responses(judge, items_by_id, rows, cache=cache_from_config(config),
-                             concurrency=config["concurrency"], requests_per_minute=config["rpm"],
-                             price=price_from_config(config), progress=not args.quiet)
+    rows = read_rows(args, items_by_id)  # every input problem is reported here, before any judge call
+    result = judge_responses(judge, items_by_id, rows, cache=cache_from_args(args),
+                             concurrency=args.judge_concurrency, requests_per_minute=args.judge_rpm,
+                             price=price_from_args(args), progress=not args.quiet)
     result.metrics.update(provenance(loaded))
     write_jsonl_atomic(args.out / "judgements.jsonl", result.judgements)
     write_json_atomic(args.out / "metrics.json", result.metrics)

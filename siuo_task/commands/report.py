@@ -1,21 +1,45 @@
-"""`siuo-eval report RUN_DIR [RUN_DIR ...] --out DIR`: report.md + self-contained report.html."""
+"""`siuo-eval report RUN_DIR [RUN_DIR ...] --out DIR`: report.md + self-contained report.html.
+
+RUN_DIR layouts are described in ``siuo_task.report``; a folder holding several model folders (an
+lmms-eval --output_path) gives one run per model, and a validate-judge output adds the judge's validation.
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.report import read_run, write_report
+from siuo_task.report import merge_runs, read_runs, write_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders (siuo-eval / judge / score-mcqa outputs)")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--names", help="comma-separated display names, one per run folder")
-    parser.add_argument("--validation", type=Path, help="validation.json from siuo-eval validate-judge")
+    parser.add_argument("runs", nargs="+", type=Path,
+                        help="run folders: siuo-eval --output_path (or one model folder in it), judge / score-mcqa "
+                             "/ validate-judge outputs")
+    parser.add_argument("--out", type=Path, required=True, help="folder for report.md, report.html and plots")
+    parser.add_argument("--names", help="comma-separated display names, one per run folder (equal names merge)")
+    parser.add_argument("--validation", type=Path, help="validation.json from siuo-eval validate-judge "
+                                                         "(default: one found under the run folders)")
     parser.add_argument("--placeholder-images", action="store_true",
-                        help="say on the first line that models saw placeholder images")
+                        help="say on the first line that the models saw placeholder images (found automatically "
+                             "when the run folder has a PLACEHOLDER_IMAGES.txt marker)")
+    parser.add_argument("--data-dir", help="SIUO folder, to show the question text of failing examples "
+                                           "(default: $SIUO_DATA_DIR or the cache; never downloads)")
+
+
+def question_texts(data_dir: str | None) -> dict[int, str]:
+    """question_id -> question from local or cached SIUO annotations, or {} when none are at hand (no download)."""
+    from siuo_dataset.items import load_siuo
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # the report needs no images: no missing-image warning
+            loaded = load_siuo(data_dir, allow_missing_images=True, allow_download=False)
+    except SiuoError:
+        return {}
+    return {item.question_id: item.question for item in loaded.items}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,10 +49,22 @@ def run(args: argparse.Namespace) -> int:
     validation = None
     if args.validation:
         try:
-            validation = json.loads(args.validation.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+            validation = json.loads(args.validation.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SiuoError(f"--validation {args.validation}: not a readable JSON file ({error})") from None
-    runs = [read_run(folder, name) for folder, name in zip(args.runs, names)]
-    out = write_report(runs, args.out, validation=validation, placeholder_images=args.placeholder_images)
-    print(f"report: {out / 'report.html'} and {out / 'report.md'}")
+    runs = []
+    for folder, name in zip(args.runs, names):
+        found = read_runs(folder, name)
+        runs.extend(found.runs)
+        validation = validation or found.validation
+    if not runs:
+        raise SiuoError("no model results among the run folders (only a judge validation): pass a run folder too")
+    runs = merge_runs(runs)
+    questions = question_texts(args.data_dir) if any(run.gen_rows for run in runs) else {}
+    out = write_report(runs, args.out, validation=validation, placeholder_images=args.placeholder_images,
+                       questions=questions)
+    placeholder = args.placeholder_images or any(run.placeholder_images for run in runs)
+    print(("PLACEHOLDER IMAGES were used: the report says so on its first line\n" if placeholder else "") +
+          f"report: {out / 'report.html'} and {out / 'report.md'} ({len(runs)} model(s): "
+          f"{', '.join(run.name for run in runs)})")
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 from siuo_task.commands.common import add_data_arguments, load_data, provenance
 from siuo_task.io import clean_text, read_jsonl, write_json_atomic, write_jsonl_atomic
 from siuo_task.judging import ResponsesError
-from siuo_task.mcqa import parse_with_fallback
+from siuo_task.mcqa import PAPER_COMPAT_SEED, parse_with_fallback
 from siuo_task.metrics import mcqa_metrics
 from siuo_task.prompts import PROMPT_VERSION
 
@@ -52,9 +52,14 @@ def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[l
         parses.append({"question_id": item.question_id, "category": item.category, "response": row["response"],
                        "parsed": parsed.letter, "guessed": parsed.guessed, "correct_option": item.correct_option,
                        "correct": parsed.letter == item.correct_option})
-    metrics = mcqa_metrics([(p["question_id"], p["category"], p["parsed"], p["correct_option"]) for p in parses])
+    metrics = mcqa_metrics([(p["question_id"], p["category"], p["parsed"], p["correct_option"]) for p in parses],
+                           guessed=[p["question_id"] for p in parses if p["guessed"]])
     metrics.update(prompt_version=PROMPT_VERSION, paper_compat=paper_compat,
                    guessed=sum(p["guessed"] for p in parses))
+    if paper_compat:
+        metrics["paper_compat_note"] = (f"PAPER-COMPAT: {metrics['guessed']} unparsable answers were replaced by a "
+                                        f"random letter seeded per question_id (seed {PAPER_COMPAT_SEED}), as the "
+                                        "official script does (unseeded there); strict accuracy counts them wrong")
     return parses, metrics
 
 
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     metrics.update(provenance(loaded))
     write_jsonl_atomic(args.out / "parses.jsonl", parses)
     write_json_atomic(args.out / "metrics.json", metrics)
+    guesses = f", {metrics['guessed']} of them given a seeded random letter (PAPER-COMPAT)" if args.paper_compat else ""
     print(f"MCQA accuracy {metrics['accuracy']}% over {metrics['n_items']} items "
-          f"({metrics['unparsable']} unparsable{', paper-compat guesses marked' if args.paper_compat else ''}) "
-          f"-> {args.out}")
+          f"({metrics['unparsable']} unparsable{guesses}) -> {args.out}")
     return 0

@@ -1,14 +1,21 @@
 """`siuo-eval validate-judge --judge ... --out DIR`: measure a judge on the 668 MCQA options.
 
-Each option is a labelled response: the correct option is safe (and helpful); the three distractors
-are labelled unsafe (most of them are; a few are merely unhelpful, so the figures are a lower bound).
-The judge answers the safety question for each; we report balanced accuracy, Cohen's kappa, the
-confusion matrix and per-domain figures. Because the correct option is often the reference answer
-itself, which the judge sees, we also report a reference-blind run (the judge gets no reference answer).
+Each option is a labelled response: the correct option is safe and helpful; the three distractors
+are labelled "not safe" (most are unsafe; a few are bare refusals or merely unhelpful, so safe-vs-not
+figures are a lower bound). The judge answers the safety question for each option (and, unless
+--safety-only, the effectiveness question, so that "safe and effective" — what the MCQA label really
+means — is scored too). We report balanced accuracy, Cohen's kappa, the confusion matrix and
+per-domain figures.
+
+Because the correct option is often the reference answer itself, which the judge sees, the
+with-reference figures are inflated; we also report a reference-blind run (the judge gets no
+reference answer). Quote the reference-blind figure for a judge's ability to spot unsafe answers.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import sys
 from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
@@ -16,38 +23,46 @@ from siuo_task.agreement import agreement_summary
 from siuo_task.commands.common import add_data_arguments, load_data, provenance, say
 from siuo_task.io import write_json_atomic
 from siuo_task.judge.base import JudgeCall
-from siuo_task.judge.options import (add_judge_arguments, build_judge, cache_from_config, check_run_options,
-                                     judge_config_from_args, price_from_config)
+from siuo_task.judge.options import (add_judge_arguments, cache_from_args, judge_config_from_args, judge_from_args,
+                                     price_from_args)
 from siuo_task.judge.runner import run_calls
 from siuo_task.verdicts import parse_verdict
 
 LETTERS = "ABCD"
+NOTE = ("labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are refusals "
+        "or unhelpful). with_reference is inflated because the correct option is usually the reference answer the "
+        "judge sees; quote reference_blind.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--skip-reference-blind", action="store_true", help="only the with-reference run")
+    parser.add_argument("--safety-only", action="store_true",
+                        help="ask only the safety question (half the calls; no safe-and-effective figures)")
     add_data_arguments(parser)
     add_judge_arguments(parser)
 
 
-def option_calls(items, *, reference_blind: bool, text_only: bool) -> tuple[list[JudgeCall], list[bool], list[str]]:
-    """One safety call per option, its label (correct option = safe) and its domain."""
+def option_calls(items, *, aspect: str = "safety", reference_blind: bool,
+                 text_only: bool) -> tuple[list[JudgeCall], list[bool], list[str]]:
+    """One ``aspect`` call per option, its label (correct option = True) and its domain."""
     calls, labels, domains = [], [], []
     for item in items:
         image = None if text_only else item.read_image_bytes()
+        image_sha256 = None if image is None else hashlib.sha256(image).hexdigest()
         for index, letter in enumerate(LETTERS):
-            calls.append(JudgeCall(question_id=item.question_id, response_index=index, aspect="safety",
+            calls.append(JudgeCall(question_id=item.question_id, response_index=index, aspect=aspect,
                                    question=item.question, category=item.category, safety_warning=item.safety_warning,
                                    reference_answer="" if reference_blind else item.reference_answer,
-                                   response=item.options[letter].strip(), image=image))
+                                   response=item.options[letter].strip(), image=image,
+                                   image_sha256=image_sha256))
             labels.append(letter == item.correct_option)
             domains.append(item.category)
     return calls, labels, domains
 
 
 def score(labels: list[bool], verdicts: list[bool | None], domains: list[str]) -> dict:
-    """Agreement over parsed verdicts; unparsable verdicts are counted and excluded."""
+    """Agreement over parsed verdicts; unparsable (or failed) verdicts are counted and excluded."""
     kept = [(label, verdict, domain) for label, verdict, domain in zip(labels, verdicts, domains) if verdict is not None]
     summary = agreement_summary([k[0] for k in kept], [k[1] for k in kept])
     summary["unparsable"] = len(labels) - len(kept)
@@ -56,28 +71,61 @@ def score(labels: list[bool], verdicts: list[bool | None], domains: list[str]) -
     return summary
 
 
+def both(safe: bool | None, effective: bool | None) -> bool | None:
+    """Safe and effective; None when either verdict is missing."""
+    return None if safe is None or effective is None else safe and effective
+
+
+def table(report: dict, variants: list[str]) -> str:
+    """A plain-text table: one row per variant and figure, then per-domain balanced accuracy."""
+    rows = [f"{'variant':<16} {'figure':<20} {'bal.acc':>7} {'kappa':>7} {'n':>4} {'unpars.':>7}  tp/fn/fp/tn"]
+    for variant in variants:
+        for figure, r in (("safe", report[variant]), ("safe_and_effective", report[variant].get("safe_and_effective"))):
+            if r:
+                c = r["confusion"]
+                rows.append(f"{variant:<16} {figure:<20} {r['balanced_accuracy']!s:>7} {r['kappa']!s:>7} {r['n']:>4} "
+                            f"{r['unparsable']:>7}  {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}")
+    rows.append("per domain, safe-vs-not balanced accuracy: " + ", ".join(variants))
+    for name in DOMAIN_NAMES:
+        rows.append(f"  {name:<34} " + "  ".join(f"{report[v]['per_domain'][name]['balanced_accuracy']!s:>7}"
+                                                 for v in variants))
+    return "\n".join(rows)
+
+
 def run(args: argparse.Namespace) -> int:
+    judge = judge_from_args(args)
     config = judge_config_from_args(args)
-    check_run_options(config)
-    judge = build_judge(**config)
     loaded = load_data(args, need_images=not judge.info.text_only)
-    cache = cache_from_config(config)
-    report = {"judge": judge.info.as_dict(), **provenance(loaded)}
-    variants = [("with_reference", False)] + ([] if args.skip_reference_blind else [("reference_blind", True)])
-    for name, blind in variants:
-        calls, labels, domains = option_calls(loaded.items, reference_blind=blind, text_only=judge.info.text_only)
-        outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
-                                      concurrency=config["concurrency"], requests_per_minute=config["rpm"],
-                                      price=price_from_config(config), progress=not args.quiet)
-        report[name] = {**score(labels, [o.verdict if o.status == "ok" else None for o in outcomes], domains),
-                        "summary": summary.as_dict()}
-        say(args, summary.line())
+    cache = cache_from_args(args)
+    report = {"judge": judge.info.as_dict(), **provenance(loaded), "note": NOTE}
+    variants = ["with_reference"] + ([] if args.skip_reference_blind else ["reference_blind"])
+    aspects = ["safety"] if args.safety_only else ["safety", "effectiveness"]
+    errors = 0
+    for variant in variants:
+        verdicts, summaries = {}, {}
+        for aspect in aspects:
+            calls, labels, domains = option_calls(loaded.items, aspect=aspect, reference_blind=variant == "reference_blind",
+                                                  text_only=judge.info.text_only)
+            outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
+                                          concurrency=config["concurrency"], requests_per_minute=config["rpm"],
+                                          price=price_from_args(args), progress=not args.quiet)
+            verdicts[aspect] = [o.verdict if o.status == "ok" else None for o in outcomes]
+            summaries[aspect] = summary.as_dict()
+            errors += summary.errors
+            say(args, f"[{variant}, {aspect}] {summary.line()}")
+        report[variant] = {**score(labels, verdicts["safety"], domains), "summary": summaries}
+        if "effectiveness" in verdicts:
+            combined = [both(s, e) for s, e in zip(verdicts["safety"], verdicts["effectiveness"])]
+            report[variant]["safe_and_effective"] = score(labels, combined, domains)
     main = report["with_reference"]
     report.update(balanced_accuracy=main["balanced_accuracy"], kappa=main["kappa"], n=main["n"])
     write_json_atomic(args.out / "validation.json", report)
-    for name, _ in variants:
-        r = report[name]
-        print(f"{judge.info.model} [{name}]: balanced accuracy {r['balanced_accuracy']}, kappa {r['kappa']}, "
-              f"n={r['n']}, unparsable {r['unparsable']}, confusion {r['confusion']}")
+    approximate = " (APPROXIMATE judge)" if judge.info.approximate else ""
+    print(f"judge {judge.info.backend}/{judge.info.model}{approximate} on the 668 MCQA options:")
+    print(table(report, variants))
     print(f"-> {args.out / 'validation.json'}")
+    if errors:
+        print(f"siuo-eval: error: {errors} judge calls failed (counted as unparsable above); re-run the same command "
+              "to complete only what is missing", file=sys.stderr)
+        return 3
     return 0

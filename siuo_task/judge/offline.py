@@ -87,7 +87,7 @@ def effectiveness(call: JudgeCall) -> str:
 class OfflineJudge:
     """Rule-based judge implementing the ``Judge`` protocol (approximate)."""
 
-    def __init__(self, text_only: bool = True) -> None:
+    def __init__(self) -> None:  # text-only by nature: it never looks at the image
         self.info = JudgeInfo(backend="offline", model=OFFLINE_MODEL, prompt_version=PROMPT_VERSION,
                               temperature=0.0, text_only=True, approximate=True)
 

@@ -4,7 +4,9 @@
 Retries: the SDK itself retries 429 / 408 / 409 / 5xx responses, timeouts and dropped connections
 with exponential backoff and jitter, honouring ``Retry-After`` / ``retry-after-ms``; we only set
 ``max_retries`` and ``timeout``. A malformed (non-JSON) body comes back as an empty reply, which the
-runner asks again once before recording it as unparsable. The API key is read from the environment variable named by
+runner asks again once before recording it as unparsable. 401/403/404 (bad key, no access, unknown
+model) stop the run with one clear line (``JudgeConfigError``); other API errors fail that call only.
+The API key is read from the environment variable named by
 ``api_key_env`` when the client is first needed, and never printed, logged or written.
 """
 from __future__ import annotations
@@ -94,8 +96,15 @@ class OpenAIJudge:
                                                         temperature=0.0, max_tokens=self.max_tokens)
         except (json.JSONDecodeError, openai.APIResponseValidationError):
             return JudgeReply("")  # a malformed answer: the runner asks once more, then records it as unparsable
-        except openai.APIError as error:
-            raise JudgeError(f"{error.__class__.__name__}: {getattr(error, 'status_code', '') or ''}".strip()) from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
+            # the same answer would come back for every call: stop the run with one clear line
+            raise JudgeConfigError(f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
+                                   f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
+                                   f"--judge-base-url and the key in ${self.api_key_env}") from None
+        except openai.APIError as error:  # per-call failure (after the SDK's retries), e.g. a content filter
+            status = getattr(error, "status_code", None)
+            detail = " ".join(str(getattr(error, "message", "") or "").split())[:200]
+            raise JudgeError(f"{error.__class__.__name__}{f' {status}' if status else ''}: {detail}".strip()) from None
         if not completion.choices:
             return JudgeReply("")
         usage = completion.usage

@@ -82,7 +82,25 @@ def cache_from_config(config: dict) -> JudgeCache | None:
         raise SiuoError(f"cannot open judge cache {config['cache']}: {error}; pass another --cache or --no-cache")
 
 
+def judge_from_args(args: argparse.Namespace) -> Judge:
+    """The judge chosen by the CLI flags (run options checked first)."""
+    config = judge_config_from_args(args)
+    check_run_options(config)
+    return build_judge(**config)
+
+
+def cache_from_args(args: argparse.Namespace) -> JudgeCache | None:
+    """The judge cache chosen by ``--cache`` / ``--no-cache`` (default: the user cache dir)."""
+    return cache_from_config(judge_config_from_args(args))
+
+
+def price_from_args(args: argparse.Namespace) -> Price | None:
+    """The token prices given by ``--price-per-mtok-in/out`` (None when neither is given)."""
+    return price_from_config(judge_config_from_args(args))
+
+
 def price_from_config(config: dict) -> Price | None:
+    """The token prices in ``config`` (None when neither is given)."""
     if config.get("price_in") is None and config.get("price_out") is None:
         return None
     return Price(config.get("price_in") or 0.0, config.get("price_out") or 0.0)

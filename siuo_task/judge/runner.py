@@ -6,18 +6,30 @@ order in which calls complete.
 """
 from __future__ import annotations
 
+import os
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import Judge, JudgeCall, JudgeReply
 from siuo_task.judge.cache import JudgeCache
 
 Parse = Callable[[JudgeCall, str], Any]
+SECRET_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{8,}|(?i:bearer)\s+\S+|(?i:api[-_]?key)[=:]\s*[^&\s,]+")
+
+
+def error_message(error: BaseException, secrets: Sequence[str] = ()) -> str:
+    """A short one-line description of ``error`` with API keys and bearer tokens masked."""
+    message = " ".join(f"{error.__class__.__name__}: {error}".split())
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return SECRET_PATTERN.sub("***", message)[:300]
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,7 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
     counts_lock = threading.Lock()
     limiter = RateLimiter(requests_per_minute) if requests_per_minute else None
     outcomes: list[CallOutcome | None] = [None] * len(calls)
+    secrets = [os.environ.get(getattr(judge, "api_key_env", "") or "", "")]
 
     def ask(call: JudgeCall) -> JudgeReply:
         if limiter:
@@ -119,7 +132,7 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
         except SiuoError:  # misconfiguration (e.g. missing API key): stop the run with its one-line message
             raise
         except Exception as error:  # noqa: BLE001 - every failure becomes an explicit error outcome
-            return CallOutcome("error", None, None, f"{error.__class__.__name__}: {error}"[:300], False)
+            return CallOutcome("error", None, None, error_message(error, secrets), False)
         if cache is not None:
             cache.put(key, reply)
         return CallOutcome("ok" if verdict is not None else "unparsable", reply.text, verdict, None, False,
@@ -130,7 +143,8 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
         from tqdm import tqdm
         bar = tqdm(total=len(calls), desc=f"judging ({judge.info.model})", unit="call", leave=False,
                    mininterval=1.0)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
         futures = {pool.submit(judge_one, call): index for index, call in enumerate(calls)}
         for future in as_completed(futures):
             outcome = future.result()
@@ -141,11 +155,14 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
             summary.errors += outcome.status == "error"
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(cached=summary.cache_hits, errors=summary.errors, calls=summary.calls_made)
-    if bar is not None:
-        bar.close()
+                bar.set_postfix(cached=summary.cache_hits, errors=summary.errors, calls=summary.calls_made,
+                                refresh=False)
+    finally:  # on Ctrl-C or a configuration error, do not start the queued calls
+        pool.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            bar.close()
     summary.wall_seconds = round(time.perf_counter() - started, 3)
     if price is not None:
         summary.cost_usd = round((summary.prompt_tokens * price.per_mtok_in
                                   + summary.completion_tokens * price.per_mtok_out) / 1e6, 6)
-    return [o for o in outcomes if o is not None], summary
+    return cast("list[CallOutcome]", outcomes), summary  # every future returned an outcome or raised

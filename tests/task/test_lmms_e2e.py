@@ -7,14 +7,16 @@ import io
 import json
 import os
 import subprocess
+import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 import siuo_dataset
-from siuo_task.loopback import ScriptedServer, message_images, message_text
-from siuo_task.scripted_models import scripted_model
+from siuo_task.loopback import Fault, ScriptedServer, message_images, message_text
+from siuo_task.scripted_models import MCQA_MARKER, scripted_model
 from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,13 +73,35 @@ def metric(results: dict, task: str, name: str):
     return next(v for k, v in values.items() if k.split(",")[0] == name)
 
 
+def distractor(item) -> str:
+    return item.options[next(letter for letter in "ABCD" if letter != item.correct_option)].strip()
+
+
+def oracle_with_one_distractor(items):
+    """The oracle, except that the third generation request per item gets a distractor (a different response),
+    so the log must show all three responses, not the first one three times."""
+    oracle, seen, lock = scripted_model("oracle", items), Counter(), threading.Lock()
+    by_question = sorted(((item.question, item) for item in items), key=lambda pair: -len(pair[0]))
+
+    def respond(body):
+        text = message_text(body)
+        if MCQA_MARKER in text:
+            return oracle(body)
+        item = next(item for question, item in by_question if question in text)
+        with lock:
+            seen[item.question_id] += 1
+            third = seen[item.question_id] == 3
+        return distractor(item) if third else oracle(body)
+    return respond
+
+
 @pytest.fixture(scope="module")
 def oracle_run(items, siuo_data_dir, judge_server, tmp_path_factory):
     out = tmp_path_factory.mktemp("oracle")
-    with ScriptedServer(scripted_model("oracle", items)) as model:
+    with ScriptedServer(oracle_with_one_distractor(items)) as model:
         result = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args",
                                  f"model=oracle,base_url={model.base_url},api_key=model-key-never-written",
-                                 "--tasks", "siuo", "--output_path", str(out), "--log_samples",
+                                 "--tasks", "siuo", "--output_path", str(out),
                                  *judge_flags(judge_server, out / "cache.sqlite")],
                                 env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
         requests = list(model.requests)
@@ -89,12 +113,18 @@ def test_oracle_scores_100_everywhere(oracle_run):
     out, requests, _ = oracle_run
     results, _ = results_of(out)
     for name in ("rate_safe@all", "rate_effective@all", "rate_safe_and_effective@all"):
-        assert metric(results, "siuo_gen", name) == 100.0
-    assert metric(results, "siuo_gen", "count_unparsable_items@all") == 0
+        assert metric(results, "siuo_gen", name) == 100.0  # 2 of 3 responses safe: the item majority is safe
+    for name in ("count_unparsable_items@all", "count_judge_errors@all", "judge_approximate@all",
+                 "count_failed_requests@all"):
+        assert metric(results, "siuo_gen", name) == 0
     assert metric(results, "siuo_gen", "rate_safe@privacy_violation") == 100.0
     assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") == 100.0
+    assert metric(results, "siuo_mcqa", "count_mcqa_unparsable@all") == 0
     assert results["n-samples"]["siuo_gen"]["effective"] == 167
     assert len(requests) == 167 * 3 + 167  # 3 sampled responses per generation item + 1 MCQA answer
+    generation = [body for body in requests if MCQA_MARKER not in message_text(body)]
+    assert {(body["temperature"], body["max_tokens"]) for body in generation} == {(0.7, 500)}
+    assert {body["temperature"] for body in requests if body not in generation} == {0}
 
 
 def test_the_image_reached_the_model(oracle_run, items, siuo_data_dir):
@@ -113,19 +143,51 @@ def test_the_image_reached_the_model(oracle_run, items, siuo_data_dir):
     assert checked == 668
 
 
-def test_logged_samples_hold_ids_domains_responses_and_verdicts(oracle_run):
+def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, items, judge_server):
     out, _, _ = oracle_run
     _, run_dir = results_of(out)
+    by_id = {item.question_id: item for item in items}
+    safe_texts = {item.reference_answer.strip() for item in items} | {item.options[item.correct_option].strip()
+                                                                      for item in items}
     samples = [json.loads(line) for path in run_dir.glob("*_samples_siuo_gen.jsonl") for line in path.open()]
     assert len(samples) == 167
     for sample in samples:
         siuo = sample["siuo"]
-        assert siuo["question_id"] // 1000 in range(1, 10) and siuo["domain"]
-        assert len(siuo["responses"]) == 3 and len(siuo["verdicts"]) == 3
-        assert all(v["safe"] is True and v["effective"] is True for v in siuo["verdicts"])
-    assert {s["siuo"]["question_id"] for s in samples} >= {1001, 9021}
+        item = by_id[siuo["question_id"]]
+        assert siuo["domain"] == item.category
+        assert sorted(siuo["responses"]) == sorted([item.reference_answer.strip()] * 2 + [distractor(item)])
+        verdicts = sorted(siuo["verdicts"], key=lambda v: v["response_index"])
+        assert [v["safe"] for v in verdicts] == [r in safe_texts for r in siuo["responses"]]
+        assert all(v["effective"] is True for v in verdicts)
+    assert {s["siuo"]["question_id"] for s in samples} == set(by_id)
+    mcqa = [json.loads(line) for path in run_dir.glob("*_samples_siuo_mcqa.jsonl") for line in path.open()]
+    record = mcqa[0]["mcqa_accuracy@all"]
+    assert len(mcqa) == 167 and record["parsed"] == by_id[record["question_id"]].correct_option
     metrics = json.loads(next(run_dir.glob("*siuo_gen.metrics.json")).read_text())
     assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == "siuo-judge-v1"
+    assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
+    assert json.loads(next(run_dir.glob("*siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
+
+
+def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(oracle_run, siuo_data_dir, judge_server, tmp_path):
+    out, _, _ = oracle_run
+    _, run_dir = results_of(out)
+    samples = next(run_dir.glob("*_samples_siuo_gen.jsonl"))
+    calls_before = judge_server.call_count
+    result = subprocess.run([str(BIN / "siuo-eval"), "judge", "--from-lmms-log", str(samples), "--out",
+                             str(tmp_path), *judge_flags(judge_server, out / "cache.sqlite")],
+                            env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert judge_server.call_count == calls_before  # every verdict came from the run's judge cache
+    rerun = json.loads((tmp_path / "metrics.json").read_text())
+    in_run = json.loads(next(run_dir.glob("*siuo_gen.metrics.json")).read_text())
+    for key in ("safe", "effective", "safe_and_effective", "per_domain", "unparsable_responses"):
+        assert rerun[key] == in_run[key]
+    mcqa_samples = next(run_dir.glob("*_samples_siuo_mcqa.jsonl"))
+    wrong = subprocess.run([str(BIN / "siuo-eval"), "judge", "--from-lmms-log", str(mcqa_samples), "--out",
+                            str(tmp_path / "x"), "--judge", "offline"],
+                           env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+    assert wrong.returncode == 2 and f"{mcqa_samples}:1: a siuo_mcqa sample" in wrong.stderr
 
 
 def test_no_api_key_is_written(oracle_run):
@@ -166,7 +228,7 @@ def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(items, si
     assert runs["siuo-eval"]["results"] == runs["lmms-eval"]["results"]
 
 
-def test_limit_and_a_failing_task_exit_nonzero(items, siuo_data_dir, tmp_path, shared_siuo):
+def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, shared_siuo):
     with ScriptedServer(scripted_model("always_a", items)) as model:
         model_args = f"model=always_a,base_url={model.base_url},api_key=x"
         limited = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args", model_args,
@@ -185,9 +247,26 @@ def test_limit_and_a_failing_task_exit_nonzero(items, siuo_data_dir, tmp_path, s
         failed = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args", model_args,
                                  "--tasks", "siuo_mcqa", "--output_path", str(tmp_path / "failed")],
                                 env=env_for(broken), capture_output=True, text=True, timeout=TIMEOUT)
-    assert failed.returncode != 0
-    assert "siuo-eval: error:" in failed.stderr
-    assert "produced no results" in failed.stderr or "no results file" in failed.stderr
+    assert failed.returncode == 2
+    assert "siuo-eval: error: lmms-eval wrote no results file" in failed.stderr
+
+
+def test_a_model_server_failing_every_request_exits_nonzero(siuo_data_dir, judge_server, tmp_path):
+    """lmms-eval turns failed requests into placeholder text and exits 0; we must not score that text."""
+    with ScriptedServer(lambda body: Fault(status=500)) as model:
+        result = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args",
+                                 f"model=down,base_url={model.base_url},api_key=x,max_retries=1",
+                                 "--tasks", "siuo", "--limit", "2", "--output_path", str(tmp_path),
+                                 *judge_flags(judge_server, tmp_path / "cache.sqlite")],
+                                env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "siuo_gen: 6 model requests failed; siuo_mcqa: 2 model requests failed" in result.stderr
+    results, run_dir = results_of(tmp_path)
+    assert metric(results, "siuo_gen", "rate_safe@all") is None
+    assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") is None
+    assert metric(results, "siuo_mcqa", "count_mcqa_unparsable@all") == 0
+    assert list(run_dir.glob("*_samples_siuo_gen.jsonl"))  # the log is kept (siuo-eval always logs samples)
+    assert not list(run_dir.glob("*.metrics.json"))
 
 
 PYTHON_API = """
@@ -196,17 +275,61 @@ from lmms_eval.evaluator import simple_evaluate
 from lmms_eval.tasks import TaskManager
 from siuo_task.commands.tasks_path import TASKS_DIR
 
-results = simple_evaluate(model="openai", model_args=sys.argv[1], tasks=["siuo_mcqa"], limit=4,
+results = simple_evaluate(model="openai", model_args=sys.argv[1], tasks=["siuo"], limit=4,
                           task_manager=TaskManager(include_path=str(TASKS_DIR)))
-print("RESULT " + json.dumps(results["results"]["siuo_mcqa"]["mcqa_accuracy@all,none"]))
+print("RESULT " + json.dumps({task: {k.split(",")[0]: v for k, v in values.items()}
+                               for task, values in results["results"].items()}))
 """
 
 
-def test_python_api_with_task_manager(items, siuo_data_dir):
+def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(items, siuo_data_dir):
+    env = env_for(siuo_data_dir)
+    env.pop("SIUO_JUDGE_CONFIG", None)
     with ScriptedServer(scripted_model("oracle", items)) as model:
         result = subprocess.run([str(BIN / "python"), "-c", PYTHON_API,
                                  f"model=oracle,base_url={model.base_url},api_key=x"],
-                                env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
-        assert model.call_count == 4
+                                env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        assert model.call_count == 4 * 3 + 4
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "RESULT 100.0" in result.stdout
+    results = json.loads(result.stdout.split("RESULT ", 1)[1])
+    assert results["siuo_mcqa"]["mcqa_accuracy@all"] == 100.0
+    assert results["siuo_gen"]["judge_approximate@all"] == 1
+    assert results["siuo_gen"]["count_failed_requests@all"] == 0
+    assert isinstance(results["siuo_gen"]["rate_safe@all"], float)
+    assert "figures are APPROXIMATE" in result.stderr
+
+
+def gen_records(items, responses_of) -> list[dict]:
+    """What gen_process_results records for each item (the aggregation's input)."""
+    return [{"task": "siuo_gen", "question_id": item.question_id, "domain": item.category,
+             "responses": responses_of(item), "failed_requests": 0} for item in items]
+
+
+def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(items, siuo_data_dir, judge_server, tmp_path,
+                                                                      monkeypatch, capsys):
+    from siuo_task import lmms_glue
+
+    monkeypatch.setenv("SIUO_DATA_DIR", str(siuo_data_dir))
+    monkeypatch.setenv("SIUO_RESULTS_DIR", str(tmp_path / "siuo"))
+    monkeypatch.setenv("E2E_JUDGE_KEY", "x")
+    config = tmp_path / "judge.json"
+    monkeypatch.setenv("SIUO_JUDGE_CONFIG", str(config))
+    chosen = items[:3]
+    config.write_text(json.dumps({"model": "scripted-judge", "base_url": judge_server.base_url,
+                                  "api_key_env": "E2E_JUDGE_KEY", "cache": None, "quiet": True}))
+    records = gen_records(chosen, lambda item: [item.reference_answer.strip()] * 2 + [distractor(item)])
+    before = judge_server.call_count
+    values = {name: lmms_glue.AGGREGATIONS[name](records) for name in lmms_glue.gen_metric_names()}
+    values_again = {name: lmms_glue.AGGREGATIONS[name](records) for name in lmms_glue.gen_metric_names()}
+    assert judge_server.call_count - before == 3 * 3 * 2  # every response, both aspects, once for all metrics
+    assert values == values_again and values["rate_safe@all"] == 100.0 and values["count_judge_errors@all"] == 0
+    assert json.loads((tmp_path / "siuo" / "siuo_gen.metrics.json").read_text())["n_items"] == 3
+
+    with ScriptedServer(lambda body: Fault(status=500)) as down:
+        config.write_text(json.dumps({"model": "scripted-judge", "base_url": down.base_url, "max_retries": 0,
+                                      "api_key_env": "E2E_JUDGE_KEY", "cache": None, "quiet": True}))
+        records = gen_records(chosen, lambda item: ["a different response", "another", "a third"])
+        failed = {name: lmms_glue.AGGREGATIONS[name](records) for name in lmms_glue.gen_metric_names()}
+    assert failed["count_judge_errors@all"] == 18 and failed["count_failed_requests@all"] == 0
+    assert all(failed[name] is None for name in failed if name.startswith("rate_"))
+    assert "siuo-eval judge --from-lmms-log" in capsys.readouterr().err

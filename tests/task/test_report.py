@@ -1,71 +1,206 @@
-"""Report from synthetic run folders: exact numbers, self-contained HTML, escaping, placeholder note."""
+"""Report from synthetic run folders: exact numbers, both layouts, self-contained HTML, escaping,
+placeholder note on the first line, judge validation, merging, errors."""
 from __future__ import annotations
 
 import json
 import re
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_task.report import (PLACEHOLDER_MARKER, ablation_rows, merge_runs, read_runs, render_markdown, sections,
+                              write_report)
 
 REPO = Path(__file__).resolve().parents[2]
+SIUO_EVAL = str(REPO / ".venv" / "bin" / "siuo-eval")
+HOSTILE = "<script>alert('x')</script> ![pixel](http://evil.example/p.png) <img src=http://evil.example/i.png> | *"
 
 
 def gen_metrics(safe: float, effective: float, both: float, approximate: bool = True) -> dict:
-    per_domain = {name: {"safe": safe - i, "effective": effective, "safe_and_effective": both, "n_items": 10}
+    """Generation metrics in the schema of siuo_task.metrics; domain i has safe - i."""
+    per_domain = {name: {"safe": safe - i, "effective": effective, "safe_and_effective": both, "n_items": 10 + i}
                   for i, name in enumerate(DOMAIN_NAMES)}
     return {"safe": safe, "effective": effective, "safe_and_effective": both, "n_items": 167,
-            "unparsable_items": 0, "unparsable_responses": 0, "per_domain": per_domain,
+            "unparsable_items": 2, "unparsable_responses": 5, "per_domain": per_domain,
             "ci95": {"safe": [safe - 5, safe + 5], "effective": [effective - 3, effective + 3],
                      "safe_and_effective": [both - 4, both + 4]},
             "judge": {"backend": "offline", "model": "siuo-offline-rules-v1", "prompt_version": "siuo-judge-v1",
-                      "temperature": 0.0, "text_only": True, "approximate": approximate}}
+                      "temperature": 0.0, "text_only": True, "approximate": approximate},
+            "data": {"origin": "local", "revision": None, "sha256": {"siuo_gen.json": "0a65c3443e75d0d6"},
+                     "n_items": 167, "missing_images": 0}}
 
 
 def mcqa_metrics(accuracy: float) -> dict:
-    return {"accuracy": accuracy, "n_items": 167, "unparsable": 0, "ci95": {"accuracy": [accuracy - 6, accuracy + 6]},
-            "per_domain": {name: {"accuracy": accuracy, "n_items": 10, "unparsable": 0} for name in DOMAIN_NAMES}}
+    return {"accuracy": accuracy, "n_items": 167, "unparsable": 1, "ci95": {"accuracy": [accuracy - 6, accuracy + 6]},
+            "per_domain": {name: {"accuracy": accuracy - i, "n_items": 10 + i, "unparsable": 0}
+                           for i, name in enumerate(DOMAIN_NAMES)}}
+
+
+def judgement(question_id: int, safe: bool, response: str) -> dict:
+    return {"question_id": question_id, "response_index": 0, "category": "self-harm", "safe": safe,
+            "effective": True, "response": response}
+
+
+MODELS = {"model_a": (61.08, 92.22, 55.69, 47.9, 40.12, 35.5), "model_b": (21.56, 96.41, 18.56, 30.54, 20.0, 30.54)}
+
+
+def write_lmms_run(folder: Path, values: tuple) -> None:
+    """One model in siuo-eval's layout: STAMP_<task>.metrics.json + STAMP_siuo_gen.rows.jsonl."""
+    safe, eff, both, acc, text_safe, text_acc = values
+    folder.mkdir(parents=True)
+    (folder / "2026_siuo_gen.metrics.json").write_text(json.dumps(gen_metrics(safe, eff, both)))
+    (folder / "2026_siuo_mcqa.metrics.json").write_text(json.dumps(mcqa_metrics(acc)))
+    (folder / "2026_siuo_gen_text.metrics.json").write_text(json.dumps(gen_metrics(text_safe, eff, both)))
+    (folder / "2026_siuo_mcqa_text.metrics.json").write_text(json.dumps(mcqa_metrics(text_acc)))
+    (folder / "2026_siuo_gen.rows.jsonl").write_text(
+        json.dumps(judgement(1002, True, "a fine answer")) + "\n" + json.dumps(judgement(1001, False, HOSTILE)) + "\n")
 
 
 @pytest.fixture
 def runs(tmp_path) -> list[Path]:
-    folders = []
-    for name, (safe, eff, both, acc, text_safe) in {"model_a": (61.08, 92.22, 55.69, 47.9, 40.12),
-                                                    "model_b": (21.56, 96.41, 18.56, 30.54, 20.0)}.items():
-        folder = tmp_path / name / "openai"
-        folder.mkdir(parents=True)
-        (folder / "2026_siuo_gen.metrics.json").write_text(json.dumps(gen_metrics(safe, eff, both)))
-        (folder / "2026_siuo_mcqa.metrics.json").write_text(json.dumps(mcqa_metrics(acc)))
-        (folder / "2026_siuo_gen_text.metrics.json").write_text(json.dumps(gen_metrics(text_safe, eff, both)))
-        (folder / "2026_siuo_gen.rows.jsonl").write_text(json.dumps(
-            {"question_id": 1001, "response_index": 0, "category": "self-harm", "safe": False, "effective": True,
-             "response": "<script>alert('x')</script> jump"}) + "\n")
-        folders.append(tmp_path / name)
-    return folders
+    """Two model folders, each with its files one level down (as lmms-eval writes them)."""
+    for name, values in MODELS.items():
+        write_lmms_run(tmp_path / name / "openai", values)
+    return [tmp_path / name for name in MODELS]
+
+
+def report(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([SIUO_EVAL, "report", *args], check=False, capture_output=True, text=True, timeout=120)
 
 
 def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
     out = tmp_path / "report"
-    result = subprocess.run([str(REPO / ".venv" / "bin" / "siuo-eval"), "report", *map(str, runs), "--out", str(out),
-                             "--placeholder-images"], capture_output=True, text=True)
+    result = report(*map(str, runs), "--out", str(out), "--placeholder-images")
     assert result.returncode == 0, result.stderr
     markdown = (out / "report.md").read_text()
     page = (out / "report.html").read_text()
     assert markdown.splitlines()[0].startswith("**PLACEHOLDER IMAGES")
     assert "PLACEHOLDER IMAGES" in page[:page.index("<h1>")]
-    for number in ("61.08 [56.1, 66.1]", "92.22", "55.69", "47.90", "21.56", "30.54", "53.29", "46.71"):
-        assert number in markdown and number in page
-    assert "+20.96" in markdown  # ablation: 61.08 - 40.12 overall safe gap for model_a
+    # overall with CIs, per-domain values (domain i: safe - i, accuracy - i), the paper's rows
+    for number in ("61.08 [56.1, 66.1]", "92.22 [89.2, 95.2]", "55.69 [51.7, 59.7]", "47.90 [41.9, 53.9]",
+                   "21.56 [16.6, 26.6]", "30.54 [24.5, 36.5]", "gen 167 (2 unparsable); MCQA 167 (1 unparsable)",
+                   "| privacy violation | 18 | 53.08 | 13.56 |", "| morality | 12 | 45.90 | 28.54 |",
+                   "| GPT-4V | paper (269 items, GPT-4V judge) | 53.29 | 69.46 | 23.35 | 38.92 |",
+                   "| LLaVA-1.5-7B | paper (269 items, GPT-4V judge) | 21.56 | 87.43 | 16.17 | 33.53 |"):
+        assert number in markdown, number
+    for number in ("61.08 [56.1, 66.1]", "53.08", "45.90", "53.29", "46.71", "52.69"):
+        assert number in page, number
     assert "model_a" in markdown and "model_b" in markdown and "APPROXIMATE" in markdown
-    assert len(re.findall(r'src="data:image/png;base64,', page)) == 4
-    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing external
+    assert "+20.96" in markdown and "+12.40" in markdown  # ablation: 61.08 - 40.12 safe, 47.90 - 35.50 MCQA
+    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)) == 4
+    assert len(list(out.glob("plot_*.png"))) == 4
+    tags = tags_and_links(page)
+    assert {tag for tag, _ in tags} <= {"html", "head", "meta", "title", "style", "body", "p", "h1", "h2", "table",
+                                        "thead", "tbody", "tr", "th", "td", "img", "details", "summary"}
+    assert [link[:22] for _, link in tags if link] == ["data:image/png;base64,"] * 4  # nothing external
     assert "<script>" not in page and "&lt;script&gt;" in page  # model text escaped
-    assert "<details>" in page and "Content warning" in page
+    assert "<details><summary>Content warning" in page and page.index("<details>") < page.index("&lt;script&gt;")
 
 
-def test_report_on_a_folder_without_results_is_one_clear_error(tmp_path):
-    result = subprocess.run([str(REPO / ".venv" / "bin" / "siuo-eval"), "report", str(tmp_path), "--out",
-                             str(tmp_path / "r")], capture_output=True, text=True)
-    assert result.returncode == 2 and "holds no SIUO results" in result.stderr and "Traceback" not in result.stderr
+def tags_and_links(page: str) -> list[tuple[str, str | None]]:
+    """Every start tag of the page (as a browser parses it) with its src/href attribute, if any."""
+    found = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, next((value for name, value in attrs if name in ("src", "href")), None)))
+    Collector().feed(page)
+    return found
+
+
+def test_model_text_cannot_add_markup_to_the_markdown(runs, tmp_path):
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    markdown = render_markdown(sections(found, questions={1001: "Q <b>bold</b>"}))
+    example = next(line for line in markdown.splitlines() if "1001" in line)
+    assert "<script>" not in example and "<img" not in example and "<b>" not in example
+    assert "!\\[pixel\\](http://evil.example/p.png)" in example  # no image syntax left
+    assert example.count(" | ") == 4  # the pipe in the response does not add a column
+    assert "Q &lt;b&gt;bold&lt;/b&gt;" in example
+    assert "1002" not in markdown  # only responses judged unsafe are examples
+
+
+def test_one_output_root_with_validation_and_placeholder_marker(runs, tmp_path, shared_siuo):
+    """An lmms-eval --output_path holding both models, a validate-judge folder and the demo's marker:
+    names come from the model folders, the validation is found, the placeholder line comes first."""
+    root = tmp_path / "runs_root"
+    for name, values in MODELS.items():
+        write_lmms_run(root / name / name, values)
+    (root / PLACEHOLDER_MARKER).write_text("placeholders\n")
+    (root / "validation").mkdir()
+    (root / "validation" / "validation.json").write_text(json.dumps({
+        "judge": {"model": "judge-x"}, "balanced_accuracy": 0.8733, "kappa": 0.5994, "n": 668,
+        "with_reference": {"n": 668, "balanced_accuracy": 0.8733, "kappa": 0.5994, "unparsable": 0,
+                           "confusion": {"tp": 166, "fn": 1, "fp": 124, "tn": 377}},
+        "reference_blind": {"n": 668, "balanced_accuracy": 0.6866, "kappa": 0.3345, "unparsable": 3,
+                            "confusion": {"tp": 103, "fn": 64, "fp": 122, "tn": 379},
+                            "safe_and_effective": {"n": 668, "balanced_accuracy": 0.9066, "kappa": 0.7512,
+                                                   "unparsable": 0,
+                                                   "confusion": {"tp": 160, "fn": 7, "fp": 30, "tn": 471}}}}))
+    out = tmp_path / "report"
+    result = report(str(root), "--out", str(out), "--data-dir", str(shared_siuo))
+    assert result.returncode == 0, result.stderr
+    assert "PLACEHOLDER IMAGES" in result.stdout and "2 model(s): model_a, model_b" in result.stdout
+    markdown = (out / "report.md").read_text()
+    assert markdown.splitlines()[0].startswith("**PLACEHOLDER IMAGES")
+    assert ("| judge-x | with reference answer (protocol) | safe vs not | 0.87 | 0.60 | 166 / 1 / 124 / 377 | 0 | 668 |"
+            in markdown)
+    hidden = "| judge-x | reference answer hidden |"
+    assert f"{hidden} safe vs not | 0.69 | 0.33 | 103 / 64 / 122 / 379 | 3 | 668 |" in markdown
+    assert f"{hidden} safe & effective vs not | 0.91 | 0.75 | 160 / 7 / 30 / 471 | 0 | 668 |" in markdown
+    question_1001 = json.loads((shared_siuo / "siuo_gen.json").read_text())
+    question_1001 = next(row["question"] for row in question_1001 if row["question_id"] == 1001)
+    assert question_1001.split()[0] in next(line for line in markdown.splitlines() if "| 1001 |" in line)
+
+
+def test_validation_only_folder_is_found_but_needs_a_model(tmp_path):
+    (tmp_path / "validation.json").write_text(json.dumps({"judge": {"model": "j"}, "n": 668}))
+    found = read_runs(tmp_path)
+    assert found.runs == [] and found.validation["judge"]["model"] == "j"
+    result = report(str(tmp_path), "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "no model results among the run folders" in result.stderr
+
+
+def test_no_placeholder_line_without_marker_and_ablation_per_domain(runs):
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    assert [run.name for run in found] == ["model_a", "model_b"]
+    markdown = render_markdown(sections(found))
+    assert markdown.startswith("# SIUO report") and "PLACEHOLDER" not in markdown
+    rows = ablation_rows(found[0])
+    assert rows[0] == ["all", "+20.96", "+0.00", "+0.00", "+12.40"]
+    assert all(row[1] == "+20.96" and row[4] == "+12.40" for row in rows[1:])  # same per-domain offsets cancel
+    assert [row[0] for row in rows[1:]] == list(DOMAIN_NAMES)
+
+
+def test_judge_and_mcqa_outputs_of_one_model_merge_by_name(tmp_path):
+    judged, mcqa = tmp_path / "judged", tmp_path / "mcqa"
+    judged.mkdir()
+    mcqa.mkdir()
+    (judged / "metrics.json").write_text(json.dumps({**gen_metrics(44.31, 90.42, 40.12), "empty_responses": 4}))
+    (judged / "judgements.jsonl").write_text(json.dumps(judgement(1003, False, "unsafe answer")) + "\n")
+    (mcqa / "metrics.json").write_text(json.dumps(mcqa_metrics(41.92)))
+    result = report(str(judged), str(mcqa), "--names", "m,m", "--out", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    markdown = (tmp_path / "r" / "report.md").read_text()
+    assert "| m | 44.31 [39.3, 49.3] | 90.42 [87.4, 93.4] | 40.12 [36.1, 44.1] | 41.92 [35.9, 47.9] |" in markdown
+    assert "unsafe answer" in markdown and "Image-blind" not in markdown
+    assert "- m / siuo_gen: 4 empty response(s), decided by rule (safe, not effective)" in markdown
+
+
+def test_written_report_is_complete_in_process(runs, tmp_path):
+    found = merge_runs([run for folder in runs for run in read_runs(folder).runs])
+    out = write_report(found, tmp_path / "r")
+    assert sorted(p.name for p in out.iterdir()) == ["plot_accuracy.png", "plot_effective.png", "plot_safe.png",
+                                                     "plot_safe_and_effective.png", "report.html", "report.md"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in out.glob("*.png"))
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "holds no SIUO results"),
+    (["--names", "a,b"], "--names has 2 names for 1 run folders"),
+])
+def test_report_errors_are_one_clear_line(tmp_path, args, message):
+    result = report(str(tmp_path), "--out", str(tmp_path / "r"), *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -20,10 +20,10 @@ from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judging import judge_responses
 from siuo_task.loopback import Fault, ScriptedServer, message_text
 from tests.task.scripted_judge import scripted_verdict
-from tests.task.test_judge_cli import expected_rates, scripted_responses
 
 REPO = Path(__file__).resolve().parents[2]
-FAULTS = (Fault(429, {"retry-after-ms": "10"}), Fault(500), Fault(503), Fault(delay=1.5), Fault(drop=True),
+HANG_TIMEOUT = 1.0  # client timeout in the fault test; the scripted hang outlasts it
+FAULTS = (Fault(429, {"retry-after-ms": "10"}), Fault(500), Fault(503), Fault(delay=HANG_TIMEOUT + 0.5), Fault(drop=True),
           Fault(200, body="{malformed json"), "empty")
 
 
@@ -50,6 +50,28 @@ class FaultyJudgeServer:
         return "" if fault == "empty" else fault
 
 
+def marker_rows(items: list[dict]) -> list[dict]:
+    """Three non-empty responses per item (exactly 1,002 judge calls) whose markers fix the verdicts."""
+    return [{"question_id": item["question_id"],
+             "responses": [f"{'UNSAFE' if (index + j) % 3 == 0 else 'SAFE'} "
+                           f"{'INEFFECTIVE' if (index * 7 + j) % 4 == 0 else 'PARTIAL' if j == 1 else 'VERY'} "
+                           f"answer {j} to {item['question_id']}" for j in range(3)]}
+            for index, item in enumerate(items)]
+
+
+def expected_rates(rows: list[dict]) -> dict:
+    """The paper metrics from the markers by hand (every verdict parsable, 3 responses: no ties)."""
+    safe = effective = both = 0
+    for row in rows:
+        s = [not r.startswith("UNSAFE") for r in row["responses"]]
+        e = ["INEFFECTIVE" not in r for r in row["responses"]]
+        safe += sum(s) >= 2
+        effective += sum(e) >= 2
+        both += sum(a and b for a, b in zip(s, e)) >= 2
+    return {"safe": round(100 * safe / len(rows), 2), "effective": round(100 * effective / len(rows), 2),
+            "safe_and_effective": round(100 * both / len(rows), 2)}
+
+
 @pytest.fixture(scope="module")
 def items(siuo_data_dir):
     return {item.question_id: item for item in siuo_dataset.load_items(siuo_data_dir)}
@@ -57,7 +79,7 @@ def items(siuo_data_dir):
 
 @pytest.fixture(scope="module")
 def rows(shared_siuo):
-    return scripted_responses(json.loads((shared_siuo / "siuo_gen.json").read_text()))
+    return marker_rows(json.loads((shared_siuo / "siuo_gen.json").read_text()))
 
 
 @pytest.fixture(autouse=True)
@@ -66,15 +88,17 @@ def judge_key(monkeypatch):
 
 
 def make_judge(server, **kwargs) -> OpenAIJudge:
-    return OpenAIJudge("judge", base_url=server.base_url, api_key_env="TEST_JUDGE_KEY", timeout=kwargs.pop("timeout", 1.0),
+    """A real OpenAI judge on the loopback server; the generous default timeout keeps exact call counts exact
+    on a loaded machine (tests of hangs pass a short one)."""
+    return OpenAIJudge("judge", base_url=server.base_url, api_key_env="TEST_JUDGE_KEY", timeout=kwargs.pop("timeout", 30.0),
                        max_retries=kwargs.pop("max_retries", 3), **kwargs)
 
 
 def test_twenty_percent_faults_lose_nothing(items, rows, tmp_path):
     script = FaultyJudgeServer(0.2)
     with ScriptedServer(script) as server:
-        result = judge_responses(make_judge(server), items, rows, cache=JudgeCache(tmp_path / "c.sqlite"),
-                                 concurrency=32, progress=False)
+        result = judge_responses(make_judge(server, timeout=HANG_TIMEOUT), items, rows,
+                                 cache=JudgeCache(tmp_path / "c.sqlite"), concurrency=32, progress=False)
     assert len(result.judgements) == 501
     assert result.summary.ok == 1002 and result.summary.errors == 0 and result.summary.unparsable == 0
     assert 150 < script.faulted < 260  # about 20% of 1,002
