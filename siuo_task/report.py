@@ -25,15 +25,13 @@ import base64
 import html
 import io
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
-from siuo_task.io import read_jsonl
+from siuo_task.io import read_jsonl, write_bytes_atomic
 
 GEN_COLUMNS = (("safe", "Safe"), ("effective", "Effective"), ("safe_and_effective", "Safe & Effective"))
 METRICS = (*GEN_COLUMNS, ("accuracy", "MCQA accuracy"))
@@ -497,19 +495,8 @@ def write_report(runs: list[RunResult], out: str | Path, *, validation: dict | N
     blocks = sections(runs, validation, placeholder_images, questions)
     plots = {payload[0]: plot_png(runs, *payload) for kind, _, payload in blocks if kind == "plot"}
     for key, png in plots.items():
-        _write_atomic(out / f"plot_{key}.png", png)
-    _write_atomic(out / "report.md", render_markdown(blocks).encode("utf-8"))
-    _write_atomic(out / "report.html", render_html(blocks, plots).encode("utf-8"))
+        write_bytes_atomic(out / f"plot_{key}.png", png)
+    write_bytes_atomic(out / "report.md", render_markdown(blocks).encode("utf-8"))
+    write_bytes_atomic(out / "report.html", render_html(blocks, plots).encode("utf-8"))
     return out
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file + rename, so a reader never sees half a report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
