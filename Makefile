@@ -1,21 +1,36 @@
-# Light install: CPU torch + lmms-eval without torchvision/timm (see README "Installation").
+# The environment is locked: `make install` builds .venv from requirements/lock.txt (exact versions and
+# hashes), then torch (requirements/torch.txt) and lmms-eval without its torchvision/timm requirements
+# (requirements/lmms-eval.txt). See README "Installation".
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/pip install -q --disable-pip-version-check
+LOCKED := $(VENV)/.locked
 STAMP := $(VENV)/.installed
+LOCK_FILES := requirements/lock.txt requirements/torch.txt requirements/lmms-eval.txt
+TOOLS := build/lock-tools
+PIP_TOOLS := pip-tools==7.6.2
+LATEST := build/latest-venv
+COMPILE = $(TOOLS)/bin/pip-compile -q --generate-hashes --unsafe-package torch --strip-extras \
+	--no-emit-index-url --no-emit-find-links --extra test -o requirements/lock.txt pyproject.toml requirements/lock.in
+LMMS_EVAL_VERSION = $(shell sed -n 's/^lmms-eval==\([^ ]*\).*/\1/p' requirements/lmms-eval.txt)
 
-.PHONY: install test demo bench card clean
+.PHONY: install test lint demo bench card lock lock-upgrade check-latest clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/lmms-eval-light.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q --no-deps lmms-eval==0.7.3
-	$(BIN)/pip install -q -r requirements/lmms-eval-light.txt
-	$(BIN)/pip install -q --no-deps -e .
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+# A changed lock rebuilds .venv from scratch, so nothing outside the lock is left behind.
+$(LOCKED): $(LOCK_FILES)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --no-deps --require-hashes -r requirements/lock.txt
+	$(PIP) --no-deps --require-hashes -r requirements/lmms-eval.txt
+	$(PIP) -r requirements/torch.txt
+	touch $@
+
+$(STAMP): $(LOCKED) pyproject.toml
+	$(PIP) --no-deps --no-build-isolation -e .
+	touch $@
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -28,6 +43,40 @@ card: install
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+$(TOOLS)/bin/pip-compile:
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q $(PIP_TOOLS)
+
+# Refresh the lock after changing requirements: keeps every pin that still fits, adds/drops the rest.
+lock: $(TOOLS)/bin/pip-compile
+	$(COMPILE)
+	$(MAKE) --no-print-directory requirements/lmms-eval.txt-refresh
+
+# Move every pin to the newest release our requirements allow (run `make check-latest` first).
+lock-upgrade: $(TOOLS)/bin/pip-compile
+	$(COMPILE) --upgrade
+	$(MAKE) --no-print-directory requirements/lmms-eval.txt-refresh
+
+.PHONY: requirements/lmms-eval.txt-refresh
+requirements/lmms-eval.txt-refresh:
+	rm -rf $(TOOLS)/dl
+	$(TOOLS)/bin/pip download -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION) -d $(TOOLS)/dl
+	{ sed -n '/^#/p' requirements/lmms-eval.txt; \
+	  printf 'lmms-eval==%s \\\n    %s\n' $(LMMS_EVAL_VERSION) "$$($(TOOLS)/bin/pip hash $(TOOLS)/dl/*.whl | tail -1)"; \
+	} > requirements/lmms-eval.txt.new && mv requirements/lmms-eval.txt.new requirements/lmms-eval.txt
+
+# Newest releases our declared requirements allow (no lock), then the whole suite: finds drift before
+# users do. Not part of CI, which stays on the lock.
+check-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/pip install -q -r requirements/torch.txt
+	$(LATEST)/bin/pip install -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
+	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt -e '.[test]'
+	$(LATEST)/bin/pip list --format=freeze > build/latest-versions.txt
+	SIUO_UNLOCKED_ENV=1 $(LATEST)/bin/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info

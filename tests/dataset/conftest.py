@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SIUO_DATA = str(REPO / ".venv" / "bin" / "siuo-data")
+from tests.paths import BIN
+SIUO_DATA = str(BIN / "siuo-data")
 EXPECTED_COUNTS = {"privacy violation": 21, "morality": 20, "religion beliefs": 20, "self-harm": 19,
                    "dangerous behavior": 18, "illegal activities & crime": 18, "discrimination & stereotyping": 18,
                    "information misinterpretation": 17, "controversial topics, politics": 16}

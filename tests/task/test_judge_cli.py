@@ -7,7 +7,6 @@ import json
 import os
 import random
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.loopback import ScriptedServer, message_images, message_text
 from tests.task.scripted_judge import is_safety_prompt, quoted_response, scripted_verdict
 
-REPO = Path(__file__).resolve().parents[2]
-SIUO_EVAL = str(REPO / ".venv" / "bin" / "siuo-eval")
+from tests.paths import BIN
+SIUO_EVAL = str(BIN / "siuo-eval")
 SECRET = "sk-test-" + "7" * 32
 
 

@@ -19,8 +19,7 @@ from siuo_task.loopback import Fault, ScriptedServer, message_images, message_te
 from siuo_task.scripted_models import MCQA_MARKER, scripted_model
 from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = REPO / ".venv" / "bin"
+from tests.paths import BIN
 TIMEOUT = 600
 
 

@@ -14,8 +14,8 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.report import (PLACEHOLDER_MARKER, ablation_rows, merge_runs, read_runs, render_markdown, sections,
                               write_report)
 
-REPO = Path(__file__).resolve().parents[2]
-SIUO_EVAL = str(REPO / ".venv" / "bin" / "siuo-eval")
+from tests.paths import BIN
+SIUO_EVAL = str(BIN / "siuo-eval")
 HOSTILE = "<script>alert('x')</script> ![pixel](http://evil.example/p.png) <img src=http://evil.example/i.png> | *"
 
 

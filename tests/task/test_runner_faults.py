@@ -21,7 +21,7 @@ from siuo_task.judging import judge_responses
 from siuo_task.loopback import Fault, ScriptedServer, message_text
 from tests.task.scripted_judge import scripted_verdict
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import BIN
 HANG_TIMEOUT = 1.0  # client timeout in the fault test; the scripted hang outlasts it
 FAULTS = (Fault(429, {"retry-after-ms": "10"}), Fault(500), Fault(503), Fault(delay=HANG_TIMEOUT + 0.5), Fault(drop=True),
           Fault(200, body="{malformed json"), "empty")
@@ -188,7 +188,7 @@ def test_sigkill_three_times_then_resume_repays_nothing_finished(siuo_data_dir, 
     env = dict(os.environ, TEST_JUDGE_KEY="k")
     concurrency = 4
     with ScriptedServer(scripted_verdict, latency=0.005) as server:
-        command = [str(REPO / ".venv" / "bin" / "siuo-eval"), "judge", str(responses), "--data-dir", str(siuo_data_dir),
+        command = [str(BIN / "siuo-eval"), "judge", str(responses), "--data-dir", str(siuo_data_dir),
                    "--judge-model", "judge", "--judge-base-url", server.base_url, "--judge-api-key-env", "TEST_JUDGE_KEY",
                    "--judge-concurrency", str(concurrency), "--cache", str(cache), "--quiet", "--out", str(tmp_path / "out")]
         for kill_at in (200, 500, 800):
