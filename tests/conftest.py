@@ -10,7 +10,7 @@ import pytest
 
 from siuo_dataset.placeholders import write_placeholder_images
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
 SHARED_SIUO = Path(os.environ.get("SIUO_SHARED_DIR", REPO.parent / "shared" / "siuo"))
 
 

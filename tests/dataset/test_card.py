@@ -7,7 +7,8 @@ import yaml
 
 import siuo_dataset
 from siuo_dataset.card import render_card
-from tests.dataset.conftest import EXPECTED_COUNTS, REPO
+from tests.dataset.conftest import EXPECTED_COUNTS
+from tests.paths import REPO
 
 
 def test_committed_dataset_card_matches_code(shared_siuo):

@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_demo_on_two_items_without_images_says_placeholder_everywhere(tmp_path, shared_siuo):
