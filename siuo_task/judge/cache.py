@@ -8,9 +8,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from siuo_task.judge.base import JudgeReply
+
+
+QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-parameter limit
 
 
 def default_cache_path() -> Path:
@@ -39,10 +43,26 @@ class JudgeCache:
                                    (key,)).fetchone()
         return None if row is None else JudgeReply(*row)
 
-    def put(self, key: str, reply: JudgeReply) -> None:
+    def get_many(self, keys: Sequence[str]) -> dict[str, JudgeReply]:
+        """The cached answers among ``keys`` (few queries for any number of keys)."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, JudgeReply] = {}
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-                             (key, reply.text, reply.prompt_tokens, reply.completion_tokens))
+            for start in range(0, len(unique), QUERY_CHUNK):
+                chunk = unique[start:start + QUERY_CHUNK]
+                rows = self._db.execute("SELECT key, text, prompt_tokens, completion_tokens FROM answers WHERE key IN "
+                                        f"({','.join('?' * len(chunk))})", chunk)
+                found.update((key, JudgeReply(*rest)) for key, *rest in rows)
+        return found
+
+    def put(self, key: str, reply: JudgeReply) -> None:
+        self.put_many([(key, reply)])
+
+    def put_many(self, answers: Iterable[tuple[str, JudgeReply]]) -> None:
+        """Store ``(key, reply)`` pairs in one transaction (the same keys as live answers)."""
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                                 [(key, r.text, r.prompt_tokens, r.completion_tokens) for key, r in answers])
             self._db.commit()
 
     def __len__(self) -> int:

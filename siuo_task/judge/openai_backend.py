@@ -38,6 +38,22 @@ def image_data_url(image: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
 
 
+def judge_messages(call: JudgeCall, *, text_only: bool) -> list[dict]:
+    """The chat messages for ``call``: prompt text, plus the image unless text-only."""
+    prompt = build_judge_prompt(call)
+    if text_only or call.image is None:
+        return [{"role": "user", "content": prompt}]
+    return [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": image_data_url(call.image)}},
+        {"type": "text", "text": prompt}]}]
+
+
+def request_body(call: JudgeCall, model: str, *, text_only: bool, max_tokens: int) -> dict:
+    """The chat-completions request body for one judge call (temperature 0): pure, JSON-serialisable."""
+    return {"model": model, "messages": judge_messages(call, text_only=text_only), "temperature": 0.0,
+            "max_tokens": max_tokens}
+
+
 class OpenAIJudge:
     """Judge through an OpenAI-compatible chat-completions endpoint (temperature 0)."""
 
@@ -78,22 +94,16 @@ class OpenAIJudge:
                                                  max_retries=self.max_retries)
             return self._client
 
-    def messages(self, call: JudgeCall) -> list[dict]:
-        """The chat messages for ``call``: prompt text, plus the image unless text-only."""
-        prompt = build_judge_prompt(call)
-        if self.info.text_only or call.image is None:
-            return [{"role": "user", "content": prompt}]
-        return [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": image_data_url(call.image)}},
-            {"type": "text", "text": prompt}]}]
+    def request_body(self, call: JudgeCall) -> dict:
+        """The exact chat-completions request body this judge sends for ``call`` (live or batch)."""
+        return request_body(call, self.model, text_only=self.info.text_only, max_tokens=self.max_tokens)
 
     def complete(self, call: JudgeCall) -> JudgeReply:
         import openai
 
         client = self._get_client()
         try:
-            completion = client.chat.completions.create(model=self.model, messages=self.messages(call),
-                                                        temperature=0.0, max_tokens=self.max_tokens)
+            completion = client.chat.completions.create(**self.request_body(call))
         except (json.JSONDecodeError, openai.APIResponseValidationError):
             return JudgeReply("")  # a malformed answer: the runner asks once more, then records it as unparsable
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
