@@ -1,18 +1,22 @@
 """A SQLite (WAL) cache of judge answers, keyed by everything that determines them.
 
-Each answer is committed as soon as it arrives, so a killed run loses nothing finished.
+A run looks all its keys up at once (``get_many``) and writes answers through one ``CacheWriter``: a
+thread that commits whatever arrived while it wrote the previous group, so answers are on disk within a
+fraction of a second (a kill loses at most that group) without a commit per answer.
 Only real answers are stored (parsable, or unparsable after the one re-ask); errors are not.
 """
 from __future__ import annotations
 
 import os
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Self
 
+from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import JudgeReply
-
 
 QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-parameter limit
 
@@ -72,3 +76,46 @@ class JudgeCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class CacheWriter:
+    """The one writer of a run: ``put`` queues an answer (any thread, never blocks on disk); a background
+    thread commits each group of queued answers in one transaction; ``close`` commits the rest."""
+
+    def __init__(self, cache: JudgeCache) -> None:
+        self.cache = cache
+        self._queue: queue.SimpleQueue[tuple[str, JudgeReply] | None] = queue.SimpleQueue()
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._write, name="judge-cache-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, key: str, reply: JudgeReply) -> None:
+        self._queue.put((key, reply))
+
+    def _write(self) -> None:
+        done = False
+        while not done:
+            group = [self._queue.get()]
+            while not self._queue.empty():
+                group.append(self._queue.get())
+            done = None in group
+            answers = [answer for answer in group if answer is not None]
+            if answers and self._error is None:
+                try:
+                    self.cache.put_many(answers)
+                except (OSError, sqlite3.Error) as error:  # reported by close(); the run itself goes on
+                    self._error = error
+
+    def close(self) -> None:
+        """Commit everything queued; raise once if any write failed."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise SiuoError(f"could not write the judge cache {self.cache.path}: {self._error}; answers of this run "
+                            "were not all cached") from None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
