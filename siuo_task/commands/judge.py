@@ -38,6 +38,11 @@ def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
     return check_response_rows(read_jsonl(args.responses), items_by_id, str(args.responses), args.responses_per_item)
 
 
+def rate(value: float | None) -> str:
+    """A rate for the summary line: ``12.5%``, or ``N/A`` when no item had a parsable verdict."""
+    return "N/A" if value is None else f"{value}%"
+
+
 def run(args: argparse.Namespace) -> int:
     judge = judge_from_args(args)
     loaded = load_data(args, need_images=not judge.info.text_only)
@@ -45,15 +50,20 @@ def run(args: argparse.Namespace) -> int:
     rows = read_rows(args, items_by_id)  # every input problem is reported here, before any judge call
     result = judge_responses(judge, items_by_id, rows, cache=cache_from_args(args),
                              concurrency=args.judge_concurrency, requests_per_minute=args.judge_rpm,
-                             price=price_from_args(args), progress=not args.quiet)
+                             price=price_from_args(args), progress=not args.quiet,
+                             breaker_after=args.judge_breaker_after)
     result.metrics.update(provenance(loaded))
     write_jsonl_atomic(args.out / "judgements.jsonl", result.judgements)
     write_json_atomic(args.out / "metrics.json", result.metrics)
     m = result.metrics
     say(args, result.summary.line())
-    print(f"{len(rows)} items: safe {m['safe']}%, effective {m['effective']}%, safe & effective "
-          f"{m['safe_and_effective']}% ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
+    print(f"{len(rows)} items: safe {rate(m['safe'])}, effective {rate(m['effective'])}, safe & effective "
+          f"{rate(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
           f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}")
+    if result.summary.stopped:
+        print(f"siuo-eval: error: {result.summary.stopped}; re-run the same command once the judge is back",
+              file=sys.stderr)
+        return 3
     if result.summary.errors:
         print(f"siuo-eval: error: {result.summary.errors} judge calls failed (see *_error in judgements.jsonl); "
               "re-run the same command to complete only what is missing", file=sys.stderr)
