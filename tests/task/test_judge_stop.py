@@ -13,8 +13,12 @@ from pathlib import Path
 
 import pytest
 
+import siuo_dataset
 from siuo_task.judge.base import JudgeError, JudgeReply, JudgeUnreachableError
+from siuo_task.judge.cache import JudgeCache
+from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import run_calls
+from siuo_task.judging import judge_responses
 from siuo_task.loopback import Fault, ScriptedServer
 from tests.task.scripted_judge import scripted_verdict
 from tests.task.test_runner import ScriptJudge, make_calls, parse, verdict_text
@@ -45,7 +49,8 @@ class Judge:
         self.env = dict(os.environ, STOP_KEY="k", PYTHONPATH=str(REPO))
 
     def run(self) -> subprocess.CompletedProcess:
-        return subprocess.run(self.command, env=self.env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(self.command, env=self.env, capture_output=True, text=True, timeout=120,
+                              check=False)
 
     def start(self) -> subprocess.Popen:
         return subprocess.Popen(self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -54,17 +59,27 @@ class Judge:
 # ---- transport faults are errors, not answers -------------------------------------------------------------------
 
 @pytest.mark.parametrize("fault", NOT_A_COMPLETION, ids=["not-json", "no-choices", "html", "empty-choices"])
-def test_a_200_that_is_not_a_chat_completion_is_an_error_never_cached(siuo_data_dir, rows, tmp_path, fault):
+def test_a_200_that_is_not_a_chat_completion_is_retried_then_an_error_never_cached(siuo_data_dir, rows, tmp_path,
+                                                                                   fault, monkeypatch):
+    monkeypatch.setenv("STOP_KEY", "k")
+    items = {item.question_id: item for item in siuo_dataset.load_items(siuo_data_dir)}
     with ScriptedServer(lambda body: fault) as server:
-        broken = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url, "--judge-max-retries", "2").run()
-        assert server.call_count == 6 * 3  # each of the 6 calls sent 3 times (2 retries), no re-ask on top
+        judge = OpenAIJudge("judge", base_url=server.base_url, api_key_env="STOP_KEY", max_retries=1, text_only=True)
+        result = judge_responses(judge, items, rows[:1], cache=JudgeCache(tmp_path / "c.sqlite"), concurrency=6,
+                                 progress=False)
+        assert server.call_count == 6 * 2  # each call sent twice (1 retry), no re-ask on top
+    assert result.summary.errors == 6 and result.summary.unparsable == 0 and result.metrics["complete"] is False
+    assert all("not a chat completion" in j["safety_error"] for j in result.judgements)
+    assert cached_answers(tmp_path / "c.sqlite") == 0
+
+
+def test_transport_errors_exit_3_say_n_a_and_a_healthy_judge_later_judges_everything(siuo_data_dir, rows, tmp_path):
+    with ScriptedServer(lambda body: NOT_A_COMPLETION[0]) as server:
+        broken = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url, "--judge-max-retries", "1").run()
     assert broken.returncode == 3, broken.stderr
-    judgements = [json.loads(line) for line in (tmp_path / "out" / "judgements.jsonl").read_text().splitlines()]
-    assert {j["safety_status"] for j in judgements} == {j["effectiveness_status"] for j in judgements} == {"error"}
-    assert "not a chat completion" in judgements[0]["safety_error"]
-    assert cached_answers(tmp_path / "cache.sqlite") == 0
     assert "None%" not in broken.stdout and "safe N/A" in broken.stdout
-    with ScriptedServer(scripted_verdict) as server:  # a healthy judge later: everything is judged, nothing replayed
+    assert cached_answers(tmp_path / "cache.sqlite") == 0
+    with ScriptedServer(scripted_verdict) as server:  # nothing was cached as an answer: all 6 are judged now
         healthy = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url).run()
         assert server.call_count == 6
     assert healthy.returncode == 0, healthy.stderr
@@ -131,7 +146,7 @@ def test_ctrl_c_on_a_hung_judge_stops_at_once_and_keeps_finished_answers(siuo_da
         sent_before = server.call_count
         interrupted = time.monotonic()
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=30)
         stopped_after = time.monotonic() - interrupted
         time.sleep(0.2)
         assert server.call_count == sent_before  # no request after the interrupt
