@@ -10,9 +10,11 @@ in its OWN process (as a real judge does) with a simulated latency, measured sid
 (c) the same command again, answered from that cache.
 
 For each: wall time, calls/s and client CPU seconds per call; then the ratios of (b) to (r) and to the
-latency bound ceil(calls / concurrency) x latency.
+latency bound ceil(calls / concurrency) x latency. (r) and (b) alternate ``--repeat`` times (medians shown,
+each ratio from a side-by-side pair), as a shared machine's load varies from second to second.
+``--code DIR`` runs (b) and (c) from another checkout (e.g. the main branch, for before/after figures).
 
-    python benchmarks/judge_throughput.py [--latency 0.2] [--concurrency 64] [--serial-calls 40]
+    python benchmarks/judge_throughput.py [--latency 0.2] [--concurrency 64] [--serial-calls 40] [--repeat 3]
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import asyncio
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +120,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--serial-calls", type=int, default=40, help="calls of the serial loop to time (1002 = all)")
+    parser.add_argument("--repeat", type=int, default=3, help="side-by-side pairs of (r) and (b)")
+    parser.add_argument("--code", type=Path, default=REPO, help="checkout whose siuo-eval runs (b) and (c)")
     parser.add_argument("--data-dir", default=os.environ.get("SIUO_DATA_DIR", REPO.parent / "shared" / "siuo"))
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -133,6 +138,7 @@ def main() -> None:
     server = ServerProcess(args.latency)
     try:
         judge = OpenAIJudge("bench-judge", base_url=server.base_url, api_key_env=KEY_ENV, text_only=True)
+        judge.complete(calls[-1])  # client built and connection open before the clock starts
         serial_calls = calls[:max(1, min(args.serial_calls, n))]
         start = time.perf_counter()
         for call in serial_calls:  # (a) the official script's shape: one blocking call after another
@@ -140,42 +146,54 @@ def main() -> None:
         serial = (time.perf_counter() - start) * n / len(serial_calls)
 
         bodies = [request_body(call, "bench-judge", text_only=True, max_tokens=judge.max_tokens) for call in calls]
-        before_count, cpu_before, start = server.count(), own_cpu(), time.perf_counter()
-        asyncio.run(reference_client(server.base_url, bodies, args.concurrency))
-        reference, reference_cpu = time.perf_counter() - start, own_cpu() - cpu_before
-        assert server.count() - before_count == n
+
+        def timed_reference() -> tuple[float, float]:
+            before_count, cpu_before, start = server.count(), own_cpu(), time.perf_counter()
+            asyncio.run(reference_client(server.base_url, bodies, args.concurrency))
+            seconds, cpu = time.perf_counter() - start, own_cpu() - cpu_before
+            assert server.count() - before_count == n
+            return seconds, cpu
 
         with tempfile.TemporaryDirectory() as tmp:
             responses = Path(tmp) / "responses.jsonl"
             write_jsonl_atomic(responses, rows)
-            command = [sys.executable, "-m", "siuo_task.cli", "judge", str(responses), "--data-dir", str(args.data_dir),
-                       "--judge-model", "bench-judge", "--judge-base-url", server.base_url,
-                       "--judge-api-key-env", KEY_ENV, "--text-only", "--quiet",
-                       "--judge-concurrency", str(args.concurrency), "--cache", str(Path(tmp) / "cache.sqlite")]
 
-            def timed_run(out: str) -> tuple[float, float, int]:
+            def timed_run(name: str, out: str) -> tuple[float, float, int]:
                 """Wall and CPU time of one whole `siuo-eval judge` process (start-up included), calls it made."""
+                command = [sys.executable, "-m", "siuo_task.cli", "judge", str(responses), "--data-dir",
+                           str(args.data_dir), "--judge-model", "bench-judge", "--judge-base-url", server.base_url,
+                           "--judge-api-key-env", KEY_ENV, "--text-only", "--quiet", "--judge-concurrency",
+                           str(args.concurrency), "--cache", str(Path(tmp) / f"{name}.sqlite"),
+                           "--out", str(Path(tmp) / out)]
                 before, cpu_before, start = server.count(), children_cpu(), time.perf_counter()
-                subprocess.run([*command, "--out", str(Path(tmp) / out)], check=True, stdout=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
+                subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": str(args.code.resolve())})
                 return time.perf_counter() - start, children_cpu() - cpu_before, server.count() - before
 
-            ours, ours_cpu, ours_calls = timed_run("fresh")
-            cached, cached_cpu, cached_calls = timed_run("cached")
-        assert ours_calls == n, f"expected {n} calls, the run made {ours_calls}"
+            pairs = []
+            for attempt in range(max(1, args.repeat)):
+                reference = timed_reference()
+                ours = timed_run(f"fresh{attempt}", f"out{attempt}")
+                assert ours[2] == n, f"expected {n} calls, the run made {ours[2]}"
+                pairs.append((reference, ours))
+            cached, cached_cpu, cached_calls = timed_run("fresh0", "cached")  # the same command again: all from cache
     finally:
         server.close()
 
     bound = math.ceil(n / args.concurrency) * args.latency
+    reference, reference_cpu = (statistics.median(pair[0][k] for pair in pairs) for k in (0, 1))
+    ours, ours_cpu = (statistics.median(pair[1][k] for pair in pairs) for k in (0, 1))
+    ratios = sorted(pair[1][0] / pair[0][0] for pair in pairs)
     print(f"calls per run: {n}; latency {args.latency * 1000:.0f} ms; concurrency {args.concurrency}; judge server in "
-          f"its own process; serial loop timed on {len(serial_calls)} calls")
+          f"its own process; serial loop timed on {len(serial_calls)} calls; medians of {len(pairs)} pairs (r, b)")
     print(row("(a) serial loop", serial, None, n))
     print(row("(r) lean reference (aiohttp)", reference, reference_cpu, n))
     print(row("(b) ours, siuo-eval judge", ours, ours_cpu, n))
     print(f"{'(c) ours, from cache':<30} {cached:8.2f} s   calls made: {cached_calls}   client CPU {cached_cpu:.2f} s")
-    print(f"summary: (b)/(r) = {ours / reference:.2f}x the reference (target <= 1.3); (b)/bound ({bound:.1f} s) = "
-          f"{ours / bound:.2f}; (r)/bound = {reference / bound:.2f}; (a)/(b) = {serial / ours:.1f}x; "
-          f"CPU/call (b) {1000 * ours_cpu / n:.2f} ms vs (r) {1000 * reference_cpu / n:.2f} ms")
+    print(f"summary: (b)/(r) = {statistics.median(ratios):.2f}x the reference (pairs: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.3); (b)/bound ({bound:.1f} s) = {ours / bound:.2f}; "
+          f"(r)/bound = {reference / bound:.2f}; (a)/(b) = {serial / ours:.1f}x; CPU/call (b) "
+          f"{1000 * ours_cpu / n:.2f} ms vs (r) {1000 * reference_cpu / n:.2f} ms")
 
 
 if __name__ == "__main__":
