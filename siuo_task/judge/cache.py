@@ -1,14 +1,13 @@
 """A SQLite (WAL) cache of judge answers, keyed by everything that determines them.
 
-A run looks all its keys up at once (``get_many``) and writes answers through one ``CacheWriter``: a
-thread that commits whatever arrived while it wrote the previous group, so answers are on disk within a
-fraction of a second (a kill loses at most that group) without a commit per answer.
+A run looks all its keys up at once (``get_many``) and writes answers through one ``CacheWriter``, which
+commits them in groups (what finished in one turn of the runner's event loop), so answers are on disk within
+milliseconds (a kill loses at most the last group) without a commit per answer.
 Only real answers are stored (parsable, or unparsable after the one re-ask); errors are not.
 """
 from __future__ import annotations
 
 import os
-import queue
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -79,40 +78,37 @@ class JudgeCache:
 
 
 class CacheWriter:
-    """The one writer of a run: ``put`` queues an answer (any thread, never blocks on disk); a background
-    thread commits each group of queued answers in one transaction; ``close`` commits the rest."""
+    """The one writer of a run: ``put`` holds an answer, ``flush`` commits everything held in one transaction.
+    The runner flushes once per event-loop turn, so a group is what finished in that turn (a kill loses at
+    most that); ``close`` flushes the rest."""
 
     def __init__(self, cache: JudgeCache) -> None:
         self.cache = cache
-        self._queue: queue.SimpleQueue[tuple[str, JudgeReply] | None] = queue.SimpleQueue()
+        self._held: list[tuple[str, JudgeReply]] = []
         self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._write, name="judge-cache-writer", daemon=True)
-        self._thread.start()
 
     def put(self, key: str, reply: JudgeReply) -> None:
-        self._queue.put((key, reply))
+        self._held.append((key, reply))
 
-    def _write(self) -> None:
-        done = False
-        while not done:
-            group = [self._queue.get()]
-            while not self._queue.empty():
-                group.append(self._queue.get())
-            done = None in group
-            answers = [answer for answer in group if answer is not None]
-            if answers and self._error is None:
-                try:
-                    self.cache.put_many(answers)
-                except (OSError, sqlite3.Error) as error:  # reported by close(); the run itself goes on
-                    self._error = error
+    @property
+    def pending(self) -> bool:
+        return bool(self._held)
+
+    def flush(self) -> None:
+        """Commit the held answers; a failed write is reported by ``close`` (the run itself goes on)."""
+        group, self._held = self._held, []
+        if group and self._error is None:
+            try:
+                self.cache.put_many(group)
+            except (OSError, sqlite3.Error) as error:
+                self._error = error
 
     def close(self) -> None:
-        """Commit everything queued; raise once if any write failed."""
-        self._queue.put(None)
-        self._thread.join()
+        """Commit the rest; raise once if any write failed."""
+        self.flush()
         if self._error is not None:
-            raise SiuoError(f"could not write the judge cache {self.cache.path}: {self._error}; answers of this run "
-                            "were not all cached") from None
+            raise SiuoError(f"could not write the judge cache {self.cache.path}: {self._error}; answers of this "
+                            "run were not all cached") from None
 
     def __enter__(self) -> Self:
         return self

@@ -223,6 +223,8 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
                     return CallOutcome("error", None, None, error_message(error, secrets), False)
                 unreachable_in_a_row[0] = 0
                 if writer is not None:
+                    if not writer.pending:  # one commit per loop turn for every answer finished in it
+                        asyncio.get_running_loop().call_soon(writer.flush)
                     writer.put(keys[index], reply)
                 return outcome_of(reply, verdict, cached=False)
 
