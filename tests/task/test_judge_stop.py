@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,11 +19,11 @@ from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import run_calls
 from siuo_task.judging import judge_responses
 from siuo_task.loopback import Fault, ScriptedServer
+from tests.paths import BIN
 from tests.task.scripted_judge import scripted_verdict
 from tests.task.test_runner import ScriptJudge, make_calls, parse, verdict_text
 from tests.task.test_runner_faults import cached_answers, marker_rows
 
-REPO = Path(__file__).resolve().parents[2]
 NOT_A_COMPLETION = (Fault(200, body="{malformed json"), Fault(200, body='{"id": "x", "object": "error"}'),
                     Fault(200, headers={"Content-Type": "text/html"}, body="<html>proxy login</html>"),
                     Fault(200, body='{"choices": []}'))
@@ -43,10 +42,10 @@ class Judge:
         responses.write_text("".join(json.dumps(r) + "\n" for r in rows))
         self.cache = tmp / "cache.sqlite"
         self.out = tmp / "out"
-        self.command = [sys.executable, "-m", "siuo_task.cli", "judge", str(responses), "--data-dir", str(data_dir),
+        self.command = [str(BIN / "siuo-eval"), "judge", str(responses), "--data-dir", str(data_dir),
                         "--judge-model", "judge", "--judge-base-url", base_url, "--judge-api-key-env", "STOP_KEY",
                         "--text-only", "--quiet", "--cache", str(self.cache), "--out", str(self.out), *extra]
-        self.env = dict(os.environ, STOP_KEY="k", PYTHONPATH=str(REPO))
+        self.env = dict(os.environ, STOP_KEY="k")
 
     def run(self) -> subprocess.CompletedProcess:
         return subprocess.run(self.command, env=self.env, capture_output=True, text=True, timeout=120,
