@@ -66,6 +66,11 @@ def check_response_rows(numbered_rows: Iterable[tuple[int, object]], items_by_id
     return rows
 
 
+def clean_rows(rows: Sequence[dict]) -> list[dict]:
+    """Rows whose responses can be sent and stored (lone surrogates replaced)."""
+    return [{"question_id": row["question_id"], "responses": [clean_text(r) for r in row["responses"]]} for row in rows]
+
+
 def build_calls(items_by_id: Mapping[int, SiuoItem], rows: Sequence[dict], *, text_only: bool) -> list[JudgeCall]:
     """Both judge questions for every non-empty response (images read once per item)."""
     calls = []
@@ -119,7 +124,7 @@ def judge_responses(judge: Judge, items_by_id: Mapping[int, SiuoItem], rows: Seq
                     price: Price | None = None, progress: bool = True, breaker_after: int = BREAKER_AFTER
                     ) -> JudgingResult:
     """Judge every response of ``rows``; return judgement rows, metrics (with judge block) and the run summary."""
-    rows = [{"question_id": row["question_id"], "responses": [clean_text(r) for r in row["responses"]]} for row in rows]
+    rows = clean_rows(rows)
     calls = build_calls(items_by_id, rows, text_only=judge.info.text_only)
     outcomes, summary = run_calls(judge, calls, lambda call, text: parse_verdict(call.aspect, text), cache=cache,
                                   concurrency=concurrency, requests_per_minute=requests_per_minute, price=price,

@@ -150,6 +150,10 @@ class OpenAIJudge:
                 self._client = (openai.AzureOpenAI if self.azure else openai.OpenAI)(**self._client_kwargs())
             return self._client
 
+    def client(self):
+        """The blocking SDK client, built once (the Batch API round trip uses it)."""
+        return self._get_client()
+
     def request_body(self, call: JudgeCall) -> dict:
         """The exact chat-completions request body this judge sends for ``call`` (live or batch)."""
         return request_body(call, self.model, text_only=self.info.text_only, max_tokens=self.max_tokens)

@@ -1,0 +1,231 @@
+"""Batch engines for judge calls: the OpenAI Batch JSONL format (export, import) and a resumable round trip
+on an OpenAI-compatible Batch API (``files.create`` -> ``batches.create`` -> poll -> download).
+
+A request's ``custom_id`` is its judge cache key, so every answer goes back to the cache under the key the
+live path uses, whatever the engine (OpenAI Batch API, vLLM's ``run_batch``) and whatever the line order.
+A batch asks each request once: an unparsable answer is stored as it came (the live path asks once more).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from siuo_task.io import InputFileError, read_jsonl, write_bytes_atomic, write_json_atomic, write_jsonl_atomic
+from siuo_task.judge.base import JudgeCall, JudgeError, JudgeInfo, JudgeReply
+from siuo_task.judge.cache import JudgeCache
+from siuo_task.judge.openai_backend import MalformedReplyError, OpenAIJudge, reply_from_completion
+
+BATCH_URL = "/v1/chat/completions"
+FINAL_STATUSES = ("completed", "expired", "cancelled", "failed")
+Outcome = JudgeReply | str  # an answer, or why there is none
+
+
+def _one_line(text: object, limit: int = 200) -> str:
+    return " ".join(str(text).split())[:limit]
+
+
+def batch_requests(judge: OpenAIJudge, calls: Sequence[JudgeCall], cached: Iterable[str] = ()) -> list[dict]:
+    """One Batch input line per distinct call whose key is not in ``cached`` (custom_id = cache key), in order."""
+    skip = set(cached)
+    lines: list[dict] = []
+    for call in calls:
+        key = call.cache_key(judge.info)
+        if key not in skip:
+            skip.add(key)
+            lines.append({"custom_id": key, "method": "POST", "url": BATCH_URL, "body": judge.request_body(call)})
+    return lines
+
+
+def line_outcome(row: Mapping) -> Outcome:
+    """The answer in one batch output line, or why the line has none."""
+    error, response = row.get("error"), row.get("response")
+    if error:
+        code = error.get("code") if isinstance(error, Mapping) else None
+        message = error.get("message") if isinstance(error, Mapping) else error
+        return _one_line(f"batch error{f' {code}' if code else ''}: {message}")
+    if not isinstance(response, Mapping):
+        return "batch line without response"
+    status, body = response.get("status_code"), response.get("body")
+    if status != 200 or not isinstance(body, Mapping):
+        detail = body.get("error", body) if isinstance(body, Mapping) else body
+        if isinstance(detail, Mapping):
+            detail = detail.get("message", detail)
+        return _one_line(f"HTTP {status}: {detail}")
+    try:  # read as a live reply is; a malformed one is not an answer (never cached)
+        return reply_from_completion(body)
+    except MalformedReplyError:
+        return _one_line(f"not a chat completion: {json.dumps(body)}")
+
+
+def read_batch_output(paths: Iterable[str | Path]) -> dict[str, Outcome]:
+    """custom_id -> outcome over batch output and error files (any order; an answer beats a failure)."""
+    outcomes: dict[str, Outcome] = {}
+    for path in paths:
+        for number, row in read_jsonl(path):
+            if not isinstance(row, dict) or not isinstance(row.get("custom_id"), str):
+                raise InputFileError(f"{path}:{number}: not a batch output line (no custom_id)")
+            if not isinstance(outcomes.get(row["custom_id"]), JudgeReply):
+                outcomes[row["custom_id"]] = line_outcome(row)
+    return outcomes
+
+
+@dataclass
+class ImportReport:
+    """What a batch output brought: answers stored, requests left unanswered (with why), stray lines."""
+
+    source: str
+    stored: int = 0
+    unanswered: dict[str, str] = field(default_factory=dict)  # custom_id -> reason
+    already_cached: int = 0
+    unknown: int = 0  # lines for requests this run does not make (another run, another judge)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "unanswered": len(self.unanswered)}
+
+    def line(self) -> str:
+        return (f"batch {self.source}: {self.stored} answers stored in the judge cache ({self.prompt_tokens} / "
+                f"{self.completion_tokens} tokens in / out), {len(self.unanswered)} requests unanswered, "
+                f"{self.already_cached} already cached, {self.unknown} lines not for this run")
+
+
+def store_answers(outcomes: Mapping[str, Outcome], calls: Sequence[JudgeCall], info: JudgeInfo, cache: JudgeCache,
+                  source: str, missing_reason: str = "missing from the batch output") -> ImportReport:
+    """Put the answers for this run's uncached calls into ``cache`` (one transaction); report the rest."""
+    keys = list(dict.fromkeys(call.cache_key(info) for call in calls))
+    cached = cache.get_many(keys)
+    report = ImportReport(source, already_cached=sum(key in outcomes for key in cached),
+                          unknown=len(set(outcomes) - set(keys)))
+    answers = []
+    for key in keys:
+        if key in cached:
+            continue
+        outcome = outcomes.get(key, missing_reason)
+        if isinstance(outcome, JudgeReply):
+            answers.append((key, outcome))
+            report.prompt_tokens += outcome.prompt_tokens
+            report.completion_tokens += outcome.completion_tokens
+        else:
+            report.unanswered[key] = outcome
+    cache.put_many(answers)
+    report.stored = len(answers)
+    return report
+
+
+def unanswered_rows(calls: Sequence[JudgeCall], info: JudgeInfo, unanswered: Mapping[str, str]) -> list[dict]:
+    """One row per unanswered request: its custom_id, which judgement it is, and why."""
+    rows, seen = [], set()
+    for call in calls:
+        key = call.cache_key(info)
+        if key in unanswered and key not in seen:
+            seen.add(key)
+            rows.append({"custom_id": key, "question_id": call.question_id, "response_index": call.response_index,
+                         "aspect": call.aspect, "reason": unanswered[key]})
+    return rows
+
+
+class CacheOnlyJudge:
+    """A judge that makes no call: what the cache lacks fails with why the batch did not answer it."""
+
+    def __init__(self, info: JudgeInfo, unanswered: Mapping[str, str]) -> None:
+        self.info = info
+        self.unanswered = unanswered
+
+    def complete(self, call: JudgeCall) -> JudgeReply:
+        reason = self.unanswered.get(call.cache_key(self.info), "not answered by the batch")
+        raise JudgeError(f"not judged: {reason}")
+
+
+@dataclass
+class BatchState:
+    """The batch a folder is waiting for, recorded before anything is paid for."""
+
+    input_sha256: str
+    input_file_id: str | None = None
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: str
+    status: str
+    outcomes: dict[str, Outcome]
+    missing_reason: str  # for requests absent from the downloaded files
+
+
+def _read_state(path: Path) -> BatchState | None:
+    try:
+        return BatchState(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: float = 30.0,
+              progress: bool = True, say: Callable[[str], None] = lambda message: None) -> BatchResult:
+    """Submit ``requests`` to the Batch API of ``client`` (an ``openai.OpenAI``), or resume the batch that
+    ``folder`` records for the same requests; wait for it and download its output and error files there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    input_path, state_path = folder / "input.jsonl", folder / "state.json"
+    write_jsonl_atomic(input_path, requests)
+    payload = input_path.read_bytes()
+    digest = hashlib.sha256(payload).hexdigest()
+    state = _read_state(state_path)
+    if state is not None and state.input_sha256 != digest:
+        say(f"{state_path}: recorded batch {state.batch_id} was for other requests; submitting a new batch")
+        state = None
+    state = state or BatchState(digest)
+    if state.input_file_id is None:
+        state.input_file_id = client.files.create(file=("siuo-judge-batch.jsonl", payload, "application/jsonl"),
+                                                  purpose="batch").id
+        write_json_atomic(state_path, asdict(state))
+    if state.batch_id is None:
+        batch = client.batches.create(input_file_id=state.input_file_id, endpoint=BATCH_URL, completion_window="24h",
+                                      metadata={"source": "siuo-eval judge"})
+        state.batch_id = batch.id
+        write_json_atomic(state_path, asdict(state))
+        say(f"batch {batch.id} submitted ({len(requests)} requests), recorded in {state_path}: "
+            "a re-run of the same command resumes it")
+    else:
+        batch = client.batches.retrieve(state.batch_id)
+        say(f"resuming batch {batch.id} ({batch.status}) recorded in {state_path}")
+    batch = _wait(client, batch, len(requests), poll_seconds, progress)
+    outcomes: dict[str, Outcome] = {}
+    for name, file_id in (("output.jsonl", batch.output_file_id), ("errors.jsonl", batch.error_file_id)):
+        if file_id:
+            write_bytes_atomic(folder / name, client.files.content(file_id).content)
+            outcomes.update((key, value) for key, value in read_batch_output([folder / name]).items()
+                            if not isinstance(outcomes.get(key), JudgeReply))
+    errors = "; ".join(_one_line(getattr(e, "message", e)) for e in (getattr(batch.errors, "data", None) or []))
+    missing_reason = f"batch {batch.id} {batch.status}" + (f": {errors}" if errors else "")
+    return BatchResult(batch.id, batch.status, outcomes, missing_reason)
+
+
+def _wait(client, batch, total: int, poll_seconds: float, progress: bool):
+    """Poll ``batch`` until it reaches a final status, with a progress bar of finished requests."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=total, desc=f"batch {batch.id}", unit="req", leave=False)
+    try:
+        while True:
+            counts = batch.request_counts
+            if bar is not None and counts is not None:
+                bar.n = (counts.completed or 0) + (counts.failed or 0)
+                bar.set_postfix(status=batch.status, failed=counts.failed or 0)
+            if batch.status in FINAL_STATUSES:
+                return batch
+            time.sleep(poll_seconds)
+            batch = client.batches.retrieve(batch.id)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def forget_batch(folder: Path) -> None:
+    """Drop the recorded batch once its answers are in the cache (the downloaded files stay)."""
+    (folder / "state.json").unlink(missing_ok=True)
