@@ -201,7 +201,8 @@ def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: f
             outcomes.update((key, value) for key, value in read_batch_output([folder / name]).items()
                             if not isinstance(outcomes.get(key), JudgeReply))
     errors = "; ".join(_one_line(getattr(e, "message", e)) for e in (getattr(batch.errors, "data", None) or []))
-    missing_reason = f"batch {batch.id} {batch.status}" + (f": {errors}" if errors else "")
+    missing_reason = (f"missing from the output of batch {batch.id}" if batch.status == "completed" else
+                      f"batch {batch.id} {batch.status}" + (f": {errors}" if errors else ""))
     return BatchResult(batch.id, batch.status, outcomes, missing_reason)
 
 
