@@ -3,6 +3,7 @@
 Input lines: {"question_id": 1001, "responses": ["...", "...", "..."]}, or an lmms-eval samples log
 with --from-lmms-log. Writes DIR/judgements.jsonl and DIR/metrics.json (atomically). Judge errors left
 at the end -> exit 3; re-running the same command re-pays nothing the cache already holds.
+Batch engines instead of live calls: --judge-batch-export / --judge-batch-import / --judge-batch (judge_batch.py).
 """
 from __future__ import annotations
 

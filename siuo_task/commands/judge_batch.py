@@ -43,6 +43,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def batch_mode(args: argparse.Namespace) -> bool:
+    """Whether a batch step runs (a live fallback without a batch to fall back from is rejected)."""
+    if args.judge_batch_live_fallback and not (args.judge_batch_import or args.judge_batch):
+        raise SiuoError("--judge-batch-live-fallback goes with --judge-batch-import or --judge-batch")
     return bool(args.judge_batch_export or args.judge_batch_import or args.judge_batch)
 
 
@@ -74,13 +77,12 @@ def prepare_batch(args: argparse.Namespace, judge: Judge, items_by_id: Mapping[i
         outcomes, source, missing = read_batch_output(args.judge_batch_import), ", ".join(
             map(str, args.judge_batch_import)), "missing from the batch output"
     elif requests:
-        folder = args.out / BATCH_FOLDER
-        result = _round_trip(args, judge, requests, folder)
+        result = _round_trip(args, judge, requests, args.out / BATCH_FOLDER)
         outcomes, source, missing = result.outcomes, f"{result.batch_id} ({result.status})", result.missing_reason
     else:
-        outcomes, source, missing = {}, "not needed", ""
+        outcomes, source, missing = {}, "not needed (every request cached)", ""
     report = store_answers(outcomes, calls, judge.info, cache, source, missing)
-    if args.judge_batch and requests:
+    if args.judge_batch:
         forget_batch(args.out / BATCH_FOLDER)  # its answers are in the cache: a re-run submits only the rest
     say(args, report.line())
     _list_unanswered(args, calls, judge, report.unanswered)
