@@ -207,6 +207,9 @@ def test_batch_flags_need_an_llm_judge_and_the_cache(responses, siuo_data_dir, t
     no_cache = run_cli(*judge_argv(responses, siuo_data_dir, tmp_path, "http://127.0.0.1:9/v1"), "--no-cache",
                        "--judge-batch-import", str(tmp_path / "r.jsonl"))
     assert no_cache.returncode == 2 and "drop --no-cache" in no_cache.stderr
+    stray = run_cli(*judge_argv(responses, siuo_data_dir, tmp_path, "http://127.0.0.1:9/v1"),
+                    "--judge-batch-live-fallback")
+    assert stray.returncode == 2 and "--judge-batch-live-fallback goes with" in stray.stderr
 
 
 BODY = completion_body('x {"safe": true}', "m", 40)
