@@ -74,14 +74,14 @@ def prepare_batch(args: argparse.Namespace, judge: Judge, items_by_id: Mapping[i
     if cache is None:
         raise SiuoError("batch answers are stored in the judge cache: drop --no-cache")
     if args.judge_batch_import:
-        outcomes, source, missing = read_batch_output(args.judge_batch_import), ", ".join(
-            map(str, args.judge_batch_import)), "missing from the batch output"
+        outcomes, source = read_batch_output(args.judge_batch_import), ", ".join(map(str, args.judge_batch_import))
     elif requests:
         result = _round_trip(args, judge, requests, args.out / BATCH_FOLDER)
-        outcomes, source, missing = result.outcomes, f"{result.batch_id} ({result.status})", result.missing_reason
+        outcomes = result.outcomes
+        source = ", ".join(f"{batch_id} ({status})" for batch_id, status in zip(result.batch_ids, result.statuses))
     else:
-        outcomes, source, missing = {}, "not needed (every request cached)", ""
-    report = store_answers(outcomes, calls, judge.info, cache, source, missing)
+        outcomes, source = {}, "not needed (every request cached)"
+    report = store_answers(outcomes, calls, judge.info, cache, source)
     if args.judge_batch:
         forget_batch(args.out / BATCH_FOLDER)  # its answers are in the cache: a re-run submits only the rest
     say(args, report.line())

@@ -95,7 +95,7 @@ class ImportReport:
 
 
 def store_answers(outcomes: Mapping[str, Outcome], calls: Sequence[JudgeCall], info: JudgeInfo, cache: JudgeCache,
-                  source: str, missing_reason: str = "missing from the batch output") -> ImportReport:
+                  source: str) -> ImportReport:
     """Put the answers for this run's uncached calls into ``cache`` (one transaction); report the rest."""
     keys = list(dict.fromkeys(call.cache_key(info) for call in calls))
     cached = cache.get_many(keys)
@@ -105,7 +105,7 @@ def store_answers(outcomes: Mapping[str, Outcome], calls: Sequence[JudgeCall], i
     for key in keys:
         if key in cached:
             continue
-        outcome = outcomes.get(key, missing_reason)
+        outcome = outcomes.get(key, "missing from the batch output")
         if isinstance(outcome, JudgeReply):
             answers.append((key, outcome))
             report.prompt_tokens += outcome.prompt_tokens
@@ -141,21 +141,39 @@ class CacheOnlyJudge:
         raise JudgeError(f"not judged: {reason}")
 
 
+MAX_PART_BYTES = 190 * 1024 * 1024  # the OpenAI Batch API takes input files up to 200 MB ...
+MAX_PART_REQUESTS = 50_000  # ... and 50,000 requests
+
+
+def split_requests(requests: Sequence[dict], max_bytes: int = MAX_PART_BYTES,
+                   max_requests: int = MAX_PART_REQUESTS) -> list[list[dict]]:
+    """``requests`` in order, cut into parts that each fit one batch input file."""
+    parts: list[list[dict]] = [[]]
+    size = 0
+    for request in requests:
+        line_bytes = len(json.dumps(request).encode()) + 1  # an upper bound of the compact JSONL line
+        if parts[-1] and (size + line_bytes > max_bytes or len(parts[-1]) >= max_requests):
+            parts.append([])
+            size = 0
+        parts[-1].append(request)
+        size += line_bytes
+    return parts if parts[0] else []
+
+
 @dataclass
 class BatchState:
-    """The batch a folder is waiting for, recorded before anything is paid for."""
+    """The batches a folder is waiting for, recorded before anything is paid for."""
 
     input_sha256: str
-    input_file_id: str | None = None
-    batch_id: str | None = None
+    input_file_ids: list[str | None]
+    batch_ids: list[str | None]
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    batch_id: str
-    status: str
-    outcomes: dict[str, Outcome]
-    missing_reason: str  # for requests absent from the downloaded files
+    batch_ids: list[str]
+    statuses: list[str]
+    outcomes: dict[str, Outcome]  # every submitted request: its answer, or why there is none
 
 
 def _read_state(path: Path) -> BatchState | None:
@@ -165,63 +183,74 @@ def _read_state(path: Path) -> BatchState | None:
         return None
 
 
-def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: float = 30.0,
-              progress: bool = True, say: Callable[[str], None] = lambda message: None) -> BatchResult:
-    """Submit ``requests`` to the Batch API of ``client`` (an ``openai.OpenAI``), or resume the batch that
-    ``folder`` records for the same requests; wait for it and download its output and error files there."""
+def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: float = 30.0, progress: bool = True,
+              say: Callable[[str], None] = lambda message: None, max_part_bytes: int = MAX_PART_BYTES) -> BatchResult:
+    """Submit ``requests`` to the Batch API of ``client`` (an ``openai.OpenAI``), as one batch per part that fits
+    the API's limits, or resume the batches ``folder`` records for the same requests; wait for them and download
+    their output and error files there."""
     folder.mkdir(parents=True, exist_ok=True)
-    input_path, state_path = folder / "input.jsonl", folder / "state.json"
-    write_jsonl_atomic(input_path, requests)
-    payload = input_path.read_bytes()
-    digest = hashlib.sha256(payload).hexdigest()
+    state_path = folder / "state.json"
+    parts = split_requests(requests, max_part_bytes)
+    payloads = []
+    for number, part in enumerate(parts, start=1):
+        write_jsonl_atomic(folder / f"input-{number}.jsonl", part)
+        payloads.append((folder / f"input-{number}.jsonl").read_bytes())
+    digest = hashlib.sha256(b"".join(payloads)).hexdigest()
     state = _read_state(state_path)
-    if state is not None and state.input_sha256 != digest:
-        say(f"{state_path}: recorded batch {state.batch_id} was for other requests; submitting a new batch")
+    if state is not None and (state.input_sha256 != digest or len(state.batch_ids) != len(parts)):
+        say(f"{state_path}: recorded batches {state.batch_ids} were for other requests; submitting new ones")
         state = None
-    state = state or BatchState(digest)
-    if state.input_file_id is None:
-        state.input_file_id = client.files.create(file=("siuo-judge-batch.jsonl", payload, "application/jsonl"),
-                                                  purpose="batch").id
-        write_json_atomic(state_path, asdict(state))
-    if state.batch_id is None:
-        batch = client.batches.create(input_file_id=state.input_file_id, endpoint=BATCH_URL, completion_window="24h",
-                                      metadata={"source": "siuo-eval judge"})
-        state.batch_id = batch.id
-        write_json_atomic(state_path, asdict(state))
-        say(f"batch {batch.id} submitted ({len(requests)} requests), recorded in {state_path}: "
-            "a re-run of the same command resumes it")
-    else:
-        batch = client.batches.retrieve(state.batch_id)
-        say(f"resuming batch {batch.id} ({batch.status}) recorded in {state_path}")
-    batch = _wait(client, batch, len(requests), poll_seconds, progress)
+    if state is not None:
+        say(f"resuming batches {', '.join(map(str, state.batch_ids))} recorded in {state_path}")
+    state = state or BatchState(digest, [None] * len(parts), [None] * len(parts))
+    for index, payload in enumerate(payloads):
+        if state.input_file_ids[index] is None:
+            state.input_file_ids[index] = client.files.create(
+                file=(f"siuo-judge-batch-{index + 1}.jsonl", payload, "application/jsonl"), purpose="batch").id
+            write_json_atomic(state_path, asdict(state))
+        if state.batch_ids[index] is None:
+            state.batch_ids[index] = client.batches.create(
+                input_file_id=state.input_file_ids[index], endpoint=BATCH_URL, completion_window="24h",
+                metadata={"source": "siuo-eval judge"}).id
+            write_json_atomic(state_path, asdict(state))
+            say(f"batch {state.batch_ids[index]} submitted ({len(parts[index])} requests), recorded in "
+                f"{state_path}: a re-run of the same command resumes it")
+    batches = _wait(client, [str(batch_id) for batch_id in state.batch_ids], len(requests), poll_seconds, progress)
     outcomes: dict[str, Outcome] = {}
-    for name, file_id in (("output.jsonl", batch.output_file_id), ("errors.jsonl", batch.error_file_id)):
-        if file_id:
-            write_bytes_atomic(folder / name, client.files.content(file_id).content)
-            outcomes.update((key, value) for key, value in read_batch_output([folder / name]).items()
-                            if not isinstance(outcomes.get(key), JudgeReply))
-    errors = "; ".join(_one_line(getattr(e, "message", e)) for e in (getattr(batch.errors, "data", None) or []))
-    missing_reason = (f"missing from the output of batch {batch.id}" if batch.status == "completed" else
-                      f"batch {batch.id} {batch.status}" + (f": {errors}" if errors else ""))
-    return BatchResult(batch.id, batch.status, outcomes, missing_reason)
+    for number, (part, batch) in enumerate(zip(parts, batches, strict=True), start=1):
+        found: dict[str, Outcome] = {}
+        for name, file_id in ((f"output-{number}.jsonl", batch.output_file_id),
+                              (f"errors-{number}.jsonl", batch.error_file_id)):
+            if file_id:
+                write_bytes_atomic(folder / name, client.files.content(file_id).content)
+                found.update((key, value) for key, value in read_batch_output([folder / name]).items()
+                             if not isinstance(found.get(key), JudgeReply))
+        errors = "; ".join(_one_line(getattr(e, "message", e)) for e in (getattr(batch.errors, "data", None) or []))
+        missing = (f"missing from the output of batch {batch.id}" if batch.status == "completed" else
+                   f"batch {batch.id} {batch.status}" + (f": {errors}" if errors else ""))
+        outcomes.update({request["custom_id"]: found.get(request["custom_id"], missing) for request in part})
+        outcomes.update((key, value) for key, value in found.items() if key not in outcomes)  # stray lines
+    return BatchResult([b.id for b in batches], [b.status for b in batches], outcomes)
 
 
-def _wait(client, batch, total: int, poll_seconds: float, progress: bool):
-    """Poll ``batch`` until it reaches a final status, with a progress bar of finished requests."""
+def _wait(client, batch_ids: list[str], total: int, poll_seconds: float, progress: bool) -> list:
+    """Poll the batches until each reaches a final status, with a progress bar of finished requests."""
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=total, desc=f"batch {batch.id}", unit="req", leave=False)
+        bar = tqdm(total=total, desc=f"batch {', '.join(batch_ids)}", unit="req", leave=False)
+    batches = [client.batches.retrieve(batch_id) for batch_id in batch_ids]
     try:
         while True:
-            counts = batch.request_counts
-            if bar is not None and counts is not None:
-                bar.n = (counts.completed or 0) + (counts.failed or 0)
-                bar.set_postfix(status=batch.status, failed=counts.failed or 0)
-            if batch.status in FINAL_STATUSES:
-                return batch
+            if bar is not None:
+                counts = [b.request_counts for b in batches if b.request_counts is not None]
+                bar.n = sum((c.completed or 0) + (c.failed or 0) for c in counts)
+                bar.set_postfix(status="/".join(sorted({b.status for b in batches})),
+                                failed=sum(c.failed or 0 for c in counts))
+            if all(b.status in FINAL_STATUSES for b in batches):
+                return batches
             time.sleep(poll_seconds)
-            batch = client.batches.retrieve(batch.id)
+            batches = [b if b.status in FINAL_STATUSES else client.batches.retrieve(b.id) for b in batches]
     finally:
         if bar is not None:
             bar.close()

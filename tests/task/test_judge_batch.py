@@ -13,7 +13,9 @@ import pytest
 
 from siuo_task.io import InputFileError
 from siuo_task.judge.base import JudgeReply
-from siuo_task.judge.batch import line_outcome, read_batch_output
+from siuo_task.judge.base import ASPECTS, JudgeCall
+from siuo_task.judge.batch import batch_requests, line_outcome, read_batch_output, run_batch, split_requests
+from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.loopback import ScriptedServer, completion_body
 from tests.task.batch_fakes import BatchServer, error_line, run_batch_file, run_batch_lines
 from tests.task.scripted_judge import scripted_verdict
@@ -149,14 +151,14 @@ def test_batch_api_round_trip_resumes_the_same_batch_after_a_kill(responses, siu
             process.kill()
             process.wait()
         state = json.loads((tmp_path / "out" / "judge-batch" / "state.json").read_text())
-        assert state["batch_id"] == "batch_1" and api.uploads == 1
+        assert state["batch_ids"] == ["batch_1"] and api.uploads == 1
         api.hold.clear()
         resumed = run_cli(*argv, env=env(**{KEY_ENV: "x"}))
         assert resumed.returncode == 0, resumed.stderr
         assert api.uploads == 1 and list(api.batches) == ["batch_1"] and api.chat_calls == 0  # paid once
         assert figures(tmp_path / "out") == live["figures"]
         assert not (tmp_path / "out" / "judge-batch" / "state.json").exists()
-        assert (tmp_path / "out" / "judge-batch" / "output.jsonl").is_file()
+        assert (tmp_path / "out" / "judge-batch" / "output-1.jsonl").is_file()
         rerun = run_cli(*argv, env=env(**{KEY_ENV: "x"}))
         assert rerun.returncode == 0 and list(api.batches) == ["batch_1"] and api.chat_calls == 0  # all cached
 
@@ -245,3 +247,28 @@ def test_read_batch_output_prefers_answers_and_names_bad_lines(tmp_path):
     path.write_text(path.read_text() + '{"response": {}}\n')
     with pytest.raises(InputFileError, match="out.jsonl:4: not a batch output line"):
         read_batch_output([path])
+
+
+def test_split_requests_keeps_order_within_size_and_count():
+    requests = [{"custom_id": str(i), "body": "x" * (i % 7)} for i in range(50)]
+    parts = split_requests(requests, max_bytes=200, max_requests=8)
+    assert len(parts) > 1 and [r for part in parts for r in part] == requests
+    assert all(len(part) <= 8 and sum(len(json.dumps(r)) + 1 for r in part) <= 200 for part in parts)
+    assert split_requests([]) == [] and split_requests([{"x": "y" * 500}], max_bytes=100) == [[{"x": "y" * 500}]]
+
+
+def test_round_trip_in_parts_answers_every_request_and_resumes_every_part(tmp_path):
+    import openai
+
+    judge = OpenAIJudge("judge-1")
+    calls = [JudgeCall(1001, i, aspect, "q?", "c", "w", "ref", f"SAFE VERY {i}") for i in range(10) for aspect in ASPECTS]
+    requests = batch_requests(judge, calls)
+    part_bytes = sum(len(json.dumps(r)) + 1 for r in requests) // 3 + 1
+    with BatchServer(scripted_verdict, polls=1) as api:
+        client = openai.OpenAI(base_url=api.base_url, api_key="x", max_retries=0)
+        result = run_batch(client, requests, tmp_path, poll_seconds=0.01, progress=False, max_part_bytes=part_bytes)
+        assert len(result.batch_ids) == api.uploads == len(api.batches) >= 3
+        assert set(result.statuses) == {"completed"} and set(result.outcomes) == {r["custom_id"] for r in requests}
+        assert all(isinstance(result.outcomes[r["custom_id"]], JudgeReply) for r in requests)
+        again = run_batch(client, requests, tmp_path, poll_seconds=0.01, progress=False, max_part_bytes=part_bytes)
+        assert again.batch_ids == result.batch_ids and api.uploads == len(result.batch_ids)  # resumed, not resent
