@@ -12,8 +12,7 @@ import jsonlines
 import pytest
 
 from siuo_task.io import InputFileError
-from siuo_task.judge.base import JudgeReply
-from siuo_task.judge.base import ASPECTS, JudgeCall
+from siuo_task.judge.base import ASPECTS, JudgeCall, JudgeReply
 from siuo_task.judge.batch import batch_requests, line_outcome, read_batch_output, run_batch, split_requests
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.loopback import ScriptedServer, completion_body
