@@ -217,7 +217,8 @@ BODY = completion_body('x {"safe": true}', "m", 40)
 LINES = [
     ("answer", {"response": {"status_code": 200, "body": BODY}, "error": None},
      JudgeReply('x {"safe": true}', BODY["usage"]["prompt_tokens"], BODY["usage"]["completion_tokens"])),
-    ("no-choices", {"response": {"status_code": 200, "body": {**BODY, "choices": []}}}, JudgeReply("")),
+    ("no-choices", {"response": {"status_code": 200, "body": {"choices": []}}},
+     'not a chat completion: {"choices": []}'),
     ("null-content", {"response": {"status_code": 200, "body": {**BODY, "choices": [{"message": {"content": None}}]}}},
      JudgeReply("", 10, 4)),
     ("batch-error", {"response": None, "error": {"code": "batch_expired", "message": "too late"}},
@@ -226,7 +227,7 @@ LINES = [
      "HTTP 429: slow down"),
     ("no-response", {"error": None}, "batch line without response"),
     ("malformed-body", {"response": {"status_code": 200, "body": {"choices": "oops"}}},
-     'malformed chat.completion: {"choices": "oops"}'),
+     'not a chat completion: {"choices": "oops"}'),
 ]
 
 
