@@ -210,8 +210,8 @@ def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: f
             state.input_file_ids[index] = client.files.create(
                 file=(f"siuo-judge-batch-{index + 1}.jsonl", payload, "application/jsonl"), purpose="batch").id
             write_json_atomic(state_path, asdict(state))
-        if state.batch_ids[index] is None:
-            state.batch_ids[index] = client.batches.create(
+        if state.batch_ids[index] is None:  # a run killed right after creating it: find that batch, do not pay twice
+            state.batch_ids[index] = _batch_of_file(client, state.input_file_ids[index]) or client.batches.create(
                 input_file_id=state.input_file_ids[index], endpoint=BATCH_URL, completion_window="24h",
                 metadata={"source": "siuo-eval judge"}).id
             write_json_atomic(state_path, asdict(state))
@@ -233,6 +233,14 @@ def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: f
         outcomes.update({request["custom_id"]: found.get(request["custom_id"], missing) for request in part})
         outcomes.update((key, value) for key, value in found.items() if key not in outcomes)  # stray lines
     return BatchResult([b.id for b in batches], [b.status for b in batches], outcomes)
+
+
+def _batch_of_file(client, input_file_id: str) -> str | None:
+    """The id of a batch already made from ``input_file_id`` (the most recent ones are searched), if any."""
+    for batch in client.batches.list(limit=100).data:
+        if batch.input_file_id == input_file_id:
+            return batch.id
+    return None
 
 
 def _wait(client, batch_ids: list[str], total: int, poll_seconds: float, progress: bool) -> list:

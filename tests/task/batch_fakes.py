@@ -140,6 +140,10 @@ class BatchServer:
             def do_GET(self) -> None:
                 parts = self.path.split("?")[0].strip("/").split("/")  # v1, files|batches, id[, content]
                 with server._lock:
+                    if parts[1:] == ["batches"]:  # newest first, like the API
+                        listed = [{k: v for k, v in b.items() if not k.startswith("_")}
+                                  for b in reversed(server.batches.values())]
+                        return self._send(200, {"object": "list", "data": listed, "has_more": False})
                     if parts[1:2] == ["batches"] and len(parts) == 3 and parts[2] in server.batches:
                         server.retrievals += 1
                         batch = server.batches[parts[2]]

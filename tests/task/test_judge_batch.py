@@ -272,3 +272,9 @@ def test_round_trip_in_parts_answers_every_request_and_resumes_every_part(tmp_pa
         assert all(isinstance(result.outcomes[r["custom_id"]], JudgeReply) for r in requests)
         again = run_batch(client, requests, tmp_path, poll_seconds=0.01, progress=False, max_part_bytes=part_bytes)
         assert again.batch_ids == result.batch_ids and api.uploads == len(result.batch_ids)  # resumed, not resent
+        # killed after creating the batches but before recording their ids: the batches made from the recorded
+        # uploads are found, not made again
+        state = json.loads((tmp_path / "state.json").read_text())
+        (tmp_path / "state.json").write_text(json.dumps({**state, "batch_ids": [None] * len(state["batch_ids"])}))
+        found = run_batch(client, requests, tmp_path, poll_seconds=0.01, progress=False, max_part_bytes=part_bytes)
+        assert found.batch_ids == result.batch_ids and len(api.batches) == len(result.batch_ids)
