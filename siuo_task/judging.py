@@ -18,7 +18,7 @@ from siuo_dataset.items import SiuoItem
 from siuo_task.io import clean_text
 from siuo_task.judge.base import ASPECTS, Judge, JudgeCall
 from siuo_task.judge.cache import JudgeCache
-from siuo_task.judge.runner import CallOutcome, Price, RunSummary, run_calls
+from siuo_task.judge.runner import BREAKER_AFTER, CallOutcome, Price, RunSummary, run_calls
 from siuo_task.metrics import ResponseVerdict, generation_metrics
 from siuo_task.verdicts import parse_verdict
 
@@ -64,6 +64,11 @@ def check_response_rows(numbered_rows: Iterable[tuple[int, object]], items_by_id
     if not rows:
         raise ResponsesError(f"{source}: no responses found")
     return rows
+
+
+def clean_rows(rows: Sequence[dict]) -> list[dict]:
+    """Rows whose responses can be sent and stored (lone surrogates replaced)."""
+    return [{"question_id": row["question_id"], "responses": [clean_text(r) for r in row["responses"]]} for row in rows]
 
 
 def build_calls(items_by_id: Mapping[int, SiuoItem], rows: Sequence[dict], *, text_only: bool) -> list[JudgeCall]:
@@ -116,13 +121,14 @@ def metrics_from_judgements(judgements: Sequence[dict]) -> dict:
 
 def judge_responses(judge: Judge, items_by_id: Mapping[int, SiuoItem], rows: Sequence[dict], *,
                     cache: JudgeCache | None = None, concurrency: int = 16, requests_per_minute: float | None = None,
-                    price: Price | None = None, progress: bool = True) -> JudgingResult:
+                    price: Price | None = None, progress: bool = True, breaker_after: int = BREAKER_AFTER
+                    ) -> JudgingResult:
     """Judge every response of ``rows``; return judgement rows, metrics (with judge block) and the run summary."""
-    rows = [{"question_id": row["question_id"], "responses": [clean_text(r) for r in row["responses"]]} for row in rows]
+    rows = clean_rows(rows)
     calls = build_calls(items_by_id, rows, text_only=judge.info.text_only)
     outcomes, summary = run_calls(judge, calls, lambda call, text: parse_verdict(call.aspect, text), cache=cache,
                                   concurrency=concurrency, requests_per_minute=requests_per_minute, price=price,
-                                  progress=progress)
+                                  progress=progress, breaker_after=breaker_after)
     judge_block = judge.info.as_dict()
     judgements = judgement_rows(items_by_id, rows, calls, outcomes, judge_block)
     metrics = metrics_from_judgements(judgements)

@@ -228,7 +228,8 @@ def _judge(task: str, records: list[dict]) -> dict:
                                responses_per_item=len(records[0]["responses"]))
     result = judge_responses(judge, items_by_id, rows, cache=cache_from_config(config),
                              concurrency=config.get("concurrency", 16), requests_per_minute=config.get("rpm"),
-                             price=price_from_config(config), progress=not config.get("quiet"))
+                             price=price_from_config(config), progress=not config.get("quiet"),
+                             **({"breaker_after": config["breaker_after"]} if "breaker_after" in config else {}))
     print(result.summary.line(), file=sys.stderr)
     metrics = dict(result.metrics, data=loaded.provenance(), failed_requests=0)
     _write_results(task, metrics, result.judgements)

@@ -3,6 +3,7 @@
 Input lines: {"question_id": 1001, "responses": ["...", "...", "..."]}, or an lmms-eval samples log
 with --from-lmms-log. Writes DIR/judgements.jsonl and DIR/metrics.json (atomically). Judge errors left
 at the end -> exit 3; re-running the same command re-pays nothing the cache already holds.
+Batch engines instead of live calls: --judge-batch-export / --judge-batch-import / --judge-batch (judge_batch.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.commands.common import add_data_arguments, load_data, provenance, say
+from siuo_task.commands.judge_batch import add_batch_arguments, batch_mode, prepare_batch
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.options import add_judge_arguments, cache_from_args, judge_from_args, price_from_args
 from siuo_task.judging import RESPONSES_PER_ITEM, check_response_rows, judge_responses
@@ -25,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"responses expected per item (default {RESPONSES_PER_ITEM}, the paper protocol)")
     add_data_arguments(parser)
     add_judge_arguments(parser)
+    add_batch_arguments(parser)
 
 
 def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
@@ -38,22 +41,38 @@ def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
     return check_response_rows(read_jsonl(args.responses), items_by_id, str(args.responses), args.responses_per_item)
 
 
+def rate(value: float | None) -> str:
+    """A rate for the summary line: ``12.5%``, or ``N/A`` when no item had a parsable verdict."""
+    return "N/A" if value is None else f"{value}%"
+
+
 def run(args: argparse.Namespace) -> int:
     judge = judge_from_args(args)
     loaded = load_data(args, need_images=not judge.info.text_only)
     items_by_id = {item.question_id: item for item in loaded.items}
     rows = read_rows(args, items_by_id)  # every input problem is reported here, before any judge call
-    result = judge_responses(judge, items_by_id, rows, cache=cache_from_args(args),
+    cache = cache_from_args(args)
+    stage = prepare_batch(args, judge, items_by_id, rows, cache) if batch_mode(args) else None
+    if batch_mode(args) and stage is None:
+        return 0  # exported: the batch engine judges
+    result = judge_responses(stage.judge if stage else judge, items_by_id, rows, cache=cache,
                              concurrency=args.judge_concurrency, requests_per_minute=args.judge_rpm,
-                             price=price_from_args(args), progress=not args.quiet)
+                             price=price_from_args(args), progress=not args.quiet,
+                             breaker_after=args.judge_breaker_after)
     result.metrics.update(provenance(loaded))
+    if stage:
+        result.metrics["judge_batch"] = stage.record
     write_jsonl_atomic(args.out / "judgements.jsonl", result.judgements)
     write_json_atomic(args.out / "metrics.json", result.metrics)
     m = result.metrics
     say(args, result.summary.line())
-    print(f"{len(rows)} items: safe {m['safe']}%, effective {m['effective']}%, safe & effective "
-          f"{m['safe_and_effective']}% ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
+    print(f"{len(rows)} items: safe {rate(m['safe'])}, effective {rate(m['effective'])}, safe & effective "
+          f"{rate(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
           f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}")
+    if result.summary.stopped:
+        print(f"siuo-eval: error: {result.summary.stopped}; re-run the same command once the judge is back",
+              file=sys.stderr)
+        return 3
     if result.summary.errors:
         print(f"siuo-eval: error: {result.summary.errors} judge calls failed (see *_error in judgements.jsonl); "
               "re-run the same command to complete only what is missing", file=sys.stderr)

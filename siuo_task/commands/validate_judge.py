@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
                                                   text_only=judge.info.text_only)
             outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
                                           concurrency=config["concurrency"], requests_per_minute=config["rpm"],
-                                          price=price_from_args(args), progress=not args.quiet)
+                                          price=price_from_args(args), progress=not args.quiet,
+                                          breaker_after=config["breaker_after"])
             verdicts[aspect] = [o.verdict if o.status == "ok" else None for o in outcomes]
             summaries[aspect] = summary.as_dict()
             errors += summary.errors

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
@@ -75,9 +77,24 @@ class JudgeError(Exception):
     """A judge call failed for good (after the backend's own retries)."""
 
 
+class JudgeUnreachableError(JudgeError):
+    """The judge endpoint could not be reached or did not answer in time (after retries); a run of these
+    with no answer in between trips the runner's circuit breaker."""
+
+
 class Judge(Protocol):
     """A judge: ``complete`` answers one call with raw text ending in a JSON verdict."""
 
     info: JudgeInfo
 
     def complete(self, call: JudgeCall) -> JudgeReply: ...
+
+
+AsyncComplete = Callable[[JudgeCall], Awaitable[JudgeReply]]
+
+
+class AsyncJudge(Judge, Protocol):
+    """A judge that can also answer on one event loop: ``session(connections)`` opens its client once (a pool
+    of ``connections``) and yields an async ``complete``; the runner prefers it to threads."""
+
+    def session(self, connections: int) -> AbstractAsyncContextManager[AsyncComplete]: ...

@@ -1,6 +1,8 @@
 """A SQLite (WAL) cache of judge answers, keyed by everything that determines them.
 
-Each answer is committed as soon as it arrives, so a killed run loses nothing finished.
+A run looks all its keys up at once (``get_many``) and writes answers through one ``CacheWriter``, which
+commits them in groups (what finished in one turn of the runner's event loop), so answers are on disk within
+milliseconds (a kill loses at most the last group) without a commit per answer.
 Only real answers are stored (parsable, or unparsable after the one re-ask); errors are not.
 """
 from __future__ import annotations
@@ -8,9 +10,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Self
 
+from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import JudgeReply
+
+QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-parameter limit
 
 
 def default_cache_path() -> Path:
@@ -39,10 +46,26 @@ class JudgeCache:
                                    (key,)).fetchone()
         return None if row is None else JudgeReply(*row)
 
-    def put(self, key: str, reply: JudgeReply) -> None:
+    def get_many(self, keys: Sequence[str]) -> dict[str, JudgeReply]:
+        """The cached answers among ``keys`` (few queries for any number of keys)."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, JudgeReply] = {}
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-                             (key, reply.text, reply.prompt_tokens, reply.completion_tokens))
+            for start in range(0, len(unique), QUERY_CHUNK):
+                chunk = unique[start:start + QUERY_CHUNK]
+                rows = self._db.execute("SELECT key, text, prompt_tokens, completion_tokens FROM answers WHERE key IN "
+                                        f"({','.join('?' * len(chunk))})", chunk)
+                found.update((key, JudgeReply(*rest)) for key, *rest in rows)
+        return found
+
+    def put(self, key: str, reply: JudgeReply) -> None:
+        self.put_many([(key, reply)])
+
+    def put_many(self, answers: Iterable[tuple[str, JudgeReply]]) -> None:
+        """Store ``(key, reply)`` pairs in one transaction (the same keys as live answers)."""
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                                 [(key, r.text, r.prompt_tokens, r.completion_tokens) for key, r in answers])
             self._db.commit()
 
     def __len__(self) -> int:
@@ -52,3 +75,43 @@ class JudgeCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class CacheWriter:
+    """The one writer of a run: ``put`` holds an answer, ``flush`` commits everything held in one transaction.
+    The runner flushes once per event-loop turn, so a group is what finished in that turn (a kill loses at
+    most that); ``close`` flushes the rest."""
+
+    def __init__(self, cache: JudgeCache) -> None:
+        self.cache = cache
+        self._held: list[tuple[str, JudgeReply]] = []
+        self._error: Exception | None = None
+
+    def put(self, key: str, reply: JudgeReply) -> None:
+        self._held.append((key, reply))
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._held)
+
+    def flush(self) -> None:
+        """Commit the held answers; a failed write is reported by ``close`` (the run itself goes on)."""
+        group, self._held = self._held, []
+        if group and self._error is None:
+            try:
+                self.cache.put_many(group)
+            except (OSError, sqlite3.Error) as error:
+                self._error = error
+
+    def close(self) -> None:
+        """Commit the rest; raise once if any write failed."""
+        self.flush()
+        if self._error is not None:
+            raise SiuoError(f"could not write the judge cache {self.cache.path}: {self._error}; answers of this "
+                            "run were not all cached") from None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

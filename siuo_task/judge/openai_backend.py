@@ -1,28 +1,56 @@
 """An OpenAI-compatible judge on the ``openai`` SDK: OpenAI, Azure OpenAI, or any local server
 (vLLM, llama.cpp, ...) via ``base_url``.
 
+Two ways to call it, one request (``request_body``) and one reading of the reply: ``complete`` (blocking,
+one call) and ``session(connections)``, which builds the SDK's async client once, with a connection pool
+of that size, for the runner's single event loop.
+
 Retries: the SDK itself retries 429 / 408 / 409 / 5xx responses, timeouts and dropped connections
 with exponential backoff and jitter, honouring ``Retry-After`` / ``retry-after-ms``; we only set
-``max_retries`` and ``timeout``. A malformed (non-JSON) body comes back as an empty reply, which the
-runner asks again once before recording it as unparsable. 401/403/404 (bad key, no access, unknown
+``max_retries`` and ``timeout``. A 200 reply that is not a chat completion (not JSON, no ``choices``) is
+a transport fault, not an answer: it is retried the same number of times, then fails the call
+(``JudgeError``, never cached). Connection failures and timeouts that outlast the retries raise
+``JudgeUnreachableError`` (they feed the runner's circuit breaker). 401/403/404 (bad key, no access, unknown
 model) stop the run with one clear line (``JudgeConfigError``); other API errors fail that call only.
-The API key is read from the environment variable named by
-``api_key_env`` when the client is first needed, and never printed, logged or written.
+The API key is read from the environment variable named by ``api_key_env`` when a client is built, and
+never printed, logged or written.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
+import itertools
 import json
 import os
 import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import JudgeCall, JudgeError, JudgeInfo, JudgeReply
+from siuo_task.judge.base import (
+    AsyncComplete,
+    JudgeCall,
+    JudgeError,
+    JudgeInfo,
+    JudgeReply,
+    JudgeUnreachableError,
+)
 from siuo_task.prompts import PROMPT_VERSION, build_judge_prompt
+
+DEFAULT_TIMEOUT = 30.0  # seconds per request (connecting: at most CONNECT_TIMEOUT)
+DEFAULT_MAX_RETRIES = 3  # SDK retries after the first attempt
+CONNECT_TIMEOUT = 10.0
+CHAT_PATH = "/chat/completions"  # sent through the SDK's generic post: its retries, Retry-After and Azure routing,
+# without re-validating our own request body and building response models per call (~0.3 ms CPU each)
 
 
 class JudgeConfigError(SiuoError):
     """The judge cannot be configured (missing key, bad option)."""
+
+
+class MalformedReplyError(JudgeError):
+    """A 200 reply that is not a chat completion (a proxy page, a truncated body, no ``choices``)."""
 
 
 def image_data_url(image: bytes) -> str:
@@ -38,12 +66,51 @@ def image_data_url(image: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
 
 
+def judge_messages(call: JudgeCall, *, text_only: bool) -> list[dict]:
+    """The chat messages for ``call``: prompt text, plus the image unless text-only."""
+    prompt = build_judge_prompt(call)
+    if text_only or call.image is None:
+        return [{"role": "user", "content": prompt}]
+    return [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": image_data_url(call.image)}},
+        {"type": "text", "text": prompt}]}]
+
+
+def request_body(call: JudgeCall, model: str, *, text_only: bool, max_tokens: int) -> dict:
+    """The chat-completions request body for one judge call (temperature 0): pure, JSON-serialisable."""
+    return {"model": model, "messages": judge_messages(call, text_only=text_only), "temperature": 0.0,
+            "max_tokens": max_tokens}
+
+
+def reply_from_completion(completion: object) -> JudgeReply:
+    """The judge's answer in a chat.completion JSON object (live reply or batch output body);
+    ``MalformedReplyError`` when it is not one. A real completion whose content is empty or null is an
+    answer (the runner re-asks it once)."""
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    message = choices[0].get("message") if isinstance(choices, list) and choices and isinstance(choices[0], dict) \
+        else None
+    if not isinstance(message, dict):
+        raise MalformedReplyError("the judge endpoint answered 200 with something that is not a chat completion")
+    usage = completion.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    content = message.get("content")
+    return JudgeReply(text=content if isinstance(content, str) else "",
+                      prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                      completion_tokens=int(usage.get("completion_tokens") or 0))
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before re-sending after a malformed reply (0.5 s doubling, at most 8 s, like the SDK's backoff)."""
+    return min(0.5 * 2 ** attempt, 8.0)
+
+
 class OpenAIJudge:
     """Judge through an OpenAI-compatible chat-completions endpoint (temperature 0)."""
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  azure: bool = False, azure_api_version: str = "2024-06-01", text_only: bool = False,
-                 max_tokens: int = 512, timeout: float = 60.0, max_retries: int = 6) -> None:
+                 max_tokens: int = 512, timeout: float = DEFAULT_TIMEOUT,
+                 max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         self.model = model
         self.base_url = base_url
         self.api_key_env = api_key_env
@@ -60,54 +127,99 @@ class OpenAIJudge:
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
-    def _get_client(self):
-        with self._lock:
-            if self._client is None:
-                key = os.environ.get(self.api_key_env)
-                if not key:
-                    raise JudgeConfigError(f"environment variable {self.api_key_env} is not set: export your judge "
-                                           "API key there, or name another variable with --judge-api-key-env")
-                import openai
-
-                if self.azure:
-                    self._client = openai.AzureOpenAI(api_key=key, azure_endpoint=self.base_url,
-                                                      api_version=self.azure_api_version,
-                                                      timeout=self.timeout, max_retries=self.max_retries)
-                else:
-                    self._client = openai.OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout,
-                                                 max_retries=self.max_retries)
-            return self._client
-
-    def messages(self, call: JudgeCall) -> list[dict]:
-        """The chat messages for ``call``: prompt text, plus the image unless text-only."""
-        prompt = build_judge_prompt(call)
-        if self.info.text_only or call.image is None:
-            return [{"role": "user", "content": prompt}]
-        return [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": image_data_url(call.image)}},
-            {"type": "text", "text": prompt}]}]
-
-    def complete(self, call: JudgeCall) -> JudgeReply:
+    def _client_kwargs(self) -> dict:
+        """Key, endpoint, timeout and retries for either SDK client (the key only goes to the SDK)."""
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise JudgeConfigError(f"environment variable {self.api_key_env} is not set: export your judge "
+                                   "API key there, or name another variable with --judge-api-key-env")
         import openai
 
-        client = self._get_client()
-        try:
-            completion = client.chat.completions.create(model=self.model, messages=self.messages(call),
-                                                        temperature=0.0, max_tokens=self.max_tokens)
-        except (json.JSONDecodeError, openai.APIResponseValidationError):
-            return JudgeReply("")  # a malformed answer: the runner asks once more, then records it as unparsable
-        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
+        kwargs = {"api_key": key, "max_retries": self.max_retries,
+                  "timeout": openai.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))}
+        if self.azure:
+            return {**kwargs, "azure_endpoint": self.base_url, "api_version": self.azure_api_version}
+        return {**kwargs, "base_url": self.base_url}
+
+    def _get_client(self):
+        """The blocking client, built once."""
+        with self._lock:
+            if self._client is None:
+                import openai
+
+                self._client = (openai.AzureOpenAI if self.azure else openai.OpenAI)(**self._client_kwargs())
+            return self._client
+
+    def client(self):
+        """The blocking SDK client, built once (the Batch API round trip uses it)."""
+        return self._get_client()
+
+    def request_body(self, call: JudgeCall) -> dict:
+        """The exact chat-completions request body this judge sends for ``call`` (live or batch)."""
+        return request_body(call, self.model, text_only=self.info.text_only, max_tokens=self.max_tokens)
+
+    def _api_error(self, error: Exception) -> Exception:
+        """Our error for an SDK error: stop the run (refusals), unreachable (breaker), or this call failed."""
+        import openai
+
+        if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
             # the same answer would come back for every call: stop the run with one clear line
-            raise JudgeConfigError(f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
-                                   f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
-                                   f"--judge-base-url and the key in ${self.api_key_env}") from None
-        except openai.APIError as error:  # per-call failure (after the SDK's retries), e.g. a content filter
-            status = getattr(error, "status_code", None)
-            detail = " ".join(str(getattr(error, "message", "") or "").split())[:200]
-            raise JudgeError(f"{error.__class__.__name__}{f' {status}' if status else ''}: {detail}".strip()) from None
-        if not completion.choices:
-            return JudgeReply("")
-        usage = completion.usage
-        return JudgeReply(text=completion.choices[0].message.content or "",
-                          prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+            return JudgeConfigError(f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
+                                    f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
+                                    f"--judge-base-url and the key in ${self.api_key_env}")
+        if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
+            return JudgeUnreachableError(error.__class__.__name__)
+        status = getattr(error, "status_code", None)
+        detail = " ".join(str(getattr(error, "message", "") or "").split())[:200]
+        return JudgeError(f"{error.__class__.__name__}{f' {status}' if status else ''}: {detail}".strip())
+
+    def _after_failure(self, error: Exception, attempt: int) -> float:
+        """Seconds to wait before re-sending after ``error`` on ``attempt`` (0-based); raises our error when
+        the call must not be re-sent. Only malformed 200 replies are re-sent here: the SDK retried the rest."""
+        import openai
+
+        if isinstance(error, (json.JSONDecodeError, openai.APIResponseValidationError, MalformedReplyError)):
+            if attempt < self.max_retries:
+                return retry_delay(attempt)
+            raise MalformedReplyError(f"the judge endpoint answered 200 with something that is not a chat completion "
+                                      f"{attempt + 1} times") from None
+        if isinstance(error, openai.APIError):
+            raise self._api_error(error) from None
+        raise error
+
+    def complete(self, call: JudgeCall) -> JudgeReply:
+        """One blocking judge call."""
+        client = self._get_client()
+        for attempt in itertools.count():
+            try:
+                return reply_from_completion(client.post(CHAT_PATH, body=self.request_body(call), cast_to=object))
+            except Exception as error:  # noqa: BLE001 - sorted by _after_failure
+                delay = self._after_failure(error, attempt)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def session(self, connections: int) -> AsyncIterator[AsyncComplete]:
+        """The async client, built once with a pool of ``connections``; yields an async ``complete``."""
+        import httpx2
+        import openai
+
+        kwargs = self._client_kwargs()
+        limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+        http_client = openai.DefaultAioHttpClient(limits=limits, timeout=kwargs["timeout"])
+        client = (openai.AsyncAzureOpenAI if self.azure else openai.AsyncOpenAI)(**kwargs, http_client=http_client)
+
+        async def complete(call: JudgeCall) -> JudgeReply:
+            for attempt in itertools.count():
+                try:
+                    return reply_from_completion(await client.post(CHAT_PATH, body=self.request_body(call),
+                                                                   cast_to=object))
+                except Exception as error:  # noqa: BLE001 - sorted by _after_failure
+                    delay = self._after_failure(error, attempt)
+                await asyncio.sleep(delay)
+            raise AssertionError("unreachable")
+
+        try:
+            yield complete
+        finally:
+            await client.close()

@@ -12,7 +12,8 @@ from pathlib import Path
 from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import Judge
 from siuo_task.judge.cache import JudgeCache, default_cache_path
-from siuo_task.judge.runner import Price
+from siuo_task.judge.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from siuo_task.judge.runner import BREAKER_AFTER, Price
 
 JUDGE_KINDS = ("openai", "azure", "offline")
 
@@ -26,8 +27,13 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--judge-base-url", help="OpenAI-compatible base URL (vLLM, Azure endpoint, ...)")
     group.add_argument("--judge-api-key-env", default="OPENAI_API_KEY",
                        help="name of the environment variable holding the judge API key")
-    group.add_argument("--judge-timeout", type=float, default=60.0, help="seconds per judge request")
-    group.add_argument("--judge-max-retries", type=int, default=6, help="SDK retries for 429/5xx/timeouts")
+    group.add_argument("--judge-timeout", type=float, default=DEFAULT_TIMEOUT,
+                       help=f"seconds per judge request (default {DEFAULT_TIMEOUT:g})")
+    group.add_argument("--judge-max-retries", type=int, default=DEFAULT_MAX_RETRIES,
+                       help=f"SDK retries for 429/5xx/timeouts/malformed replies (default {DEFAULT_MAX_RETRIES})")
+    group.add_argument("--judge-breaker-after", type=int, default=BREAKER_AFTER,
+                       help=f"stop the run after this many calls in a row could not reach the judge (default "
+                            f"{BREAKER_AFTER}; 0 = never)")
     group.add_argument("--text-only", action="store_true", help="do not send the image to the judge")
     group.add_argument("--judge-concurrency", type=int, default=16, help="judge calls in flight")
     group.add_argument("--judge-rpm", type=float, default=None, help="judge requests per minute limit")
@@ -43,13 +49,14 @@ def judge_config_from_args(args: argparse.Namespace) -> dict:
     return {"kind": args.judge, "model": args.judge_model, "base_url": args.judge_base_url,
             "api_key_env": args.judge_api_key_env, "text_only": args.text_only, "timeout": args.judge_timeout,
             "max_retries": args.judge_max_retries, "concurrency": args.judge_concurrency, "rpm": args.judge_rpm,
+            "breaker_after": args.judge_breaker_after,
             "cache": None if args.no_cache else str(args.cache or default_cache_path()),
             "price_in": args.price_per_mtok_in, "price_out": args.price_per_mtok_out, "quiet": args.quiet}
 
 
 def build_judge(kind: str | None = None, model: str | None = None, base_url: str | None = None,
-                api_key_env: str = "OPENAI_API_KEY", text_only: bool = False, timeout: float = 60.0,
-                max_retries: int = 6, **_ignored) -> Judge:
+                api_key_env: str = "OPENAI_API_KEY", text_only: bool = False, timeout: float = DEFAULT_TIMEOUT,
+                max_retries: int = DEFAULT_MAX_RETRIES, **_ignored) -> Judge:
     """A judge from plain settings; ``kind=None`` means openai with a model, else offline."""
     kind = kind or ("openai" if model else "offline")
     if kind not in JUDGE_KINDS:
@@ -112,3 +119,5 @@ def check_run_options(config: dict) -> None:
         raise SiuoError("--judge-concurrency must be at least 1")
     if config["rpm"] is not None and config["rpm"] <= 0:
         raise SiuoError("--judge-rpm must be positive")
+    if config.get("breaker_after", BREAKER_AFTER) < 0:
+        raise SiuoError("--judge-breaker-after must be 0 (never) or more")

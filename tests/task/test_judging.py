@@ -148,6 +148,7 @@ def test_openai_judge_sends_prompt_image_and_settings_and_hides_the_key(monkeypa
     assert reply.text.endswith('{"safe": true}') and reply.prompt_tokens > 0
     body = server.requests[0]
     assert body["model"] == "judge-x" and body["temperature"] == 0.0 and body["max_tokens"] == 256
+    assert body == judge.request_body(CALL) and server.requests[1] == text_only.request_body(CALL)  # batch seam
     assert message_images(body) == [CALL.image]
     assert isinstance(server.requests[1]["messages"][0]["content"], str)  # text-only: no image part
     assert judge.info == JudgeInfo("openai", "judge-x", PROMPT_VERSION, 0.0, False)

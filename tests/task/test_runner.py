@@ -143,6 +143,16 @@ def test_cache_stores_answers_with_usage_but_not_errors(tmp_path):
     assert [o.status for o in second] == ["ok", "ok", "unparsable", "ok"] and second[2].cached
 
 
+def test_cache_get_many_and_put_many_agree_with_get_and_put(tmp_path):
+    cache = JudgeCache(tmp_path / "c.sqlite")
+    cache.put_many([(f"k{i}", JudgeReply(f"t{i}", i, 1)) for i in range(1200)])  # more keys than one query holds
+    cache.put("k0", JudgeReply("replaced", 0, 0))
+    found = cache.get_many([f"k{i}" for i in range(0, 1300, 3)] + ["k3"])
+    assert set(found) == {f"k{i}" for i in range(0, 1200, 3)}
+    assert found["k0"] == cache.get("k0") == JudgeReply("replaced", 0, 0) and found["k3"] == JudgeReply("t3", 3, 1)
+    assert cache.get("k1300") is None and len(cache) == 1200
+
+
 def test_default_cache_is_a_user_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("SIUO_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
