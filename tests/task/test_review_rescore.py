@@ -129,3 +129,54 @@ def test_unreviewed_run_rescores_to_the_judge_figures(siuo_data_dir, tmp_path, m
     metrics = rescore(judgements, [], judge)
     assert {k: metrics[k] for k in ("safe", "effective", "safe_and_effective", "per_domain", "ci95")} == \
         {k: judge[k] for k in ("safe", "effective", "safe_and_effective", "per_domain", "ci95")}
+
+
+def alice_reviews(run_dir, q):
+    """alice overrides q0/1 safety (judge: unsafe) and agrees on q1/0 and q2/0: (human, judge) pairs
+    (T, F), (F, F), (T, T): agreement 2/3, kappa (2/3 - 4/9) / (5/9) = 0.4."""
+    for qid, index, verdict in ((q[0], 1, True), (q[1], 0, False), (q[2], 0, True)):
+        append_review(run_dir / "reviews.jsonl", label(qid, index, "safety", verdict))
+
+
+def test_report_shows_human_checked_figures_and_agreement(siuo_data_dir, tmp_path, monkeypatch):
+    responses = make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
+    q = sorted({qid for qid, _ in responses})
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "before")]) == 0
+    assert "Human-checked" not in (tmp_path / "before" / "report.md").read_text()
+    alice_reviews(tmp_path / "run", q)
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "after")]) == 0
+    markdown = (tmp_path / "after" / "report.md").read_text()
+    human = {key: judge_verdict(text) for key, text in responses.items()}
+    human[(q[0], 1)] = (True, human[(q[0], 1)][1])
+    figures = hand_rates(human)
+    row = next(line for line in markdown.splitlines() if line.startswith("| run | ") and "alice" in line)
+    assert row.startswith(f"| run | {figures['safe']:.2f} [") and f"| {figures['effective']:.2f} [" in row
+    assert "| 3 (0 disputed) / 0 (0 disputed) | alice |" in row
+    assert "| run | safety | judge vs human | 3 | 66.67 | 0.40 | 1 / 1 / 0 / 1 |" in markdown
+    assert "## Human-checked figures" in markdown and "Human-checked figures" in (tmp_path / "after" /
+                                                                                 "report.html").read_text()
+
+
+def test_agree_and_validate_judge_accept_reviews(siuo_data_dir, tmp_path, monkeypatch, capsys):
+    responses = make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
+    q = sorted({qid for qid, _ in responses})
+    alice_reviews(tmp_path / "run", q)
+    assert main(["agree", str(tmp_path / "run" / "judgements.jsonl"), str(tmp_path / "run" / "reviews.jsonl"),
+                 "--out", str(tmp_path / "agree")]) == 0
+    result = json.loads((tmp_path / "agree" / "agreement.json").read_text())
+    # A = judge (truth for the confusion), B = human: (judge, human) = (F, T), (F, F), (T, T)
+    assert (result["safe"]["n"], result["safe"]["kappa"]) == (3, 0.4)
+    assert result["safe"]["confusion"] == {"tp": 1, "fn": 0, "fp": 1, "tn": 1}
+    assert result["effective"]["n"] == 0 and result["effective"]["excluded_unparsable"] == 3
+    assert "3 reviewed responses" in capsys.readouterr().out
+    # the offline judge on the 3 human safety labels (text only: no image needed)
+    assert main(["validate-judge", "--reviews", str(tmp_path / "run"), "--data-dir", str(siuo_data_dir),
+                 "--safety-only", "--no-cache", "--quiet", "--out", str(tmp_path / "validation")]) == 0
+    validation = json.loads((tmp_path / "validation" / "validation.json").read_text())
+    figures = validation["human_labels"]["safety"]
+    assert figures["n"] + figures["unparsable"] == 3 and sum(figures["confusion"].values()) == figures["n"]
+    assert sum(figures["confusion"][k] for k in ("tp", "fn")) == 2  # two responses humans call safe
+    assert "reviews.jsonl" in validation["note"] and "with_reference" not in validation
+    assert main(["report", str(tmp_path / "run"), "--validation", str(tmp_path / "validation" / "validation.json"),
+                 "--out", str(tmp_path / "report")]) == 0
+    assert "| human labels (siuo-eval review) | safety |" in (tmp_path / "report" / "report.md").read_text()
