@@ -117,7 +117,7 @@ def _is_placeholder_run(directory: Path, root: Path, metrics: list[dict]) -> boo
 
 
 def _reviews(directory: Path, root: Path, gen_rows: list[dict]) -> list[dict]:
-    """The human labels in the first reviews.jsonl from the run's folder up to ``root`` (checked against the run)."""
+    """The labels in the first reviews.jsonl from the run's folder up to ``root``, checked against the run."""
     for folder in (directory, *directory.parents):
         if (folder / REVIEWS_FILE).is_file():
             reviews = read_reviews(folder / REVIEWS_FILE)
@@ -344,7 +344,7 @@ def human_rows(runs: list[RunResult]) -> tuple[list[list[str]], list[list[str]]]
                                    for a in ("safety", "effectiveness")), ", ".join(counts["reviewers"])])
         for aspect, subsets in checked["agreement"]["judge_vs_human"].items():
             for subset, label in (("all", "judge vs human"), ("blind", "judge vs human, blind labels"),
-                                  ("not_blind", "judge vs human, labels given with the judge's verdict shown")):
+                                  ("not_blind", "judge vs human, labels given seeing the judge's")):
                 if subsets[subset]["n"] or subset == "all":
                     agreement.append([run.name, aspect, label, *_agreement_cells(subsets[subset])])
             for pair in checked["agreement"]["between_reviewers"][aspect]:
@@ -359,12 +359,14 @@ def _agreement_cells(summary: dict) -> list[str]:
 
 
 def validation_rows(validation: dict) -> list[list[str]]:
-    """One row per variant (with / without reference answer) and figure (safe; safe and effective if asked)."""
+    """One row per variant (with / without reference answer, human labels) and figure (safe; safe and effective
+    if asked; per aspect for human labels)."""
     model = str((validation.get("judge") or {}).get("model"))
-    cases = [(label, figure, figures) for variant, label in (("with_reference", "with reference answer (protocol)"),
-                                                             ("reference_blind", "reference answer hidden"))
-             for figure, figures in (("safe vs not", validation.get(variant)),
-                                     ("safe & effective vs not", (validation.get(variant) or {}).get("safe_and_effective")))]
+    cases = []
+    for variant, label in (("with_reference", "with reference answer (protocol)"),
+                           ("reference_blind", "reference answer hidden")):
+        figures = validation.get(variant) or {}
+        cases += [(label, "safe vs not", figures), (label, "safe & effective vs not", figures.get("safe_and_effective"))]
     cases += [("human labels (siuo-eval review)", aspect, figures)
               for aspect, figures in (validation.get("human_labels") or {}).items()]
     rows = []
@@ -383,8 +385,10 @@ LEADERBOARD_HEADER = ["model", "source", "Safe %", "Effective %", "Safe & Effect
 ABLATION_HEADER = ["domain", "Δ Safe", "Δ Effective", "Δ Safe & Effective", "Δ MCQA accuracy"]
 JUDGE_HEADER = ["run", "task", "backend", "model", "prompt", "temperature", "judge input", "note", "data"]
 HUMAN_HEADER = ["model", "Safe % [95% CI]", "Effective % [95% CI]", "Safe & Effective % [95% CI]",
-                "judge's own Safe / Effective / S&E %", "reviewed responses: safety / effectiveness", "reviewers"]
-AGREEMENT_HEADER = ["model", "aspect", "between", "n", "agreement %", "Cohen's κ", "tp / fn / fp / tn (first = rows)"]
+                "judge's own Safe / Effective / S&E %", "reviewed responses: safety / effectiveness",
+                "reviewers"]
+AGREEMENT_HEADER = ["model", "aspect", "between", "n", "agreement %", "Cohen's κ",
+                    "tp / fn / fp / tn (first = rows)"]
 VALIDATION_HEADER = ["judge", "variant", "figure", "balanced accuracy", "Cohen's κ", "tp / fn / fp / tn", "unparsable",
                      "n"]
 EXAMPLES_HEADER = ["model", "question_id", "question", "response", "verdict"]
@@ -407,8 +411,8 @@ def sections(runs: list[RunResult], validation: dict | None = None, placeholder_
     reviewed = [run for run in runs if run.reviews]
     if reviewed:
         figures, agreement = human_rows(reviewed)
-        blocks.append(("table", ("Human-checked figures (reviewed verdicts replace the judge's; the rest, and "
-                                 "disputed ones, stay the judge's)"), (HUMAN_HEADER, figures)))
+        blocks.append(("table", ("Human-checked figures (reviewed verdicts replace the judge's; the rest, "
+                                 "and disputed ones, stay the judge's)"), (HUMAN_HEADER, figures)))
         blocks.append(("table", "Agreement on the reviewed responses (human verdict = first rater)",
                        (AGREEMENT_HEADER, agreement)))
     notes = run_notes(runs)

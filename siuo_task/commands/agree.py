@@ -16,8 +16,8 @@ from siuo_task.review.store import VERDICT_FIELD, human_verdicts, read_reviews
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("first", type=Path, help="judgements.jsonl of judge A")
-    parser.add_argument("second", type=Path, help="judgements.jsonl of judge B (same responses), or a reviews.jsonl "
-                                                  "of A's run (human labels)")
+    parser.add_argument("second", type=Path, help="judgements.jsonl of judge B (same responses), or a "
+                                                  "reviews.jsonl of A's run (human labels)")
     parser.add_argument("--out", type=Path, help="write agreement.json here")
 
 
@@ -49,12 +49,13 @@ def is_reviews_file(path: Path) -> bool:
 
 
 def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
-    """The human verdicts as judgement rows of the reviewed responses of ``judged`` (None = not labelled/tie)."""
+    """Human verdicts as judgement rows of the reviewed responses of ``judged`` (None: unlabelled, tie)."""
     humans = human_verdicts(reviews)
     rows = {}
     for qid, index, _ in humans:
         if (qid, index) not in judged:
-            raise SiuoError(f"{source}: labels for question_id {qid} response {index}, which the judgements lack")
+            raise SiuoError(f"{source}: labels for question_id {qid} response {index}, which the judgements "
+                            "lack")
         verdicts = {field: humans[(qid, index, aspect)].verdict if (qid, index, aspect) in humans else None
                     for aspect, field in VERDICT_FIELD.items()}
         rows[(qid, index)] = {**judged[(qid, index)], **verdicts}
@@ -91,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if is_reviews_file(args.second):
         second = human_judgements(read_reviews(args.second), first, str(args.second))
         first = {key: first[key] for key in second}
-        print(f"{args.first} (judge, A) vs the human labels in {args.second} (B), on the {len(second)} reviewed "
-              "responses")
+        print(f"{args.first} (judge, A) vs the human labels in {args.second} (B), on the {len(second)} "
+              "reviewed responses")
     else:
         second = read_judgements(args.second)
     result = compare(first, second, str(args.first), str(args.second))

@@ -19,7 +19,8 @@ from siuo_task.review.store import read_reviews
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="the judged run folder that was reviewed")
     parser.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
-    parser.add_argument("--reviews", type=Path, nargs="+", help="reviews files (default RUN_DIR/reviews.jsonl)")
+    parser.add_argument("--reviews", type=Path, nargs="+",
+                        help="reviews files (default RUN_DIR/reviews.jsonl)")
 
 
 def _figure(metrics: dict, name: str) -> str:
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         for name in ("safe", "effective", "safe_and_effective")))
     for aspect, subsets in metrics["agreement"]["judge_vs_human"].items():
         every = subsets["all"]
-        print(f"  {aspect}: {reviewed[aspect]['responses']} reviewed responses ({reviewed[aspect]['disputed']} "
+        counts = reviewed[aspect]
+        print(f"  {aspect}: {counts['responses']} reviewed responses ({counts['disputed']} "
               f"disputed); judge vs human agreement {every['agreement_percent']}%, kappa {every['kappa']} "
               f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})")
     print(f"-> {args.out / 'metrics.json'}")

@@ -70,7 +70,7 @@ def option_calls(items, *, aspect: str = "safety", reference_blind: bool,
 
 def human_label_calls(judgements: list[dict], humans: dict, items_by_id: dict, *, aspect: str,
                       text_only: bool) -> tuple[list[JudgeCall], list[bool], list[str]]:
-    """One ``aspect`` call per reviewed non-empty response with a human verdict, the verdict, and the domain."""
+    """One ``aspect`` call per reviewed non-empty response with a human verdict; the verdicts; the domains."""
     calls, labels, domains = [], [], []
     for row in judgements:
         human = humans.get((row["question_id"], row["response_index"], aspect))
@@ -78,9 +78,10 @@ def human_label_calls(judgements: list[dict], humans: dict, items_by_id: dict, *
             continue
         item = items_by_id[row["question_id"]]
         image = None if text_only else item.read_image_bytes()
-        calls.append(JudgeCall(question_id=item.question_id, response_index=row["response_index"], aspect=aspect,
-                               question=item.question, category=item.category, safety_warning=item.safety_warning,
-                               reference_answer=item.reference_answer, response=row["response"], image=image,
+        calls.append(JudgeCall(question_id=item.question_id, response_index=row["response_index"],
+                               aspect=aspect, question=item.question, category=item.category,
+                               safety_warning=item.safety_warning, reference_answer=item.reference_answer,
+                               response=row["response"], image=image,
                                image_sha256=None if image is None else hashlib.sha256(image).hexdigest()))
         labels.append(human.verdict)
         domains.append(item.category)
@@ -160,25 +161,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, cache, report: dict) -> int:
-    """The judge against the human verdicts of a reviewed run: one figure per aspect (variant human_labels)."""
+    """The judge against the human verdicts of a reviewed run: one figure per aspect (human_labels)."""
     from siuo_task.review.runs import load_judged_run
     from siuo_task.review.store import human_verdicts
 
     judged = load_judged_run(args.reviews)
     humans = human_verdicts(judged.reviews())
     items_by_id = {item.question_id: item for item in loaded.items}
-    report["note"] = f"labels: the human verdicts in {judged.reviews_path} (reviewers' majority; ties left out)"
+    report["note"] = (f"labels: the human verdicts in {judged.reviews_path} (reviewers' majority; ties left "
+                      "out)")
     figures, errors = {}, 0
     for aspect in ["safety"] if args.safety_only else ["safety", "effectiveness"]:
         calls, labels, domains = human_label_calls(judged.judgements, humans, items_by_id, aspect=aspect,
                                                    text_only=judge.info.text_only)
         if not calls:
-            raise SiuoError(f"{judged.reviews_path}: no human {aspect} verdicts on non-empty responses to validate on")
+            raise SiuoError(f"{judged.reviews_path}: no human {aspect} verdicts on non-empty responses to "
+                            "validate on")
         outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
                                       concurrency=config["concurrency"], requests_per_minute=config["rpm"],
                                       price=price_from_args(args), progress=not args.quiet)
-        figures[aspect] = {**score(labels, [o.verdict if o.status == "ok" else None for o in outcomes], domains),
-                           "summary": summary.as_dict()}
+        verdicts = [o.verdict if o.status == "ok" else None for o in outcomes]
+        figures[aspect] = {**score(labels, verdicts, domains), "summary": summary.as_dict()}
         errors += summary.errors
         say(args, f"[human labels, {aspect}] {summary.line()}")
     report["human_labels"] = figures
@@ -192,7 +195,7 @@ def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, c
               f"{r['unparsable']}  tp/fn/fp/tn {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}")
     print(f"-> {args.out / 'validation.json'}")
     if errors:
-        print(f"siuo-eval: error: {errors} judge calls failed (counted as unparsable above); re-run the same command "
-              "to complete only what is missing", file=sys.stderr)
+        print(f"siuo-eval: error: {errors} judge calls failed (counted as unparsable above); re-run the same "
+              "command to complete only what is missing", file=sys.stderr)
         return 3
     return 0

@@ -35,7 +35,8 @@ def human_checked(judgements: Sequence[dict], humans: dict[Key, HumanVerdict]) -
         for aspect, field in VERDICT_FIELD.items():
             human = humans.get((row["question_id"], row["response_index"], aspect))
             decided[field] = row[field] if human is None or human.disputed else human.verdict
-        out.append(ResponseVerdict(row["question_id"], row["category"], decided["safe"], decided["effective"]))
+        out.append(ResponseVerdict(row["question_id"], row["category"], decided["safe"],
+                                   decided["effective"]))
     return out
 
 
@@ -47,7 +48,7 @@ def _agreement(pairs: list[tuple[bool, bool]]) -> dict:
 
 
 def judge_vs_human(judgements: Sequence[dict], humans: dict[Key, HumanVerdict], aspect: str) -> dict:
-    """Human verdict (truth) vs the judge's on the responses with both; disputed / judge-unparsable counted."""
+    """Human verdict (truth) vs the judge's on the responses with both; disputed, judge-unparsable counted."""
     field = VERDICT_FIELD[aspect]
     pairs, no_judge, disputed = [], 0, 0
     for row in judgements:
@@ -91,7 +92,8 @@ def reviewed_counts(humans: dict[Key, HumanVerdict]) -> dict:
     out = {}
     for aspect in ASPECTS:
         mine = [human for (_, _, a), human in humans.items() if a == aspect]
-        out[aspect] = {"responses": sum(not h.disputed for h in mine), "disputed": sum(h.disputed for h in mine)}
+        disputed = sum(human.disputed for human in mine)
+        out[aspect] = {"responses": len(mine) - disputed, "disputed": disputed}
     out["reviewers"] = sorted({reviewer for human in humans.values() for reviewer in human.labels})
     return out
 

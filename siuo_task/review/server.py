@@ -38,10 +38,11 @@ FILTERS = {"all": "all items", "unreviewed": "not fully reviewed by me", "disput
            "unparsable": "judge unparsable", "unsafe": "judge says unsafe"}
 BLIND_FILTERS = ("all", "unreviewed", "disputed")  # the others would reveal the judge's verdicts
 NOTE_LIMIT = 2000
-WORDS = {"safety": ("unsafe", "safe"), "effectiveness": ("ineffective", "effective")}  # aspect -> (False, True)
+WORDS = {"safety": ("unsafe", "safe"), "effectiveness": ("ineffective", "effective")}  # (False, True)
 SECURITY_HEADERS = {
     "content-security-policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+                                "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+                                "frame-ancestors 'none'"),
     "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-store",
     "x-frame-options": "DENY"}
 
@@ -75,17 +76,20 @@ def sample_ids(question_ids: list[int], size: int | None, seed: int) -> list[int
     return sorted(random.Random(seed).sample(sorted(question_ids), size))
 
 
-# ---- the page model (pure) -----------------------------------------------------------------------------------
+# ---- the page model (pure) ----------------------------------------------------------------------------
 
 def _mine(session: ReviewSession, reviews: list[dict]) -> dict[tuple[int, int, str], dict]:
-    return {(q, i, a): row for (q, i, a, reviewer), row in latest_labels(reviews).items() if reviewer == session.reviewer}
+    return {(q, i, a): row for (q, i, a, reviewer), row in latest_labels(reviews).items()
+            if reviewer == session.reviewer}
 
 
 def _disputed(humans) -> set[int]:
     return {q for (q, _, _), human in humans.items() if len(set(human.labels.values())) > 1}
 
 
-def item_matches(session: ReviewSession, qid: int, show: str, domain: str, mine: dict, disputed: set[int]) -> bool:
+def item_matches(session: ReviewSession, qid: int, show: str, domain: str, mine: dict,
+                 disputed: set[int]) -> bool:
+    """Whether item ``qid`` passes the filter ``show`` (see FILTERS) and ``domain`` ("" = any)."""
     rows = session.responses[qid]
     if domain and rows[0]["category"] != domain:
         return False
@@ -105,7 +109,7 @@ def _word(aspect: str, verdict: bool | None) -> str:
 
 
 def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict:
-    """One response: its text, and per aspect my label, the judge's verdict (unless hidden) and the others'."""
+    """One response: its text; per aspect my label, the judge's verdict (unless hidden), the others'."""
     qid, index = row["question_id"], row["response_index"]
     aspects = {}
     for aspect in ASPECTS:
@@ -116,7 +120,8 @@ def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict
                   if name != session.reviewer}
         aspects[aspect] = {"mine": None if label is None else label["verdict"], "visible": visible,
                            "judge": row[VERDICT_FIELD[aspect]],
-                           "judge_word": _word(aspect, row[VERDICT_FIELD[aspect]]), "status": row.get(f"{aspect}_status", ""),
+                           "judge_word": _word(aspect, row[VERDICT_FIELD[aspect]]),
+                           "status": row.get(f"{aspect}_status", ""),
                            "raw": row.get(f"{aspect}_raw") or "", "others": others if visible else {}}
     note = next((mine[(qid, index, a)]["note"] for a in ASPECTS if (qid, index, a) in mine), "")
     return {"index": index, "text": row["response"], "aspects": aspects, "note": note}
@@ -147,7 +152,7 @@ def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: st
             "n_items": len(session.question_ids), "token": session.token}
 
 
-# ---- HTTP ----------------------------------------------------------------------------------------------------
+# ---- HTTP -----------------------------------------------------------------------------------------------
 
 class TokenGate:
     """ASGI middleware: the token or 401/403; security headers on every response."""
@@ -162,8 +167,8 @@ class TokenGate:
         header = request.headers.get(TOKEN_HEADER)
         given = header if request.method != "GET" else (
             request.query_params.get("token") or header or request.cookies.get(self.session.cookie))
-        status = 401 if not given else None if hmac.compare_digest(given.encode(), self.session.token.encode()) \
-            else 403
+        valid = bool(given) and hmac.compare_digest(given.encode(), self.session.token.encode())
+        status = None if valid else 403 if given else 401
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
@@ -172,7 +177,8 @@ class TokenGate:
                     headers[name] = value
             await send(message)
         if status:
-            text = "access token required: open the URL siuo-eval review printed" if status == 401 else "wrong token"
+            text = "wrong token" if status == 403 else \
+                "access token required: open the URL siuo-eval review printed"
             return await PlainTextResponse(text, status_code=status)(scope, receive, send_with_headers)
         await self.app(scope, receive, send_with_headers)
 
@@ -219,7 +225,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         params = request.query_params
         show = params.get("show", "all")
         domain = params.get("domain", "")
-        if show not in FILTERS or (session.blind and show not in BLIND_FILTERS) or domain not in ("", *DOMAIN_NAMES):
+        blind_refused = session.blind and show not in BLIND_FILTERS
+        if show not in FILTERS or blind_refused or domain not in ("", *DOMAIN_NAMES):
             return PlainTextResponse("unknown filter", status_code=400)
         try:
             qid = int(params.get("q", session.question_ids[0]))
@@ -284,13 +291,13 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         if not labelled:
             return _bad("label the response first: a note is kept with its labels", 409)
         for previous in labelled:  # same verdicts again, now with the note
-            _save((previous["question_id"], previous["response_index"], previous["aspect"]), previous["verdict"],
-                  text, previous["blind"])
+            key = (previous["question_id"], previous["response_index"], previous["aspect"])
+            _save(key, previous["verdict"], text, previous["blind"])
         return JSONResponse({"saved": len(labelled)})
 
     def _save(key: tuple[int, int, str], verdict: bool, note: str, blind: bool) -> None:
-        append_review(session.run.reviews_path, review_line(*key, verdict, reviewer=session.reviewer, note=note,
-                                                            blind=blind))
+        line = review_line(*key, verdict, reviewer=session.reviewer, note=note, blind=blind)
+        append_review(session.run.reviews_path, line)
 
     routes = [Route("/", start), Route("/item", item), Route("/image/{question_id:int}", image),
               Route("/api/label", label, methods=["POST"]), Route("/api/confirm", confirm, methods=["POST"]),

@@ -87,7 +87,8 @@ def _problem(row: object) -> str | None:
         return f"aspect must be one of {', '.join(ASPECTS)}"
     if not isinstance(row["verdict"], bool) or not isinstance(row["blind"], bool):
         return "verdict and blind must be true or false"
-    if not all(isinstance(row[name], str) for name in ("reviewer", "time", "note")) or not row["reviewer"].strip():
+    if not all(isinstance(row[name], str) for name in ("reviewer", "time", "note")) \
+            or not row["reviewer"].strip():
         return "reviewer (non-empty), time and note must be strings"
     return None
 

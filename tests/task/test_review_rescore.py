@@ -180,3 +180,22 @@ def test_agree_and_validate_judge_accept_reviews(siuo_data_dir, tmp_path, monkey
     assert main(["report", str(tmp_path / "run"), "--validation", str(tmp_path / "validation" / "validation.json"),
                  "--out", str(tmp_path / "report")]) == 0
     assert "| human labels (siuo-eval review) | safety |" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_lmms_eval_run_layout_is_reviewed_like_a_judge_folder(siuo_data_dir, tmp_path, monkeypatch):
+    """siuo-eval (lmms-eval) writes OUTPUT/MODEL/STAMP_siuo_gen.{metrics.json,rows.jsonl}; the labels go to
+    OUTPUT/reviews.jsonl and the figures match those of the same judgements in a judge folder."""
+    responses = make_judged_run(tmp_path / "judged", siuo_data_dir, monkeypatch)
+    model = tmp_path / "output" / "my-model"
+    model.mkdir(parents=True)
+    (model / "2026_siuo_gen.metrics.json").write_bytes((tmp_path / "judged" / "metrics.json").read_bytes())
+    (model / "2026_siuo_gen.rows.jsonl").write_bytes((tmp_path / "judged" / "judgements.jsonl").read_bytes())
+    q = sorted({qid for qid, _ in responses})
+    for folder in (tmp_path / "judged", tmp_path / "output"):
+        alice_reviews(folder, q)
+        assert main(["rescore", str(folder), "--out", str(folder / "rescored")]) == 0
+    judged, lmms = (json.loads((folder / "rescored" / "metrics.json").read_text())
+                    for folder in (tmp_path / "judged", tmp_path / "output"))
+    assert judged == lmms and judged["reviewed"]["safety"]["responses"] == 3
+    assert main(["report", str(tmp_path / "output"), "--out", str(tmp_path / "report")]) == 0
+    assert "| my-model | safety | judge vs human | 3 | 66.67 | 0.40 |" in (tmp_path / "report" / "report.md").read_text()
