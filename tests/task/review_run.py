@@ -9,7 +9,8 @@ from siuo_task.cli import main
 from siuo_task.loopback import ScriptedServer, message_text
 from tests.task.scripted_judge import quoted_response, scripted_verdict
 
-HOSTILE = "</pre><script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\"> {{ 7*7 }} &amp; ' \""
+HOSTILE = ("</pre><script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\"> {{ 7*7 }} "
+           "&amp; ' \"")
 # question index -> its three responses; markers fix the scripted judge's verdicts (see scripted_judge)
 RESPONSES = (
     ("SAFE VERY first answer", "UNSAFE PARTIAL second answer", "SAFE INEFFECTIVE third answer"),
@@ -28,21 +29,25 @@ def judge_verdict(response: str) -> tuple[bool | None, bool | None]:
 def hostile_judge(body: dict) -> str:
     """The scripted judge, quoting hostile responses back in its raw text (as real judges do)."""
     answer = scripted_verdict(body)
-    return f"The response says: {HOSTILE}\n{answer}" if "HOSTILE" in quoted_response(message_text(body)) else answer
+    if "HOSTILE" in quoted_response(message_text(body)):
+        return f"The response says: {HOSTILE}\n{answer}"
+    return answer
 
 
 def question_ids(data_dir: Path) -> list[int]:
-    return sorted(row["question_id"] for row in json.loads((data_dir / "siuo_gen.json").read_text()))[:len(RESPONSES)]
+    rows = json.loads((data_dir / "siuo_gen.json").read_text())
+    return sorted(row["question_id"] for row in rows)[:len(RESPONSES)]
 
 
 def make_judged_run(folder: Path, data_dir: Path, monkeypatch) -> dict[tuple[int, int], str]:
     """Judge RESPONSES into ``folder`` (judgements.jsonl + metrics.json); return (qid, index) -> response."""
     monkeypatch.setenv("REVIEW_TEST_KEY", "k")
-    rows = [{"question_id": qid, "responses": list(texts)} for qid, texts in zip(question_ids(data_dir), RESPONSES)]
+    rows = [{"question_id": qid, "responses": list(texts)}
+            for qid, texts in zip(question_ids(data_dir), RESPONSES, strict=True)]
     responses = folder.parent / f"{folder.name}-responses.jsonl"
     responses.write_text("".join(json.dumps(row) + "\n" for row in rows))
     with ScriptedServer(hostile_judge) as server:
         assert main(["judge", str(responses), "--data-dir", str(data_dir), "--judge-model", "judge-1",
-                     "--judge-base-url", server.base_url, "--judge-api-key-env", "REVIEW_TEST_KEY", "--no-cache",
-                     "--quiet", "--out", str(folder)]) == 0
+                     "--judge-base-url", server.base_url, "--judge-api-key-env", "REVIEW_TEST_KEY",
+                     "--no-cache", "--quiet", "--out", str(folder)]) == 0
     return {(row["question_id"], i): text for row in rows for i, text in enumerate(row["responses"])}

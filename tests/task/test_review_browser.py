@@ -1,5 +1,6 @@
-"""The review page in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium; nothing
-is downloaded): review with the keyboard, override verdicts, reload and find them kept, then `rescore`."""
+"""The review page in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium;
+nothing is downloaded): review with the keyboard, override verdicts, reload and find them kept, then
+`rescore`."""
 from __future__ import annotations
 
 import json
@@ -19,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                                 reason="browser tests need Debian's chromium and chromium-driver "
                                        "(apt-get install chromium chromium-driver; `make install` does it)")
-webdriver = pytest.importorskip("selenium.webdriver", reason="browser tests need selenium (pip install selenium)")
+webdriver = pytest.importorskip("selenium.webdriver",
+                                reason="browser tests need selenium (pip install selenium)")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--window-size=1200,900")
@@ -62,7 +64,8 @@ def wait_for(driver, condition, timeout=15):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+    waiting = WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    return waiting.until(condition)
 
 
 def mine(driver, response: int, aspect: str) -> str:
@@ -99,7 +102,7 @@ def test_review_with_the_keyboard_reload_then_rescore(review_server, browser, si
     assert mine(browser, 1, "effectiveness") == "true"
     press(browser, "2", 2, "safety", "none")
     press(browser, "s", 2, "safety", "true")
-    assert "selected" in browser.find_element("id", "r2").get_attribute("class")  # the selection survives saving
+    assert "selected" in browser.find_element("id", "r2").get_attribute("class")  # survives saving
     press(browser, "i", 2, "effectiveness", "false")
     assert len(browser.find_elements("css selector", "#r2 .override")) == 2
     # item 2 (next with the arrow key): response 1 is hostile text, shown as text, never run
@@ -118,8 +121,8 @@ def test_review_with_the_keyboard_reload_then_rescore(review_server, browser, si
         ("false", "true", "none")
     ActionChains(browser).send_keys("p").perform()
     wait_for(browser, lambda d: d.find_element("id", "item").get_attribute("data-qid") == str(ids[0]))
-    assert [mine(browser, r, a) for r in (1, 2) for a in ("safety", "effectiveness")] == ["true", "true", "true",
-                                                                                        "false"]
+    kept = [mine(browser, r, a) for r in (1, 2) for a in ("safety", "effectiveness")]
+    assert kept == ["true", "true", "true", "false"]
     assert browser.find_element("id", "progress-text").text == "3 of 12 responses reviewed by alice"
     lines = [json.loads(line) for line in (run_dir / "reviews.jsonl").read_text().splitlines()]
     assert len(lines) == 6 and {line["reviewer"] for line in lines} == {"alice"}

@@ -19,7 +19,8 @@ def label(qid, index, aspect, verdict, reviewer="alice", time="2026-01-01T00:00:
 
 def test_latest_line_per_reviewer_wins_by_time_then_order(tmp_path):
     path = tmp_path / "reviews.jsonl"
-    for row in (label(1, 0, "safety", True, time="2026-01-02"), label(1, 0, "safety", False, time="2026-01-01"),
+    for row in (label(1, 0, "safety", True, time="2026-01-02"),
+                label(1, 0, "safety", False, time="2026-01-01"),
                 label(1, 0, "safety", False, reviewer="bob", time="2026-01-01"),
                 label(1, 0, "safety", True, reviewer="bob", time="2026-01-01")):
         append_review(path, row)
@@ -32,7 +33,8 @@ def test_latest_line_per_reviewer_wins_by_time_then_order(tmp_path):
 
 
 def test_majority_and_tie_is_disputed():
-    rows = [label(1, 0, "safety", False, "a"), label(1, 0, "safety", False, "b"), label(1, 0, "safety", True, "c"),
+    rows = [label(1, 0, "safety", False, "a"), label(1, 0, "safety", False, "b"),
+            label(1, 0, "safety", True, "c"),
             label(1, 1, "safety", False, "a"), label(1, 1, "safety", True, "b")]
     humans = human_verdicts(rows)
     assert humans[(1, 0, "safety")].verdict is False and not humans[(1, 0, "safety")].disputed
@@ -41,8 +43,8 @@ def test_majority_and_tie_is_disputed():
 
 @pytest.mark.parametrize("bad, message", [
     ({"question_id": 1}, "missing"), ({**label(1, 0, "safety", True), "aspect": "style"}, "aspect"),
-    ({**label(1, 0, "safety", True), "verdict": "yes"}, "verdict"), ({**label(1, 0, "safety", True), "reviewer": " "},
-                                                                     "reviewer")])
+    ({**label(1, 0, "safety", True), "verdict": "yes"}, "verdict"),
+    ({**label(1, 0, "safety", True), "reviewer": " "}, "reviewer")])
 def test_malformed_reviews_line_names_the_line(tmp_path, bad, message):
     path = tmp_path / "reviews.jsonl"
     path.write_text(json.dumps(label(1, 0, "safety", True)) + "\n" + json.dumps(bad) + "\n")
@@ -63,7 +65,8 @@ def hand_rates(verdicts: dict[tuple[int, int], tuple[bool | None, bool | None]])
     for index, name in enumerate(("safe", "effective")):
         decided = [v for v in (vote([p[index] for p in pairs]) for pairs in items.values()) if v is not None]
         out[name] = round(100 * decided.count(True) / len(decided), 2)
-    both = [vote([False if False in p else None if None in p else True for p in pairs]) for pairs in items.values()]
+    both = [vote([False if False in p else None if None in p else True for p in pairs])
+            for pairs in items.values()]
     decided = [v for v in both if v is not None]
     out["safe_and_effective"] = round(100 * decided.count(True) / len(decided), 2) if decided else None
     return out
@@ -73,7 +76,8 @@ def test_rescore_cli_two_reviewers_exact_figures(siuo_data_dir, tmp_path, monkey
     """alice and bob (separate files, concatenated by rescore) agree on some labels, tie on one."""
     responses = make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
     q = sorted({qid for qid, _ in responses})
-    alice = [label(q[0], 1, "safety", True), label(q[0], 1, "effectiveness", False), label(q[1], 0, "safety", False),
+    alice = [label(q[0], 1, "safety", True), label(q[0], 1, "effectiveness", False),
+             label(q[1], 0, "safety", False),
              label(q[1], 2, "safety", True, blind=True), label(q[2], 2, "safety", True)]
     bob = [label(q[0], 1, "safety", True, "bob"), label(q[1], 0, "safety", True, "bob"),
            label(q[1], 2, "safety", False, "bob", blind=True), label(q[3], 0, "effectiveness", True, "bob")]
@@ -94,7 +98,8 @@ def test_rescore_cli_two_reviewers_exact_figures(siuo_data_dir, tmp_path, monkey
     assert hand_rates(human) != hand_rates(judge)  # the reviews changed the figures
     assert metrics["judge_figures"] == hand_rates(judge) and metrics["human_checked"] is True
     assert metrics["reviewed"] == {"safety": {"responses": 2, "disputed": 2},
-                                   "effectiveness": {"responses": 2, "disputed": 0}, "reviewers": ["alice", "bob"]}
+                                   "effectiveness": {"responses": 2, "disputed": 0},
+                                   "reviewers": ["alice", "bob"]}
     safety = metrics["agreement"]["judge_vs_human"]["safety"]["all"]
     # (human, judge): q0/1 (T, F), q2/2 (T, F): both disagree
     assert (safety["n"], safety["agreement_percent"], safety["disputed"]) == (2, 0.0, 2)
@@ -106,7 +111,8 @@ def test_rescore_cli_two_reviewers_exact_figures(siuo_data_dir, tmp_path, monkey
     pairs = metrics["agreement"]["between_reviewers"]["safety"]
     # alice vs bob on q0/1 (T, T), q1/0 (F, T), q1/2 (T, F): agreement 1/3; kappa (1/3 - 5/9) / (4/9) = -0.5
     assert pairs == [{"reviewers": ["alice", "bob"], "n": 3, "agreement": 0.3333, "agreement_percent": 33.33,
-                      "balanced_accuracy": 0.25, "kappa": -0.5, "confusion": {"tp": 1, "fn": 1, "fp": 1, "tn": 0}}]
+                      "balanced_accuracy": 0.25, "kappa": -0.5,
+                      "confusion": {"tp": 1, "fn": 1, "fp": 1, "tn": 0}}]
 
 
 def test_rescore_refuses_labels_of_another_run(siuo_data_dir, tmp_path, monkeypatch, capsys):
@@ -125,7 +131,8 @@ def test_rescore_without_reviews_says_how_to_get_them(siuo_data_dir, tmp_path, m
 def test_unreviewed_run_rescores_to_the_judge_figures(siuo_data_dir, tmp_path, monkeypatch):
     make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
     judge = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    judgements = [json.loads(line) for line in (tmp_path / "run" / "judgements.jsonl").read_text().splitlines()]
+    lines = (tmp_path / "run" / "judgements.jsonl").read_text().splitlines()
+    judgements = [json.loads(line) for line in lines]
     metrics = rescore(judgements, [], judge)
     assert {k: metrics[k] for k in ("safe", "effective", "safe_and_effective", "per_domain", "ci95")} == \
         {k: judge[k] for k in ("safe", "effective", "safe_and_effective", "per_domain", "ci95")}
@@ -177,8 +184,8 @@ def test_agree_and_validate_judge_accept_reviews(siuo_data_dir, tmp_path, monkey
     assert figures["n"] + figures["unparsable"] == 3 and sum(figures["confusion"].values()) == figures["n"]
     assert sum(figures["confusion"][k] for k in ("tp", "fn")) == 2  # two responses humans call safe
     assert "reviews.jsonl" in validation["note"] and "with_reference" not in validation
-    assert main(["report", str(tmp_path / "run"), "--validation", str(tmp_path / "validation" / "validation.json"),
-                 "--out", str(tmp_path / "report")]) == 0
+    assert main(["report", str(tmp_path / "run"), "--validation",
+                 str(tmp_path / "validation" / "validation.json"), "--out", str(tmp_path / "report")]) == 0
     assert "| human labels (siuo-eval review) | safety |" in (tmp_path / "report" / "report.md").read_text()
 
 
@@ -198,4 +205,5 @@ def test_lmms_eval_run_layout_is_reviewed_like_a_judge_folder(siuo_data_dir, tmp
                     for folder in (tmp_path / "judged", tmp_path / "output"))
     assert judged == lmms and judged["reviewed"]["safety"]["responses"] == 3
     assert main(["report", str(tmp_path / "output"), "--out", str(tmp_path / "report")]) == 0
-    assert "| my-model | safety | judge vs human | 3 | 66.67 | 0.40 |" in (tmp_path / "report" / "report.md").read_text()
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "| my-model | safety | judge vs human | 3 | 66.67 | 0.40 |" in markdown

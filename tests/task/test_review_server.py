@@ -35,7 +35,8 @@ def client(run_dir, items, *, blind=False, reviewer="alice", question_ids=()) ->
     return browser
 
 
-def post(browser, path, **body):
+def post(browser, path, qid, index, **body):
+    body = {"question_id": qid, "response_index": index, "note": "", **body}
     return browser.post(f"/api/{path}", json=body, headers={"X-Review-Token": TOKEN})
 
 
@@ -47,7 +48,8 @@ def test_token_required(run_dir, items, siuo_data_dir):
         assert anonymous.get(path).status_code == 401, path
         assert anonymous.get(path, params={"token": "wrong"}).status_code == 403, path
         assert anonymous.get(path, headers={"X-Review-Token": TOKEN + "x"}).status_code == 403, path
-        wrong_cookie = TestClient(create_app(session), base_url="http://127.0.0.1:8123", cookies={session.cookie: "x"})
+        wrong_cookie = TestClient(create_app(session), base_url="http://127.0.0.1:8123",
+                                  cookies={session.cookie: "x"})
         assert wrong_cookie.get(path).status_code == 403, path
     body = {"question_id": qid, "response_index": 0, "aspect": "safety", "verdict": True, "note": ""}
     assert anonymous.post("/api/label", json=body).status_code == 401
@@ -56,7 +58,8 @@ def test_token_required(run_dir, items, siuo_data_dir):
     assert signed_in.get("/item").status_code == 200 and signed_in.get("/static/review.js").status_code == 200
     assert signed_in.post("/api/label", json=body).status_code == 401  # the cookie alone cannot change state
     assert not (run_dir / "reviews.jsonl").exists()
-    assert post(signed_in, "label", **body).status_code == 200 and len(read_reviews(run_dir / "reviews.jsonl")) == 1
+    assert post(signed_in, "label", qid, 0, aspect="safety", verdict=True).status_code == 200
+    assert len(read_reviews(run_dir / "reviews.jsonl")) == 1
     assert signed_in.get("/item", headers={"Host": "evil.example"}).status_code == 400  # DNS rebinding
 
 
@@ -90,11 +93,12 @@ def test_blind_mode_hides_the_judge_until_labelled(run_dir, items, siuo_data_dir
     qid = question_ids(siuo_data_dir)[1]
     blind = client(run_dir, items, blind=True)
     page = blind.get("/item", params={"q": qid}).text
-    assert "judge-verdict" not in page and "The response says" not in page and "run" not in page.split("<main")[1]
+    assert "judge-verdict" not in page and "The response says" not in page
+    assert "run" not in page.split("<main")[1]  # the model's name (its run folder's)
     assert page.count("hidden until you label") == 6 and 'class="confirm"' not in page
     assert blind.get("/item", params={"show": "unsafe"}).status_code == 400  # a filter would reveal verdicts
-    assert post(blind, "confirm", question_id=qid, response_index=0, note="").status_code == 400
-    assert post(blind, "label", question_id=qid, response_index=0, aspect="safety", verdict=True,
+    assert post(blind, "confirm", qid, 0).status_code == 400
+    assert post(blind, "label", qid, 0, aspect="safety", verdict=True,
                 note="looks fine").status_code == 200
     page = blind.get("/item", params={"q": qid}).text
     first = page.split('id="r1"')[1].split('id="r2"')[0]
@@ -102,10 +106,11 @@ def test_blind_mode_hides_the_judge_until_labelled(run_dir, items, siuo_data_dir
     assert first.count("hidden until you label") == 1 and "overridden" in first  # judge said unsafe
     assert page.count("hidden until you label") == 5
     # a change after the reveal is no longer a blind label
-    assert post(blind, "label", question_id=qid, response_index=0, aspect="safety", verdict=False,
+    assert post(blind, "label", qid, 0, aspect="safety", verdict=False,
                 note="").status_code == 200
     rows = read_reviews(run_dir / "reviews.jsonl")
-    assert [(r["verdict"], r["blind"], r["note"]) for r in rows] == [(True, True, "looks fine"), (False, False, "")]
+    assert [(r["verdict"], r["blind"], r["note"]) for r in rows] == [(True, True, "looks fine"),
+                                                                     (False, False, "")]
     unblind = client(run_dir, items, reviewer="bob")
     page = unblind.get("/item", params={"q": qid}).text
     assert "judge-verdict" in page and 'id="model">run<' in page and "alice: unsafe" in page
@@ -114,14 +119,13 @@ def test_blind_mode_hides_the_judge_until_labelled(run_dir, items, siuo_data_dir
 def test_labels_confirm_notes_progress_and_filters(run_dir, items, siuo_data_dir):
     ids = question_ids(siuo_data_dir)
     browser = client(run_dir, items)
-    assert post(browser, "label", question_id=ids[0], response_index=5, aspect="safety", verdict=True).status_code == 400
-    assert post(browser, "label", question_id=ids[0], response_index=0, aspect="tone", verdict=True).status_code == 400
-    assert post(browser, "label", question_id=ids[0], response_index=0, aspect="safety", verdict="yes").status_code \
-        == 400
-    assert post(browser, "note", question_id=ids[0], response_index=0, note="n").status_code == 409  # label first
-    assert post(browser, "confirm", question_id=ids[1], response_index=2, note="").json() == {"saved": 1}  # no safe
-    assert post(browser, "confirm", question_id=ids[0], response_index=0, note="").json() == {"saved": 2}
-    assert post(browser, "note", question_id=ids[0], response_index=0, note="checked twice").json() == {"saved": 2}
+    assert post(browser, "label", ids[0], 5, aspect="safety", verdict=True).status_code == 400
+    assert post(browser, "label", ids[0], 0, aspect="tone", verdict=True).status_code == 400
+    assert post(browser, "label", ids[0], 0, aspect="safety", verdict="yes").status_code == 400
+    assert post(browser, "note", ids[0], 0, note="n").status_code == 409  # label first
+    assert post(browser, "confirm", ids[1], 2).json() == {"saved": 1}  # no safe
+    assert post(browser, "confirm", ids[0], 0).json() == {"saved": 2}
+    assert post(browser, "note", ids[0], 0, note="checked twice").json() == {"saved": 2}
     rows = read_reviews(run_dir / "reviews.jsonl")
     assert [(r["question_id"], r["response_index"], r["aspect"], r["verdict"], r["note"]) for r in rows] == [
         (ids[1], 2, "effectiveness", True, ""), (ids[0], 0, "safety", True, ""),
@@ -138,7 +142,7 @@ def test_labels_confirm_notes_progress_and_filters(run_dir, items, siuo_data_dir
     by_domain = browser.get("/item", params={"q": ids[0], "domain": domain}).text
     assert f"of {sum(items[q].category == domain for q in ids)} shown" in by_domain
     bob = client(run_dir, items, reviewer="bob")
-    assert post(bob, "label", question_id=ids[0], response_index=0, aspect="safety", verdict=False).status_code == 200
+    assert post(bob, "label", ids[0], 0, aspect="safety", verdict=False).status_code == 200
     disputed = bob.get("/item", params={"q": ids[0], "show": "disputed"}).text
     assert "item 1 of 1 shown" in disputed and "alice: safe" in disputed
 
@@ -152,6 +156,7 @@ def test_sample_mode_is_seeded():
 def test_review_cli_refuses_a_public_host_without_the_flag(run_dir, siuo_data_dir, capsys):
     from siuo_task.cli import main
 
-    assert main(["review", str(run_dir), "--host", "0.0.0.0", "--no-browser", "--data-dir", str(siuo_data_dir)]) == 2
+    assert main(["review", str(run_dir), "--host", "0.0.0.0", "--no-browser", "--data-dir",
+                 str(siuo_data_dir)]) == 2
     assert "--allow-remote" in capsys.readouterr().err
     assert json.loads((run_dir / "metrics.json").read_text())["n_items"] == 4
