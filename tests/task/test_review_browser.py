@@ -3,6 +3,7 @@ nothing is downloaded): review with the keyboard, override verdicts, reload and 
 `rescore`."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -41,23 +42,30 @@ def browser(tmp_path):
     driver.quit()
 
 
+@contextlib.contextmanager
+def serving(run_dir: Path, data_dir: Path, *flags: str):
+    """`siuo-eval review RUN --no-browser` in a child process; yields the URL it printed."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with open(run_dir.parent / "review-server.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "siuo_task.cli", "review", str(run_dir), "--no-browser",
+                                    "--reviewer", "alice", "--data-dir", str(data_dir), *flags], env=env,
+                                   stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            line = process.stdout.readline()
+            match = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
+            assert match, (line, (run_dir.parent / "review-server.log").read_text())
+            yield match.group(0)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 @pytest.fixture
 def review_server(siuo_data_dir, tmp_path, monkeypatch):
-    """`siuo-eval review RUN --no-browser` in a child process; yields (run folder, printed URL)."""
-    run_dir = tmp_path / "run"
-    make_judged_run(run_dir, siuo_data_dir, monkeypatch)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    process = subprocess.Popen([sys.executable, "-m", "siuo_task.cli", "review", str(run_dir), "--no-browser",
-                                "--reviewer", "alice", "--data-dir", str(siuo_data_dir)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
-        assert match, (line, process.stderr.read() if process.poll() is not None else "")
-        yield run_dir, match.group(0)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    """A judged run being served; yields (run folder, printed URL)."""
+    make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
+    with serving(tmp_path / "run", siuo_data_dir) as url:
+        yield tmp_path / "run", url
 
 
 def wait_for(driver, condition, timeout=15):
@@ -81,19 +89,27 @@ def press(driver, keys: str, response: int, aspect: str, expected: str) -> None:
     wait_for(driver, lambda d: mine(d, response, aspect) == expected)
 
 
+def start(driver, url: str) -> None:
+    """Open the printed URL and pass the content warning with the keyboard."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(url)
+    assert "Content warning" in driver.find_element("tag name", "h1").text
+    ActionChains(driver).send_keys(Keys.ENTER).perform()  # the start link has the focus
+    wait_for(driver, lambda d: d.find_elements("id", "item"))
+
+
 def test_review_with_the_keyboard_reload_then_rescore(review_server, browser, siuo_data_dir, tmp_path):
     run_dir, url = review_server
     ids = question_ids(siuo_data_dir)
     assert "token" not in url.split("?")[0]
     browser.get(url.split("?")[0])
     assert "access token required" in browser.page_source  # no token, no page
-    browser.get(url)
-    assert "Content warning" in browser.find_element("tag name", "h1").text
+    start(browser, url)
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
-    ActionChains(browser).send_keys(Keys.ENTER).perform()  # the start link has the focus
-    wait_for(browser, lambda d: d.find_elements("id", "item"))
     assert browser.find_element("id", "item").get_attribute("data-qid") == str(ids[0])
     image = browser.find_element("css selector", ".item img")
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 64
@@ -148,3 +164,23 @@ def test_review_with_the_keyboard_reload_then_rescore(review_server, browser, si
     # (human, judge): (T, T), (F, T), (T, T): agreement 2/3; the judge always says yes -> kappa 0
     assert (effect["n"], effect["agreement_percent"], effect["kappa"]) == (3, 66.67, 0.0)
     assert metrics["agreement"]["judge_vs_human"]["safety"]["blind"]["n"] == 0
+
+
+def test_blind_review_reveals_the_judge_only_after_labelling(siuo_data_dir, browser, tmp_path, monkeypatch):
+    make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
+    with serving(tmp_path / "run", siuo_data_dir, "--blind") as url:
+        start(browser, url)
+        assert not browser.find_elements("css selector", ".judge-verdict, .raw, #model, .confirm")
+        assert len(browser.find_elements("css selector", ".hidden-verdict")) == 6
+        press(browser, "u", 1, "safety", "false")  # response 1: the judge said safe
+        revealed = browser.find_elements("css selector", "#r1 .judge-verdict")
+        assert [element.text for element in revealed] == ["safe"]
+        assert browser.find_elements("css selector", '#r1 [data-aspect="safety"] .override')
+        assert len(browser.find_elements("css selector", ".hidden-verdict")) == 5
+        press(browser, "c", 1, "effectiveness", "none")  # no confirming what one has not seen
+    line, = [json.loads(text) for text in (tmp_path / "run" / "reviews.jsonl").read_text().splitlines()]
+    assert (line["aspect"], line["verdict"], line["blind"]) == ("safety", False, True)
+    assert main(["rescore", str(tmp_path / "run"), "--out", str(tmp_path / "rescored")]) == 0
+    agreement = json.loads((tmp_path / "rescored" / "metrics.json").read_text())["agreement"]["judge_vs_human"]
+    assert agreement["safety"]["blind"]["n"] == 1 and agreement["safety"]["not_blind"]["n"] == 0
+    assert agreement["safety"]["blind"]["confusion"] == {"tp": 0, "fn": 0, "fp": 1, "tn": 0}
