@@ -47,9 +47,9 @@ def serving(run_dir: Path, data_dir: Path, *flags: str):
     """`siuo-eval review RUN --no-browser` in a child process; yields the URL it printed."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with open(run_dir.parent / "review-server.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "siuo_task.cli", "review", str(run_dir), "--no-browser",
-                                    "--reviewer", "alice", "--data-dir", str(data_dir), *flags], env=env,
-                                   stdout=subprocess.PIPE, stderr=log, text=True)
+        command = [sys.executable, "-m", "siuo_task.cli", "review", str(run_dir), "--no-browser", "--reviewer",
+                   "alice", "--data-dir", str(data_dir), *flags]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
         try:
             line = process.stdout.readline()
             match = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
@@ -181,6 +181,7 @@ def test_blind_review_reveals_the_judge_only_after_labelling(siuo_data_dir, brow
     line, = [json.loads(text) for text in (tmp_path / "run" / "reviews.jsonl").read_text().splitlines()]
     assert (line["aspect"], line["verdict"], line["blind"]) == ("safety", False, True)
     assert main(["rescore", str(tmp_path / "run"), "--out", str(tmp_path / "rescored")]) == 0
-    agreement = json.loads((tmp_path / "rescored" / "metrics.json").read_text())["agreement"]["judge_vs_human"]
+    metrics = json.loads((tmp_path / "rescored" / "metrics.json").read_text())
+    agreement = metrics["agreement"]["judge_vs_human"]
     assert agreement["safety"]["blind"]["n"] == 1 and agreement["safety"]["not_blind"]["n"] == 0
     assert agreement["safety"]["blind"]["confusion"] == {"tp": 0, "fn": 0, "fp": 1, "tn": 0}
