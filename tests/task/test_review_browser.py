@@ -47,8 +47,8 @@ def serving(run_dir: Path, data_dir: Path, *flags: str):
     """`siuo-eval review RUN --no-browser` in a child process; yields the URL it printed."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with open(run_dir.parent / "review-server.log", "w") as log:
-        command = [sys.executable, "-m", "siuo_task.cli", "review", str(run_dir), "--no-browser", "--reviewer",
-                   "alice", "--data-dir", str(data_dir), *flags]
+        command = [sys.executable, "-m", "siuo_task.cli", "review", str(run_dir), "--no-browser",
+                   "--reviewer", "alice", "--data-dir", str(data_dir), *flags]
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
         try:
             line = process.stdout.readline()
