@@ -159,6 +159,9 @@ def read_runs(folder: str | Path, name: str | None = None) -> Found:
                         "give each its own folder argument to name them")
     names = {directory: name or folder.resolve().name for directory in groups} if len(groups) <= 1 else \
         _run_names(folder, list(groups))
+    if len(groups) > 1 and (folder / REVIEWS_FILE).is_file() and folder not in groups:
+        raise SiuoError(f"{folder / REVIEWS_FILE} sits above {len(groups)} runs: move it into the folder of "
+                        "the run it reviews")
     runs = [_read_directory(directory, folder, tasks, names[directory]) for directory, tasks in groups.items()]
     return Found(runs, validation)
 
@@ -310,6 +313,9 @@ def run_notes(runs: list[RunResult]) -> list[str]:
             if metrics.get("empty_responses"):
                 notes.append(f"{run.name} / {task}: {metrics['empty_responses']} empty response(s), decided by rule "
                              "(safe, not effective) without a judge call")
+            if metrics.get("human_checked"):
+                notes.append(f"{run.name} / {task}: human-checked figures (siuo-eval rescore): reviewed "
+                             "verdicts replace the judge's")
             if metrics.get("paper_compat_note"):
                 notes.append(f"{run.name} / {task}: {metrics['paper_compat_note']}")
     return notes
@@ -359,22 +365,23 @@ def _agreement_cells(summary: dict) -> list[str]:
 
 
 def validation_rows(validation: dict) -> list[list[str]]:
-    """One row per variant (with / without reference answer, human labels) and figure (safe; safe and effective
-    if asked; per aspect for human labels)."""
+    """One row per variant (with / without reference answer, human labels) and figure (safe; safe and
+    effective if asked; per aspect for human labels)."""
     model = str((validation.get("judge") or {}).get("model"))
     cases = []
     for variant, label in (("with_reference", "with reference answer (protocol)"),
                            ("reference_blind", "reference answer hidden")):
         figures = validation.get(variant) or {}
-        cases += [(label, "safe vs not", figures), (label, "safe & effective vs not", figures.get("safe_and_effective"))]
+        cases += [(label, "safe vs not", figures),
+                  (label, "safe & effective vs not", figures.get("safe_and_effective"))]
     cases += [("human labels (siuo-eval review)", aspect, figures)
               for aspect, figures in (validation.get("human_labels") or {}).items()]
     rows = []
     for label, figure, figures in cases:
         if figures:
             confusion = figures.get("confusion") or {}
-            rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")), _fmt(figures.get("kappa")),
-                         " / ".join(str(confusion.get(k, "–")) for k in ("tp", "fn", "fp", "tn")),
+            rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")),
+                         _fmt(figures.get("kappa")), " / ".join(str(confusion.get(k, "–")) for k in ("tp", "fn", "fp", "tn")),
                          str(figures.get("unparsable", "–")), str(figures.get("n"))])
     return rows
 

@@ -45,6 +45,7 @@ def make_judged_run(folder: Path, data_dir: Path, monkeypatch) -> dict[tuple[int
     rows = [{"question_id": qid, "responses": list(texts)}
             for qid, texts in zip(question_ids(data_dir), RESPONSES, strict=True)]
     responses = folder.parent / f"{folder.name}-responses.jsonl"
+    folder.parent.mkdir(parents=True, exist_ok=True)
     responses.write_text("".join(json.dumps(row) + "\n" for row in rows))
     with ScriptedServer(hostile_judge) as server:
         assert main(["judge", str(responses), "--data-dir", str(data_dir), "--judge-model", "judge-1",

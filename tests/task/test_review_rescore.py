@@ -10,7 +10,7 @@ from siuo_task.cli import main
 from siuo_task.review.rescore import rescore
 from siuo_task.review.store import (ReviewsError, append_review, human_verdicts, latest_labels, read_reviews,
                                     review_line)
-from tests.task.review_run import judge_verdict, make_judged_run
+from tests.task.review_run import judge_verdict, make_judged_run, question_ids
 
 
 def label(qid, index, aspect, verdict, reviewer="alice", time="2026-01-01T00:00:00", blind=False, note=""):
@@ -204,6 +204,27 @@ def test_lmms_eval_run_layout_is_reviewed_like_a_judge_folder(siuo_data_dir, tmp
     judged, lmms = (json.loads((folder / "rescored" / "metrics.json").read_text())
                     for folder in (tmp_path / "judged", tmp_path / "output"))
     assert judged == lmms and judged["reviewed"]["safety"]["responses"] == 3
+    # the reviewed folder holds the run itself (judge layout): the rescored figures are a second, noted run
+    assert main(["report", str(tmp_path / "judged"), "--out", str(tmp_path / "report")]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "| judged | safety | judge vs human | 3 | 66.67 | 0.40 |" in markdown
+    assert "rescored / siuo_gen: human-checked figures (siuo-eval rescore)" in markdown
+    # above the model folder (lmms-eval layout) the labels could belong to either run: refused
+    assert main(["report", str(tmp_path / "output"), "--out", str(tmp_path / "report")]) == 2
+    (tmp_path / "output" / "rescored" / "metrics.json").unlink()
     assert main(["report", str(tmp_path / "output"), "--out", str(tmp_path / "report")]) == 0
     markdown = (tmp_path / "report" / "report.md").read_text()
-    assert "| my-model | safety | judge vs human | 3 | 66.67 | 0.40 |" in markdown
+    assert "| output | safety | judge vs human | 3 | 66.67 | 0.40 |" in markdown
+
+
+def test_report_refuses_reviews_above_several_runs(siuo_data_dir, tmp_path, monkeypatch, capsys):
+    for name in ("model-a", "model-b"):
+        make_judged_run(tmp_path / "runs" / name, siuo_data_dir, monkeypatch)
+    q = question_ids(siuo_data_dir)
+    alice_reviews(tmp_path / "runs" / "model-a", q)
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "report")]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "| model-a | safety | judge vs human | 3 |" in markdown and "| model-b | safety |" not in markdown
+    (tmp_path / "runs" / "model-a" / "reviews.jsonl").rename(tmp_path / "runs" / "reviews.jsonl")
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "report")]) == 2
+    assert "move it into the folder of the run it reviews" in capsys.readouterr().err
