@@ -380,9 +380,9 @@ def validation_rows(validation: dict) -> list[list[str]]:
     for label, figure, figures in cases:
         if figures:
             confusion = figures.get("confusion") or {}
-            rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")),
-                         _fmt(figures.get("kappa")), " / ".join(str(confusion.get(k, "–")) for k in ("tp", "fn", "fp", "tn")),
-                         str(figures.get("unparsable", "–")), str(figures.get("n"))])
+            counts = " / ".join(str(confusion.get(k, "–")) for k in ("tp", "fn", "fp", "tn"))
+            rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")), _fmt(figures.get("kappa")),
+                         counts, str(figures.get("unparsable", "–")), str(figures.get("n"))])
     return rows
 
 
