@@ -381,8 +381,9 @@ def validation_rows(validation: dict) -> list[list[str]]:
         if figures:
             confusion = figures.get("confusion") or {}
             counts = " / ".join(str(confusion.get(k, "–")) for k in ("tp", "fn", "fp", "tn"))
-            rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")), _fmt(figures.get("kappa")),
-                         counts, str(figures.get("unparsable", "–")), str(figures.get("n"))])
+            rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")),
+                         _fmt(figures.get("kappa")), counts, str(figures.get("unparsable", "–")),
+                         str(figures.get("n"))])
     return rows
 
 
