@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from siuo_task.cli import main
+from tests.paths import REPO
 from tests.task.review_run import HOSTILE, judge_verdict, make_judged_run, question_ids
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                                 reason="browser tests need Debian's chromium and chromium-driver "
                                        "(apt-get install chromium chromium-driver; `make install` does it)")
