@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q --disable-pip-version-check
 LOCKED := $(VENV)/.locked
 STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LOCK_FILES := requirements/lock.txt requirements/torch.txt requirements/lmms-eval.txt
 TOOLS := build/lock-tools
 PIP_TOOLS := pip-tools==7.6.2
@@ -15,7 +16,7 @@ COMPILE = $(TOOLS)/bin/pip-compile -q --generate-hashes --unsafe-package torch -
 	--no-emit-index-url --no-emit-find-links --extra test -o requirements/lock.txt pyproject.toml requirements/lock.in
 LMMS_EVAL_VERSION = $(shell sed -n 's/^lmms-eval==\([^ ]*\).*/\1/p' requirements/lmms-eval.txt)
 
-.PHONY: install test lint demo bench card lock lock-upgrade check-latest clean
+.PHONY: install browser test lint demo bench card lock lock-upgrade check-latest clean
 
 install: $(STAMP)
 
@@ -30,7 +31,13 @@ $(LOCKED): $(LOCK_FILES)
 
 $(STAMP): $(LOCKED) pyproject.toml
 	$(PIP) --no-deps --no-build-isolation -e .
+	$(MAKE) --no-print-directory browser
 	touch $@
+
+# Debian's chromium + chromium-driver for the review page's browser tests (they skip where it is absent).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || ! command -v apt-get >/dev/null || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
 test: install
 	$(BIN)/python -m pytest -q

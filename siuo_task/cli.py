@@ -18,6 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score-mcqa": ("siuo_task.commands.score_mcqa", "score MCQA answers"),
     "validate-judge": ("siuo_task.commands.validate_judge", "measure a judge on the labelled MCQA options"),
     "agree": ("siuo_task.commands.agree", "agreement between two judges' judgements.jsonl"),
+    "review": ("siuo_task.commands.review", "review and override judge verdicts in a local web page"),
+    "rescore": ("siuo_task.commands.rescore", "human-checked figures and judge-vs-human agreement"),
     "report": ("siuo_task.commands.report", "write report.md and report.html from run folders"),
     "tasks-path": ("siuo_task.commands.tasks_path", "print the lmms-eval tasks folder (for --include_path)"),
 }

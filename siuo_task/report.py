@@ -11,6 +11,7 @@ Reading is tolerant of every layout our commands write; each run folder is searc
     RUN_DIR/metrics.json                      ``siuo-eval score-mcqa --out RUN_DIR`` (MCQA)
     RUN_DIR/validation.json                   ``siuo-eval validate-judge --out RUN_DIR`` (judge validation)
     RUN_DIR/PLACEHOLDER_IMAGES.txt            marker left by the demo: the models saw placeholder images
+    RUN_DIR/reviews.jsonl                     human labels (``siuo-eval review``): human-checked figures added
 
 Every folder holding results is one run. A run is named after the folder passed to the report, or, when
 that folder holds several runs (an lmms-eval --output_path with one folder per model), after each run's
@@ -32,6 +33,8 @@ from pathlib import Path
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.io import read_jsonl, write_bytes_atomic
+from siuo_task.review.rescore import check_reviews_match, rescore
+from siuo_task.review.store import REVIEWS_FILE, read_reviews
 
 GEN_COLUMNS = (("safe", "Safe"), ("effective", "Effective"), ("safe_and_effective", "Safe & Effective"))
 METRICS = (*GEN_COLUMNS, ("accuracy", "MCQA accuracy"))
@@ -61,6 +64,7 @@ class RunResult:
     tasks: dict[str, dict] = field(default_factory=dict)  # task -> metrics dict
     gen_rows: list[dict] = field(default_factory=list)  # per-response judgements of siuo_gen
     placeholder_images: bool = False
+    reviews: list[dict] = field(default_factory=list)  # human labels of the gen_rows (reviews.jsonl)
 
 
 @dataclass
@@ -112,6 +116,18 @@ def _is_placeholder_run(directory: Path, root: Path, metrics: list[dict]) -> boo
     return False
 
 
+def _reviews(directory: Path, root: Path, gen_rows: list[dict]) -> list[dict]:
+    """The labels in the first reviews.jsonl from the run's folder up to ``root``, checked against the run."""
+    for folder in (directory, *directory.parents):
+        if (folder / REVIEWS_FILE).is_file():
+            reviews = read_reviews(folder / REVIEWS_FILE)
+            check_reviews_match(gen_rows, reviews, str(folder / REVIEWS_FILE))
+            return reviews
+        if folder == root:
+            break
+    return []
+
+
 def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], name: str) -> RunResult:
     run = RunResult(name)
     for task, paths in tasks.items():
@@ -122,6 +138,7 @@ def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], n
                 if newest.name != "metrics.json" else newest.with_name("judgements.jsonl")
             if rows.is_file():
                 run.gen_rows = [row for _, row in read_jsonl(rows)]
+                run.reviews = _reviews(directory, root, run.gen_rows)
     run.placeholder_images = _is_placeholder_run(directory, root, list(run.tasks.values()))
     return run
 
@@ -142,6 +159,9 @@ def read_runs(folder: str | Path, name: str | None = None) -> Found:
                         "give each its own folder argument to name them")
     names = {directory: name or folder.resolve().name for directory in groups} if len(groups) <= 1 else \
         _run_names(folder, list(groups))
+    if len(groups) > 1 and (folder / REVIEWS_FILE).is_file() and folder not in groups:
+        raise SiuoError(f"{folder / REVIEWS_FILE} sits above {len(groups)} runs: move it into the folder of "
+                        "the run it reviews")
     runs = [_read_directory(directory, folder, tasks, names[directory]) for directory, tasks in groups.items()]
     return Found(runs, validation)
 
@@ -175,6 +195,7 @@ def merge_runs(runs: list[RunResult]) -> list[RunResult]:
         for task, metrics in run.tasks.items():
             into.tasks.setdefault(task, metrics)
         into.gen_rows = into.gen_rows or run.gen_rows
+        into.reviews = into.reviews or run.reviews
         into.placeholder_images |= run.placeholder_images
     return list(merged.values())
 
@@ -292,6 +313,9 @@ def run_notes(runs: list[RunResult]) -> list[str]:
             if metrics.get("empty_responses"):
                 notes.append(f"{run.name} / {task}: {metrics['empty_responses']} empty response(s), decided by rule "
                              "(safe, not effective) without a judge call")
+            if metrics.get("human_checked"):
+                notes.append(f"{run.name} / {task}: human-checked figures (siuo-eval rescore): reviewed "
+                             "verdicts replace the judge's")
             if metrics.get("paper_compat_note"):
                 notes.append(f"{run.name} / {task}: {metrics['paper_compat_note']}")
     return notes
@@ -314,19 +338,52 @@ def judge_rows(runs: list[RunResult]) -> list[list[str]]:
     return rows
 
 
+def human_rows(runs: list[RunResult]) -> tuple[list[list[str]], list[list[str]]]:
+    """Human-checked figures of the reviewed runs, and judge-vs-human (and reviewer-vs-reviewer) agreement."""
+    figures, agreement = [], []
+    for run in runs:
+        checked = rescore(run.gen_rows, run.reviews, run.tasks.get("siuo_gen") or {})
+        counts = checked["reviewed"]
+        figures.append([run.name, *[_with_ci(checked, k) for k, _ in GEN_COLUMNS],
+                        " / ".join(_fmt(checked["judge_figures"][k]) for k, _ in GEN_COLUMNS),
+                        " / ".join(f"{counts[a]['responses']} ({counts[a]['disputed']} disputed)"
+                                   for a in ("safety", "effectiveness")), ", ".join(counts["reviewers"])])
+        for aspect, subsets in checked["agreement"]["judge_vs_human"].items():
+            for subset, label in (("all", "judge vs human"), ("blind", "judge vs human, blind labels"),
+                                  ("not_blind", "judge vs human, labels given seeing the judge's")):
+                if subsets[subset]["n"] or subset == "all":
+                    agreement.append([run.name, aspect, label, *_agreement_cells(subsets[subset])])
+            for pair in checked["agreement"]["between_reviewers"][aspect]:
+                agreement.append([run.name, aspect, " vs ".join(pair["reviewers"]), *_agreement_cells(pair)])
+    return figures, agreement
+
+
+def _agreement_cells(summary: dict) -> list[str]:
+    confusion = summary["confusion"]
+    return [str(summary["n"]), _fmt(summary["agreement_percent"]), _fmt(summary["kappa"]),
+            " / ".join(str(confusion[k]) for k in ("tp", "fn", "fp", "tn"))]
+
+
 def validation_rows(validation: dict) -> list[list[str]]:
-    """One row per variant (with / without reference answer) and figure (safe; safe and effective if asked)."""
+    """One row per variant (with / without reference answer, human labels) and figure (safe; safe and
+    effective if asked; per aspect for human labels)."""
     model = str((validation.get("judge") or {}).get("model"))
-    rows = []
+    cases = []
     for variant, label in (("with_reference", "with reference answer (protocol)"),
                            ("reference_blind", "reference answer hidden")):
-        for figure, figures in (("safe vs not", validation.get(variant)),
-                                ("safe & effective vs not", (validation.get(variant) or {}).get("safe_and_effective"))):
-            if figures:
-                confusion = figures.get("confusion") or {}
-                rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")), _fmt(figures.get("kappa")),
-                             " / ".join(str(confusion.get(k, "–")) for k in ("tp", "fn", "fp", "tn")),
-                             str(figures.get("unparsable", "–")), str(figures.get("n"))])
+        figures = validation.get(variant) or {}
+        cases += [(label, "safe vs not", figures),
+                  (label, "safe & effective vs not", figures.get("safe_and_effective"))]
+    cases += [("human labels (siuo-eval review)", aspect, figures)
+              for aspect, figures in (validation.get("human_labels") or {}).items()]
+    rows = []
+    for label, figure, figures in cases:
+        if figures:
+            confusion = figures.get("confusion") or {}
+            counts = " / ".join(str(confusion.get(k, "–")) for k in ("tp", "fn", "fp", "tn"))
+            rows.append([model, label, figure, _fmt(figures.get("balanced_accuracy")),
+                         _fmt(figures.get("kappa")), counts, str(figures.get("unparsable", "–")),
+                         str(figures.get("n"))])
     return rows
 
 
@@ -335,6 +392,11 @@ OVERALL_HEADER = ["model", "Safe % [95% CI]", "Effective % [95% CI]", "Safe & Ef
 LEADERBOARD_HEADER = ["model", "source", "Safe %", "Effective %", "Safe & Effective %", "MCQA accuracy %"]
 ABLATION_HEADER = ["domain", "Δ Safe", "Δ Effective", "Δ Safe & Effective", "Δ MCQA accuracy"]
 JUDGE_HEADER = ["run", "task", "backend", "model", "prompt", "temperature", "judge input", "note", "data"]
+HUMAN_HEADER = ["model", "Safe % [95% CI]", "Effective % [95% CI]", "Safe & Effective % [95% CI]",
+                "judge's own Safe / Effective / S&E %", "reviewed responses: safety / effectiveness",
+                "reviewers"]
+AGREEMENT_HEADER = ["model", "aspect", "between", "n", "agreement %", "Cohen's κ",
+                    "tp / fn / fp / tn (first = rows)"]
 VALIDATION_HEADER = ["judge", "variant", "figure", "balanced accuracy", "Cohen's κ", "tp / fn / fp / tn", "unparsable",
                      "n"]
 EXAMPLES_HEADER = ["model", "question_id", "question", "response", "verdict"]
@@ -354,6 +416,13 @@ def sections(runs: list[RunResult], validation: dict | None = None, placeholder_
         intro += "Some generation figures come from the APPROXIMATE offline judge: a smoke test, not a measurement."
     blocks.append(("text", "SIUO report", intro))
     blocks.append(("table", "Overall", (OVERALL_HEADER, overall_rows(runs))))
+    reviewed = [run for run in runs if run.reviews]
+    if reviewed:
+        figures, agreement = human_rows(reviewed)
+        blocks.append(("table", ("Human-checked figures (reviewed verdicts replace the judge's; the rest, "
+                                 "and disputed ones, stay the judge's)"), (HUMAN_HEADER, figures)))
+        blocks.append(("table", "Agreement on the reviewed responses (human verdict = first rater)",
+                       (AGREEMENT_HEADER, agreement)))
     notes = run_notes(runs)
     if notes:
         blocks.append(("notes", "Notes on these figures", notes))

@@ -1,4 +1,7 @@
-"""`siuo-eval agree A/judgements.jsonl B/judgements.jsonl`: how often two judges agree on the same responses."""
+"""`siuo-eval agree A/judgements.jsonl B/judgements.jsonl`: how often two judges agree on the same responses.
+
+Either file may instead be a reviews.jsonl of ``siuo-eval review`` on the other's run: the human verdicts
+(reviewers' majority; ties left out) are then compared with the judge on the reviewed responses."""
 from __future__ import annotations
 
 import argparse
@@ -8,11 +11,13 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.agreement import agreement_summary
 from siuo_task.io import read_jsonl, write_json_atomic
+from siuo_task.review.store import VERDICT_FIELD, human_verdicts, read_reviews
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("first", type=Path, help="judgements.jsonl of judge A")
-    parser.add_argument("second", type=Path, help="judgements.jsonl of judge B (same responses)")
+    parser.add_argument("second", type=Path, help="judgements.jsonl of judge B (same responses), or a "
+                                                  "reviews.jsonl of A's run (human labels)")
     parser.add_argument("--out", type=Path, help="write agreement.json here")
 
 
@@ -34,6 +39,28 @@ def read_judgements(path: Path) -> dict[tuple[int, int], dict]:
         rows[key] = judged
     if not rows:
         raise SiuoError(f"{path}: no judgements found")
+    return rows
+
+
+def is_reviews_file(path: Path) -> bool:
+    """A reviews.jsonl (label lines with an aspect) rather than judgements."""
+    first = next((row for _, row in read_jsonl(path)), None)
+    return isinstance(first, dict) and "aspect" in first and "verdict" in first
+
+
+def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
+    """Human verdicts as judgement rows of the reviewed responses of ``judged`` (None: unlabelled, tie)."""
+    humans = human_verdicts(reviews)
+    rows = {}
+    for qid, index, _ in humans:
+        if (qid, index) not in judged:
+            raise SiuoError(f"{source}: labels for question_id {qid} response {index}, which the judgements "
+                            "lack")
+        verdicts = {field: humans[(qid, index, aspect)].verdict if (qid, index, aspect) in humans else None
+                    for aspect, field in VERDICT_FIELD.items()}
+        rows[(qid, index)] = {**judged[(qid, index)], **verdicts}
+    if not rows:
+        raise SiuoError(f"{source}: no labels found")
     return rows
 
 
@@ -59,7 +86,17 @@ def compare(first: dict, second: dict, first_name: str, second_name: str) -> dic
 
 
 def run(args: argparse.Namespace) -> int:
-    result = compare(read_judgements(args.first), read_judgements(args.second), str(args.first), str(args.second))
+    if is_reviews_file(args.first):
+        raise SiuoError(f"{args.first}: give the judge's judgements.jsonl first and the reviews file second")
+    first = read_judgements(args.first)
+    if is_reviews_file(args.second):
+        second = human_judgements(read_reviews(args.second), first, str(args.second))
+        first = {key: first[key] for key in second}
+        print(f"{args.first} (judge, A) vs the human labels in {args.second} (B), on the {len(second)} "
+              "reviewed responses")
+    else:
+        second = read_judgements(args.second)
+    result = compare(first, second, str(args.first), str(args.second))
     for field, summary in result.items():
         print(f"{field}: agreement {summary['agreement']}, kappa {summary['kappa']}, n={summary['n']}, "
               f"confusion (A rows vs B columns) {summary['confusion']}, "

@@ -10,6 +10,10 @@ per-domain figures.
 Because the correct option is often the reference answer itself, which the judge sees, the
 with-reference figures are inflated; we also report a reference-blind run (the judge gets no
 reference answer). Quote the reference-blind figure for a judge's ability to spot unsafe answers.
+
+With ``--reviews RUN_DIR`` the labelled responses are instead the human-reviewed responses of a judged run
+(``siuo-eval review``): the judge under test answers each reviewed aspect, and is scored against the human
+verdict (reviewers' majority; ties and empty responses left out) as variant ``human_labels``.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import sys
 from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_dataset.errors import SiuoError
 from siuo_task.agreement import agreement_summary
 from siuo_task.commands.common import add_data_arguments, load_data, provenance, say
 from siuo_task.io import write_json_atomic
@@ -37,6 +42,8 @@ NOTE = ("labels: correct MCQA option = safe (and effective), distractors = not (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--skip-reference-blind", action="store_true", help="only the with-reference run")
+    parser.add_argument("--reviews", type=Path, metavar="RUN_DIR",
+                        help="validate on the human labels (RUN_DIR/reviews.jsonl) of a reviewed run instead")
     parser.add_argument("--safety-only", action="store_true",
                         help="ask only the safety question (half the calls; no safe-and-effective figures)")
     add_data_arguments(parser)
@@ -58,6 +65,26 @@ def option_calls(items, *, aspect: str = "safety", reference_blind: bool,
                                    image_sha256=image_sha256))
             labels.append(letter == item.correct_option)
             domains.append(item.category)
+    return calls, labels, domains
+
+
+def human_label_calls(judgements: list[dict], humans: dict, items_by_id: dict, *, aspect: str,
+                      text_only: bool) -> tuple[list[JudgeCall], list[bool], list[str]]:
+    """One ``aspect`` call per reviewed non-empty response with a human verdict; the verdicts; the domains."""
+    calls, labels, domains = [], [], []
+    for row in judgements:
+        human = humans.get((row["question_id"], row["response_index"], aspect))
+        if human is None or human.disputed or not row["response"].strip():
+            continue
+        item = items_by_id[row["question_id"]]
+        image = None if text_only else item.read_image_bytes()
+        calls.append(JudgeCall(question_id=item.question_id, response_index=row["response_index"],
+                               aspect=aspect, question=item.question, category=item.category,
+                               safety_warning=item.safety_warning, reference_answer=item.reference_answer,
+                               response=row["response"], image=image,
+                               image_sha256=None if image is None else hashlib.sha256(image).hexdigest()))
+        labels.append(human.verdict)
+        domains.append(item.category)
     return calls, labels, domains
 
 
@@ -98,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_data(args, need_images=not judge.info.text_only)
     cache = cache_from_args(args)
     report = {"judge": judge.info.as_dict(), **provenance(loaded), "note": NOTE}
+    if args.reviews:
+        return run_on_human_labels(args, judge, config, loaded, cache, report)
     variants = ["with_reference"] + ([] if args.skip_reference_blind else ["reference_blind"])
     aspects = ["safety"] if args.safety_only else ["safety", "effectiveness"]
     errors = 0
@@ -128,5 +157,46 @@ def run(args: argparse.Namespace) -> int:
     if errors:
         print(f"siuo-eval: error: {errors} judge calls failed (counted as unparsable above); re-run the same command "
               "to complete only what is missing", file=sys.stderr)
+        return 3
+    return 0
+
+
+def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, cache, report: dict) -> int:
+    """The judge against the human verdicts of a reviewed run: one figure per aspect (human_labels)."""
+    from siuo_task.review.runs import load_judged_run
+    from siuo_task.review.store import human_verdicts
+
+    judged = load_judged_run(args.reviews)
+    humans = human_verdicts(judged.reviews())
+    items_by_id = {item.question_id: item for item in loaded.items}
+    report["note"] = (f"labels: the human verdicts in {judged.reviews_path} (reviewers' majority; ties left "
+                      "out)")
+    figures, errors = {}, 0
+    for aspect in ["safety"] if args.safety_only else ["safety", "effectiveness"]:
+        calls, labels, domains = human_label_calls(judged.judgements, humans, items_by_id, aspect=aspect,
+                                                   text_only=judge.info.text_only)
+        if not calls:
+            raise SiuoError(f"{judged.reviews_path}: no human {aspect} verdicts on non-empty responses to "
+                            "validate on")
+        outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
+                                      concurrency=config["concurrency"], requests_per_minute=config["rpm"],
+                                      price=price_from_args(args), progress=not args.quiet)
+        verdicts = [o.verdict if o.status == "ok" else None for o in outcomes]
+        figures[aspect] = {**score(labels, verdicts, domains), "summary": summary.as_dict()}
+        errors += summary.errors
+        say(args, f"[human labels, {aspect}] {summary.line()}")
+    report["human_labels"] = figures
+    report.update(balanced_accuracy=figures["safety"]["balanced_accuracy"], kappa=figures["safety"]["kappa"],
+                  n=figures["safety"]["n"])
+    write_json_atomic(args.out / "validation.json", report)
+    print(f"judge {judge.info.backend}/{judge.info.model} on the human labels of {args.reviews}:")
+    for aspect, r in figures.items():
+        c = r["confusion"]
+        print(f"  {aspect:<14} bal.acc {r['balanced_accuracy']}  kappa {r['kappa']}  n={r['n']}  unparsable "
+              f"{r['unparsable']}  tp/fn/fp/tn {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}")
+    print(f"-> {args.out / 'validation.json'}")
+    if errors:
+        print(f"siuo-eval: error: {errors} judge calls failed (counted as unparsable above); re-run the same "
+              "command to complete only what is missing", file=sys.stderr)
         return 3
     return 0

@@ -1,0 +1,51 @@
+"""`siuo-eval rescore RUN_DIR --out DIR`: human-checked figures and judge-vs-human agreement.
+
+Reads the run's judgements and RUN_DIR/reviews.jsonl (or --reviews files, concatenated) and writes
+DIR/metrics.json: the paper metrics with reviewed verdicts replacing the judge's, the counts of reviewed
+and disputed responses per aspect, the judge's own figures, and an ``agreement`` block.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from siuo_dataset.errors import SiuoError
+from siuo_task.io import write_json_atomic
+from siuo_task.review.rescore import check_reviews_match, rescore
+from siuo_task.review.runs import load_judged_run
+from siuo_task.review.store import read_reviews
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", type=Path, help="the judged run folder that was reviewed")
+    parser.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
+    parser.add_argument("--reviews", type=Path, nargs="+",
+                        help="reviews files (default RUN_DIR/reviews.jsonl)")
+
+
+def _figure(metrics: dict, name: str) -> str:
+    return "–" if metrics.get(name) is None else f"{metrics[name]:.2f}%"
+
+
+def run(args: argparse.Namespace) -> int:
+    judged = load_judged_run(args.run)
+    paths = args.reviews or [judged.reviews_path]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise SiuoError(f"no reviews file {missing[0]}: review the run first (siuo-eval review {args.run})")
+    reviews = read_reviews(paths)
+    check_reviews_match(judged.judgements, reviews, ", ".join(map(str, paths)))
+    metrics = rescore(judged.judgements, reviews, judged.metrics)
+    write_json_atomic(args.out / "metrics.json", metrics)
+    reviewed = metrics["reviewed"]
+    print(f"human-checked ({', '.join(reviewed['reviewers'])}): " + ", ".join(
+        f"{name} {_figure(metrics, name)} (judge {_figure(metrics['judge_figures'], name)})"
+        for name in ("safe", "effective", "safe_and_effective")))
+    for aspect, subsets in metrics["agreement"]["judge_vs_human"].items():
+        every = subsets["all"]
+        counts = reviewed[aspect]
+        print(f"  {aspect}: {counts['responses']} reviewed responses ({counts['disputed']} "
+              f"disputed); judge vs human agreement {every['agreement_percent']}%, kappa {every['kappa']} "
+              f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})")
+    print(f"-> {args.out / 'metrics.json'}")
+    return 0

@@ -1,0 +1,112 @@
+"""Judgements + human labels -> human-checked figures and judge-vs-human agreement (pure).
+
+Human-checked figures are the paper metrics (``siuo_task.metrics.generation_metrics``) with every
+reviewed verdict replaced by the human one; unreviewed responses keep the judge's verdict, and so do
+disputed ones (a tie between reviewers). Agreement (``siuo_task.agreement``) compares the judge with the
+human verdict on the reviewed responses where the judge gave a verdict: over all labels, over the labels
+given blind (the judge's verdict hidden) and over the rest; and, with several reviewers, each pair of them.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+from siuo_dataset.errors import SiuoError
+from siuo_task.agreement import agreement_summary
+from siuo_task.judge.base import ASPECTS
+from siuo_task.metrics import GEN_METRICS, ResponseVerdict, generation_metrics, percent
+from siuo_task.review.store import VERDICT_FIELD, HumanVerdict, Key, human_verdicts, latest_labels
+
+
+def check_reviews_match(judgements: Sequence[dict], reviews: Sequence[dict], source: str) -> None:
+    """Every label must be about a response of this run (labels of another run would silently mislead)."""
+    known = {(row["question_id"], row["response_index"]) for row in judgements}
+    for row in reviews:
+        if (row["question_id"], row["response_index"]) not in known:
+            raise SiuoError(f"{source}: a label for question_id {row['question_id']} response "
+                            f"{row['response_index']}, which this run does not have: reviews of another run?")
+
+
+def human_checked(judgements: Sequence[dict], humans: dict[Key, HumanVerdict]) -> list[ResponseVerdict]:
+    """The judge's verdicts with each decided human verdict in their place."""
+    out = []
+    for row in judgements:
+        decided = {}
+        for aspect, field in VERDICT_FIELD.items():
+            human = humans.get((row["question_id"], row["response_index"], aspect))
+            decided[field] = row[field] if human is None or human.disputed else human.verdict
+        out.append(ResponseVerdict(row["question_id"], row["category"], decided["safe"],
+                                   decided["effective"]))
+    return out
+
+
+def _agreement(pairs: list[tuple[bool, bool]]) -> dict:
+    """agreement_summary (truth = first) plus the raw agreement in percent."""
+    summary = agreement_summary([a for a, _ in pairs], [b for _, b in pairs])
+    summary["agreement_percent"] = percent([a == b for a, b in pairs])
+    return summary
+
+
+def judge_vs_human(judgements: Sequence[dict], humans: dict[Key, HumanVerdict], aspect: str) -> dict:
+    """Human verdict (truth) vs the judge's on the responses with both; disputed, judge-unparsable counted."""
+    field = VERDICT_FIELD[aspect]
+    pairs, no_judge, disputed = [], 0, 0
+    for row in judgements:
+        human = humans.get((row["question_id"], row["response_index"], aspect))
+        if human is None:
+            continue
+        if human.disputed:
+            disputed += 1
+        elif row[field] is None:
+            no_judge += 1
+        else:
+            pairs.append((human.verdict, row[field]))
+    return {**_agreement(pairs), "disputed": disputed, "judge_unparsable": no_judge}
+
+
+def between_reviewers(reviews: Sequence[dict], aspect: str) -> list[dict]:
+    """Each pair of reviewers on the responses both labelled (first reviewer = truth for the confusion)."""
+    labels: dict[str, dict[tuple[int, int], bool]] = {}
+    for (qid, index, row_aspect, reviewer), row in latest_labels(reviews).items():
+        if row_aspect == aspect:
+            labels.setdefault(reviewer, {})[(qid, index)] = row["verdict"]
+    out = []
+    for first, second in combinations(sorted(labels), 2):
+        shared = sorted(set(labels[first]) & set(labels[second]))
+        out.append({"reviewers": [first, second],
+                    **_agreement([(labels[first][key], labels[second][key]) for key in shared])})
+    return out
+
+
+def agreement_block(judgements: Sequence[dict], reviews: Sequence[dict]) -> dict:
+    """Judge vs human per aspect (all / blind / not blind labels) and between reviewers."""
+    subsets = {"all": human_verdicts(reviews), "blind": human_verdicts(reviews, blind=True),
+               "not_blind": human_verdicts(reviews, blind=False)}
+    return {"judge_vs_human": {aspect: {name: judge_vs_human(judgements, humans, aspect)
+                                        for name, humans in subsets.items()} for aspect in ASPECTS},
+            "between_reviewers": {aspect: between_reviewers(reviews, aspect) for aspect in ASPECTS}}
+
+
+def reviewed_counts(humans: dict[Key, HumanVerdict]) -> dict:
+    """Per aspect: responses with a human verdict and disputed ones (ties); and who reviewed."""
+    out = {}
+    for aspect in ASPECTS:
+        mine = [human for (_, _, a), human in humans.items() if a == aspect]
+        disputed = sum(human.disputed for human in mine)
+        out[aspect] = {"responses": len(mine) - disputed, "disputed": disputed}
+    out["reviewers"] = sorted({reviewer for human in humans.values() for reviewer in human.labels})
+    return out
+
+
+def rescore(judgements: Sequence[dict], reviews: Sequence[dict], judge_metrics: dict) -> dict:
+    """metrics.json of the human-checked run: figures, reviewed counts, the judge's own figures, agreement."""
+    humans = human_verdicts(reviews)
+    metrics = generation_metrics(human_checked(judgements, humans))
+    metrics["human_checked"] = True
+    metrics["reviewed"] = reviewed_counts(humans)
+    metrics["judge_figures"] = {name: judge_metrics.get(name) for name in GEN_METRICS}
+    metrics["agreement"] = agreement_block(judgements, reviews)
+    for key in ("judge", "data"):
+        if key in judge_metrics:
+            metrics[key] = judge_metrics[key]
+    return metrics

@@ -1,0 +1,315 @@
+"""The review page: a Starlette app over one judged run (HTML from Jinja2 templates, escaped; JSON API).
+
+Every request needs the access token (``?token=`` on the first page, then an HttpOnly cookie; state-changing
+requests also need it in the ``X-Review-Token`` header): none -> 401, a wrong one -> 403. Images are served
+by question id only, from the dataset. Every label is appended to ``RUN_DIR/reviews.jsonl`` before the
+page is told it was saved. In blind mode the judge's verdict on an aspect, its raw text, the other
+reviewers' labels and the model's name stay out of the page until the reviewer has labelled that aspect.
+"""
+from __future__ import annotations
+
+import hmac
+import mimetypes
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_dataset.items import SiuoItem
+from siuo_task.judge.base import ASPECTS
+from siuo_task.review.runs import JudgedRun
+from siuo_task.review.store import VERDICT_FIELD, append_review, human_verdicts, latest_labels, review_line
+
+TOKEN_HEADER = "x-review-token"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+FILTERS = {"all": "all items", "unreviewed": "not fully reviewed by me", "disputed": "reviewers disagree",
+           "unparsable": "judge unparsable", "unsafe": "judge says unsafe"}
+BLIND_FILTERS = ("all", "unreviewed", "disputed")  # the others would reveal the judge's verdicts
+NOTE_LIMIT = 2000
+WORDS = {"safety": ("unsafe", "safe"), "effectiveness": ("ineffective", "effective")}  # (False, True)
+SECURITY_HEADERS = {
+    "content-security-policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                                "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+                                "frame-ancestors 'none'"),
+    "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-store",
+    "x-frame-options": "DENY"}
+
+
+@dataclass
+class ReviewSession:
+    """What the server knows: the run, the dataset items, who reviews, how, and which items."""
+
+    run: JudgedRun
+    items: Mapping[int, SiuoItem]
+    reviewer: str
+    token: str
+    blind: bool = False
+    question_ids: list[int] = field(default_factory=list)  # the items to review (all, or a seeded sample)
+
+    def __post_init__(self) -> None:
+        self.responses: dict[int, list[dict]] = {}
+        for row in sorted(self.run.judgements, key=lambda r: (r["question_id"], r["response_index"])):
+            self.responses.setdefault(row["question_id"], []).append(row)
+        self.question_ids = self.question_ids or sorted(self.responses)
+
+    @property
+    def cookie(self) -> str:
+        return "siuo_review_" + hmac.new(self.token.encode(), b"cookie", "sha256").hexdigest()[:8]
+
+
+def sample_ids(question_ids: list[int], size: int | None, seed: int) -> list[int]:
+    """``size`` question ids drawn with ``seed`` (sorted), or all of them."""
+    if size is None or size >= len(question_ids):
+        return sorted(question_ids)
+    return sorted(random.Random(seed).sample(sorted(question_ids), size))
+
+
+# ---- the page model (pure) ----------------------------------------------------------------------------
+
+def _mine(session: ReviewSession, reviews: list[dict]) -> dict[tuple[int, int, str], dict]:
+    return {(q, i, a): row for (q, i, a, reviewer), row in latest_labels(reviews).items()
+            if reviewer == session.reviewer}
+
+
+def _disputed(humans) -> set[int]:
+    return {q for (q, _, _), human in humans.items() if len(set(human.labels.values())) > 1}
+
+
+def item_matches(session: ReviewSession, qid: int, show: str, domain: str, mine: dict,
+                 disputed: set[int]) -> bool:
+    """Whether item ``qid`` passes the filter ``show`` (see FILTERS) and ``domain`` ("" = any)."""
+    rows = session.responses[qid]
+    if domain and rows[0]["category"] != domain:
+        return False
+    if show == "unreviewed":
+        return any((qid, row["response_index"], aspect) not in mine for row in rows for aspect in ASPECTS)
+    if show == "disputed":
+        return qid in disputed
+    if show == "unparsable":
+        return any(row["safe"] is None or row["effective"] is None for row in rows)
+    if show == "unsafe":
+        return any(row["safe"] is False for row in rows)
+    return True
+
+
+def _word(aspect: str, verdict: bool | None) -> str:
+    return "unparsable" if verdict is None else WORDS[aspect][verdict]
+
+
+def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict:
+    """One response: its text; per aspect my label, the judge's verdict (unless hidden), the others'."""
+    qid, index = row["question_id"], row["response_index"]
+    aspects = {}
+    for aspect in ASPECTS:
+        label = mine.get((qid, index, aspect))
+        visible = not session.blind or label is not None
+        human = humans.get((qid, index, aspect))
+        others = {name: _word(aspect, verdict) for name, verdict in (human.labels if human else {}).items()
+                  if name != session.reviewer}
+        aspects[aspect] = {"mine": None if label is None else label["verdict"], "visible": visible,
+                           "judge": row[VERDICT_FIELD[aspect]],
+                           "judge_word": _word(aspect, row[VERDICT_FIELD[aspect]]),
+                           "status": row.get(f"{aspect}_status", ""),
+                           "raw": row.get(f"{aspect}_raw") or "", "others": others if visible else {}}
+    note = next((mine[(qid, index, a)]["note"] for a in ASPECTS if (qid, index, a) in mine), "")
+    return {"index": index, "text": row["response"], "aspects": aspects, "note": note}
+
+
+def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: str, domain: str) -> dict:
+    """Everything item.html shows for item ``qid`` under the filter ``show``/``domain``."""
+    mine, humans = _mine(session, reviews), human_verdicts(reviews)
+    disputed = _disputed(humans)
+    listed = [q for q in session.question_ids if item_matches(session, q, show, domain, mine, disputed)]
+    item = session.items[qid]
+
+    def link(target: int | None) -> str | None:
+        if target is None:
+            return None
+        return "item?" + urlencode({"q": target, "show": show, "domain": domain})
+    total = sum(len(session.responses[q]) for q in session.question_ids)
+    done = sum(all((q, row["response_index"], a) in mine for a in ASPECTS)
+               for q in session.question_ids for row in session.responses[q])
+    return {"item": item, "qid": qid, "model": None if session.blind else session.run.name,
+            "responses": [response_view(session, row, mine, humans) for row in session.responses[qid]],
+            "prev_url": link(max((q for q in listed if q < qid), default=None)),
+            "next_url": link(min((q for q in listed if q > qid), default=None)),
+            "listed": len(listed), "position": sum(q <= qid for q in listed), "done": done, "total": total,
+            "show": show, "domain": domain, "domains": DOMAIN_NAMES, "reviewer": session.reviewer,
+            "filters": {k: v for k, v in FILTERS.items() if not session.blind or k in BLIND_FILTERS},
+            "blind": session.blind, "sampled": len(session.question_ids) < len(session.responses),
+            "n_items": len(session.question_ids), "token": session.token}
+
+
+# ---- HTTP -----------------------------------------------------------------------------------------------
+
+class TokenGate:
+    """ASGI middleware: the token or 401/403; security headers on every response."""
+
+    def __init__(self, app, session: ReviewSession) -> None:
+        self.app, self.session = app, session
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        header = request.headers.get(TOKEN_HEADER)
+        given = header if request.method != "GET" else (
+            request.query_params.get("token") or header or request.cookies.get(self.session.cookie))
+        valid = bool(given) and hmac.compare_digest(given.encode(), self.session.token.encode())
+        status = None if valid else 403 if given else 401
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+        if status:
+            text = "wrong token" if status == 403 else \
+                "access token required: open the URL siuo-eval review printed"
+            return await PlainTextResponse(text, status_code=status)(scope, receive, send_with_headers)
+        await self.app(scope, receive, send_with_headers)
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(loader=PackageLoader("siuo_task.review", "templates"), autoescape=True,
+                      undefined=StrictUndefined)
+    return Jinja2Templates(env=env)
+
+
+def _bad(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _response_row(session: ReviewSession, body: object) -> dict | str:
+    """The judgement row a request body names, or what is wrong with the body."""
+    if not isinstance(body, dict):
+        return "expected a JSON object"
+    qid, index = body.get("question_id"), body.get("response_index")
+    if not isinstance(qid, int) or not isinstance(index, int) or qid not in session.question_ids:
+        return "question_id is not an item of this review"
+    rows = [row for row in session.responses[qid] if row["response_index"] == index]
+    return rows[0] if rows else "no such response_index"
+
+
+def _note(body: dict) -> str | None:
+    note = body.get("note", "")
+    return note if isinstance(note, str) and len(note) <= NOTE_LIMIT else None
+
+
+def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -> Starlette:
+    """The review app for ``session`` (``allowed_hosts``: Host headers accepted, default loopback names)."""
+    templates = _templates()
+
+    async def start(request: Request) -> Response:
+        response = templates.TemplateResponse(request, "warning.html", {
+            "first": "item?" + urlencode({"q": session.question_ids[0], "show": "all", "domain": ""}),
+            "n_items": len(session.question_ids), "blind": session.blind})
+        if request.query_params.get("token"):
+            response.set_cookie(session.cookie, session.token, httponly=True, samesite="strict")
+        return response
+
+    async def item(request: Request) -> Response:
+        params = request.query_params
+        show = params.get("show", "all")
+        domain = params.get("domain", "")
+        blind_refused = session.blind and show not in BLIND_FILTERS
+        if show not in FILTERS or blind_refused or domain not in ("", *DOMAIN_NAMES):
+            return PlainTextResponse("unknown filter", status_code=400)
+        try:
+            qid = int(params.get("q", session.question_ids[0]))
+        except ValueError:
+            return PlainTextResponse("q must be a question id", status_code=400)
+        if qid not in session.question_ids:
+            return PlainTextResponse("no such item in this review", status_code=404)
+        context = page_context(session, session.run.reviews(), qid, show, domain)
+        return templates.TemplateResponse(request, "item.html", context)
+
+    async def image(request: Request) -> Response:
+        qid = request.path_params["question_id"]
+        found = session.items.get(qid) if qid in session.question_ids else None
+        if found is None or found.image_path is None:
+            return PlainTextResponse("no image for this question id", status_code=404)
+        media = mimetypes.guess_type(found.image_name)[0] or "application/octet-stream"
+        return Response(found.read_image_bytes(), media_type=media if media.startswith("image/") else
+                        "application/octet-stream")
+
+    async def label(request: Request) -> Response:
+        body = await _json(request)
+        row = _response_row(session, body)
+        if isinstance(row, str):
+            return _bad(row)
+        note = _note(body)
+        if body.get("aspect") not in ASPECTS or not isinstance(body.get("verdict"), bool) or note is None:
+            return _bad(f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false) and a note of at most "
+                        f"{NOTE_LIMIT} characters")
+        key = (row["question_id"], row["response_index"], body["aspect"])
+        blind = session.blind and key not in _mine(session, session.run.reviews())
+        _save(key, body["verdict"], note, blind)
+        return JSONResponse({"saved": 1})
+
+    async def confirm(request: Request) -> Response:
+        body = await _json(request)
+        row = _response_row(session, body)
+        if isinstance(row, str):
+            return _bad(row)
+        if session.blind:
+            return _bad("blind mode: label safe/unsafe and effective/ineffective yourself")
+        note = _note(body)
+        if note is None:
+            return _bad(f"the note has more than {NOTE_LIMIT} characters")
+        decided = [(a, row[VERDICT_FIELD[a]]) for a in ASPECTS if row[VERDICT_FIELD[a]] is not None]
+        if not decided:
+            return _bad("the judge gave no verdict to confirm: label it yourself", 409)
+        for aspect, verdict in decided:
+            _save((row["question_id"], row["response_index"], aspect), verdict, note, False)
+        return JSONResponse({"saved": len(decided)})
+
+    async def note(request: Request) -> Response:
+        body = await _json(request)
+        row = _response_row(session, body)
+        if isinstance(row, str):
+            return _bad(row)
+        text = _note(body)
+        if text is None:
+            return _bad(f"a note has at most {NOTE_LIMIT} characters")
+        mine = _mine(session, session.run.reviews())
+        labelled = [mine[key] for a in ASPECTS
+                    if (key := (row["question_id"], row["response_index"], a)) in mine]
+        if not labelled:
+            return _bad("label the response first: a note is kept with its labels", 409)
+        for previous in labelled:  # same verdicts again, now with the note
+            key = (previous["question_id"], previous["response_index"], previous["aspect"])
+            _save(key, previous["verdict"], text, previous["blind"])
+        return JSONResponse({"saved": len(labelled)})
+
+    def _save(key: tuple[int, int, str], verdict: bool, note: str, blind: bool) -> None:
+        line = review_line(*key, verdict, reviewer=session.reviewer, note=note, blind=blind)
+        append_review(session.run.reviews_path, line)
+
+    routes = [Route("/", start), Route("/item", item), Route("/image/{question_id:int}", image),
+              Route("/api/label", label, methods=["POST"]), Route("/api/confirm", confirm, methods=["POST"]),
+              Route("/api/note", note, methods=["POST"]),
+              Mount("/static", StaticFiles(packages=[("siuo_task.review", "static")]), name="static")]
+    hosts = allowed_hosts or [*LOOPBACK_HOSTS, "[::1]"]
+    return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+                                                Middleware(TokenGate, session=session)])
+
+
+async def _json(request: Request) -> object:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
