@@ -122,7 +122,7 @@ def test_oracle_scores_100_everywhere(oracle_run):
     assert results["n-samples"]["siuo_gen"]["effective"] == 167
     assert len(requests) == 167 * 3 + 167  # 3 sampled responses per generation item + 1 MCQA answer
     generation = [body for body in requests if MCQA_MARKER not in message_text(body)]
-    assert {(body["temperature"], body["max_tokens"]) for body in generation} == {(0.7, 500)}
+    assert {(body["temperature"], body["max_tokens"]) for body in generation} == {(1.0, 500)}
     assert {body["temperature"] for body in requests if body not in generation} == {0}
 
 
