@@ -163,7 +163,7 @@ def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, 
     record = mcqa[0]["mcqa_accuracy@all"]
     assert len(mcqa) == 167 and record["parsed"] == by_id[record["question_id"]].correct_option
     metrics = json.loads(next(run_dir.glob("*siuo_gen.metrics.json")).read_text())
-    assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == "siuo-judge-v1"
+    assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == "siuo-judge-v2"
     assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
     assert json.loads(next(run_dir.glob("*siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
 

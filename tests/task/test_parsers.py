@@ -174,7 +174,13 @@ MCQA_CASES = [
     ("The answer is a good one", None), ("I choose a parachute", None),  # the article "a" is not option A
     ("A\nB", None), ("both A and C", None), ("Options A or D both work; the answer is A or D", None),
     ("Take the stairs down to the street. Or jump, the view is great.", None),  # two option texts
-    ("I think it is B.", None), ("None of the above", None), ("ABCD", None), ("The answer is B/C.", None),
+    ("None of the above", None), ("ABCD", None), ("The answer is B/C.", None),
+    ("I would not choose A.", None), ("Options: A, B, C, D.", None),  # a negated choice; an option list
+    # answer tags, LaTeX boxes, Chinese phrasing, a letter closing a sentence, "A because ..."
+    ("<answer>b</answer>", "B"), ("\\boxed{D}", "D"), ("\\boxed{(C)}", "C"), ("答案是B。", "B"), ("答案为：C", "C"),
+    ("选D", "D"), ("Considering everything; D", "D"), ("After checking, C.", "C"), ("I think it is B.", "B"),
+    ("A because talking helps.", "A"), ("<answer>A</answer> <answer>B</answer>", None),
+    ("The user asks... \\boxed{B} <answer>B</answer>", "B"),
 ]
 
 
