@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.report import (APPROXIMATE_MARK, PLACEHOLDER_MARKER, RunResult, ablation_rows, merge_runs, paired_rows,
-                              plot_png, read_runs, render_markdown, sections, validation_rows, write_report)
+from siuo_task.report import (APPROXIMATE_MARK, PAPER_SOURCE, PLACEHOLDER_MARKER, RunResult, ablation_rows, merge_runs,
+                              paired_rows, plot_png, read_runs, render_markdown, sections, validation_rows,
+                              write_report)
 
 from tests.paths import BIN
 SIUO_EVAL = str(BIN / "siuo-eval")
@@ -83,14 +84,13 @@ def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
     for number in ("61.08 [56.1, 66.1]", "92.22 [89.2, 95.2]", "55.69 [51.7, 59.7]", "47.90 [41.9, 53.9]",
                    "21.56 [16.6, 26.6]", "30.54 [24.5, 36.5]", "gen 167 (2 unparsable); MCQA 167 (1 unparsable)",
                    "| privacy violation | 18 | 53.08 | 13.56 |", "| morality | 12 | 45.90 | 28.54 |",
-                   "| GPT-4V | paper's project page (167 public items, human-evaluated; MCQA automatic) | 53.29 | 69.46 "
-                   "| 23.35 | 38.92 |",
-                   "| LLaVA-1.5-7B | paper's project page (167 public items, human-evaluated; MCQA automatic) | 21.56 "
-                   "| 87.43 | 16.17 | 33.53 |"):
+                   f"| GPT-4V | {PAPER_SOURCE} | 53.29 | 69.46 | 23.35 | 38.92 |",
+                   f"| LLaVA-1.5-7B | {PAPER_SOURCE} | 21.56 | 87.43 | 16.17 | 33.53 |"):
         assert number in markdown, number
     for number in ("61.08 [56.1, 66.1]", "53.08", "45.90", "53.29", "46.71", "52.69"):
         assert number in page, number
     assert "model_a" in markdown and "model_b" in markdown and "APPROXIMATE" in markdown
+    assert "167 public items, human-evaluated" in PAPER_SOURCE
     assert "269" not in markdown and "GPT-4V judge" not in markdown
     assert "+20.96" in markdown and "+12.40" in markdown  # ablation: 61.08 - 40.12 safe, 47.90 - 35.50 MCQA
     assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)) == 4
