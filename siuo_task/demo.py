@@ -200,7 +200,7 @@ def print_summary(runs: list[RunResult], validation: dict, report: Path, placeho
         print(summary_line(run))
     print(f"  offline judge on the {validation['n']} MCQA options, reference answer hidden: balanced accuracy "
           f"{validation['reference_blind']['balanced_accuracy']:.3f} (with it, circular: "
-          f"{validation['balanced_accuracy']:.3f})")
+          f"{validation['with_reference']['balanced_accuracy']:.3f})")
     print(f"report: {(report / 'report.html').resolve()}  (also report.md; {seconds:.0f} s)")
 
 
