@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
 from siuo_task.baselines import baseline_metrics
+from tests.paths import BIN
 
-SIUO_EVAL = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "siuo-eval")
+SIUO_EVAL = str(BIN / "siuo-eval")
 
 
 def make_item(qid: int, category: str, correct: str, options: dict[str, str]) -> SiuoItem:
