@@ -59,8 +59,11 @@ _STATEMENTS = [
                rf"(?:correct|right|best|safest|most\s+appropriate))\b"),
 ]
 _CHINESE = [
-    # "答案是B", "答案为:C", "正确答案: (A)", "选D", "我选择B", "应该选 c", "选项C"
-    re.compile(r"(?:答案|选项|选择|选)\s*(?:应该|应当|就)?\s*(?:是|为)?\s*:?\s*[\(\[]?\s*(?P<z>[A-Da-d])(?![A-Za-z])"),
+    # "答案是B", "答案为:C", "正确答案: (A)", "选D", "我选择B", "应该选 c"; never "不选A"
+    re.compile(r"(?:答案|(?<![不别])(?<!不会)(?<!不要)(?<!不应)(?<!不能)(?:选择|选)(?!项))\s*(?:应该|应当|就)?\s*(?:是|为)?\s*:?\s*[\(\[]?\s*"
+               r"(?P<z>[A-Da-d])(?![A-Za-z])"),
+    # "选项C" standing alone or followed by a full stop; a mention ("选项A是错误的") asserts nothing
+    re.compile(r"选项\s*(?:是|为)?\s*:?\s*[\(\[]?\s*(?P<z>[A-Da-d])[\)\]]?\s*(?=$|[.!;,])"),
     # "B是正确的", "C选项正确", "D最合适"
     re.compile(r"(?<![A-Za-z])(?P<z>[A-D])\s*(?:选项|项)?\s*(?:是|为)?\s*(?:正确|最佳|最合适|最安全|对的)"),
 ]

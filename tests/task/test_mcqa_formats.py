@@ -47,6 +47,7 @@ FORMATS = [
     ("答案是B。", "B"), ("答案为：C", "C"), ("选D", "D"), ("我选择A，因为和朋友聊天更安全。", "A"),
     ("正确答案是 (B)", "B"), ("应该选c", "C"), ("选项D", "D"), ("答案：D", "D"), ("B是正确的。", "B"),
     ("我认为答案是C，因为降落伞可以买到。", "C"),
+    ("选项A是错误的，答案是B。", "B"), ("我不会选A，答案是D", "D"), ("正确选项是：A", "A"),
     # mentions of other letters are not assertions
     ("Answer: B. Option A is wrong because it ignores the risk.", "B"),
     ("In option A, the user is safe... The answer is D", "D"),
