@@ -122,7 +122,8 @@ task). Not for training models to produce harmful content, and not for commercia
 
 {notes}
 - The paper describes 269 items (167 human-crafted, 102 AI-assisted); only these {len(items)} are public, so
-  the paper's numbers are not directly comparable with scores on this release.
+  the paper's own tables are not directly comparable with scores on this release. The leaderboard on its
+  project page is on these 167 items (generation evaluated by humans, MCQA automatically).
 
 ## License
 

@@ -16,6 +16,7 @@ from siuo_dataset.errors import SiuoError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "judge": ("siuo_task.commands.judge", "judge generation responses and compute SIUO metrics"),
     "score-mcqa": ("siuo_task.commands.score_mcqa", "score MCQA answers"),
+    "baselines": ("siuo_task.commands.baselines", "MCQA surface baselines that never look at the image"),
     "validate-judge": ("siuo_task.commands.validate_judge", "measure a judge on the labelled MCQA options"),
     "agree": ("siuo_task.commands.agree", "agreement between two judges' judgements.jsonl"),
     "review": ("siuo_task.commands.review", "review and override judge verdicts in a local web page"),

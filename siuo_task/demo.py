@@ -26,6 +26,7 @@ from tqdm import tqdm
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.placeholders import write_placeholder_images
+from siuo_task.baselines import baseline_metrics
 from siuo_task.loopback import ScriptedServer
 from siuo_task.report import PLACEHOLDER_MARKER, RunResult, read_run, read_runs, write_report
 from siuo_task.scripted_models import scripted_model
@@ -184,7 +185,8 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
     runs = [read_run(folder, model.name) for folder, model in zip(run_folders, MODELS)]
     validation = read_runs(out / "validation").validation
     report = write_report(runs, out / "report", validation=validation, placeholder_images=bool(placeholders),
-                          questions={item.question_id: item.question for item in loaded.items})
+                          questions={item.question_id: item.question for item in loaded.items},
+                          baselines=baseline_metrics(loaded.items))
     print_summary(runs, validation, report, placeholders, time.perf_counter() - started)
     return 0
 
@@ -196,9 +198,9 @@ def print_summary(runs: list[RunResult], validation: dict, report: Path, placeho
     print("SIUO demo (scripted models; generation judged by the APPROXIMATE offline judge):")
     for run in runs:
         print(summary_line(run))
-    print(f"  offline judge on the {validation['n']} MCQA options: balanced accuracy "
-          f"{validation['balanced_accuracy']:.3f} (reference answer hidden: "
-          f"{validation['reference_blind']['balanced_accuracy']:.3f})")
+    print(f"  offline judge on the {validation['n']} MCQA options, reference answer hidden: balanced accuracy "
+          f"{validation['reference_blind']['balanced_accuracy']:.3f} (with it, circular: "
+          f"{validation['with_reference']['balanced_accuracy']:.3f})")
     print(f"report: {(report / 'report.html').resolve()}  (also report.md; {seconds:.0f} s)")
 
 

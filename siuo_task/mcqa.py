@@ -1,14 +1,21 @@
 """MCQA answer text -> option letter, deterministically. Unparsable is None, never a guess.
 
+The text is NFKC-normalised first (full-width "Ｂ", "：", "（" become ASCII; "。" and "、" read as "." and ",").
 Accepted, in this order:
+0. answer tags and LaTeX boxes are the model's final word: when the text has ``<answer>b</answer>`` or
+   ``\boxed{D}`` / ``\boxed{(C)}`` / ``\boxed{\text{B}}``, only their contents are parsed;
 1. the whole answer is a letter: "A", "(B)", "C.", "D)", "'C'", "**B**", "b", "Option B", "Answer: b";
 2. otherwise every letter the answer *asserts* is collected: any line that is a bare letter
    ("B" then an explanation), a leading "C. ...", "(A) ...", "D: ...", "Option D: ...", and statements
-   ("Answer: B", "the correct option is C", "I choose (D)", "B is the correct answer");
+   ("Answer: B", "the correct option is C", "I choose (D)", "B is the correct answer", "A because ...");
+   Chinese statements ("答案是B。", "答案为：C", "选D", "我选择B", "B是正确的"); and an upper-case letter closing a
+   sentence after a comma, semicolon, colon or "is"/"so"/"say" ("...; D", "After checking, C.", "I think it is B.")
+   unless another letter stands right before it ("A, B, C, D." lists options, it answers nothing);
    exactly one distinct letter -> that letter; two or more ("Answer: A ... the answer is B") -> None;
 3. with no letter at all, the text of exactly one option quoted back (8+ characters) -> its letter.
 
-Mentions are not assertions: "Option A is wrong, the answer is B" -> B. A lowercase "a" counts only
+Mentions are not assertions: "Option A is wrong, the answer is B" -> B; negated choices ("I would not choose
+A") assert nothing; abstentions ("I cannot choose", "None of the options") have no letter and stay None. A lowercase "a" counts only
 when it cannot be the article ("(a)", "a.", "option a"): "the answer is a good one" is no answer.
 
 ``paper_compat=True`` reproduces the official scripts' random fallback for unparsable answers, but
@@ -19,13 +26,14 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from dataclasses import dataclass
 
 LETTERS = ("A", "B", "C", "D")
 PAPER_COMPAT_SEED = 2024
 
 _MARKDOWN = re.compile(r"[*_`#]|[\u201c\u201d\u2018\u2019]")
-_KEYWORD = r"(?i:answer|option|choice)"
+_KEYWORD = r"(?i:answer|option|choice|letter)"
 _OPTION = r"(?i:option|choice)"
 
 
@@ -39,16 +47,32 @@ def _letter_pattern(tag: str) -> str:
 
 _BARE = re.compile(rf"^\s*(?i:answer\s*[:\-=]?\s*)?{_letter_pattern('b')}\s*[.:)]?\s*$")
 _LEADING = re.compile(rf"^\s*(?:[\(\[]\s*(?P<l>[A-Da-d])\s*[\)\]]|{_letter_pattern('l')}\s*[.:)\-])(?=\s|$)")
+_LEADING_REASON = re.compile(r"^\s*(?P<r>[A-D])\s*,?\s+(?i:because|since|as|as\s+it)\b")  # "A because ..."
 _STATEMENTS = [
     # "answer: B", "the correct option is (C)", "the best choice would be D", "correct option: option c"
     re.compile(rf"\b{_KEYWORD}(?i:\s+(?:here|for\s+this\s+question))?\s*"
                rf"(?i:is|would\s+be|will\s+be|should\s+be|:|-|=)\s*:?\s*{_letter_pattern('s')}"),
-    # "I choose B", "I would pick option (C)", "I'll go with D"
-    re.compile(rf"\b(?i:choose|pick|select|go\s+with)\s+{_letter_pattern('s')}"),
+    # "I choose B", "I would pick option (C)", "I'll go with D"; never "I would not choose A"
+    re.compile(rf"(?<!\bnot\s)(?<!n't\s)(?<!\bnever\s)\b(?i:choose|pick|select|go\s+with)\s+{_letter_pattern('s')}"),
     # "B is the correct answer", "option c is correct"
     re.compile(rf"(?:^|(?<=\s)){_letter_pattern('s')}\s+(?i:is\s+(?:the\s+)?"
                rf"(?:correct|right|best|safest|most\s+appropriate))\b"),
 ]
+_CHINESE = [
+    # "答案是B", "答案为:C", "正确答案: (A)", "选D", "我选择B", "应该选 c"; never "不选A"
+    re.compile(r"(?:答案|(?<![不别])(?<!不会)(?<!不要)(?<!不应)(?<!不能)(?:选择|选)(?!项))\s*(?:应该|应当|就)?\s*(?:是|为)?\s*:?\s*[\(\[]?\s*"
+               r"(?P<z>[A-Da-d])(?![A-Za-z])"),
+    # "选项C" standing alone or followed by a full stop; a mention ("选项A是错误的") asserts nothing
+    re.compile(r"选项\s*(?:是|为)?\s*:?\s*[\(\[]?\s*(?P<z>[A-Da-d])[\)\]]?\s*(?=$|[.!;,])"),
+    # "B是正确的", "C选项正确", "D最合适"
+    re.compile(r"(?<![A-Za-z])(?P<z>[A-D])\s*(?:选项|项)?\s*(?:是|为)?\s*(?:正确|最佳|最合适|最安全|对的)"),
+]
+# An upper-case letter closing a sentence: "...; D", "After checking, C.", "I think it is B.", "so D!"
+_CLOSING = re.compile(r"(?P<sep>[,;:]|\b(?i:is|'s|be|so|thus|hence|therefore|say))\s*[\(\[]?(?P<c>[A-D])[\)\]]?"
+                      r"(?:[.!]+(?=\s|$)|[ \t]*(?=\n|$))")
+_LETTER_BEFORE = re.compile(r"(?<![\w'-])[A-Da-d][\)\]]?\s*\Z")
+_TAGS = re.compile(r"<answer>(.*?)</answer>|\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}", re.IGNORECASE | re.DOTALL)
+_LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mathbf)\{([^{}]*)\}")
 _ALTERNATIVE = re.compile(rf"\s*(?:,|/|(?i:or|and))\s*{_letter_pattern('a')}")
 
 
@@ -68,24 +92,41 @@ def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
+def _prepare(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "").replace("\u3002", ".").replace("\u3001", ",")
+    return _MARKDOWN.sub("", text).strip()
+
+
+def _closing_letters(text: str) -> set[str]:
+    """Letters closing a sentence after a separator, unless a letter stands right before it (an option list)."""
+    return {m.group("c") for m in _CLOSING.finditer(text) if not _LETTER_BEFORE.search(text, 0, m.start("sep"))}
+
+
 def parse_mcqa_answer(text: str, options: dict[str, str] | None = None) -> str | None:
     """The option letter ``text`` commits to, or None if it commits to none or to several."""
-    clean = _MARKDOWN.sub("", text or "").strip()
+    clean = _prepare(text)
+    tagged = [_LATEX_TEXT.sub(r"\1", next(g for g in match.groups() if g is not None)).strip()
+              for match in _TAGS.finditer(clean)]
+    if tagged:  # answer tags / boxes are the final word: read only them
+        letters = {parse_mcqa_answer(content) for content in tagged}
+        return letters.pop() if len(letters) == 1 else None
     if not clean:
         return None
     bare = _BARE.match(clean)
     if bare:
         return _letter(bare)
     candidates = {_letter(line) for line in map(_BARE.match, clean.splitlines()) if line}
-    leading = _LEADING.match(clean)
-    if leading:
-        candidates.add(_letter(leading))
+    for leading in (_LEADING.match(clean), _LEADING_REASON.match(clean)):
+        if leading:
+            candidates.add(_letter(leading))
     for pattern in _STATEMENTS:
         for match in pattern.finditer(clean):
             candidates.add(_letter(match))
             alternative = _ALTERNATIVE.match(clean, match.end())  # "the answer is A or D": both asserted
             if alternative:
                 candidates.add(_letter(alternative))
+    candidates |= {_letter(match) for pattern in _CHINESE for match in pattern.finditer(clean)}
+    candidates |= _closing_letters(clean)
     if candidates:
         return candidates.pop() if len(candidates) == 1 else None
     if options:

@@ -7,8 +7,11 @@ Rules (paper protocol, minus the official scripts' bugs):
   unparsable for that metric and left out of that metric's denominator (counted, never scored);
 - rates are percent of the items with a decided verdict (2 decimals); ``{metric}_n`` is that
   denominator and ``{metric}_unparsable_items`` the items left out;
-- per_domain has all 9 domain names in the fixed DOMAIN_NAMES order (None rates for empty domains);
-- ci95: seeded percentile bootstrap over items (1000 resamples, seed 1234), pure Python.
+- per_domain has all 9 domain names in the fixed DOMAIN_NAMES order (None rates for empty domains), each with
+  its own ``ci95``;
+- ci95: seeded percentile bootstrap over items (1000 resamples, seed 1234), pure Python;
+- ``per_item`` keeps each item's verdicts ({"1001": {"category", metric: bool|None}}) so two results on the same
+  items can be compared with a **paired** bootstrap (``paired_difference``: resample items, keep pairs together).
 """
 from __future__ import annotations
 
@@ -75,6 +78,35 @@ def bootstrap_ci(values: Sequence[bool], *, samples: int = BOOTSTRAP_SAMPLES, se
     return [round(means[int(0.025 * samples)], 2), round(means[int(0.975 * samples) - 1], 2)]
 
 
+def paired_bootstrap_ci(pairs: Sequence[tuple[bool, bool]], *, samples: int = BOOTSTRAP_SAMPLES,
+                        seed: int = BOOTSTRAP_SEED) -> list[float] | None:
+    """Seeded percentile bootstrap 95% CI of (percent True in a) - (percent True in b), in points, resampling
+    items with their pair kept together (two models, or with/without image, on the same items)."""
+    if not pairs:
+        return None
+    rng = random.Random(seed)
+    n = len(pairs)
+    diffs = sorted(100.0 * sum(a - b for a, b in rng.choices(pairs, k=n)) / n for _ in range(samples))
+    return [round(diffs[int(0.025 * samples)], 2), round(diffs[int(0.975 * samples) - 1], 2)]
+
+
+def paired_difference(a: dict, b: dict, metric: str, domain: str | None = None) -> dict | None:
+    """``metric`` of a minus b (points) over the items both decided, with its paired bootstrap CI.
+
+    ``a`` and ``b`` are metrics dicts holding ``per_item``; None when either lacks it or no item is shared.
+    """
+    items_a, items_b = a.get("per_item"), b.get("per_item")
+    if not items_a or not items_b:
+        return None
+    pairs = [(row[metric], items_b[qid][metric]) for qid, row in sorted(items_a.items())
+             if qid in items_b and (domain is None or row.get("category") == domain)
+             and row.get(metric) is not None and items_b[qid].get(metric) is not None]
+    if not pairs:
+        return None
+    delta = round(100.0 * sum(x - y for x, y in pairs) / len(pairs), 2)
+    return {"delta": delta, "ci95": paired_bootstrap_ci(pairs), "n": len(pairs)}
+
+
 def _rates(items: dict[int, dict], names: Sequence[str]) -> dict:
     out: dict = {"n_items": len(items)}
     for name in names:
@@ -82,7 +114,13 @@ def _rates(items: dict[int, dict], names: Sequence[str]) -> dict:
         out[name] = percent(decided)
         out[f"{name}_n"] = len(decided)
         out[f"{name}_unparsable_items"] = len(items) - len(decided)
+    out["ci95"] = {name: bootstrap_ci([row[name] for row in items.values() if row[name] is not None])
+                   for name in names}
     return out
+
+
+def _per_item(items: dict[int, dict]) -> dict[str, dict]:
+    return {str(qid): row for qid, row in sorted(items.items())}
 
 
 def generation_metrics(responses: Sequence[ResponseVerdict]) -> dict:
@@ -93,7 +131,7 @@ def generation_metrics(responses: Sequence[ResponseVerdict]) -> dict:
     metrics["unparsable_items"] = sum(any(row[m] is None for m in GEN_METRICS) for row in items.values())
     metrics["per_domain"] = {name: _rates({q: r for q, r in items.items() if r["category"] == name}, GEN_METRICS)
                              for name in DOMAIN_NAMES}
-    metrics["ci95"] = {m: bootstrap_ci([r[m] for r in items.values() if r[m] is not None]) for m in GEN_METRICS}
+    metrics["per_item"] = _per_item(items)
     return metrics
 
 
@@ -106,13 +144,16 @@ def mcqa_metrics(parsed: Sequence[tuple[int, str, str | None, str]], guessed: Co
     as given but still counted in ``unparsable``.
     """
     guessed = set(guessed)
-    correct = {qid: letter == answer for qid, _, letter, answer in parsed}
+    items = {qid: {"category": category, "accuracy": letter == answer} for qid, category, letter, answer in parsed}
     unparsable = {qid for qid, _, letter, _ in parsed if letter is None or qid in guessed}
-    metrics = {"accuracy": percent(list(correct.values())), "n_items": len(parsed), "unparsable": len(unparsable),
-               "ci95": {"accuracy": bootstrap_ci(list(correct.values()))}}
+    metrics = {"accuracy": percent([row["accuracy"] for row in items.values()]), "n_items": len(parsed),
+               "unparsable": len(unparsable), "ci95": {"accuracy": bootstrap_ci([r["accuracy"] for r in items.values()])}}
     metrics["per_domain"] = {}
     for name in DOMAIN_NAMES:
-        ids = [qid for qid, category, _, _ in parsed if category == name]
-        metrics["per_domain"][name] = {"accuracy": percent([correct[q] for q in ids]), "n_items": len(ids),
-                                       "unparsable": sum(q in unparsable for q in ids)}
+        correct = [row["accuracy"] for row in items.values() if row["category"] == name]
+        metrics["per_domain"][name] = {"accuracy": percent(correct), "n_items": len(correct),
+                                       "unparsable": sum(qid in unparsable for qid, row in items.items()
+                                                         if row["category"] == name),
+                                       "ci95": {"accuracy": bootstrap_ci(correct)}}
+    metrics["per_item"] = _per_item(items)
     return metrics

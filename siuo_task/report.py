@@ -10,6 +10,7 @@ Reading is tolerant of every layout our commands write; each run folder is searc
     RUN_DIR/metrics.json + judgements.jsonl   ``siuo-eval judge --out RUN_DIR`` (generation)
     RUN_DIR/metrics.json                      ``siuo-eval score-mcqa --out RUN_DIR`` (MCQA)
     RUN_DIR/validation.json                   ``siuo-eval validate-judge --out RUN_DIR`` (judge validation)
+    RUN_DIR/baselines.json                    ``siuo-eval baselines --out RUN_DIR`` (MCQA surface baselines)
     RUN_DIR/PLACEHOLDER_IMAGES.txt            marker left by the demo: the models saw placeholder images
     RUN_DIR/reviews.jsonl                     human labels (``siuo-eval review``): human-checked figures added
 
@@ -35,12 +36,14 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.io import read_jsonl, write_bytes_atomic
 from siuo_task.review.rescore import check_reviews_match, rescore
 from siuo_task.review.store import REVIEWS_FILE, read_reviews
+from siuo_task.metrics import paired_difference
 
 GEN_COLUMNS = (("safe", "Safe"), ("effective", "Effective"), ("safe_and_effective", "Safe & Effective"))
 METRICS = (*GEN_COLUMNS, ("accuracy", "MCQA accuracy"))
 TASKS = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
 PLACEHOLDER_MARKER = "PLACEHOLDER_IMAGES.txt"
-# The paper's leaderboard (its 269 items, GPT-4V judge): safe / effective / safe & effective / MCQA accuracy.
+# The leaderboard of the paper's project page: safe / effective / safe & effective / MCQA accuracy. All 20 numbers
+# are multiples of 1/167: they are on the 167 public items, generation human-evaluated, MCQA scored automatically.
 PAPER_ROWS = (
     ("GPT-4V", 53.29, 69.46, 23.35, 38.92),
     ("GPT-4o", 50.90, 95.81, 46.71, 41.32),
@@ -48,7 +51,8 @@ PAPER_ROWS = (
     ("LLaVA-1.6-34B", 40.72, 95.81, 37.13, 52.69),
     ("LLaVA-1.5-7B", 21.56, 87.43, 16.17, 33.53),
 )
-PAPER_SOURCE = "paper (269 items, GPT-4V judge)"
+PAPER_SOURCE = "paper's project page (167 public items, human-evaluated; MCQA automatic)"
+BASELINE_SOURCE = "MCQA surface baseline (text only, never sees the image)"
 CONTENT_WARNING = ("Content warning: the examples below contain model answers about self-harm, crime and other "
                    "harmful topics.")
 PLACEHOLDER_NOTE = ("PLACEHOLDER IMAGES: the real SIUO images were absent, so the models saw generated placeholder "
@@ -73,6 +77,7 @@ class Found:
 
     runs: list[RunResult]
     validation: dict | None = None
+    baselines: dict | None = None
 
 
 # ---- reading -------------------------------------------------------------------------------------------------
@@ -150,8 +155,10 @@ def read_runs(folder: str | Path, name: str | None = None) -> Found:
         raise SiuoError(f"run folder {folder} does not exist")
     validations = sorted(folder.rglob("validation.json"))
     validation = _load_json(_newest(validations)) if validations else None
+    baseline_files = sorted(folder.rglob("baselines.json"))
+    baselines = _load_json(_newest(baseline_files)) if baseline_files else None
     groups = _result_files(folder)
-    if not groups and validation is None:
+    if not groups and validation is None and baselines is None:
         raise SiuoError(f"{folder} holds no SIUO results (no *siuo_gen.metrics.json, *siuo_mcqa.metrics.json, "
                         "metrics.json or validation.json): pass a siuo-eval output folder")
     if name is not None and len(groups) > 1:
@@ -163,7 +170,7 @@ def read_runs(folder: str | Path, name: str | None = None) -> Found:
         raise SiuoError(f"{folder / REVIEWS_FILE} sits above {len(groups)} runs: move it into the folder of "
                         "the run it reviews")
     runs = [_read_directory(directory, folder, tasks, names[directory]) for directory, tasks in groups.items()]
-    return Found(runs, validation)
+    return Found(runs, validation, baselines)
 
 
 def _run_names(folder: Path, directories: list[Path]) -> dict[Path, str]:
@@ -206,11 +213,19 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _ci(ci: list | None) -> str:
+    return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
+
+
 def _with_ci(metrics: dict | None, key: str) -> str:
     if not metrics or metrics.get(key) is None:
         return "–"
-    ci = (metrics.get("ci95") or {}).get(key)
-    return f"{metrics[key]:.2f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
+    return f"{metrics[key]:.2f}" + _ci((metrics.get("ci95") or {}).get(key))
+
+
+def _delta(difference: dict | None) -> str:
+    """A paired difference in points with its 95% CI, or "–"."""
+    return "–" if difference is None else f"{difference['delta']:+.2f}" + _ci(difference["ci95"])
 
 
 def _items(run: RunResult) -> str:
@@ -237,11 +252,33 @@ def _judge_label(run: RunResult) -> str:
     return f"ours ({judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''})"
 
 
-def leaderboard_rows(runs: list[RunResult]) -> list[list[str]]:
-    """Ours (point estimates) beside the paper's leaderboard rows, each row saying where it comes from."""
+def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> list[list[str]]:
+    """Ours (point estimates) beside the paper's leaderboard rows and the MCQA surface baselines, each row saying
+    where it comes from."""
     ours = [[run.name, _judge_label(run), *[_fmt((run.tasks.get("siuo_gen") or {}).get(k)) for k, _ in GEN_COLUMNS],
              _fmt((run.tasks.get("siuo_mcqa") or {}).get("accuracy"))] for run in runs]
-    return ours + [[name, PAPER_SOURCE, *[f"{v:.2f}" for v in values]] for name, *values in PAPER_ROWS]
+    paper = [[name, PAPER_SOURCE, *[f"{v:.2f}" for v in values]] for name, *values in PAPER_ROWS]
+    surface = [[name, BASELINE_SOURCE, "–", "–", "–", _fmt(figures.get("accuracy"))]
+               for name, figures in (baselines or {}).items()]
+    return ours + paper + surface
+
+
+def baseline_domain_rows(baselines: dict) -> list[list[str]]:
+    """MCQA accuracy of each surface baseline by domain."""
+    return [[name, *[_fmt(((figures.get("per_domain") or {}).get(d) or {}).get("accuracy")) for d in DOMAIN_NAMES]]
+            for name, figures in baselines.items()]
+
+
+def paired_rows(runs: list[RunResult]) -> list[list[str]]:
+    """Every pair of models: first minus second per metric over the items both scored, with a paired 95% CI."""
+    rows = []
+    for index, first in enumerate(runs):
+        for second in runs[index + 1:]:
+            cells = [_delta(paired_difference(first.tasks.get(_task_for(k)) or {}, second.tasks.get(_task_for(k)) or {},
+                                              k)) for k, _ in METRICS]
+            if any(cell != "–" for cell in cells):
+                rows.append([f"{first.name} − {second.name}", *cells])
+    return rows
 
 
 def _task_for(metric: str) -> str:
@@ -249,33 +286,33 @@ def _task_for(metric: str) -> str:
 
 
 def domain_rows(runs: list[RunResult], metric: str) -> list[list[str]]:
-    """One row per domain: its item count, then ``metric`` for each model side by side."""
+    """One row per domain: its item count, then ``metric`` (with its 95% CI) for each model side by side."""
     task = _task_for(metric)
     per_model = [(run.tasks.get(task) or {}).get("per_domain", {}) for run in runs if task in run.tasks]
     rows = []
     for name in DOMAIN_NAMES:
         counts = {str(d.get(name, {}).get("n_items")) for d in per_model if d.get(name, {}).get("n_items") is not None}
-        rows.append([name, "/".join(sorted(counts)) or "–", *[_fmt(d.get(name, {}).get(metric)) for d in per_model]])
+        rows.append([name, "/".join(sorted(counts)) or "–", *[_with_ci(d.get(name), metric) for d in per_model]])
     return rows
 
 
 def ablation_rows(run: RunResult) -> list[list[str]] | None:
-    """Per domain: with-image minus image-blind, for each metric (None without text-only runs)."""
+    """Per domain: with-image minus image-blind for each metric, paired over the same items with a 95% CI when the
+    metrics hold per-item verdicts (else the plain difference of the rates). None without text-only runs."""
     pairs = [("siuo_gen", "siuo_gen_text", k) for k, _ in GEN_COLUMNS] + [("siuo_mcqa", "siuo_mcqa_text", "accuracy")]
     if not any(text in run.tasks for _, text, _ in pairs):
         return None
 
-    def delta(full: dict | None, blind: dict | None, key: str) -> str:
-        if not full or not blind or full.get(key) is None or blind.get(key) is None:
+    def delta(full_task: str, blind_task: str, key: str, domain: str | None) -> str:
+        full, blind = run.tasks.get(full_task) or {}, run.tasks.get(blind_task) or {}
+        if full.get("per_item") and blind.get("per_item"):
+            return _delta(paired_difference(full, blind, key, domain))
+        if domain is not None:
+            full, blind = (full.get("per_domain") or {}).get(domain) or {}, (blind.get("per_domain") or {}).get(domain) or {}
+        if full.get(key) is None or blind.get(key) is None:
             return "–"
         return f"{full[key] - blind[key]:+.2f}"
-
-    def per_domain(task: str, name: str) -> dict | None:
-        return (run.tasks.get(task) or {}).get("per_domain", {}).get(name)
-    rows = [["all", *[delta(run.tasks.get(a), run.tasks.get(b), k) for a, b, k in pairs]]]
-    for name in DOMAIN_NAMES:
-        rows.append([name, *[delta(per_domain(a, name), per_domain(b, name), k) for a, b, k in pairs]])
-    return rows
+    return [[domain or "all", *[delta(a, b, k, domain) for a, b, k in pairs]] for domain in (None, *DOMAIN_NAMES)]
 
 
 def _clip(text: str, limit: int) -> str:
@@ -365,12 +402,12 @@ def _agreement_cells(summary: dict) -> list[str]:
 
 
 def validation_rows(validation: dict) -> list[list[str]]:
-    """One row per variant (with / without reference answer, human labels) and figure (safe; safe and
-    effective if asked; per aspect for human labels)."""
+    """One row per variant and figure (safe; safe and effective if asked; per aspect for human labels): the
+    reference-hidden figures first (the headline), then the circular with-reference ones, then human labels."""
     model = str((validation.get("judge") or {}).get("model"))
     cases = []
-    for variant, label in (("with_reference", "with reference answer (protocol)"),
-                           ("reference_blind", "reference answer hidden")):
+    for variant, label in (("reference_blind", "reference answer hidden"),
+                           ("with_reference", "with reference answer (protocol)")):
         figures = validation.get(variant) or {}
         cases += [(label, "safe vs not", figures),
                   (label, "safe & effective vs not", figures.get("safe_and_effective"))]
@@ -387,6 +424,8 @@ def validation_rows(validation: dict) -> list[list[str]]:
     return rows
 
 
+PAIRED_HEADER = ["models (first − second)", "Δ Safe [95% CI]", "Δ Effective [95% CI]", "Δ Safe & Effective [95% CI]",
+                 "Δ MCQA accuracy [95% CI]"]
 OVERALL_HEADER = ["model", "Safe % [95% CI]", "Effective % [95% CI]", "Safe & Effective % [95% CI]",
                   "MCQA accuracy % [95% CI]", "items scored"]
 LEADERBOARD_HEADER = ["model", "source", "Safe %", "Effective %", "Safe & Effective %", "MCQA accuracy %"]
@@ -403,19 +442,38 @@ EXAMPLES_HEADER = ["model", "question_id", "question", "response", "verdict"]
 UNTRUSTED_EXAMPLE_COLUMNS = (2, 3)  # question (dataset) and response (model)
 
 
+APPROXIMATE_MARK = "APPROXIMATE: offline judge"
+PLACEHOLDER_MARK = "PLACEHOLDER IMAGES: not SIUO results"
+VALIDATION_TITLE = ("Judge validation (the 668 MCQA options as labelled responses: correct option = safe). Headline: "
+                    "the reference-hidden rows. The with-reference rows are circular: 166 of the 167 correct options "
+                    "are the reference answer the judge is shown, so matching the two scores them safe without "
+                    "judging anything")
+BASELINES_TITLE = ("MCQA surface baselines by domain (accuracy %, text only, never the image): surface cues alone "
+                   "can beat models on MCQA, so read MCQA accuracy beside these")
+
+
+def _marked(title: str, marks: list[str]) -> str:
+    """``title`` carrying its warnings, so a copied table or plot keeps them."""
+    return f"{title} [{'; '.join(marks)}]" if marks else title
+
+
 def sections(runs: list[RunResult], validation: dict | None = None, placeholder_images: bool = False,
-             questions: dict[int, str] | None = None) -> list[tuple[str, str, object]]:
-    """The report as (kind, title, payload) blocks shared by both renderers."""
+             questions: dict[int, str] | None = None, baselines: dict | None = None) -> list[tuple[str, str, object]]:
+    """The report as (kind, title, payload) blocks shared by both renderers. Every table and plot of model figures
+    carries the PLACEHOLDER IMAGES mark, and those holding judged figures the APPROXIMATE mark, when they apply."""
     blocks: list[tuple[str, str, object]] = []
-    if placeholder_images or any(run.placeholder_images for run in runs):
+    placeholder = placeholder_images or any(run.placeholder_images for run in runs)
+    if placeholder:
         blocks.append(("warning", "", PLACEHOLDER_NOTE))
     approximate = any((run.tasks.get(t) or {}).get("judge", {}).get("approximate") for run in runs for t in TASKS)
+    base_marks = [PLACEHOLDER_MARK] if placeholder else []
+    judged_marks = ([APPROXIMATE_MARK] if approximate else []) + base_marks
     intro = (f"{len(runs)} model(s). Generation rates are percent of items (majority of the 3 responses per item); "
              "95% CIs are seeded bootstrap intervals. ")
     if approximate:
         intro += "Some generation figures come from the APPROXIMATE offline judge: a smoke test, not a measurement."
     blocks.append(("text", "SIUO report", intro))
-    blocks.append(("table", "Overall", (OVERALL_HEADER, overall_rows(runs))))
+    blocks.append(("table", _marked("Overall", judged_marks), (OVERALL_HEADER, overall_rows(runs))))
     reviewed = [run for run in runs if run.reviews]
     if reviewed:
         figures, agreement = human_rows(reviewed)
@@ -426,29 +484,40 @@ def sections(runs: list[RunResult], validation: dict | None = None, placeholder_
     notes = run_notes(runs)
     if notes:
         blocks.append(("notes", "Notes on these figures", notes))
-    blocks.append(("table", ("Beside the paper's leaderboard (the paper's numbers come from its own 269 items and "
-                             "GPT-4V judge; ours from the 167 public items: not comparable 1:1)"),
-                   (LEADERBOARD_HEADER, leaderboard_rows(runs))))
+    blocks.append(("table", _marked("Beside the leaderboard of the paper's project page (its rows: the same 167 public "
+                                    "items, generation evaluated by humans, MCQA automatic; ours: the judge named; "
+                                    "surface baselines: text only)", judged_marks),
+                   (LEADERBOARD_HEADER, leaderboard_rows(runs, baselines))))
+    if baselines:
+        blocks.append(("table", BASELINES_TITLE, (["baseline", *DOMAIN_NAMES], baseline_domain_rows(baselines))))
+    paired = paired_rows(runs)
+    if paired:
+        blocks.append(("table", _marked("Paired differences between models (first minus second, in points, over the "
+                                        "items both scored; paired bootstrap 95% CI)", judged_marks),
+                       (PAIRED_HEADER, paired)))
     for key, label in METRICS:
         with_task = [run.name for run in runs if _task_for(key) in run.tasks]
         if with_task:
-            blocks.append(("table", f"{label} % by domain", (["domain", "items", *with_task], domain_rows(runs, key))))
-            blocks.append(("plot", f"{label} by domain", (key, label)))
+            marks = base_marks if key == "accuracy" else judged_marks
+            blocks.append(("table", _marked(f"{label} % [95% CI] by domain", marks),
+                           (["domain", "items", *with_task], domain_rows(runs, key))))
+            blocks.append(("plot", _marked(f"{label} by domain", marks), (key, label, marks)))
     for run in runs:
         rows = ablation_rows(run)
         if rows:
-            blocks.append(("table", (f"Image-blind ablation: {run.name} (with image minus without, in points: how "
-                                     "much seeing the image changes each metric)"), (ABLATION_HEADER, rows)))
+            blocks.append(("table", _marked(f"Image-blind ablation: {run.name} (with image minus without, in points, "
+                                            "paired over the same items, 95% CI: how much seeing the image changes "
+                                            "each metric)", judged_marks), (ABLATION_HEADER, rows)))
     judges = judge_rows(runs)
     if judges:
-        blocks.append(("table", "Judge and data", (JUDGE_HEADER, judges)))
+        blocks.append(("table", _marked("Judge and data", judged_marks), (JUDGE_HEADER, judges)))
     if validation:
-        blocks.append(("table", ("Judge validation (the 668 MCQA options as labelled responses: correct option = "
-                                 "safe; the with-reference figures are inflated, as the correct option is often the "
-                                 "reference answer the judge sees)"), (VALIDATION_HEADER, validation_rows(validation))))
+        marks = ([APPROXIMATE_MARK] if (validation.get("judge") or {}).get("approximate") else []) + base_marks
+        blocks.append(("table", _marked(VALIDATION_TITLE, marks), (VALIDATION_HEADER, validation_rows(validation))))
     examples = [row for run in runs for row in failing_examples(run, questions or {})]
     if examples:
-        blocks.append(("examples", "Failing examples (responses judged unsafe)", (EXAMPLES_HEADER, examples)))
+        blocks.append(("examples", _marked("Failing examples (responses judged unsafe)", judged_marks),
+                       (EXAMPLES_HEADER, examples)))
     return blocks
 
 
@@ -527,8 +596,9 @@ def render_html(blocks, plots: dict[str, bytes]) -> str:
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
-def plot_png(runs: list[RunResult], metric: str, label: str) -> bytes:
-    """A grouped bar chart of ``metric`` by domain, one bar per model (PNG bytes); missing values are not drawn."""
+def plot_png(runs: list[RunResult], metric: str, label: str, marks: list[str] = ()) -> bytes:
+    """A grouped bar chart of ``metric`` by domain, one bar per model (PNG bytes); missing values are not drawn.
+    ``marks`` (APPROXIMATE, PLACEHOLDER IMAGES) are printed under the title, so a copied plot keeps them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -547,7 +617,7 @@ def plot_png(runs: list[RunResult], metric: str, label: str) -> bytes:
     axis.set_xticklabels(DOMAIN_NAMES, fontsize=8, rotation=25, ha="right")
     axis.set_ylabel(f"{label} (%)")
     axis.set_ylim(0, 105)
-    axis.set_title(f"{label} by domain")
+    axis.set_title(f"{label} by domain" + "".join(f"\n{mark}" for mark in marks), **({"color": "#b00000"} if marks else {}))
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -557,11 +627,12 @@ def plot_png(runs: list[RunResult], metric: str, label: str) -> bytes:
 
 
 def write_report(runs: list[RunResult], out: str | Path, *, validation: dict | None = None,
-                 placeholder_images: bool = False, questions: dict[int, str] | None = None) -> Path:
+                 placeholder_images: bool = False, questions: dict[int, str] | None = None,
+                 baselines: dict | None = None) -> Path:
     """Write report.md (+ plot PNGs) and a self-contained report.html into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    blocks = sections(runs, validation, placeholder_images, questions)
+    blocks = sections(runs, validation, placeholder_images, questions, baselines)
     plots = {payload[0]: plot_png(runs, *payload) for kind, _, payload in blocks if kind == "plot"}
     for key, png in plots.items():
         write_bytes_atomic(out / f"plot_{key}.png", png)

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 
 from siuo_dataset.items import SiuoItem
 from siuo_task.loopback import Fault, message_images, message_text
+from siuo_task.prompts import MCQA_INSTRUCTION
 
-MCQA_MARKER = "Answer with the option's letter"
+MCQA_MARKER = MCQA_INSTRUCTION
 Policy = Callable[[SiuoItem, bool, bool], str]
 
 

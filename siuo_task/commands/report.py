@@ -2,6 +2,8 @@
 
 RUN_DIR layouts are described in ``siuo_task.report``; a folder holding several model folders (an
 lmms-eval --output_path) gives one run per model, and a validate-judge output adds the judge's validation.
+The MCQA surface baselines come from a ``siuo-eval baselines`` output among the folders, else are computed from
+local or cached annotations (never downloaded).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
+from siuo_task.baselines import baseline_metrics
 from siuo_task.report import merge_runs, read_runs, write_report
 
 
@@ -30,23 +33,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                            "(default: $SIUO_DATA_DIR or the cache; never downloads)")
 
 
-def question_texts(data_dir: str | None) -> dict[int, str]:
-    """question_id -> question from local or cached SIUO annotations, or {} when none are at hand (no download)."""
+def local_items(data_dir: str | None) -> list:
+    """SIUO items from local or cached annotations, or [] when none are at hand (no download)."""
     from siuo_dataset.items import load_siuo
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # the report needs no images: no missing-image warning
-            loaded = load_siuo(data_dir, allow_missing_images=True, allow_download=False)
+            return load_siuo(data_dir, allow_missing_images=True, allow_download=False).items
     except SiuoError:
-        return {}
-    return {item.question_id: item.question for item in loaded.items}
+        return []
 
 
 def run(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else [None] * len(args.runs)
     if len(names) != len(args.runs):
         raise SiuoError(f"--names has {len(names)} names for {len(args.runs)} run folders")
-    validation = None
+    validation, baselines = None, None
     if args.validation:
         try:
             validation = json.loads(args.validation.read_text(encoding="utf-8"))
@@ -57,12 +59,15 @@ def run(args: argparse.Namespace) -> int:
         found = read_runs(folder, name)
         runs.extend(found.runs)
         validation = validation or found.validation
+        baselines = baselines or found.baselines
     if not runs:
         raise SiuoError("no model results among the run folders (only a judge validation): pass a run folder too")
     runs = merge_runs(runs)
-    questions = question_texts(args.data_dir) if any(run.gen_rows for run in runs) else {}
+    items = local_items(args.data_dir)
+    questions = {item.question_id: item.question for item in items}
+    baselines = baselines or (baseline_metrics(items) if items else None)
     out = write_report(runs, args.out, validation=validation, placeholder_images=args.placeholder_images,
-                       questions=questions)
+                       questions=questions, baselines=baselines)
     placeholder = args.placeholder_images or any(run.placeholder_images for run in runs)
     print(("PLACEHOLDER IMAGES were used: the report says so on its first line\n" if placeholder else "") +
           f"report: {out / 'report.html'} and {out / 'report.md'} ({len(runs)} model(s): "

@@ -76,7 +76,8 @@ def test_judge_responses_hand_computed(items):
     assert m["per_domain"]["morality"]["n_items"] == 1 and m["per_domain"]["morality"]["safe"] is None  # 3001
     empty_domain = {f"{k}{s}": v for k in ("safe", "effective", "safe_and_effective")
                     for s, v in (("", None), ("_n", 0), ("_unparsable_items", 0))}
-    assert m["per_domain"]["privacy violation"] == {"n_items": 0, **empty_domain}
+    assert m["per_domain"]["privacy violation"] == {"n_items": 0, **empty_domain,
+                                                    "ci95": dict.fromkeys(("safe", "effective", "safe_and_effective"))}
     assert m["judge"] == judge.info.as_dict() and m["summary"]["calls"] == 2 * 12
     # empty responses never reach the judge; every other response is asked both questions
     asked = {(c.question_id, c.response_index, c.aspect) for c in judge.calls}

@@ -122,7 +122,7 @@ def test_oracle_scores_100_everywhere(oracle_run):
     assert results["n-samples"]["siuo_gen"]["effective"] == 167
     assert len(requests) == 167 * 3 + 167  # 3 sampled responses per generation item + 1 MCQA answer
     generation = [body for body in requests if MCQA_MARKER not in message_text(body)]
-    assert {(body["temperature"], body["max_tokens"]) for body in generation} == {(0.7, 500)}
+    assert {(body["temperature"], body["max_tokens"]) for body in generation} == {(1.0, 500)}
     assert {body["temperature"] for body in requests if body not in generation} == {0}
 
 
@@ -163,7 +163,7 @@ def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, 
     record = mcqa[0]["mcqa_accuracy@all"]
     assert len(mcqa) == 167 and record["parsed"] == by_id[record["question_id"]].correct_option
     metrics = json.loads(next(run_dir.glob("*siuo_gen.metrics.json")).read_text())
-    assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == "siuo-judge-v1"
+    assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == "siuo-judge-v2"
     assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
     assert json.loads(next(run_dir.glob("*siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.report import (PLACEHOLDER_MARKER, ablation_rows, merge_runs, read_runs, render_markdown, sections,
+from siuo_task.report import (APPROXIMATE_MARK, PAPER_SOURCE, PLACEHOLDER_MARKER, RunResult, ablation_rows, merge_runs,
+                              paired_rows, plot_png, read_runs, render_markdown, sections, validation_rows,
                               write_report)
 
 from tests.paths import BIN
@@ -83,12 +84,14 @@ def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
     for number in ("61.08 [56.1, 66.1]", "92.22 [89.2, 95.2]", "55.69 [51.7, 59.7]", "47.90 [41.9, 53.9]",
                    "21.56 [16.6, 26.6]", "30.54 [24.5, 36.5]", "gen 167 (2 unparsable); MCQA 167 (1 unparsable)",
                    "| privacy violation | 18 | 53.08 | 13.56 |", "| morality | 12 | 45.90 | 28.54 |",
-                   "| GPT-4V | paper (269 items, GPT-4V judge) | 53.29 | 69.46 | 23.35 | 38.92 |",
-                   "| LLaVA-1.5-7B | paper (269 items, GPT-4V judge) | 21.56 | 87.43 | 16.17 | 33.53 |"):
+                   f"| GPT-4V | {PAPER_SOURCE} | 53.29 | 69.46 | 23.35 | 38.92 |",
+                   f"| LLaVA-1.5-7B | {PAPER_SOURCE} | 21.56 | 87.43 | 16.17 | 33.53 |"):
         assert number in markdown, number
     for number in ("61.08 [56.1, 66.1]", "53.08", "45.90", "53.29", "46.71", "52.69"):
         assert number in page, number
     assert "model_a" in markdown and "model_b" in markdown and "APPROXIMATE" in markdown
+    assert "167 public items, human-evaluated" in PAPER_SOURCE
+    assert "269" not in markdown and "GPT-4V judge" not in markdown
     assert "+20.96" in markdown and "+12.40" in markdown  # ablation: 61.08 - 40.12 safe, 47.90 - 35.50 MCQA
     assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)) == 4
     assert len(list(out.glob("plot_*.png"))) == 4
@@ -204,3 +207,77 @@ def test_written_report_is_complete_in_process(runs, tmp_path):
 def test_report_errors_are_one_clear_line(tmp_path, args, message):
     result = report(str(tmp_path), "--out", str(tmp_path / "r"), *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def with_items(metrics: dict, verdicts: dict[int, bool], key: str) -> dict:
+    """``metrics`` with per-item verdicts (question_id -> verdict of ``key``), all in one domain."""
+    return {**metrics, "per_item": {str(q): {"category": "self-harm", key: v} for q, v in verdicts.items()}}
+
+
+def test_every_table_and_plot_title_carries_its_marks(runs):
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    blocks = sections(found, placeholder_images=True,
+                      validation={"judge": {"model": "j", "approximate": True}, "reference_blind": {"n": 668}})
+    titled = [(kind, title) for kind, title, _ in blocks if kind in ("table", "plot", "examples")]
+    assert len(titled) > 10 and all("PLACEHOLDER IMAGES" in title for _, title in titled)
+    judged = [title for kind, title in titled if "MCQA accuracy" not in title]
+    assert all("APPROXIMATE" in title for title in judged)
+    assert not any("APPROXIMATE" in title for _, title in titled if title.startswith("MCQA accuracy"))
+    clean = sections([RunResult("m", {"siuo_mcqa": mcqa_metrics(40.0)})])
+    assert not any("APPROXIMATE" in t or "PLACEHOLDER" in t for _, t, _ in clean)
+
+
+def test_plot_shows_its_marks(runs):
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    assert plot_png(found, "safe", "Safe", [APPROXIMATE_MARK]) != plot_png(found, "safe", "Safe", [])
+
+
+def test_per_domain_cis_and_paired_differences_between_models():
+    a_items = {1000 + q: q % 2 == 0 for q in range(40)}  # 50% safe
+    b_items = {q: v and q not in (1000, 1002) for q, v in a_items.items()}  # 45%: two items flipped
+    gen = gen_metrics(50.0, 90.0, 40.0)
+    gen["per_domain"]["self-harm"]["ci95"] = {"safe": [34.5, 65.5]}
+    first = RunResult("a", {"siuo_gen": with_items(gen, a_items, "safe")})
+    second = RunResult("b", {"siuo_gen": with_items(gen_metrics(45.0, 90.0, 40.0), b_items, "safe")})
+    markdown = render_markdown(sections([first, second]))
+    assert "| self-harm | 10 | 50.00 [34.5, 65.5] | 45.00 |" in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| a − b |"))
+    assert row.split(" | ")[1].startswith("+5.00 [0.0, ")  # paired: b is never above a on any item
+    assert paired_rows([first, RunResult("c", {"siuo_gen": gen_metrics(45.0, 90.0, 40.0)})]) == []  # no per-item data
+
+
+def test_ablation_delta_is_paired_per_domain():
+    full = {q: True for q in range(1000, 1020)}
+    blind = {q: q >= 1010 for q in full}  # seeing the image makes 10 of 20 items safe: +50 points
+    run = RunResult("m", {"siuo_gen": with_items(gen_metrics(100.0, 90.0, 40.0), full, "safe"),
+                          "siuo_gen_text": with_items(gen_metrics(50.0, 90.0, 40.0), blind, "safe")})
+    rows = ablation_rows(run)
+    assert rows[0][0] == "all" and rows[0][1].startswith("+50.00 [") and rows[1][1].startswith("+50.00 [")
+    lo, hi = map(float, rows[1][1][rows[1][1].index("[") + 1:-1].split(", "))
+    assert 0 < lo < 50 < hi <= 100
+    assert rows[2][1] == "–"  # no item of that domain
+
+
+def test_validation_headline_is_reference_hidden(tmp_path):
+    figures = {"n": 668, "balanced_accuracy": 0.7, "kappa": 0.3, "unparsable": 0,
+               "confusion": {"tp": 1, "fn": 2, "fp": 3, "tn": 4}}
+    rows = validation_rows({"judge": {"model": "j"}, "with_reference": figures, "reference_blind": figures})
+    assert [row[1] for row in rows] == ["reference answer hidden", "with reference answer (protocol)"]
+    markdown = render_markdown(sections([RunResult("m", {"siuo_mcqa": mcqa_metrics(40.0)})],
+                                        validation={"judge": {"model": "j"}, "reference_blind": figures}))
+    assert "Headline: the reference-hidden rows" in markdown and "circular" in markdown
+
+
+def test_baselines_are_shown_beside_the_models(tmp_path, shared_siuo):
+    run = tmp_path / "m"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps(mcqa_metrics(41.92)))
+    subprocess.run([SIUO_EVAL, "baselines", "--data-dir", str(shared_siuo), "--out", str(tmp_path / "b")],
+                   check=True, capture_output=True, timeout=120)
+    result = report(str(run), str(tmp_path / "b"), "--out", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    markdown = (tmp_path / "r" / "report.md").read_text()
+    baselines = json.loads((tmp_path / "b" / "baselines.json").read_text())
+    caution = f"{baselines['caution_cue']['accuracy']:.2f}"
+    assert f"| caution_cue | MCQA surface baseline (text only, never sees the image) | – | – | – | {caution} |" in markdown
+    assert "| always_a | MCQA surface baseline" in markdown and "MCQA surface baselines by domain" in markdown

@@ -36,7 +36,8 @@ def test_offline_judge_validation_figures(siuo_data_dir, tmp_path, capsys):
         assert figures["n"] == 668 and figures["unparsable"] == 0
         assert sum(d["n"] for d in figures["per_domain"].values()) == 668
         assert figures["safe_and_effective"]["n"] == 668
-    assert report["balanced_accuracy"] == 0.8733 and "inflated" in report["note"]
+    assert report["headline"] == "reference_blind" and report["balanced_accuracy"] == 0.6866
+    assert "circular" in report["note"]
     out = capsys.readouterr().out
     assert "APPROXIMATE" in out and "reference_blind  safe" in out and "privacy violation" in out
 
@@ -69,7 +70,7 @@ def test_llm_judge_validation_against_hand_counts_then_all_cached(items, siuo_da
     assert figures["balanced_accuracy"] == round(0.5 * (1 + (501 - fp) / 501), 4)
     assert figures["safe_and_effective"]["balanced_accuracy"] == 1.0 and figures["safe_and_effective"]["kappa"] == 1.0
     assert figures["summary"]["safety"]["cache_hits"] == 668 and report["judge"]["approximate"] is False
-    assert "reference_blind" not in report
+    assert "reference_blind" not in report and report["headline"] == "with_reference"
 
 
 def judgement(qid: int, index: int, safe, effective, category: str = "morality", response: str | None = None) -> dict:

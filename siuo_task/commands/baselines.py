@@ -1,0 +1,29 @@
+"""`siuo-eval baselines --out DIR`: MCQA surface baselines (never look at the image) -> DIR/baselines.json.
+
+Offline: it needs only the annotations (``--data-dir``, ``$SIUO_DATA_DIR`` or the cache), no model, no judge.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from siuo_task.baselines import baseline_metrics
+from siuo_task.commands.common import add_data_arguments, load_data, provenance
+from siuo_task.io import write_json_atomic
+
+BASELINES_FILE = "baselines.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help=f"output folder (writes {BASELINES_FILE})")
+    add_data_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_data(args, need_images=False)
+    baselines = {name: {**figures, **provenance(loaded)} for name, figures in baseline_metrics(loaded.items).items()}
+    write_json_atomic(args.out / BASELINES_FILE, baselines)
+    print("MCQA surface baselines (no image): " + ", ".join(f"{name} {figures['accuracy']:.2f}%"
+                                                            for name, figures in baselines.items())
+          + f" -> {args.out / BASELINES_FILE}")
+    return 0
