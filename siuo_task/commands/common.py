@@ -29,3 +29,12 @@ def say(args: argparse.Namespace, message: str) -> None:
     """A one-line status message on stderr unless --quiet."""
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
+
+
+def failed_calls_exit(errors: int, where: str) -> int:
+    """Exit status after judging: 3, with one line naming the failures, when judge calls are left failed."""
+    if not errors:
+        return 0
+    print(f"siuo-eval: error: {errors} judge calls failed ({where}); re-run the same command to complete only "
+          "what is missing", file=sys.stderr)
+    return 3

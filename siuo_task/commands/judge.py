@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import add_data_arguments, load_data, provenance, say
+from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, provenance, say
 from siuo_task.commands.judge_batch import add_batch_arguments, batch_mode, prepare_batch
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.options import add_judge_arguments, cache_from_args, judge_from_args, price_from_args
@@ -73,8 +73,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"siuo-eval: error: {result.summary.stopped}; re-run the same command once the judge is back",
               file=sys.stderr)
         return 3
-    if result.summary.errors:
-        print(f"siuo-eval: error: {result.summary.errors} judge calls failed (see *_error in judgements.jsonl); "
-              "re-run the same command to complete only what is missing", file=sys.stderr)
-        return 3
-    return 0
+    return failed_calls_exit(result.summary.errors, "see *_error in judgements.jsonl")

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.agreement import agreement_summary
-from siuo_task.commands.common import add_data_arguments, load_data, provenance, say
+from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, provenance, say
 from siuo_task.io import write_json_atomic
 from siuo_task.judge.base import JudgeCall
 from siuo_task.judge.options import (add_judge_arguments, cache_from_args, judge_config_from_args, judge_from_args,
@@ -156,11 +155,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"judge {judge.info.backend}/{judge.info.model}{approximate} on the 668 MCQA options:")
     print(table(report, variants))
     print(f"-> {args.out / 'validation.json'}")
-    if errors:
-        print(f"siuo-eval: error: {errors} judge calls failed (counted as unparsable above); re-run the same command "
-              "to complete only what is missing", file=sys.stderr)
-        return 3
-    return 0
+    return failed_calls_exit(errors, "counted as unparsable above")
 
 
 def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, cache, report: dict) -> int:
@@ -197,8 +192,4 @@ def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, c
         print(f"  {aspect:<14} bal.acc {r['balanced_accuracy']}  kappa {r['kappa']}  n={r['n']}  unparsable "
               f"{r['unparsable']}  tp/fn/fp/tn {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}")
     print(f"-> {args.out / 'validation.json'}")
-    if errors:
-        print(f"siuo-eval: error: {errors} judge calls failed (counted as unparsable above); re-run the same "
-              "command to complete only what is missing", file=sys.stderr)
-        return 3
-    return 0
+    return failed_calls_exit(errors, "counted as unparsable above")
