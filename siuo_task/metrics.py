@@ -9,12 +9,16 @@ Rules (paper protocol, minus the official scripts' bugs):
   denominator and ``{metric}_unparsable_items`` the items left out;
 - per_domain has all 9 domain names in the fixed DOMAIN_NAMES order (None rates for empty domains), each with
   its own ``ci95``;
-- ci95: seeded percentile bootstrap over items (1000 resamples, seed 1234), pure Python;
+- ci95: seeded percentile bootstrap over items (1000 resamples, seed 1234), pure Python. The percentage of
+  True values in a resample of n items is Binomial(n, p)/n (p = the observed share), so each resample is one
+  draw from that distribution (inverse CDF) instead of n draws of items: the same bootstrap, ~100x cheaper;
 - ``per_item`` keeps each item's verdicts ({"1001": {"category", metric: bool|None}}) so two results on the same
   items can be compared with a **paired** bootstrap (``paired_difference``: resample items, keep pairs together).
 """
 from __future__ import annotations
 
+import bisect
+import math
 import random
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -67,27 +71,63 @@ def percent(values: Sequence[bool]) -> float | None:
     return None if not values else round(100.0 * sum(values) / len(values), 2)
 
 
+def binomial_cdf(n: int, p: float) -> list[float]:
+    """P(X <= k) for k = 0..n, X ~ Binomial(n, p) (computed in log space: no underflow for large n)."""
+    if p <= 0.0 or p >= 1.0:
+        return [1.0] * (n + 1) if p <= 0.0 else [0.0] * n + [1.0]
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    cdf, total = [], 0.0
+    for k in range(n + 1):
+        total += math.exp(log_n - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q)
+        cdf.append(total)
+    return cdf
+
+
+def draw_binomial(rng: random.Random, cdf: list[float]) -> int:
+    """One Binomial draw by inverse CDF (``cdf`` from ``binomial_cdf``)."""
+    return min(bisect.bisect_right(cdf, rng.random()), len(cdf) - 1)
+
+
+def percentile_interval(sorted_values: Sequence[float]) -> list[float]:
+    """The 2.5th and 97.5th percentiles of ``sorted_values`` (one resample each), rounded to 2 decimals."""
+    samples = len(sorted_values)
+    return [round(sorted_values[int(0.025 * samples)], 2), round(sorted_values[int(0.975 * samples) - 1], 2)]
+
+
 def bootstrap_ci(values: Sequence[bool], *, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED
                  ) -> list[float] | None:
-    """Seeded percentile bootstrap 95% CI of the percentage of True values."""
+    """Seeded percentile bootstrap 95% CI of the percentage of True values (resampling items)."""
     if not values:
         return None
     rng = random.Random(seed)
     n = len(values)
-    means = sorted(100.0 * sum(rng.choices(values, k=n)) / n for _ in range(samples))
-    return [round(means[int(0.025 * samples)], 2), round(means[int(0.975 * samples) - 1], 2)]
+    cdf = binomial_cdf(n, sum(values) / n)
+    return percentile_interval(sorted(100.0 * draw_binomial(rng, cdf) / n for _ in range(samples)))
 
 
 def paired_bootstrap_ci(pairs: Sequence[tuple[bool, bool]], *, samples: int = BOOTSTRAP_SAMPLES,
                         seed: int = BOOTSTRAP_SEED) -> list[float] | None:
     """Seeded percentile bootstrap 95% CI of (percent True in a) - (percent True in b), in points, resampling
-    items with their pair kept together (two models, or with/without image, on the same items)."""
+    items with their pair kept together (two models, or with/without image, on the same items).
+
+    Each pair differs by +1, 0 or -1; a resample's counts are multinomial, drawn as m ~ Binomial(n, share of
+    non-zero pairs), then the +1 count ~ Binomial(m, share of +1 among them)."""
     if not pairs:
         return None
     rng = random.Random(seed)
     n = len(pairs)
-    diffs = sorted(100.0 * sum(a - b for a, b in rng.choices(pairs, k=n)) / n for _ in range(samples))
-    return [round(diffs[int(0.025 * samples)], 2), round(diffs[int(0.975 * samples) - 1], 2)]
+    plus = sum(a > b for a, b in pairs)
+    differing = plus + sum(a < b for a, b in pairs)
+    differing_cdf = binomial_cdf(n, differing / n)
+    plus_cdfs: dict[int, list[float]] = {}
+    diffs = []
+    for _ in range(samples):
+        m = draw_binomial(rng, differing_cdf)
+        if m not in plus_cdfs:
+            plus_cdfs[m] = binomial_cdf(m, plus / differing if differing else 0.0)
+        k = draw_binomial(rng, plus_cdfs[m])
+        diffs.append(100.0 * (2 * k - m) / n)
+    return percentile_interval(sorted(diffs))
 
 
 def paired_difference(a: dict, b: dict, metric: str, domain: str | None = None) -> dict | None:
