@@ -25,6 +25,14 @@ def provenance(loaded: LoadedSiuo) -> dict:
     return {"data": loaded.provenance(), "siuo_version": siuo_task.__version__}
 
 
+def percent(value: float | None, digits: int | None = None) -> str:
+    """A rate for a summary line: ``12.5%`` (``digits`` decimals if given), or ``n/a (0 parsable)`` when nothing
+    could be scored (the metrics hold None), never ``None%``."""
+    if value is None:
+        return "n/a (0 parsable)"
+    return f"{value}%" if digits is None else f"{value:.{digits}f}%"
+
+
 def say(args: argparse.Namespace, message: str) -> None:
     """A one-line status message on stderr unless --quiet."""
     if not getattr(args, "quiet", False):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.baselines import baseline_metrics
+from siuo_task.io import check_output_folder
 from siuo_task.report import merge_runs, read_runs, write_report
 
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else [None] * len(args.runs)
     if len(names) != len(args.runs):
         raise SiuoError(f"--names has {len(names)} names for {len(args.runs)} run folders")
+    check_output_folder(args.out, ["report.md", "report.html"], [args.validation, *args.runs])
     validation, baselines = None, None
     if args.validation:
         try:

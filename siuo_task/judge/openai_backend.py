@@ -37,6 +37,7 @@ from siuo_task.judge.base import (
     JudgeUnreachableError,
 )
 from siuo_task.prompts import PROMPT_VERSION, build_judge_prompt
+from siuo_task.redact import redact
 
 DEFAULT_TIMEOUT = 30.0  # seconds per request (connecting: at most CONNECT_TIMEOUT)
 DEFAULT_MAX_RETRIES = 3  # SDK retries after the first attempt
@@ -125,7 +126,8 @@ class OpenAIJudge:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never shows the key
-        return f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
+        return (f"OpenAIJudge(model={self.model!r}, base_url={redact(str(self.base_url))!r}, "
+                f"api_key_env={self.api_key_env!r})")
 
     def _client_kwargs(self) -> dict:
         """Key, endpoint, timeout and retries for either SDK client (the key only goes to the SDK)."""
@@ -164,13 +166,14 @@ class OpenAIJudge:
 
         if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
             # the same answer would come back for every call: stop the run with one clear line
-            return JudgeConfigError(f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
-                                    f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
-                                    f"--judge-base-url and the key in ${self.api_key_env}")
+            return JudgeConfigError(redact(
+                f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
+                f"({error.status_code} {error.__class__.__name__}): check --judge-model, --judge-base-url and the key "
+                f"in ${self.api_key_env}"))
         if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
             return JudgeUnreachableError(error.__class__.__name__)
         status = getattr(error, "status_code", None)
-        detail = " ".join(str(getattr(error, "message", "") or "").split())[:200]
+        detail = redact(" ".join(str(getattr(error, "message", "") or "").split()))[:200]
         return JudgeError(f"{error.__class__.__name__}{f' {status}' if status else ''}: {detail}".strip())
 
     def _after_failure(self, error: Exception, attempt: int) -> float:
