@@ -15,9 +15,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:
-    """Validated SIUO; images are required only when something will look at them."""
+    """Validated SIUO; images are required, and decoded, only when something will look at them."""
     return load_siuo(args.data_dir, allow_missing_images=not need_images,
-                     verify_checksums=not args.no_verify_checksums)
+                     verify_checksums=not args.no_verify_checksums, decode_images=need_images)
 
 
 def provenance(loaded: LoadedSiuo) -> dict:

@@ -40,7 +40,7 @@ def local_items(data_dir: str | None) -> list:
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # the report needs no images: no missing-image warning
-            return load_siuo(data_dir, allow_missing_images=True, allow_download=False).items
+            return load_siuo(data_dir, allow_missing_images=True, allow_download=False, decode_images=False).items
     except SiuoError:
         return []
 

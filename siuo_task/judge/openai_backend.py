@@ -13,7 +13,8 @@ a transport fault, not an answer: it is retried the same number of times, then f
 ``JudgeUnreachableError`` (they feed the runner's circuit breaker). 401/403/404 (bad key, no access, unknown
 model) stop the run with one clear line (``JudgeConfigError``); other API errors fail that call only.
 The API key is read from the environment variable named by ``api_key_env`` when a client is built, and
-never printed, logged or written.
+never printed, logged or written; a base URL carrying ``user:password@`` is refused at once (the SDK's clients cannot
+send it beside the key), and every message is masked by ``siuo_task.redact``.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import (
@@ -112,6 +114,10 @@ class OpenAIJudge:
                  azure: bool = False, azure_api_version: str = "2024-06-01", text_only: bool = False,
                  max_tokens: int = 512, timeout: float = DEFAULT_TIMEOUT,
                  max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        if base_url and urlsplit(base_url).username is not None:
+            raise JudgeConfigError(redact(f"--judge-base-url {base_url} carries credentials (user:password@), "
+                                          "which the judge client cannot send (it authenticates with the key in "
+                                          f"${api_key_env}): remove them from the URL"))
         self.model = model
         self.base_url = base_url
         self.api_key_env = api_key_env
