@@ -82,8 +82,8 @@ def test_build_refuses_places_it_must_never_replace(siuo_data_dir, shared_siuo, 
     out = {"dot": ".", "cwd-absolute": str(work), "parent-of-cwd": "..", "home": str(home), "data": str(data),
            "parent-of-data": str(data.parent), "images": str(data / "images"), "a-file": "a-file"}[where]
     environment = dict(os.environ, HOME=str(home))
-    result = subprocess.run([SIUO_DATA, "build", "--data-dir", str(data), "--out", out], capture_output=True,
-                            text=True, env=environment, cwd=work, timeout=120)
+    result = subprocess.run([SIUO_DATA, "build", "--data-dir", str(data), "--out", out], check=False,
+                            capture_output=True, text=True, env=environment, cwd=work, timeout=120)
     assert_one_line_error(result, f"--out {out} ")
     assert "internal error" not in result.stderr
     assert (work / "keep.txt").read_text() == "keep" and (data / "siuo_gen.json").is_file()
