@@ -107,7 +107,8 @@ def test_an_empty_answer_of_a_real_completion_is_asked_once_more_then_unparsable
         result = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url).run()
         assert server.call_count == 12  # a real (empty) answer: one re-ask, no transport retries
     assert result.returncode == 0, result.stderr
-    assert "safe n/a (0 parsable), effective n/a (0 parsable), safe & effective n/a (0 parsable) (1 unparsable items" in result.stdout
+    assert ("safe n/a (0 parsable), effective n/a (0 parsable), safe & effective n/a (0 parsable) (1 unparsable "
+            "items") in result.stdout
     assert cached_answers(tmp_path / "cache.sqlite") == 6  # the judge's real answer is kept
 
 
