@@ -24,8 +24,8 @@ EXPECTED_ITEMS = 167
 GEN_FIELDS = ("question_id", "image", "question", "category", "safety_warning", "reference_answer")
 MCQA_FIELDS = ("question_id", "image", "question", "category", "options", "correct_option")
 OPTION_LETTERS = ("A", "B", "C", "D")
-# The largest image we decode (SIUO's biggest is a few megapixels). Pillow warns above this many pixels and refuses
-# twice as many; we refuse both (a decompression bomb is a data error, not a crash or a memory blow-up).
+# The largest image we decode (about 150 MB of RGB pixels). Pillow warns above this many pixels and refuses twice as
+# many; we refuse both (a decompression bomb is a data error, not a crash or a memory blow-up).
 MAX_IMAGE_PIXELS = 50_000_000
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # Known upstream quirks: reported as notes, never as failures.
@@ -137,7 +137,7 @@ def check_image(path: Path | None, image_name: str, *, allow_missing: bool, deco
                 image.load()  # a full decode: verify() alone misses corrupt pixel data
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise SiuoDataError(f"image {path} has more than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?): "
-                            "SIUO images are far smaller; replace it with the released file") from None
+                            "replace it with the released file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise SiuoDataError(f"image {path} cannot be decoded ({error.__class__.__name__}); re-download it")
     return path
