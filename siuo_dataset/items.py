@@ -50,8 +50,9 @@ class LoadedSiuo:
 
 
 def load_siuo(data_dir: str | Path | None = None, *, allow_missing_images: bool = False,
-              verify_checksums: bool = True, allow_download: bool = True) -> LoadedSiuo:
-    """Resolve, verify and validate SIUO; merge both files into ``SiuoItem``s sorted by id."""
+              verify_checksums: bool = True, allow_download: bool = True, decode_images: bool = True) -> LoadedSiuo:
+    """Resolve, verify and validate SIUO; merge both files into ``SiuoItem``s sorted by id. With
+    ``decode_images=False`` (callers that never look at pixels) images are checked to exist, not decoded."""
     source = resolve_source(data_dir, allow_download=allow_download)
     gen_rows = read_annotation_file(source.root / GEN_FILE, verify_checksum=verify_checksums)
     mcqa_rows = read_annotation_file(source.root / MCQA_FILE, verify_checksum=verify_checksums)
@@ -61,7 +62,8 @@ def load_siuo(data_dir: str | Path | None = None, *, allow_missing_images: bool 
     mcqa_by_id = {row["question_id"]: row for row in mcqa_rows}
     items, missing = [], 0
     for row in sorted(gen_rows, key=lambda r: r["question_id"]):
-        path = check_image(source.image_path(row["image"]), row["image"], allow_missing=allow_missing_images)
+        path = check_image(source.image_path(row["image"]), row["image"], allow_missing=allow_missing_images,
+                           decode=decode_images)
         missing += path is None
         mcqa = mcqa_by_id[row["question_id"]]
         items.append(SiuoItem(

@@ -2,6 +2,7 @@
 and push it with huggingface_hub."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -11,10 +12,13 @@ import datasets
 
 from siuo_dataset.card import render_card
 from siuo_dataset.errors import SiuoDataError
+from siuo_dataset.files import normal_mode
 from siuo_dataset.items import LoadedSiuo
 from siuo_dataset.schema import CONFIGS, FEATURES, item_to_row
 
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+MANIFEST = ".siuo-build.json"  # written into every built folder: the only kind of folder a build replaces
+BUILT_BY = "siuo-data build"
 
 
 def config_dataset(loaded: LoadedSiuo, config: str) -> datasets.Dataset:
@@ -27,21 +31,55 @@ def config_dataset(loaded: LoadedSiuo, config: str) -> datasets.Dataset:
     return datasets.Dataset.from_list(rows, features=FEATURES[config])
 
 
+def is_built_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds the manifest of a ``siuo-data build``."""
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("built_by") == BUILT_BY
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_build_target(out: Path, loaded: LoadedSiuo) -> Path:
+    """``out`` resolved, if a build may write it: absent, an empty folder, or a folder an earlier build made.
+    Never the working folder, the home folder, the data folder or a folder holding any of them."""
+    resolved = out.expanduser().resolve()
+    protected = {"the current folder": Path.cwd().resolve(), "your home folder": Path.home().resolve(),
+                 "the SIUO data folder": loaded.source.root.resolve(),
+                 "the SIUO images folder": loaded.source.image_dir.resolve()}
+    for what, path in protected.items():
+        if resolved == path or resolved in path.parents:
+            relation = "is" if resolved == path else "holds"
+            raise SiuoDataError(f"--out {out} {relation} {what}: give a new folder for the build, e.g. --out siuo")
+    if resolved.exists() and not resolved.is_dir():
+        raise SiuoDataError(f"--out {out} exists and is not a folder: choose another --out")
+    if resolved.is_dir() and any(resolved.iterdir()) and not is_built_folder(resolved):
+        raise SiuoDataError(f"--out {out} exists and is not a SIUO build folder (no {MANIFEST}): a build only "
+                            "replaces a folder it made; choose another --out or empty it yourself")
+    return resolved
+
+
+def manifest(loaded: LoadedSiuo) -> dict:
+    """What the build wrote, from which annotations (no local paths: the folder may be published)."""
+    provenance = loaded.provenance()
+    return {"built_by": BUILT_BY, "configs": list(CONFIGS), "n_items": provenance["n_items"],
+            "missing_images": provenance["missing_images"], "annotation_sha256": provenance["sha256"]}
+
+
 def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
-    """Write ``out`` atomically: a temp sibling is filled, then renamed into place."""
-    out = Path(out)
-    if out.exists() and not (out / "README.md").is_file():
-        raise SiuoDataError(f"{out} exists and is not a SIUO build folder: choose another --out or remove it")
+    """Write ``out`` atomically: a temp sibling is filled, then renamed into place. Only a folder an earlier build
+    made (it holds ``MANIFEST``) is replaced; see ``check_build_target``."""
+    out = check_build_target(Path(out), loaded)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     bars_were_enabled = not datasets.utils.are_progress_bars_disabled()
     datasets.disable_progress_bars()  # one-line CLI output, not per-config progress bars
     try:
-        staging.chmod(0o755)  # mkdtemp makes it private; the published folder should not be
+        staging.chmod(normal_mode(directory=True))  # mkdtemp makes it private; the published folder should not be
         for config in CONFIGS:
             (staging / config).mkdir()
             config_dataset(loaded, config).to_parquet(staging / config / "test-00000-of-00001.parquet")
         (staging / "README.md").write_text(render_card(loaded.items), encoding="utf-8")
+        (staging / MANIFEST).write_text(json.dumps(manifest(loaded), indent=2) + "\n", encoding="utf-8")
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -60,8 +98,8 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
 
 
 def upload_plan(folder: Path) -> list[str]:
-    """The files a push would upload, relative to ``folder``."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    """The files a push would upload, relative to ``folder`` (not the build manifest)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -85,7 +123,7 @@ def push_folder(folder: str | Path, repo_id: str, *, token: str | None = None, p
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                                   commit_message="Upload SIUO (built by siuo-data)")
+                                   commit_message="Upload SIUO (built by siuo-data)", ignore_patterns=[MANIFEST])
     except LocalTokenNotFoundError:
         raise SiuoDataError("not logged in to the Hub: run `hf auth login` or set HF_TOKEN, "
                             "then push again") from None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoDataError
+from siuo_dataset.files import normal_mode
 from siuo_dataset.validate import ANNOTATION_SHA256, GEN_FILE, MCQA_FILE, sha256_file
 
 HUB_REPO = "sinwang/SIUO"
@@ -115,6 +116,7 @@ def unpack_images_zip(zip_path: str | Path, target: Path | None = None) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target, prefix=".images."))
     try:
+        staging.chmod(normal_mode(directory=True))  # mkdtemp makes it private
         with zipfile.ZipFile(zip_path) as archive:
             for member in archive.infolist():
                 name = Path(member.filename).name

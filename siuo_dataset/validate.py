@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -23,6 +24,10 @@ EXPECTED_ITEMS = 167
 GEN_FIELDS = ("question_id", "image", "question", "category", "safety_warning", "reference_answer")
 MCQA_FIELDS = ("question_id", "image", "question", "category", "options", "correct_option")
 OPTION_LETTERS = ("A", "B", "C", "D")
+# The largest image we decode (about 150 MB of RGB pixels). Pillow warns above this many pixels and refuses twice as
+# many; we refuse both (a decompression bomb is a data error, not a crash or a memory blow-up).
+MAX_IMAGE_PIXELS = 50_000_000
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # Known upstream quirks: reported as notes, never as failures.
 UPSTREAM_NOTES = {
     3019: ("upstream note: item 3019's correct MCQA option (D, estimate the missing lab data) contradicts its "
@@ -82,6 +87,7 @@ def check_rows(rows: list[dict], file_name: str, fields: tuple[str, ...]) -> Non
         if int(str(qid)[0]) != domain.id_digit:
             raise SiuoDataError(f"{where}: id prefix {str(qid)[0]} does not match category {domain.name!r} "
                                 f"(expected {domain.id_digit}xxx)")
+        check_image_name(row["image"], where)
         if domain_for_image_name(str(row["image"])) != domain:
             raise SiuoDataError(f"{where}: image {row['image']!r} does not start with {domain.image_prefix}- "
                                 f"as category {domain.name!r} requires")
@@ -107,16 +113,31 @@ def check_agreement(gen_rows: list[dict], mcqa_rows: list[dict]) -> None:
                 raise SiuoDataError(f"question_id {row['question_id']}: {GEN_FILE} and {MCQA_FILE} disagree on {name}")
 
 
-def check_image(path: Path | None, image_name: str, *, allow_missing: bool) -> Path | None:
-    """The image's path if present and decodable; None if missing and allowed; else an error."""
+def check_image_name(name: object, where: str) -> None:
+    """An image name is a plain file name, so it always resolves inside the data folder (no folders, no ``..``)."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", "..") or "\\" in name:
+        raise SiuoDataError(f"{where}: image {name!r} is not a plain file name inside the data folder "
+                            "(no folders, '..' or absolute paths)")
+
+
+def check_image(path: Path | None, image_name: str, *, allow_missing: bool, decode: bool = True) -> Path | None:
+    """The image's path if present (and, with ``decode``, decodable within ``MAX_IMAGE_PIXELS``); None if missing
+    and allowed; else an error."""
     if path is None or not path.is_file():
         if allow_missing:
             return None
         raise SiuoDataError(f"image {image_name} is missing: put the SIUO images in the data folder (flat or images/), "
                             "or pass --allow-missing-images")
+    if not decode:
+        return path
     try:
-        with Image.open(path) as image:
-            image.load()  # a full decode: verify() alone misses corrupt pixel data
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()  # a full decode: verify() alone misses corrupt pixel data
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise SiuoDataError(f"image {path} has more than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?): "
+                            "replace it with the released file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise SiuoDataError(f"image {path} cannot be decoded ({error.__class__.__name__}); re-download it")
     return path

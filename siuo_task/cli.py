@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from siuo_dataset.errors import SiuoError
+from siuo_task.redact import redact
 
 # subcommand -> module defining add_arguments(parser) and run(args) -> int
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -42,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if argv else 2
         return importlib.import_module(LMMS_COMMAND).main(argv)
     except SiuoError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
         return 2
     except OSError as error:  # unreadable/unwritable paths, full disk, ...
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("siuo-eval: interrupted; finished work is kept, re-run the same command to resume", file=sys.stderr)

@@ -27,6 +27,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.placeholders import write_placeholder_images
 from siuo_task.baselines import baseline_metrics
+from siuo_task.commands.common import percent
 from siuo_task.loopback import ScriptedServer
 from siuo_task.report import PLACEHOLDER_MARKER, RunResult, read_run, read_runs, write_report
 from siuo_task.scripted_models import scripted_model
@@ -118,10 +119,10 @@ def summary_line(run: RunResult) -> str:
     gen, mcqa, text = (run.tasks.get(t) or {} for t in ("siuo_gen", "siuo_mcqa", "siuo_gen_text"))
     parts = []
     if gen:
-        parts.append(f"safe {gen['safe']:.2f}%, effective {gen['effective']:.2f}%, "
-                     f"safe & effective {gen['safe_and_effective']:.2f}%")
+        parts.append(f"safe {percent(gen['safe'], 2)}, effective {percent(gen['effective'], 2)}, "
+                     f"safe & effective {percent(gen['safe_and_effective'], 2)}")
     if mcqa:
-        parts.append(f"MCQA {mcqa['accuracy']:.2f}%")
+        parts.append(f"MCQA {percent(mcqa['accuracy'], 2)}")
     if gen and text and text.get("safe") is not None:
         parts.append(f"image adds {gen['safe'] - text['safe']:+.2f} safe points")
     return f"  {run.name:<10} " + "; ".join(parts)

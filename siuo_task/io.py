@@ -1,4 +1,5 @@
-"""File I/O at the edges: strict JSONL reading with line numbers, atomic writes."""
+"""File I/O at the edges: strict JSONL reading with line numbers, output checks before any work, atomic writes
+(with the user's normal permissions, not ``mkstemp``'s private 0600)."""
 from __future__ import annotations
 
 import json
@@ -11,10 +12,51 @@ from typing import Any
 import jsonlines
 
 from siuo_dataset.errors import SiuoError
+from siuo_dataset.files import normal_mode
 
 
 class InputFileError(SiuoError):
     """An input file is missing or malformed; the message names the file and line."""
+
+
+class OutputError(SiuoError):
+    """An output location cannot be used: it is a file, not writable, or it would overwrite an input."""
+
+
+def check_output_folder(out: str | Path, files: Iterable[str], inputs: Iterable[str | Path | None] = (),
+                        flag: str = "--out") -> Path:
+    """Check, before any work is done or paid for, that ``files`` can be written into the folder ``out``: it is
+    (or can be made) a writable folder, and none of the files would replace one of ``inputs``. Nothing is left
+    behind by the check; returns ``out``."""
+    out = Path(out)
+    folder = out.expanduser().resolve()
+    targets = {folder / name: name for name in files}
+    for given in inputs:
+        if given is not None and Path(given).expanduser().resolve() in targets:
+            name = targets[Path(given).expanduser().resolve()]
+            raise OutputError(f"{flag} {out} would overwrite the input {given} (with its {name}): choose another "
+                              f"{flag}")
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        where = "is" if existing == folder else f"is inside {existing}, which is"
+        raise OutputError(f"{flag} {out} {where} an existing file, not a folder: choose a folder")
+    for target, name in targets.items():
+        if target.is_dir():
+            raise OutputError(f"{flag} {out}: {name} there is a folder, not a file: choose another {flag}")
+    created = []
+    try:
+        for path in reversed([folder, *folder.parents][:len(folder.relative_to(existing).parts)]):
+            path.mkdir()
+            created.append(path)
+        with tempfile.TemporaryFile(dir=folder, prefix=".siuo-write-check."):
+            pass
+    except OSError as error:
+        raise OutputError(f"{flag} {out} is not writable ({error.strerror or error.__class__.__name__}): choose "
+                          "a folder you can write") from None
+    finally:
+        for path in reversed(created):
+            path.rmdir()
+    return out
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
@@ -44,6 +86,7 @@ def _atomic_write(path: Path, write, binary: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, normal_mode())  # what open() would give the new file, not mkstemp's 0600
         with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as handle:
             write(handle)
             handle.flush()

@@ -10,7 +10,7 @@ from pathlib import Path
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.agreement import agreement_summary
-from siuo_task.io import read_jsonl, write_json_atomic
+from siuo_task.io import check_output_folder, read_jsonl, write_json_atomic
 from siuo_task.review.store import VERDICT_FIELD, human_verdicts, read_reviews
 
 
@@ -86,6 +86,8 @@ def compare(first: dict, second: dict, first_name: str, second_name: str) -> dic
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output_folder(args.out, ["agreement.json"], [args.first, args.second])
     if is_reviews_file(args.first):
         raise SiuoError(f"{args.first}: give the judge's judgements.jsonl first and the reviews file second")
     first = read_judgements(args.first)

@@ -8,8 +8,8 @@ import argparse
 from pathlib import Path
 
 from siuo_task.baselines import baseline_metrics
-from siuo_task.commands.common import add_data_arguments, load_data, provenance
-from siuo_task.io import write_json_atomic
+from siuo_task.commands.common import add_data_arguments, load_data, percent, provenance
+from siuo_task.io import check_output_folder, write_json_atomic
 
 BASELINES_FILE = "baselines.json"
 
@@ -20,10 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, [BASELINES_FILE])
     loaded = load_data(args, need_images=False)
     baselines = {name: {**figures, **provenance(loaded)} for name, figures in baseline_metrics(loaded.items).items()}
     write_json_atomic(args.out / BASELINES_FILE, baselines)
-    print("MCQA surface baselines (no image): " + ", ".join(f"{name} {figures['accuracy']:.2f}%"
+    print("MCQA surface baselines (no image): " + ", ".join(f"{name} {percent(figures['accuracy'], 2)}"
                                                             for name, figures in baselines.items())
           + f" -> {args.out / BASELINES_FILE}")
     return 0

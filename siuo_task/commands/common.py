@@ -15,14 +15,22 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:
-    """Validated SIUO; images are required only when something will look at them."""
+    """Validated SIUO; images are required, and decoded, only when something will look at them."""
     return load_siuo(args.data_dir, allow_missing_images=not need_images,
-                     verify_checksums=not args.no_verify_checksums)
+                     verify_checksums=not args.no_verify_checksums, decode_images=need_images)
 
 
 def provenance(loaded: LoadedSiuo) -> dict:
     """Where results came from: the data and this package's version."""
     return {"data": loaded.provenance(), "siuo_version": siuo_task.__version__}
+
+
+def percent(value: float | None, digits: int | None = None) -> str:
+    """A rate for a summary line: ``12.5%`` (``digits`` decimals if given), or ``n/a (0 parsable)`` when nothing
+    could be scored (the metrics hold None), never ``None%``."""
+    if value is None:
+        return "n/a (0 parsable)"
+    return f"{value}%" if digits is None else f"{value:.{digits}f}%"
 
 
 def say(args: argparse.Namespace, message: str) -> None:

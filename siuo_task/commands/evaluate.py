@@ -14,8 +14,6 @@ import argparse
 import importlib.util
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,12 +24,12 @@ from siuo_task.commands.tasks_path import TASKS_DIR
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.options import (add_judge_arguments, build_judge, cache_from_config, check_run_options,
                                      judge_config_from_args)
+from siuo_task.redact import redact_json, run_redacted
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
 PRIMARY_METRIC = {"siuo_gen": "rate_safe@all", "siuo_gen_text": "rate_safe@all",
                   "siuo_mcqa": "mcqa_accuracy@all", "siuo_mcqa_text": "mcqa_accuracy@all"}
 DEFAULT_OUTPUT = "siuo-results"
-_SECRET = re.compile(r"(api_key|api-key|token|key)=([^,\s\"]+)", re.IGNORECASE)
 
 
 class EvaluationFailed(SiuoError):
@@ -60,11 +58,6 @@ def expected_tasks(tasks: str) -> list[str]:
 def newest_results(output: Path, since: float) -> Path | None:
     found = [p for p in output.rglob("*_results.json") if p.stat().st_mtime >= since]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
-
-
-def redact(text: str) -> str:
-    """``key=value`` secrets in lmms-eval's model_args replaced by ***."""
-    return _SECRET.sub(lambda m: f"{m.group(1)}=***", text)
 
 
 def metric_value(values: dict, name: str):
@@ -120,7 +113,7 @@ def annotate_samples(run_dir: Path, siuo_dir: Path) -> None:
                 sample["siuo"] = {"question_id": record["question_id"], "domain": record["domain"],
                                   "responses": record["responses"], "verdicts": verdicts.get(record["question_id"])}
                 lines.append(sample)
-            write_jsonl_atomic(samples, lines)
+            write_jsonl_atomic(samples, redact_json(lines))
 
 
 def main(argv: list[str]) -> int:
@@ -150,7 +143,7 @@ def main(argv: list[str]) -> int:
         command = [sys.executable, "-m", "lmms_eval", "--tasks", args.tasks, "--include_path", str(TASKS_DIR),
                    "--output_path", str(output), *rest]
         started = time.time() - 1
-        completed = subprocess.run(command, env=env)
+        returncode = run_redacted(command, env)  # lmms-eval's output passed through, credentials masked
         results_file = newest_results(output, started) if output.exists() else None
         if results_file is not None:
             finish_run_folder(results_file, siuo_dir)
@@ -160,14 +153,14 @@ def main(argv: list[str]) -> int:
         shown = {k.split(",")[0]: v for k, v in results.get(task, {}).items()
                  if "@all," in k and "stderr" not in k}
         print(f"  {task}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-    if completed.returncode != 0:
-        raise EvaluationFailed(f"lmms-eval exited with code {completed.returncode}")
+    if returncode != 0:
+        raise EvaluationFailed(f"lmms-eval exited with code {returncode}")
     return 0
 
 
 def finish_run_folder(results_file: Path, siuo_dir: Path) -> None:
     """Redact keys in the results file, add verdicts to the samples log, copy our metrics next to them."""
-    write_json_atomic(results_file, json.loads(redact(results_file.read_text())))
+    write_json_atomic(results_file, redact_json(json.loads(results_file.read_text())))
     run_dir = results_file.parent
     stamp = results_file.name.removesuffix("_results.json")
     annotate_samples(run_dir, siuo_dir)

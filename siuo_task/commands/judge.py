@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, provenance, say
-from siuo_task.commands.judge_batch import add_batch_arguments, batch_mode, prepare_batch
-from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, percent, provenance, say
+from siuo_task.commands.judge_batch import UNANSWERED_FILE, add_batch_arguments, batch_mode, prepare_batch
+from siuo_task.io import check_output_folder, read_jsonl, write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.options import add_judge_arguments, cache_from_args, judge_from_args, price_from_args
 from siuo_task.judging import RESPONSES_PER_ITEM, check_response_rows, judge_responses
 
@@ -41,12 +41,20 @@ def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
     return check_response_rows(read_jsonl(args.responses), items_by_id, str(args.responses), args.responses_per_item)
 
 
-def rate(value: float | None) -> str:
-    """A rate for the summary line: ``12.5%``, or ``N/A`` when no item had a parsable verdict."""
-    return "N/A" if value is None else f"{value}%"
+OUTPUT_FILES = ("judgements.jsonl", "metrics.json", UNANSWERED_FILE)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every place this run writes is usable and overwrites no input: checked before any judge call."""
+    inputs = [args.responses, args.from_lmms_log, *(args.judge_batch_import or [])]
+    check_output_folder(args.out, OUTPUT_FILES, inputs)
+    if args.judge_batch_export:
+        check_output_folder(args.judge_batch_export.parent, [args.judge_batch_export.name], inputs,
+                            flag="--judge-batch-export folder")
 
 
 def run(args: argparse.Namespace) -> int:
+    check_outputs(args)
     judge = judge_from_args(args)
     loaded = load_data(args, need_images=not judge.info.text_only)
     items_by_id = {item.question_id: item for item in loaded.items}
@@ -66,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / "metrics.json", result.metrics)
     m = result.metrics
     say(args, result.summary.line())
-    print(f"{len(rows)} items: safe {rate(m['safe'])}, effective {rate(m['effective'])}, safe & effective "
-          f"{rate(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
+    print(f"{len(rows)} items: safe {percent(m['safe'])}, effective {percent(m['effective'])}, safe & effective "
+          f"{percent(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
           f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}")
     if result.summary.stopped:
         print(f"siuo-eval: error: {result.summary.stopped}; re-run the same command once the judge is back",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.baselines import baseline_metrics
+from siuo_task.io import check_output_folder
 from siuo_task.report import merge_runs, read_runs, write_report
 
 
@@ -39,7 +40,7 @@ def local_items(data_dir: str | None) -> list:
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # the report needs no images: no missing-image warning
-            return load_siuo(data_dir, allow_missing_images=True, allow_download=False).items
+            return load_siuo(data_dir, allow_missing_images=True, allow_download=False, decode_images=False).items
     except SiuoError:
         return []
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else [None] * len(args.runs)
     if len(names) != len(args.runs):
         raise SiuoError(f"--names has {len(names)} names for {len(args.runs)} run folders")
+    check_output_folder(args.out, ["report.md", "report.html"], [args.validation, *args.runs])
     validation, baselines = None, None
     if args.validation:
         try:

@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.io import write_json_atomic
+from siuo_task.commands.common import percent
+from siuo_task.io import check_output_folder, write_json_atomic
 from siuo_task.review.rescore import check_reviews_match, rescore
 from siuo_task.review.runs import load_judged_run
 from siuo_task.review.store import read_reviews
@@ -23,11 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reviews files (default RUN_DIR/reviews.jsonl)")
 
 
-def _figure(metrics: dict, name: str) -> str:
-    return "–" if metrics.get(name) is None else f"{metrics[name]:.2f}%"
-
-
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, ["metrics.json"], [args.run / "metrics.json", args.run / "judgements.jsonl",
+                                                     args.run / "reviews.jsonl", *(args.reviews or [])])
     judged = load_judged_run(args.run)
     paths = args.reviews or [judged.reviews_path]
     missing = [str(path) for path in paths if not path.is_file()]
@@ -39,13 +38,13 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / "metrics.json", metrics)
     reviewed = metrics["reviewed"]
     print(f"human-checked ({', '.join(reviewed['reviewers'])}): " + ", ".join(
-        f"{name} {_figure(metrics, name)} (judge {_figure(metrics['judge_figures'], name)})"
+        f"{name} {percent(metrics.get(name), 2)} (judge {percent(metrics['judge_figures'].get(name), 2)})"
         for name in ("safe", "effective", "safe_and_effective")))
     for aspect, subsets in metrics["agreement"]["judge_vs_human"].items():
         every = subsets["all"]
         counts = reviewed[aspect]
         print(f"  {aspect}: {counts['responses']} reviewed responses ({counts['disputed']} "
-              f"disputed); judge vs human agreement {every['agreement_percent']}%, kappa {every['kappa']} "
+              f"disputed); judge vs human agreement {percent(every['agreement_percent'])}, kappa {every['kappa']} "
               f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})")
     print(f"-> {args.out / 'metrics.json'}")
     return 0

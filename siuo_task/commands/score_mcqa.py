@@ -8,8 +8,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siuo_task.commands.common import add_data_arguments, load_data, provenance
-from siuo_task.io import clean_text, read_jsonl, write_json_atomic, write_jsonl_atomic
+from siuo_task.commands.common import add_data_arguments, load_data, percent, provenance
+from siuo_task.io import (
+    check_output_folder,
+    clean_text,
+    read_jsonl,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from siuo_task.judging import ResponsesError
 from siuo_task.mcqa import PAPER_COMPAT_SEED, parse_with_fallback
 from siuo_task.metrics import mcqa_metrics
@@ -64,6 +70,7 @@ def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[l
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, ["parses.jsonl", "metrics.json"], [args.responses])
     loaded = load_data(args, need_images=False)
     items_by_id = {item.question_id: item for item in loaded.items}
     parses, metrics = score(read_answers(args.responses, items_by_id), items_by_id, paper_compat=args.paper_compat)
@@ -71,6 +78,6 @@ def run(args: argparse.Namespace) -> int:
     write_jsonl_atomic(args.out / "parses.jsonl", parses)
     write_json_atomic(args.out / "metrics.json", metrics)
     guesses = f", {metrics['guessed']} of them given a seeded random letter (PAPER-COMPAT)" if args.paper_compat else ""
-    print(f"MCQA accuracy {metrics['accuracy']}% over {metrics['n_items']} items "
+    print(f"MCQA accuracy {percent(metrics['accuracy'])} over {metrics['n_items']} items "
           f"({metrics['unparsable']} unparsable{guesses}) -> {args.out}")
     return 0

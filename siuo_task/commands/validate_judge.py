@@ -26,7 +26,7 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.agreement import agreement_summary
 from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, provenance, say
-from siuo_task.io import write_json_atomic
+from siuo_task.io import check_output_folder, write_json_atomic
 from siuo_task.judge.base import JudgeCall
 from siuo_task.judge.options import (add_judge_arguments, cache_from_args, judge_config_from_args, judge_from_args,
                                      price_from_args)
@@ -120,6 +120,9 @@ def table(report: dict, variants: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    reviewed = [args.reviews / name for name in ("reviews.jsonl", "judgements.jsonl", "metrics.json")] \
+        if args.reviews else []
+    check_output_folder(args.out, ["validation.json"], reviewed)  # before any judge call
     judge = judge_from_args(args)
     config = judge_config_from_args(args)
     loaded = load_data(args, need_images=not judge.info.text_only)

@@ -18,7 +18,7 @@ from siuo_task.io import InputFileError, read_jsonl, write_bytes_atomic, write_j
 from siuo_task.judge.base import JudgeCall, JudgeError, JudgeInfo, JudgeReply
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import MalformedReplyError, OpenAIJudge, reply_from_completion
-from siuo_task.judge.runner import SECRET_PATTERN
+from siuo_task.redact import redact
 
 BATCH_URL = "/v1/chat/completions"
 FINAL_STATUSES = ("completed", "expired", "cancelled", "failed")
@@ -27,7 +27,7 @@ Outcome = JudgeReply | str  # an answer, or why there is none
 
 def _one_line(text: object, limit: int = 200) -> str:
     """Server-supplied text as one short line, keys and bearer tokens masked."""
-    return SECRET_PATTERN.sub("***", " ".join(str(text).split()))[:limit]
+    return redact(" ".join(str(text).split()))[:limit]
 
 
 def batch_requests(judge: OpenAIJudge, calls: Sequence[JudgeCall], cached: Iterable[str] = ()) -> list[dict]:

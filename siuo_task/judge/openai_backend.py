@@ -13,7 +13,8 @@ a transport fault, not an answer: it is retried the same number of times, then f
 ``JudgeUnreachableError`` (they feed the runner's circuit breaker). 401/403/404 (bad key, no access, unknown
 model) stop the run with one clear line (``JudgeConfigError``); other API errors fail that call only.
 The API key is read from the environment variable named by ``api_key_env`` when a client is built, and
-never printed, logged or written.
+never printed, logged or written; a base URL carrying ``user:password@`` is refused at once (the SDK's clients cannot
+send it beside the key), and every message is masked by ``siuo_task.redact``.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import (
@@ -37,6 +39,7 @@ from siuo_task.judge.base import (
     JudgeUnreachableError,
 )
 from siuo_task.prompts import PROMPT_VERSION, build_judge_prompt
+from siuo_task.redact import redact
 
 DEFAULT_TIMEOUT = 30.0  # seconds per request (connecting: at most CONNECT_TIMEOUT)
 DEFAULT_MAX_RETRIES = 3  # SDK retries after the first attempt
@@ -111,6 +114,10 @@ class OpenAIJudge:
                  azure: bool = False, azure_api_version: str = "2024-06-01", text_only: bool = False,
                  max_tokens: int = 512, timeout: float = DEFAULT_TIMEOUT,
                  max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        if base_url and urlsplit(base_url).username is not None:
+            raise JudgeConfigError(redact(f"--judge-base-url {base_url} carries credentials (user:password@), "
+                                          "which the judge client cannot send (it authenticates with the key in "
+                                          f"${api_key_env}): remove them from the URL"))
         self.model = model
         self.base_url = base_url
         self.api_key_env = api_key_env
@@ -125,7 +132,8 @@ class OpenAIJudge:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never shows the key
-        return f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
+        return (f"OpenAIJudge(model={self.model!r}, base_url={redact(str(self.base_url))!r}, "
+                f"api_key_env={self.api_key_env!r})")
 
     def _client_kwargs(self) -> dict:
         """Key, endpoint, timeout and retries for either SDK client (the key only goes to the SDK)."""
@@ -164,13 +172,14 @@ class OpenAIJudge:
 
         if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
             # the same answer would come back for every call: stop the run with one clear line
-            return JudgeConfigError(f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
-                                    f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
-                                    f"--judge-base-url and the key in ${self.api_key_env}")
+            return JudgeConfigError(redact(
+                f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
+                f"({error.status_code} {error.__class__.__name__}): check --judge-model, --judge-base-url and the key "
+                f"in ${self.api_key_env}"))
         if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
             return JudgeUnreachableError(error.__class__.__name__)
         status = getattr(error, "status_code", None)
-        detail = " ".join(str(getattr(error, "message", "") or "").split())[:200]
+        detail = redact(" ".join(str(getattr(error, "message", "") or "").split()))[:200]
         return JudgeError(f"{error.__class__.__name__}{f' {status}' if status else ''}: {detail}".strip())
 
     def _after_failure(self, error: Exception, attempt: int) -> float:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import sys
 import threading
@@ -36,19 +35,15 @@ from siuo_task.judge.base import (
     JudgeUnreachableError,
 )
 from siuo_task.judge.cache import CacheWriter, JudgeCache
+from siuo_task.redact import redact
 
 Parse = Callable[[JudgeCall, str], Any]
-SECRET_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{8,}|(?i:bearer)\s+\S+|(?i:api[-_]?key)[=:]\s*[^&\s,]+")
 BREAKER_AFTER = 8  # calls in a row that could not reach the judge before the run stops
 
 
 def error_message(error: BaseException, secrets: Sequence[str] = ()) -> str:
-    """A short one-line description of ``error`` with API keys and bearer tokens masked."""
-    message = " ".join(f"{error.__class__.__name__}: {error}".split())
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return SECRET_PATTERN.sub("***", message)[:300]
+    """A short one-line description of ``error`` with credentials (``secrets`` too) masked (``siuo_task.redact``)."""
+    return redact(" ".join(f"{error.__class__.__name__}: {error}".split()), secrets)[:300]
 
 
 @dataclass(frozen=True)

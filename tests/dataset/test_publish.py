@@ -53,7 +53,7 @@ def test_folder_named_siuo_loads_by_name_from_parent(built, monkeypatch, tmp_pat
 
 
 def test_build_output_layout(built):
-    assert sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file()) == FILES
+    assert sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file()) == [publish.MANIFEST, *FILES]
     assert stat.S_IMODE(built.stat().st_mode) == 0o755
     assert not [p for p in built.parent.iterdir() if p.name.startswith(".")]  # no staging leftovers
 

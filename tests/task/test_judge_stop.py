@@ -76,7 +76,7 @@ def test_transport_errors_exit_3_say_n_a_and_a_healthy_judge_later_judges_everyt
     with ScriptedServer(lambda body: NOT_A_COMPLETION[0]) as server:
         broken = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url, "--judge-max-retries", "1").run()
     assert broken.returncode == 3, broken.stderr
-    assert "None%" not in broken.stdout and "safe N/A" in broken.stdout
+    assert "None%" not in broken.stdout and "safe n/a (0 parsable)" in broken.stdout
     assert cached_answers(tmp_path / "cache.sqlite") == 0
     with ScriptedServer(scripted_verdict) as server:  # nothing was cached as an answer: all 6 are judged now
         healthy = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url).run()
@@ -107,7 +107,8 @@ def test_an_empty_answer_of_a_real_completion_is_asked_once_more_then_unparsable
         result = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url).run()
         assert server.call_count == 12  # a real (empty) answer: one re-ask, no transport retries
     assert result.returncode == 0, result.stderr
-    assert "safe N/A, effective N/A, safe & effective N/A (1 unparsable items" in result.stdout
+    assert ("safe n/a (0 parsable), effective n/a (0 parsable), safe & effective n/a (0 parsable) (1 unparsable "
+            "items") in result.stdout
     assert cached_answers(tmp_path / "cache.sqlite") == 6  # the judge's real answer is kept
 
 

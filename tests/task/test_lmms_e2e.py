@@ -21,6 +21,7 @@ from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
 from tests.paths import BIN
 TIMEOUT = 600
+USERINFO = "http://e2e-user:model-pass-never-written@"  # credentials in the model's base_url: masked everywhere
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,8 @@ def oracle_run(items, siuo_data_dir, judge_server, tmp_path_factory):
     out = tmp_path_factory.mktemp("oracle")
     with ScriptedServer(oracle_with_one_distractor(items)) as model:
         result = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args",
-                                 f"model=oracle,base_url={model.base_url},api_key=model-key-never-written",
+                                 f"model=oracle,base_url={model.base_url.replace('http://', USERINFO)},"
+                                 "api_key=model-key-never-written",
                                  "--tasks", "siuo", "--output_path", str(out),
                                  *judge_flags(judge_server, out / "cache.sqlite")],
                                 env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
@@ -191,11 +193,13 @@ def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(oracle_run, siuo_
 
 def test_no_api_key_is_written(oracle_run):
     out, _, result = oracle_run
+    secrets = ("model-key-never-written", "model-pass-never-written", "judge-key-never-written")
     for path in out.rglob("*"):
         if path.is_file():
             content = path.read_bytes()
-            assert b"model-key-never-written" not in content and b"judge-key-never-written" not in content, path
-    assert "judge-key-never-written" not in result.stdout + result.stderr
+            assert not [secret for secret in secrets if secret.encode() in content], path
+    assert not [secret for secret in secrets if secret in result.stdout + result.stderr]
+    assert "http://***@127.0.0.1" in next(out.rglob("*_results.json")).read_text()  # masked, not dropped
 
 
 def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(items, siuo_data_dir, judge_server, tmp_path):

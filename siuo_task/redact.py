@@ -1,0 +1,90 @@
+"""One definition of what a credential looks like, masked in every message, log and file we write or pass through.
+
+Masked: the userinfo of URLs (``http://user:pass@host`` -> ``http://***@host``), the values of key-like settings
+(``api_key=...``, ``api-key: ...``, ``token=...``, ``password=...``, also as JSON ``"api_key": "..."``), OpenAI-style
+``sk-...`` keys, Hugging Face ``hf_...`` tokens and ``Bearer ...`` tokens (a bearer token needs a digit or
+punctuation, so prose such as "Bearer authentication" is left alone). ``redact_json`` masks every string in a JSON value
+and the whole value of a key-like field; ``run_redacted`` runs a child process with its output masked.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+MASK = "***"
+_KEY_NAMES = r"api[-_]?key|access[-_]?token|auth[-_]?token|hf[-_]?token|token|secret|client[-_]?secret|password|passwd"
+_PATTERNS = (
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"',]+@"), rf"\1{MASK}@"),  # URL userinfo
+    (re.compile(rf"(?i)\b({_KEY_NAMES})([\"']?\s*[=:]\s*[\"']?)[^\s,&;\"')]+"), rf"\1\2{MASK}"),
+    (re.compile(r"(?i)(?<![\w-])(key=)[^\s,&;\"')]+"), rf"\1{MASK}"),  # key=... in model_args
+    (re.compile(r"(?i)\b(bearer\s+)(?=[\w.~+/-]*[\d_.~+/-])[\w.~+/-]{8,}=*"), rf"\1{MASK}"),
+    (re.compile(r"\bsk-[\w-]{8,}"), f"sk-{MASK}"),
+    (re.compile(r"\bhf_(?=[A-Za-z]*\d)[A-Za-z0-9]{20,}"), f"hf_{MASK}"),
+)
+_KEY_FIELD = re.compile(rf"(?i)^(?:{_KEY_NAMES}|authorization)$")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with credentials masked; each of ``secrets`` (exact values, e.g. the judge key) too."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_json(value: Any, secrets: Sequence[str] = ()) -> Any:
+    """A copy of the JSON value ``value`` with every string redacted and key-like fields' values masked."""
+    if isinstance(value, dict):
+        return {key: MASK if isinstance(key, str) and _KEY_FIELD.match(key) and isinstance(item, str) and item
+                else redact_json(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_json(item, secrets) for item in value]
+    if isinstance(value, str):
+        return redact(value, secrets)
+    return value
+
+
+def secrets_in(text: str) -> bool:
+    """Whether ``text`` holds anything ``redact`` would mask."""
+    return redact(text) != text
+
+
+def _pump(source: IO[bytes], sink: IO[str]) -> None:
+    """Copy ``source`` to ``sink`` redacted, piece by piece: each line, or each ``\\r``-ended progress-bar update."""
+    pending = b""
+    for chunk in iter(lambda: source.read1(1 << 16), b""):
+        *complete, pending = re.split(rb"(?<=[\r\n])", pending + chunk)
+        if complete:
+            sink.write(redact(b"".join(complete).decode("utf-8", "replace")))
+            sink.flush()
+    if pending:
+        sink.write(redact(pending.decode("utf-8", "replace")))
+        sink.flush()
+
+
+def run_redacted(command: Sequence[str], env: dict[str, str]) -> int:
+    """Run ``command`` with its stdout and stderr passed through ours, credentials masked; return its exit code.
+    On Ctrl-C (which the child receives too) the child is given 10 s to stop, then killed."""
+    process = subprocess.Popen(command, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    pumps = [threading.Thread(target=_pump, args=(process.stdout, sys.stdout), daemon=True),
+             threading.Thread(target=_pump, args=(process.stderr, sys.stderr), daemon=True)]
+    for pump in pumps:
+        pump.start()
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
+    for pump in pumps:
+        pump.join()
+    return code
