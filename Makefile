@@ -44,7 +44,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 demo: install
-	$(BIN)/python -m siuo_task.demo
+	$(BIN)/python -m siuo_demo
 
 card: install
 	$(BIN)/python -c "import siuo_dataset; from siuo_dataset.card import render_card; open('dataset_card.md', 'w').write(render_card(siuo_dataset.load_items('$${SIUO_DATA_DIR:-../shared/siuo}', allow_missing_images=True)))"

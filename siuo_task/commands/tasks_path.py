@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"
+TASKS_DIR = Path(__file__).resolve().parents[1] / "lmms" / "tasks"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

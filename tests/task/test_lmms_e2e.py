@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 import siuo_dataset
-from siuo_task.loopback import Fault, ScriptedServer, message_images, message_text
-from siuo_task.scripted_models import MCQA_MARKER, scripted_model
+from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
+from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
 from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
 from tests.paths import BIN
@@ -306,7 +306,7 @@ def gen_records(items, responses_of) -> list[dict]:
 
 def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(items, siuo_data_dir, judge_server, tmp_path,
                                                                       monkeypatch, capsys):
-    from siuo_task import lmms_glue
+    from siuo_task.lmms import task as lmms_glue
 
     monkeypatch.setenv("SIUO_DATA_DIR", str(siuo_data_dir))
     monkeypatch.setenv("SIUO_RESULTS_DIR", str(tmp_path / "siuo"))

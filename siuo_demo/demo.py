@@ -25,11 +25,11 @@ from tqdm import tqdm
 
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import LoadedSiuo, load_siuo
-from siuo_dataset.placeholders import write_placeholder_images
+from siuo_demo.placeholders import write_placeholder_images
 from siuo_task.baselines import baseline_metrics
-from siuo_task.loopback import ScriptedServer
+from siuo_demo.loopback import ScriptedServer
 from siuo_task.report import PLACEHOLDER_MARKER, RunResult, read_run, read_runs, write_report
-from siuo_task.scripted_models import scripted_model
+from siuo_demo.scripted_models import scripted_model
 
 BANNER = "=" * 78
 GEN_RESPONSES = 3  # sampled responses per item in siuo_gen / siuo_gen_text
@@ -128,7 +128,7 @@ def summary_line(run: RunResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m siuo_task.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m siuo_demo", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("SIUO_DATA_DIR"),
                         help="SIUO folder (default: $SIUO_DATA_DIR, else the cache / pinned Hub revision)")
     parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default: demo-out)")

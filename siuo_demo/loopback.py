@@ -82,11 +82,6 @@ def completion_body(content: str, model: str, prompt_chars: int) -> dict:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256  # many clients connect at once (the default backlog of 5 stalls them)
-    daemon_threads = True
-
-
 class ScriptedServer:
     """Serve ``responder`` on 127.0.0.1 in a background thread; record every request body."""
 
