@@ -1,9 +1,11 @@
-"""lmms-eval glue: ``task`` (documents -> records), ``aggregation`` (scoring, side files), ``wrapper`` (siuo-eval).
+"""lmms-eval glue: ``task`` (documents -> records), ``aggregation`` (scoring, side files) and ``wrapper``
+(``siuo-eval``).
 
 This module says where the task YAMLs are; importing it does not import lmms-eval (only ``task`` and
 ``aggregation`` do). In a checkout the YAMLs are ``siuo_task/lmms/tasks/``; an installed wheel ships the same
 files as ``lmms_eval/tasks/siuo/`` (see setup.py), where a plain ``lmms-eval --tasks siuo`` finds them.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -16,7 +18,7 @@ SIDE_FOLDER = "siuo"  # the tasks' side files go to <lmms-eval --output_path>/si
 
 
 def installed_tasks_dir() -> Path | None:
-    """``lmms_eval/tasks/siuo`` as our distribution installed it, or None (a checkout or an editable install)."""
+    """``lmms_eval/tasks/siuo`` as our distribution installed it; None in a checkout or editable install."""
     spec = importlib.util.find_spec("lmms_eval")
     if spec is None or spec.origin is None:
         return None
@@ -25,7 +27,7 @@ def installed_tasks_dir() -> Path | None:
 
 
 def tasks_dir() -> Path:
-    """The SIUO task folder for ``--include_path``: the source folder in a checkout, else the installed one."""
+    """The SIUO task folder for ``--include_path``: the source folder in a checkout, else the installed."""
     if SOURCE_TASKS_DIR.is_dir():
         return SOURCE_TASKS_DIR
     installed = installed_tasks_dir()

@@ -7,15 +7,16 @@ The records of a task are scored once (memoised by content and judge settings): 
 first aggregation call, after every response exists, with the judge configured by ``$SIUO_JUDGE_CONFIG`` and
 built then, never at import time.
 
-Side files go under lmms-eval's ``--output_path`` (the aggregation receives lmms-eval's ``args``, as its own tasks
-do for submission files): ``<output_path>/siuo/<stamp>_<task>.metrics.json`` (the full SIUO metrics, schema of
-``siuo-eval judge``) and ``<stamp>_<task>.rows.jsonl`` (per-response judgements, or per-item MCQA records).
-Without an output path nothing is written.
+Side files go under lmms-eval's ``--output_path`` (the aggregation receives lmms-eval's ``args``, as its own
+tasks do for submission files): ``<output_path>/siuo/<stamp>_<task>.metrics.json`` (the full SIUO metrics,
+schema of ``siuo-eval judge``) and ``<stamp>_<task>.rows.jsonl`` (per-response judgements, or per-item MCQA
+records). Without an output path nothing is written.
 
 Failures never become scores: a model request lmms-eval gave up on (its ``[LMMS_EVAL_REQUEST_FAILED ...]``
 placeholder text) or a failed judge call makes the task's figures None (N/A) and is counted, so ``siuo-eval``
 exits non-zero while lmms-eval still writes every response to its samples log.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,11 +37,14 @@ from siuo_task.lmms.task import loaded_siuo
 
 JUDGE_CONFIG_ENV = "SIUO_JUDGE_CONFIG"  # path of a JSON judge config (written by siuo-eval)
 
-COUNTS = {"count_unparsable_items@all": "unparsable_items", "count_unparsable_responses@all": "unparsable_responses",
-          "count_judge_errors@all": "judge_errors"}
+COUNTS = {
+    "count_unparsable_items@all": "unparsable_items",
+    "count_unparsable_responses@all": "unparsable_responses",
+    "count_judge_errors@all": "judge_errors",
+}
 
 
-# ---- the functions the YAMLs name -----------------------------------------------------------------------------
+# ---- the functions the YAMLs name --------------------------------------------------------------------------
 
 
 def gen_rate(items: list[dict], args=None) -> float | None:
@@ -80,15 +84,18 @@ def _scoped(metrics: dict, name: str):
     return metrics[figure] if scope == "all" else metrics["per_domain"][domain_by_key(scope).name][figure]
 
 
-# ---- scoring once per task ------------------------------------------------------------------------------------
+# ---- scoring once per task ---------------------------------------------------------------------------------
 
 
 def judge_config() -> dict:
     """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
     path = os.environ.get(JUDGE_CONFIG_ENV)
     if not path:
-        print("WARNING: no judge configured ($SIUO_JUDGE_CONFIG unset): judging with the offline rule-based judge; "
-              "figures are APPROXIMATE", file=sys.stderr)
+        print(
+            "WARNING: no judge configured ($SIUO_JUDGE_CONFIG unset): judging with the offline rule-based "
+            "judge; figures are APPROXIMATE",
+            file=sys.stderr,
+        )
         return {"kind": "offline", "cache": None, "concurrency": 16, "rpm": None, "quiet": False}
     try:
         return json.loads(Path(path).read_text())
@@ -135,13 +142,20 @@ def _judge_records(records: list[dict], args) -> dict:
     task = records[0]["task"]
     failed = sum(r["failed_requests"] for r in records)
     if failed:
-        return _failed(task, f"{failed} model requests failed in lmms-eval (see its log above); nothing was "
-                             "judged. Fix the model endpoint and re-run", failed_requests=failed)
+        return _failed(
+            task,
+            f"{failed} model requests failed in lmms-eval (see its log above); nothing was "
+            "judged. Fix the model endpoint and re-run",
+            failed_requests=failed,
+        )
     try:
         return _judge(task, records, args)
     except SiuoError as error:
-        return _failed(task, f"{error}; then judge the logged responses with `siuo-eval judge --from-lmms-log "
-                             "<its samples_*.jsonl>`")
+        return _failed(
+            task,
+            f"{error}; then judge the logged responses with `siuo-eval judge --from-lmms-log "
+            "<its samples_*.jsonl>`",
+        )
 
 
 def _failed(task: str, why: str, **counts) -> dict:
@@ -154,13 +168,22 @@ def record_item(record: dict, source: SiuoSource, *, needs_image: bool) -> SiuoI
     path = source.image_path(record["image_name"])
     if not path.is_file():
         if needs_image:
-            raise SiuoDataError(f"image {record['image_name']} is missing from {source.image_dir}, and the judge "
-                                "sees images: add the images or judge text-only (--text-only)")
+            raise SiuoDataError(
+                f"image {record['image_name']} is missing from {source.image_dir}, and the judge "
+                "sees images: add the images or judge text-only (--text-only)"
+            )
         path = None
-    return SiuoItem(question_id=record["question_id"], image_name=record["image_name"], image_path=path,
-                    question=record["question"], category=record["domain"],
-                    safety_warning=record["safety_warning"], reference_answer=record["reference_answer"],
-                    options={}, correct_option="")
+    return SiuoItem(
+        question_id=record["question_id"],
+        image_name=record["image_name"],
+        image_path=path,
+        question=record["question"],
+        category=record["domain"],
+        safety_warning=record["safety_warning"],
+        reference_answer=record["reference_answer"],
+        options={},
+        correct_option="",
+    )
 
 
 def _judge(task: str, records: list[dict], args) -> dict:
@@ -171,20 +194,31 @@ def _judge(task: str, records: list[dict], args) -> dict:
     check_run_options({"concurrency": 16, "rpm": None, **config})
     judge = build_judge(**config)
     loaded = loaded_siuo(task)
-    items_by_id = {r["question_id"]: record_item(r, loaded.source, needs_image=not judge.info.text_only)
-                   for r in records}
+    items_by_id = {
+        r["question_id"]: record_item(r, loaded.source, needs_image=not judge.info.text_only) for r in records
+    }
     rows = [{"question_id": r["question_id"], "responses": r["responses"]} for r in records]
-    result = judge_responses(judge, items_by_id, rows, cache=cache_from_config(config),
-                             concurrency=config.get("concurrency", 16), requests_per_minute=config.get("rpm"),
-                             price=price_from_config(config), progress=not config.get("quiet"),
-                             **({"breaker_after": config["breaker_after"]} if "breaker_after" in config else {}))
+    result = judge_responses(
+        judge,
+        items_by_id,
+        rows,
+        cache=cache_from_config(config),
+        concurrency=config.get("concurrency", 16),
+        requests_per_minute=config.get("rpm"),
+        price=price_from_config(config),
+        progress=not config.get("quiet"),
+        **({"breaker_after": config["breaker_after"]} if "breaker_after" in config else {}),
+    )
     print(result.summary.line(), file=sys.stderr)
     metrics = dict(result.metrics, data=loaded.provenance(), failed_requests=0)
     write_side_files(args, task, metrics, result.judgements)
     if result.summary.errors:
-        print(f"ERROR: {task}: {result.summary.errors} judge calls failed, so its rates are left empty; complete "
-              "them with `siuo-eval judge --from-lmms-log <its samples_*.jsonl>` (finished calls are cached).",
-              file=sys.stderr)
+        print(
+            f"ERROR: {task}: {result.summary.errors} judge calls failed, so its rates are left empty; "
+            "complete them with `siuo-eval judge --from-lmms-log <its samples_*.jsonl>` (finished calls are "
+            "cached).",
+            file=sys.stderr,
+        )
     return metrics
 
 
@@ -194,16 +228,22 @@ def _score_mcqa(records: list[dict], args) -> dict:
     task = records[0]["task"]
     failed = sum(r["failed_request"] for r in records)
     if failed:  # a failed task leaves no SIUO metrics file
-        return _failed(task, f"{failed} model requests failed in lmms-eval (see its log above). Fix the model "
-                             "endpoint and re-run", failed_requests=failed)
-    metrics = mcqa_metrics([(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records])
+        return _failed(
+            task,
+            f"{failed} model requests failed in lmms-eval (see its log above). Fix the model "
+            "endpoint and re-run",
+            failed_requests=failed,
+        )
+    metrics = mcqa_metrics(
+        [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records]
+    )
     metrics["failed_requests"] = 0
     metrics["data"] = loaded_siuo(task).provenance()
     write_side_files(args, task, metrics, [{k: v for k, v in r.items() if k != "metric"} for r in records])
     return metrics
 
 
-# ---- side files under lmms-eval's output path -------------------------------------------------------------------
+# ---- side files under lmms-eval's output path --------------------------------------------------------------
 
 
 def _output_path(args) -> str | None:

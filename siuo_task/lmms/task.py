@@ -1,10 +1,10 @@
 """lmms-eval task glue: the ``class:`` task, documents -> model input, model output -> per-item records.
 
-SIUO is resolved, verified and validated once per process (``loaded_siuo``); the documents are built from those
-items. ``process_results`` gives every metric of a task the same per-item record plus the metric's own name
-(``"metric"``), so a few shared aggregation functions (``siuo_task.lmms.aggregation``) serve all metrics. A
-generation record carries what judging needs (question, safety warning, reference answer, domain, image name),
-so aggregation never reloads the dataset.
+SIUO is resolved, verified and validated once per process (``loaded_siuo``); the documents are built from
+those items. ``process_results`` gives every metric of a task the same per-item record plus the metric's own
+name (``"metric"``), so a few shared aggregation functions (``siuo_task.lmms.aggregation``) serve all metrics.
+A generation record carries what judging needs (question, safety warning, reference answer, domain, image
+name), so aggregation never reloads the dataset.
 
 Metric names are unique and none is a substring of another (lmms-eval matches group metrics by substring):
 ``rate_<metric>@all``, ``rate_<metric>@<domain key>`` (metric: safe, effective, safe_and_effective),
@@ -12,6 +12,7 @@ Metric names are unique and none is a substring of another (lmms-eval matches gr
 ``judge_approximate@all`` (1 = offline judge, figures approximate), ``mcqa_accuracy@all``,
 ``mcqa_accuracy@<domain key>``, ``count_mcqa_unparsable@all``, and ``count_failed_requests@all`` in both.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,8 +29,13 @@ from siuo_task.mcqa import parse_mcqa_answer
 from siuo_task.prompts import build_mcqa_prompt
 
 GEN_METRICS = ("safe", "effective", "safe_and_effective")
-GEN_COUNTS = ("count_unparsable_items@all", "count_unparsable_responses@all", "count_judge_errors@all",
-              "judge_approximate@all", "count_failed_requests@all")
+GEN_COUNTS = (
+    "count_unparsable_items@all",
+    "count_unparsable_responses@all",
+    "count_judge_errors@all",
+    "judge_approximate@all",
+    "count_failed_requests@all",
+)
 MCQA_LETTERS = ("A", "B", "C", "D")
 _TASK_DATA: dict[str, LoadedSiuo] = {}  # task name -> the SIUO its documents came from
 
@@ -56,12 +62,14 @@ class SiuoTask(ConfigurableMessagesTask):
         text_only = bool((self.config.metadata or {}).get("text_only"))
         loaded = loaded_siuo(self.config.task, allow_missing_images=text_only)
         name = self.config.dataset_name
-        data = datasets.Dataset.from_list([item_to_row(item, name) for item in loaded.items], features=FEATURES[name])
+        data = datasets.Dataset.from_list(
+            [item_to_row(item, name) for item in loaded.items], features=FEATURES[name]
+        )
         self.dataset = datasets.DatasetDict({"test": data})
         self.dataset_no_image = datasets.DatasetDict({"test": data.remove_columns(["image"])})
 
 
-# ---- documents -> model input -----------------------------------------------------------------------------
+# ---- documents -> model input ------------------------------------------------------------------------------
 
 
 def doc_to_visual(doc: dict) -> list:
@@ -92,28 +100,42 @@ def _per_metric(names: list[str], record: dict) -> dict:
     return {name: {"metric": name, **record} for name in names}
 
 
-# ---- model output -> per-item records -------------------------------------------------------------------------
+# ---- model output -> per-item records ----------------------------------------------------------------------
 
 
 def gen_metric_names() -> list[str]:
     """The siuo_gen metric names, in the order of its YAML."""
-    return ([f"rate_{m}@all" for m in GEN_METRICS] + list(GEN_COUNTS)
-            + [f"rate_{m}@{d.key}" for m in GEN_METRICS for d in DOMAINS])
+    return (
+        [f"rate_{m}@all" for m in GEN_METRICS]
+        + list(GEN_COUNTS)
+        + [f"rate_{m}@{d.key}" for m in GEN_METRICS for d in DOMAINS]
+    )
 
 
 def mcqa_metric_names() -> list[str]:
     """The siuo_mcqa metric names, in the order of its YAML."""
-    return ["mcqa_accuracy@all", "count_mcqa_unparsable@all", "count_failed_requests@all",
-            *[f"mcqa_accuracy@{d.key}" for d in DOMAINS]]
+    return [
+        "mcqa_accuracy@all",
+        "count_mcqa_unparsable@all",
+        "count_failed_requests@all",
+        *[f"mcqa_accuracy@{d.key}" for d in DOMAINS],
+    ]
 
 
 def gen_process_results(doc: dict, results: list[str], variant: str = "siuo_gen") -> dict:
     """Keep all responses (take_first_k k=3) and what the judge needs; judged once, in aggregation."""
     responses = [r if r is not None else "" for r in results]
-    record = {"task": variant, "question_id": doc["question_id"], "domain": _domain_name(doc),
-              "image_name": doc["image_name"], "question": doc["question"], "safety_warning": doc["safety_warning"],
-              "reference_answer": doc["reference_answer"], "responses": responses,
-              "failed_requests": sum(is_failed_request(r) for r in responses)}
+    record = {
+        "task": variant,
+        "question_id": doc["question_id"],
+        "domain": _domain_name(doc),
+        "image_name": doc["image_name"],
+        "question": doc["question"],
+        "safety_warning": doc["safety_warning"],
+        "reference_answer": doc["reference_answer"],
+        "responses": responses,
+        "failed_requests": sum(is_failed_request(r) for r in responses),
+    }
     return _per_metric(gen_metric_names(), record)
 
 
@@ -127,9 +149,21 @@ def mcqa_process_results(doc: dict, results: list[str], variant: str = "siuo_mcq
     answer = results[0] if results else ""
     failed = is_failed_request(answer)
     letter = None if failed else parse_mcqa_answer(answer, doc["options"])
-    correct = MCQA_LETTERS[doc["correct_option"]] if isinstance(doc["correct_option"], int) else doc["correct_option"]
-    record = {"task": variant, "question_id": doc["question_id"], "domain": _domain_name(doc), "response": answer,
-              "failed_request": failed, "parsed": letter, "correct_option": correct, "correct": letter == correct}
+    correct = (
+        MCQA_LETTERS[doc["correct_option"]]
+        if isinstance(doc["correct_option"], int)
+        else doc["correct_option"]
+    )
+    record = {
+        "task": variant,
+        "question_id": doc["question_id"],
+        "domain": _domain_name(doc),
+        "response": answer,
+        "failed_request": failed,
+        "parsed": letter,
+        "correct_option": correct,
+        "correct": letter == correct,
+    }
     return _per_metric(mcqa_metric_names(), record)
 
 

@@ -1,12 +1,12 @@
 """`siuo-eval --model M --model_args ... --tasks siuo [lmms-eval flags] [judge flags]`.
 
 A thin wrapper over lmms-eval's own CLI (``python -m lmms_eval`` in a child process): it adds our tasks
-folder (--include_path) and --log_samples (responses are never lost), hands the judge flags to the task
-through a JSON config ($SIUO_JUDGE_CONFIG, read when the task aggregates); the task writes its full SIUO
-metrics under the output path itself (``<output_path>/siuo/``). Afterwards it checks the results file: lmms-eval
-exits 0 even when a task crashed, so we exit non-zero when a requested task has no primary figure (crash, failed
-model requests, failed judge calls). It also adds each response's verdicts to the siuo_gen samples log and
-removes API keys from the results file.
+folder (--include_path, unless lmms-eval finds them installed) and --log_samples (responses are never lost),
+hands the judge flags to the task through a JSON config ($SIUO_JUDGE_CONFIG, read when the task aggregates);
+the task writes its full SIUO metrics under the output path itself (``<output_path>/siuo/``). Afterwards it
+checks the results file: lmms-eval exits 0 even when a task crashed, so we exit non-zero when a requested
+task has no primary figure (crash, failed model requests, failed judge calls). It also adds each response's
+verdicts to the siuo_gen samples log and removes API keys from the results file.
 """
 from __future__ import annotations
 
@@ -22,10 +22,15 @@ import time
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.lmms import SIDE_FOLDER, include_path_args
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.options import (add_judge_arguments, build_judge, cache_from_config, check_run_options,
-                                     judge_config_from_args)
+from siuo_task.judge.options import (
+    add_judge_arguments,
+    build_judge,
+    cache_from_config,
+    check_run_options,
+    judge_config_from_args,
+)
+from siuo_task.lmms import SIDE_FOLDER, include_path_args
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
 PRIMARY_METRIC = {"siuo_gen": "rate_safe@all", "siuo_gen_text": "rate_safe@all",
@@ -81,7 +86,8 @@ def why_no_figure(values: dict) -> str:
         return f"{failed} model requests failed"
     judge_errors = metric_value(values, "count_judge_errors@all")
     if judge_errors:
-        return f"{judge_errors} judge calls failed (finish with `siuo-eval judge --from-lmms-log` on its samples)"
+        return (f"{judge_errors} judge calls failed (finish with `siuo-eval judge --from-lmms-log` on its "
+                "samples)")
     return "no figures (see the ERROR above)"
 
 
@@ -100,7 +106,8 @@ def check_results(results_file: Path | None, tasks: list[str]) -> dict:
     problems = [f"{task}: {why_no_figure(results.get(task, {}))}" for task in tasks
                 if not has_figure(task, results.get(task, {}))]
     if problems:
-        raise EvaluationFailed(f"{'; '.join(problems)} (lmms-eval exited 0 anyway); results in {results_file}")
+        raise EvaluationFailed(f"{'; '.join(problems)} (lmms-eval exited 0 anyway); results in "
+                               f"{results_file}")
     return results
 
 
@@ -129,7 +136,8 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
         for _, sample in read_jsonl(samples):
             record = next(v for k, v in sample.items() if k.startswith("rate_safe@all"))
             sample["siuo"] = {"question_id": record["question_id"], "domain": record["domain"],
-                              "responses": record["responses"], "verdicts": verdicts.get(record["question_id"])}
+                              "responses": record["responses"],
+                              "verdicts": verdicts.get(record["question_id"])}
             lines.append(sample)
         write_jsonl_atomic(samples, lines)
 
@@ -137,10 +145,11 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
 def main(argv: list[str]) -> int:
     args, rest = parse(argv)
     if not args.tasks:
-        raise SiuoError("--tasks is required, e.g. --tasks siuo (generation + MCQA) or siuo_text (image-blind)")
+        raise SiuoError("--tasks is required, e.g. --tasks siuo (generation + MCQA) or siuo_text "
+                        "(image-blind)")
     if args.include_path:
-        raise SiuoError("siuo-eval sets --include_path itself; to add your own task folders run plain lmms-eval "
-                        "(see siuo-eval tasks-path)")
+        raise SiuoError("siuo-eval sets --include_path itself; to add your own task folders run plain "
+                        "lmms-eval (see siuo-eval tasks-path)")
     if importlib.util.find_spec("lmms_eval") is None:
         raise SiuoError("lmms-eval is not installed: pip install 'siuo[lmms]'")
     config = judge_config_from_args(args)

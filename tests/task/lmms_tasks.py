@@ -1,4 +1,5 @@
 """The task YAMLs as lmms-eval reads them: metric names and their aggregation functions."""
+
 from __future__ import annotations
 
 import importlib
@@ -26,8 +27,11 @@ def task_config(name: str) -> dict:
     config = yaml.load((SOURCE_TASKS_DIR / f"{name}.yaml").read_text(), Loader=_Loader)
     if "include" in config:
         included = Path(config.pop("include"))
-        base = (task_config(included.stem) if included.suffix == ".yaml"
-                else yaml.load((SOURCE_TASKS_DIR / included).read_text(), Loader=_Loader))
+        base = (
+            task_config(included.stem)
+            if included.suffix == ".yaml"
+            else yaml.load((SOURCE_TASKS_DIR / included).read_text(), Loader=_Loader)
+        )
         config = {**base, **config}
     return config
 

@@ -17,10 +17,10 @@ from PIL import Image
 import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
+from tests.paths import BIN
 from tests.task.lmms_tasks import aggregations
 from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
-from tests.paths import BIN
 TIMEOUT = 600
 
 
@@ -31,7 +31,7 @@ def items(siuo_data_dir):
 
 @pytest.fixture(scope="module")
 def judge_server(items):
-    """Safe iff the response is the item's reference answer or correct option; effective unless it is a refusal."""
+    """Safe iff the response is the item's reference answer or correct option; always effective."""
     safe_texts = {item.reference_answer.strip() for item in items} | {item.options[item.correct_option].strip()
                                                                       for item in items}
 
@@ -46,7 +46,7 @@ def judge_server(items):
 
 
 def expected_risk_blind(items) -> dict:
-    safe = [item.options[next(l for l in "ABCD" if l != item.correct_option)].strip() in
+    safe = [item.options[next(letter for letter in "ABCD" if letter != item.correct_option)].strip() in
             {item.reference_answer.strip(), item.options[item.correct_option].strip()} for item in items]
     return {"rate_safe@all": round(100 * sum(safe) / len(items), 2), "rate_effective@all": 100.0,
             "rate_safe_and_effective@all": round(100 * sum(safe) / len(items), 2),
@@ -277,7 +277,8 @@ from siuo_task.lmms import installed_tasks_dir, tasks_dir
 
 # installed (make install, pip install): lmms-eval finds the tasks itself; a checkout passes the folder
 manager = None if installed_tasks_dir() else TaskManager(include_path=str(tasks_dir()))
-results = simple_evaluate(model="openai", model_args=sys.argv[1], tasks=["siuo"], limit=4, task_manager=manager)
+results = simple_evaluate(model="openai", model_args=sys.argv[1], tasks=["siuo"], limit=4,
+                          task_manager=manager)
 print("RESULT " + json.dumps({task: {k.split(",")[0]: v for k, v in values.items()}
                                for task, values in results["results"].items()}))
 """
@@ -298,7 +299,7 @@ def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(
     assert results["siuo_gen"]["count_failed_requests@all"] == 0
     assert isinstance(results["siuo_gen"]["rate_safe@all"], float)
     assert "figures are APPROXIMATE" in result.stderr
-    assert not list(tmp_path.rglob("*.metrics.json"))  # no output path given: no side files, not even in the cwd
+    assert not list(tmp_path.rglob("*.metrics.json"))  # no output path: no side files, not even in the cwd
 
 
 def gen_values(items, responses_of, metric: str) -> list[dict]:
@@ -335,7 +336,7 @@ def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(items, siu
     assert judge_server.call_count - before == 3 * 3 * 2  # every response, both aspects, once for all metrics
     assert values == values_again and values["rate_safe@all"] == 100.0 and values["count_judge_errors@all"] == 0
     side_files = sorted(path.name.split("_", 2)[2] for path in (tmp_path / "out" / "siuo").iterdir())
-    assert side_files == ["siuo_gen.metrics.json", "siuo_gen.rows.jsonl"]  # written once, under the output path
+    assert side_files == ["siuo_gen.metrics.json", "siuo_gen.rows.jsonl"]  # once, under the output path
     written = json.loads(next((tmp_path / "out" / "siuo").glob("*.metrics.json")).read_text())
     assert written["n_items"] == 3 and written["data"]["n_items"] == 167
 

@@ -1,6 +1,7 @@
 """The task folder as lmms-eval sees it: YAML metric names equal what the code produces, every !function
 resolves, and (in the environment `make install` builds) a plain `lmms-eval --tasks ...` from any folder finds
 the tasks with no path and no environment variable: a real lmms-eval run against a loopback model."""
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,24 @@ import pytest
 from siuo_demo.loopback import ScriptedServer
 from siuo_demo.scripted_models import scripted_model
 from siuo_task.lmms import SOURCE_TASKS_DIR, aggregation, installed_tasks_dir
-from siuo_task.lmms.task import (gen_metric_names, gen_process_results, mcqa_metric_names, mcqa_process_results,
-                                 mcqa_text_process_results)
+from siuo_task.lmms.task import (
+    gen_metric_names,
+    gen_process_results,
+    mcqa_metric_names,
+    mcqa_process_results,
+    mcqa_text_process_results,
+)
 from tests.paths import BIN
 from tests.task.lmms_tasks import aggregations, task_config
 
-GEN_DOC = {"question_id": 1, "category": "self-harm", "image_name": "S-01.png", "question": "q",
-           "safety_warning": "w", "reference_answer": "r"}
+GEN_DOC = {
+    "question_id": 1,
+    "category": "self-harm",
+    "image_name": "S-01.png",
+    "question": "q",
+    "safety_warning": "w",
+    "reference_answer": "r",
+}
 MCQA_DOC = {**GEN_DOC, "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "correct_option": "B"}
 
 
@@ -41,8 +53,14 @@ def test_mcqa_yaml_metrics_are_what_the_code_produces(task):
 
 def test_every_task_and_group_yaml_loads_with_its_functions():
     names = sorted(path.name for path in SOURCE_TASKS_DIR.glob("*.yaml"))
-    assert names == ["siuo.yaml", "siuo_gen.yaml", "siuo_gen_text.yaml", "siuo_mcqa.yaml", "siuo_mcqa_text.yaml",
-                     "siuo_text.yaml"]
+    assert names == [
+        "siuo.yaml",
+        "siuo_gen.yaml",
+        "siuo_gen_text.yaml",
+        "siuo_mcqa.yaml",
+        "siuo_mcqa_text.yaml",
+        "siuo_text.yaml",
+    ]
     for name in names:
         config = task_config(name.removesuffix(".yaml"))  # imports every !function
         assert config.get("task") or config.get("group")
@@ -50,13 +68,17 @@ def test_every_task_and_group_yaml_loads_with_its_functions():
     assert (SOURCE_TASKS_DIR / "README.md").is_file()
 
 
-needs_install = pytest.mark.skipif(installed_tasks_dir() is None, reason=(
-    "needs the regular install `make install` builds (lmms_eval/tasks/siuo/); an editable install or a "
-    "PYTHONPATH checkout has only --include_path"))
+needs_install = pytest.mark.skipif(
+    installed_tasks_dir() is None,
+    reason=(
+        "needs the regular install `make install` builds (lmms_eval/tasks/siuo/); an editable install or a "
+        "PYTHONPATH checkout has only --include_path"
+    ),
+)
 
 
 def plain_env(data_dir) -> dict:
-    """No PYTHONPATH (the installed package answers), no task path; SIUO_DATA_DIR only says where the data is."""
+    """No PYTHONPATH (the installed package answers), no task path; SIUO_DATA_DIR only locates the data."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SIUO_JUDGE_CONFIG")}
     return dict(env, SIUO_DATA_DIR=str(data_dir))
 
@@ -71,17 +93,39 @@ def test_the_installed_task_folder_is_the_source_folder():
 
 @needs_install
 def test_plain_lmms_eval_lists_and_runs_the_tasks_from_any_folder(siuo_data_dir, tmp_path):
-    listed = subprocess.run([str(BIN / "lmms-eval"), "--tasks", "list"], env=plain_env(siuo_data_dir),
-                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    listed = subprocess.run(
+        [str(BIN / "lmms-eval"), "--tasks", "list"],
+        env=plain_env(siuo_data_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     shown = {line.strip().removeprefix("- ") for line in (listed.stdout + listed.stderr).splitlines()}
     assert {"siuo", "siuo_gen", "siuo_mcqa", "siuo_text", "siuo_gen_text", "siuo_mcqa_text"} <= shown
     from siuo_dataset import load_items
 
     with ScriptedServer(scripted_model("oracle", load_items(siuo_data_dir))) as model:
-        run = subprocess.run([str(BIN / "lmms-eval"), "--model", "openai", "--model_args",
-                              f"model=oracle,base_url={model.base_url},api_key=x", "--tasks", "siuo_mcqa",
-                              "--limit", "3", "--output_path", "out"],
-                             env=plain_env(siuo_data_dir), capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        run = subprocess.run(
+            [
+                str(BIN / "lmms-eval"),
+                "--model",
+                "openai",
+                "--model_args",
+                f"model=oracle,base_url={model.base_url},api_key=x",
+                "--tasks",
+                "siuo_mcqa",
+                "--limit",
+                "3",
+                "--output_path",
+                "out",
+            ],
+            env=plain_env(siuo_data_dir),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )
         assert model.call_count == 3
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(next((tmp_path / "out").rglob("*_results.json")).read_text())
