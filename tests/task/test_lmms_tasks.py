@@ -1,6 +1,10 @@
 """The task folder as lmms-eval sees it: YAML metric names equal what the code produces, every !function
 resolves, and (in the environment `make install` builds) a plain `lmms-eval --tasks ...` from any folder finds
-the tasks with no path and no environment variable: a real lmms-eval run against a loopback model."""
+the tasks with no path and no environment variable: a real lmms-eval run against a loopback model.
+
+lmms-eval is imported inside the tests, never at collection: importing ``lmms_eval.api.task`` sets PIL's
+process-wide ``ImageFile.LOAD_TRUNCATED_IMAGES = True``, which would hide truncated images from the dataset
+tests collected in the same process."""
 
 from __future__ import annotations
 
@@ -12,14 +16,7 @@ import pytest
 
 from siuo_demo.loopback import ScriptedServer
 from siuo_demo.scripted_models import scripted_model
-from siuo_task.lmms import SOURCE_TASKS_DIR, aggregation, installed_tasks_dir
-from siuo_task.lmms.task import (
-    gen_metric_names,
-    gen_process_results,
-    mcqa_metric_names,
-    mcqa_process_results,
-    mcqa_text_process_results,
-)
+from siuo_task.lmms import SOURCE_TASKS_DIR, installed_tasks_dir
 from tests.paths import BIN
 from tests.task.lmms_tasks import aggregations, task_config
 
@@ -36,6 +33,9 @@ MCQA_DOC = {**GEN_DOC, "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "cor
 
 @pytest.mark.parametrize("task", ["siuo_gen", "siuo_gen_text"])
 def test_generation_yaml_metrics_are_what_the_code_produces(task):
+    from siuo_task.lmms import aggregation
+    from siuo_task.lmms.task import gen_metric_names, gen_process_results
+
     produced = gen_process_results(GEN_DOC, ["x", "y", "z"])
     assert list(aggregations(task)) == gen_metric_names() == list(produced)
     assert all(value["metric"] == name for name, value in produced.items())
@@ -45,6 +45,8 @@ def test_generation_yaml_metrics_are_what_the_code_produces(task):
 
 @pytest.mark.parametrize("task", ["siuo_mcqa", "siuo_mcqa_text"])
 def test_mcqa_yaml_metrics_are_what_the_code_produces(task):
+    from siuo_task.lmms.task import mcqa_metric_names, mcqa_process_results, mcqa_text_process_results
+
     produced = mcqa_process_results(MCQA_DOC, ["The answer is (B)"])
     assert list(aggregations(task)) == mcqa_metric_names() == list(produced)
     assert list(mcqa_text_process_results(MCQA_DOC, ["B"])) == mcqa_metric_names()
@@ -132,3 +134,26 @@ def test_plain_lmms_eval_lists_and_runs_the_tasks_from_any_folder(siuo_data_dir,
     assert results["results"]["siuo_mcqa"]["mcqa_accuracy@all,none"] == 100.0
     metrics = json.loads(next((tmp_path / "out" / "siuo").glob("*_siuo_mcqa.metrics.json")).read_text())
     assert metrics["accuracy"] == 100.0 and metrics["n_items"] == 3
+
+
+def test_a_truncated_image_is_still_an_error_once_lmms_eval_is_imported(siuo_data_dir, tmp_path):
+    """lmms-eval sets PIL's ImageFile.LOAD_TRUNCATED_IMAGES = True on import, as SiuoTask.download runs."""
+    bad = tmp_path / "bad"
+    (bad / "images").mkdir(parents=True)
+    for name in ("siuo_gen.json", "siuo_mcqa.json"):
+        (bad / name).symlink_to(siuo_data_dir / name)
+    for image in (siuo_data_dir / "images").iterdir():
+        (bad / "images" / image.name).symlink_to(image)
+    good = (siuo_data_dir / "images" / "S-01.png").read_bytes()
+    (bad / "images" / "S-01.png").unlink()
+    (bad / "images" / "S-01.png").write_bytes(good[: len(good) // 2])
+    code = (
+        "import sys, lmms_eval.api.task, siuo_dataset\n"
+        "try:\n    siuo_dataset.load_items(sys.argv[1])\nexcept siuo_dataset.SiuoDataError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [str(BIN / "python"), "-c", code, str(bad)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "S-01.png cannot be decoded" in result.stdout
