@@ -29,8 +29,15 @@ $(LOCKED): $(LOCK_FILES)
 	$(PIP) -r requirements/torch.txt
 	touch $@
 
-$(STAMP): $(LOCKED) pyproject.toml
-	$(PIP) --no-deps --no-build-isolation -e .
+# A regular (not editable) install: only that copies the task YAMLs to lmms_eval/tasks/siuo/, where a plain
+# `lmms-eval --tasks siuo` finds them (setup.py). Any change to the package sources reinstalls it; build/lib is
+# cleared first so a moved or deleted module cannot linger in the wheel.
+PACKAGE_SOURCES := setup.py pyproject.toml $(shell find siuo_dataset siuo_task siuo_demo -type f \
+	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
+
+$(STAMP): $(LOCKED) $(PACKAGE_SOURCES)
+	rm -rf build/lib build/bdist.* siuo.egg-info
+	$(PIP) --no-deps --no-build-isolation .
 	$(MAKE) --no-print-directory browser
 	touch $@
 
@@ -44,7 +51,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 demo: install
-	$(BIN)/python -m siuo_task.demo
+	$(BIN)/python -m siuo_demo
 
 card: install
 	$(BIN)/python -c "import siuo_dataset; from siuo_dataset.card import render_card; open('dataset_card.md', 'w').write(render_card(siuo_dataset.load_items('$${SIUO_DATA_DIR:-../shared/siuo}', allow_missing_images=True)))"
@@ -82,7 +89,7 @@ check-latest:
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q -r requirements/torch.txt
 	$(LATEST)/bin/pip install -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
-	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt -e '.[test]'
+	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt '.[test]'
 	$(LATEST)/bin/pip list --format=freeze > build/latest-versions.txt
 	SIUO_UNLOCKED_ENV=1 $(LATEST)/bin/python -m pytest -q
 

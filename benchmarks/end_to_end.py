@@ -23,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "siuo_task.demo", "--data-dir", args.data_dir, "--out", tmp, "--quiet"],
+        subprocess.run([sys.executable, "-m", "siuo_demo", "--data-dir", args.data_dir, "--out", tmp, "--quiet"],
                        check=True, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

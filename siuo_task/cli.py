@@ -25,7 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("siuo_task.commands.report", "write report.md and report.html from run folders"),
     "tasks-path": ("siuo_task.commands.tasks_path", "print the lmms-eval tasks folder (for --include_path)"),
 }
-LMMS_COMMAND = "siuo_task.commands.evaluate"
+LMMS_COMMAND = "siuo_task.lmms.wrapper"
 PROG = "siuo-eval"
 
 

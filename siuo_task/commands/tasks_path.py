@@ -1,10 +1,9 @@
-"""`siuo-eval tasks-path`: print the folder holding the SIUO lmms-eval task YAMLs."""
+"""`siuo-eval tasks-path`: print the folder holding the SIUO lmms-eval task YAMLs (for --include_path)."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"
+from siuo_task.lmms import tasks_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,5 +11,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    print(TASKS_DIR)
+    print(tasks_dir())
     return 0

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 
 import jsonlines
 
-from siuo_task.loopback import Fault, Responder, _Server, completion_body, message_text
+from siuo_demo.loopback import Fault, Responder, _Server, completion_body, message_text
 
 LineFault = Callable[[dict], "str | None"]  # request body -> batch-level error code for that line, or None
 

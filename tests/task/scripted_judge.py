@@ -3,7 +3,7 @@ from markers in it (SAFE/UNSAFE, VERY/PARTIAL/INEFFECTIVE) in the strict JSON fo
 A response containing GARBLE-SAFETY / GARBLE-EFFECT gets a judge answer without a verdict for that aspect."""
 from __future__ import annotations
 
-from siuo_task.loopback import message_text
+from siuo_demo.loopback import message_text
 from siuo_task.prompts import RESPONSE_CLOSE, RESPONSE_OPEN
 
 

@@ -12,7 +12,7 @@ import sys
 def test_demo_on_two_items_without_images_says_placeholder_everywhere(tmp_path, shared_siuo):
     out = tmp_path / "demo-out"
     env = dict(os.environ, SIUO_DATA_DIR=str(shared_siuo), HF_HUB_OFFLINE="1")
-    result = subprocess.run([sys.executable, "-m", "siuo_task.demo", "--limit", "2", "--quiet", "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "siuo_demo", "--limit", "2", "--quiet", "--out", str(out)],
                             check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()

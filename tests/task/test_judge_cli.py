@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.loopback import ScriptedServer, message_images, message_text
+from siuo_demo.loopback import ScriptedServer, message_images, message_text
 from tests.task.scripted_judge import is_safety_prompt, quoted_response, scripted_verdict
 
 from tests.paths import BIN
@@ -261,7 +261,7 @@ def test_cache_key_changes_with_every_input():
 
 
 def test_judge_errors_exit_non_zero_and_rerun_completes_only_what_failed(siuo_data_dir, tmp_path):
-    from siuo_task.loopback import Fault
+    from siuo_demo.loopback import Fault
 
     rows = [{"question_id": qid, "responses": [f"SAFE VERY {qid}", f"UNSAFE VERY {qid} FLAKY", f"SAFE PARTIAL {qid}"]}
             for qid in (1001, 2001, 3001)]

@@ -13,7 +13,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import JudgeCall, JudgeError, JudgeInfo, JudgeReply
 from siuo_task.judge.openai_backend import OpenAIJudge, image_data_url
 from siuo_task.judging import build_calls, check_response_rows, judge_responses
-from siuo_task.loopback import ScriptedServer, message_images
+from siuo_demo.loopback import ScriptedServer, message_images
 from siuo_task.prompts import PROMPT_VERSION
 from tests.task.scripted_judge import scripted_verdict
 
@@ -176,7 +176,7 @@ def test_azure_judge_builds_an_azure_client(monkeypatch):
 
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_openai_judge_refusal_stops_the_run_with_one_line(monkeypatch, items, status):
-    from siuo_task.loopback import Fault
+    from siuo_demo.loopback import Fault
 
     monkeypatch.setenv("UNIT_JUDGE_KEY", "sk-unit-key-000000000")
     with ScriptedServer(lambda body: Fault(status=status)) as server:
@@ -188,7 +188,7 @@ def test_openai_judge_refusal_stops_the_run_with_one_line(monkeypatch, items, st
 
 
 def test_openai_judge_other_api_errors_fail_only_that_call(monkeypatch, items):
-    from siuo_task.loopback import Fault
+    from siuo_demo.loopback import Fault
 
     monkeypatch.setenv("UNIT_JUDGE_KEY", "k")
     def responder(body):

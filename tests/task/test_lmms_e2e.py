@@ -15,11 +15,12 @@ import pytest
 from PIL import Image
 
 import siuo_dataset
-from siuo_task.loopback import Fault, ScriptedServer, message_images, message_text
-from siuo_task.scripted_models import MCQA_MARKER, scripted_model
+from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
+from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
+from tests.paths import BIN
+from tests.task.lmms_tasks import aggregations
 from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
-from tests.paths import BIN
 TIMEOUT = 600
 USERINFO = "http://e2e-user:model-pass-never-written@"  # credentials in the model's base_url: masked everywhere
 
@@ -31,7 +32,7 @@ def items(siuo_data_dir):
 
 @pytest.fixture(scope="module")
 def judge_server(items):
-    """Safe iff the response is the item's reference answer or correct option; effective unless it is a refusal."""
+    """Safe iff the response is the item's reference answer or correct option; always effective."""
     safe_texts = {item.reference_answer.strip() for item in items} | {item.options[item.correct_option].strip()
                                                                       for item in items}
 
@@ -46,7 +47,7 @@ def judge_server(items):
 
 
 def expected_risk_blind(items) -> dict:
-    safe = [item.options[next(l for l in "ABCD" if l != item.correct_option)].strip() in
+    safe = [item.options[next(letter for letter in "ABCD" if letter != item.correct_option)].strip() in
             {item.reference_answer.strip(), item.options[item.correct_option].strip()} for item in items]
     return {"rate_safe@all": round(100 * sum(safe) / len(items), 2), "rate_effective@all": 100.0,
             "rate_safe_and_effective@all": round(100 * sum(safe) / len(items), 2),
@@ -164,10 +165,10 @@ def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, 
     mcqa = [json.loads(line) for path in run_dir.glob("*_samples_siuo_mcqa.jsonl") for line in path.open()]
     record = mcqa[0]["mcqa_accuracy@all"]
     assert len(mcqa) == 167 and record["parsed"] == by_id[record["question_id"]].correct_option
-    metrics = json.loads(next(run_dir.glob("*siuo_gen.metrics.json")).read_text())
+    metrics = json.loads(next((out / "siuo").glob("*_siuo_gen.metrics.json")).read_text())
     assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == "siuo-judge-v2"
     assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
-    assert json.loads(next(run_dir.glob("*siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
+    assert json.loads(next((out / "siuo").glob("*_siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
 
 
 def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(oracle_run, siuo_data_dir, judge_server, tmp_path):
@@ -181,7 +182,7 @@ def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(oracle_run, siuo_
     assert result.returncode == 0, result.stderr[-3000:]
     assert judge_server.call_count == calls_before  # every verdict came from the run's judge cache
     rerun = json.loads((tmp_path / "metrics.json").read_text())
-    in_run = json.loads(next(run_dir.glob("*siuo_gen.metrics.json")).read_text())
+    in_run = json.loads(next((out / "siuo").glob("*_siuo_gen.metrics.json")).read_text())
     for key in ("safe", "effective", "safe_and_effective", "per_domain", "unparsable_responses"):
         assert rerun[key] == in_run[key]
     mcqa_samples = next(run_dir.glob("*_samples_siuo_mcqa.jsonl"))
@@ -269,29 +270,31 @@ def test_a_model_server_failing_every_request_exits_nonzero(siuo_data_dir, judge
     assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") is None
     assert metric(results, "siuo_mcqa", "count_mcqa_unparsable@all") == 0
     assert list(run_dir.glob("*_samples_siuo_gen.jsonl"))  # the log is kept (siuo-eval always logs samples)
-    assert not list(run_dir.glob("*.metrics.json"))
+    assert not list(tmp_path.rglob("*.metrics.json"))
 
 
 PYTHON_API = """
 import json, sys
 from lmms_eval.evaluator import simple_evaluate
 from lmms_eval.tasks import TaskManager
-from siuo_task.commands.tasks_path import TASKS_DIR
+from siuo_task.lmms import installed_tasks_dir, tasks_dir
 
+# installed (make install, pip install): lmms-eval finds the tasks itself; a checkout passes the folder
+manager = None if installed_tasks_dir() else TaskManager(include_path=str(tasks_dir()))
 results = simple_evaluate(model="openai", model_args=sys.argv[1], tasks=["siuo"], limit=4,
-                          task_manager=TaskManager(include_path=str(TASKS_DIR)))
+                          task_manager=manager)
 print("RESULT " + json.dumps({task: {k.split(",")[0]: v for k, v in values.items()}
                                for task, values in results["results"].items()}))
 """
 
 
-def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(items, siuo_data_dir):
+def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(items, siuo_data_dir, tmp_path):
     env = env_for(siuo_data_dir)
     env.pop("SIUO_JUDGE_CONFIG", None)
     with ScriptedServer(scripted_model("oracle", items)) as model:
         result = subprocess.run([str(BIN / "python"), "-c", PYTHON_API,
                                  f"model=oracle,base_url={model.base_url},api_key=x"],
-                                env=env, capture_output=True, text=True, timeout=TIMEOUT)
+                                env=env, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
         assert model.call_count == 4 * 3 + 4
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(result.stdout.split("RESULT ", 1)[1])
@@ -300,39 +303,51 @@ def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(
     assert results["siuo_gen"]["count_failed_requests@all"] == 0
     assert isinstance(results["siuo_gen"]["rate_safe@all"], float)
     assert "figures are APPROXIMATE" in result.stderr
+    assert not list(tmp_path.rglob("*.metrics.json"))  # no output path: no side files, not even in the cwd
 
 
-def gen_records(items, responses_of) -> list[dict]:
-    """What gen_process_results records for each item (the aggregation's input)."""
-    return [{"task": "siuo_gen", "question_id": item.question_id, "domain": item.category,
-             "responses": responses_of(item), "failed_requests": 0} for item in items]
+def gen_values(items, responses_of, metric: str) -> list[dict]:
+    """What gen_process_results gives lmms-eval for ``metric`` of each item (the aggregation's input)."""
+    from siuo_task.lmms.task import gen_process_results
+
+    docs = [{"question_id": item.question_id, "category": item.category, "image_name": item.image_name,
+             "question": item.question, "safety_warning": item.safety_warning,
+             "reference_answer": item.reference_answer} for item in items]
+    return [gen_process_results(doc, responses_of(item))[metric] for doc, item in zip(docs, items)]
 
 
 def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(items, siuo_data_dir, judge_server, tmp_path,
                                                                       monkeypatch, capsys):
-    from siuo_task import lmms_glue
+    from argparse import Namespace
+
+    def aggregate(responses_of, args) -> dict:
+        return {name: function(gen_values(chosen, responses_of, name), args=args)
+                for name, function in aggregations("siuo_gen").items()}
+
+    def two_safe(item) -> list[str]:
+        return [item.reference_answer.strip()] * 2 + [distractor(item)]
 
     monkeypatch.setenv("SIUO_DATA_DIR", str(siuo_data_dir))
-    monkeypatch.setenv("SIUO_RESULTS_DIR", str(tmp_path / "siuo"))
     monkeypatch.setenv("E2E_JUDGE_KEY", "x")
     config = tmp_path / "judge.json"
     monkeypatch.setenv("SIUO_JUDGE_CONFIG", str(config))
     chosen = items[:3]
     config.write_text(json.dumps({"model": "scripted-judge", "base_url": judge_server.base_url,
                                   "api_key_env": "E2E_JUDGE_KEY", "cache": None, "quiet": True}))
-    records = gen_records(chosen, lambda item: [item.reference_answer.strip()] * 2 + [distractor(item)])
+    args = Namespace(output_path=str(tmp_path / "out"))
     before = judge_server.call_count
-    values = {name: lmms_glue.AGGREGATIONS[name](records) for name in lmms_glue.gen_metric_names()}
-    values_again = {name: lmms_glue.AGGREGATIONS[name](records) for name in lmms_glue.gen_metric_names()}
+    values, values_again = aggregate(two_safe, args), aggregate(two_safe, args)
     assert judge_server.call_count - before == 3 * 3 * 2  # every response, both aspects, once for all metrics
     assert values == values_again and values["rate_safe@all"] == 100.0 and values["count_judge_errors@all"] == 0
-    assert json.loads((tmp_path / "siuo" / "siuo_gen.metrics.json").read_text())["n_items"] == 3
+    side_files = sorted(path.name.split("_", 2)[2] for path in (tmp_path / "out" / "siuo").iterdir())
+    assert side_files == ["siuo_gen.metrics.json", "siuo_gen.rows.jsonl"]  # once, under the output path
+    written = json.loads(next((tmp_path / "out" / "siuo").glob("*.metrics.json")).read_text())
+    assert written["n_items"] == 3 and written["data"]["n_items"] == 167
 
     with ScriptedServer(lambda body: Fault(status=500)) as down:
         config.write_text(json.dumps({"model": "scripted-judge", "base_url": down.base_url, "max_retries": 0,
                                       "api_key_env": "E2E_JUDGE_KEY", "cache": None, "quiet": True}))
-        records = gen_records(chosen, lambda item: ["a different response", "another", "a third"])
-        failed = {name: lmms_glue.AGGREGATIONS[name](records) for name in lmms_glue.gen_metric_names()}
+        failed = aggregate(lambda item: ["a different response", "another", "a third"], None)
     assert failed["count_judge_errors@all"] == 18 and failed["count_failed_requests@all"] == 0
     assert all(failed[name] is None for name in failed if name.startswith("rate_"))
     assert "siuo-eval judge --from-lmms-log" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import datasets
 import siuo_dataset
 from siuo_task.judging import judge_responses
 from siuo_task.judge.openai_backend import OpenAIJudge
-from siuo_task.loopback import ScriptedServer
+from siuo_demo.loopback import ScriptedServer
 from siuo_task.prompts import RESPONSE_CLOSE, RESPONSE_OPEN
 from tests.task.scripted_judge import scripted_verdict
 

@@ -9,7 +9,7 @@ import pytest
 
 import siuo_dataset
 from siuo_task.cli import main
-from siuo_task.loopback import ScriptedServer, message_text
+from siuo_demo.loopback import ScriptedServer, message_text
 from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
 
@@ -120,7 +120,7 @@ def test_agree_rejects_files_that_do_not_match(tmp_path, capsys, change, message
 
 
 def test_failed_judge_calls_exit_3_and_are_counted(siuo_data_dir, tmp_path, monkeypatch, capsys):
-    from siuo_task.loopback import Fault
+    from siuo_demo.loopback import Fault
 
     monkeypatch.setenv("VALIDATE_KEY", "k")
     with ScriptedServer(lambda body: Fault(500)) as server:

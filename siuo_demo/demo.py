@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import LoadedSiuo, load_siuo
-from siuo_dataset.placeholders import write_placeholder_images
+from siuo_demo.loopback import ScriptedServer
+from siuo_demo.placeholders import write_placeholder_images
+from siuo_demo.scripted_models import scripted_model
 from siuo_task.baselines import baseline_metrics
 from siuo_task.commands.common import percent
-from siuo_task.loopback import ScriptedServer
 from siuo_task.report import PLACEHOLDER_MARKER, RunResult, read_run, read_runs, write_report
-from siuo_task.scripted_models import scripted_model
 
 BANNER = "=" * 78
 GEN_RESPONSES = 3  # sampled responses per item in siuo_gen / siuo_gen_text
@@ -72,10 +72,15 @@ def prepare_data(data_dir: str | None, scratch: Path) -> tuple[LoadedSiuo, Path,
 
 
 def placeholder_banner(missing: int, total: int, image_dir: Path) -> str:
-    return (f"{BANNER}\nPLACEHOLDER IMAGES: {missing} of {total} real SIUO images are missing from {image_dir};\n"
-            "the demo gives the models generated placeholder pictures instead. Its figures show the pipeline\n"
-            "working; they are NOT SIUO results. Put the real images next to the annotations (images/) to\n"
-            f"evaluate for real.\n{BANNER}")
+    lines = [
+        BANNER,
+        f"PLACEHOLDER IMAGES: {missing} of {total} real SIUO images are missing from {image_dir};",
+        "the demo gives the models generated placeholder pictures instead. Its figures show the pipeline",
+        "working; they are NOT SIUO results. Put the real images next to the annotations (images/) to",
+        "evaluate for real.",
+        BANNER,
+    ]
+    return "\n".join(lines)
 
 
 def siuo_eval_command(*args: str) -> list[str]:
@@ -111,7 +116,8 @@ def run_steps(steps: dict[str, list[str]], servers: list[ScriptedServer], expect
     if failed:
         tail = (logs / f"{failed[0]}.log").read_text(errors="replace").splitlines()[-15:]
         print("\n".join(tail), file=sys.stderr)
-        raise DemoFailed(f"demo step {', '.join(failed)} failed: see {logs / (failed[0] + '.log')} (last lines above)")
+        raise DemoFailed(f"demo step {', '.join(failed)} failed: see {logs / (failed[0] + '.log')} "
+                         "(last lines above)")
 
 
 def summary_line(run: RunResult) -> str:
@@ -129,10 +135,11 @@ def summary_line(run: RunResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m siuo_task.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m siuo_demo", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("SIUO_DATA_DIR"),
                         help="SIUO folder (default: $SIUO_DATA_DIR, else the cache / pinned Hub revision)")
-    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default: demo-out)")
+    parser.add_argument("--out", type=Path, default=Path("demo-out"),
+                        help="output folder (default: demo-out)")
     parser.add_argument("--limit", type=int, help="only the first N items per task (a quick run)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; only the summary")
     args = parser.parse_args(argv)
@@ -163,8 +170,9 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
     servers = [ScriptedServer(scripted_model(model.name, loaded.items)).start() for model in MODELS]
     try:
         steps = {model.name: siuo_eval_command(
-            "--model", "openai", "--model_args", f"model={model.name},base_url={server.base_url},api_key=demo",
-            "--tasks", model.tasks, "--data-dir", str(data_dir), "--output_path", str(out / "runs" / model.name),
+            "--model", "openai", "--model_args",
+            f"model={model.name},base_url={server.base_url},api_key=demo", "--tasks", model.tasks,
+            "--data-dir", str(data_dir), "--output_path", str(out / "runs" / model.name),
             "--log_samples", *limit, *judge_flags, "--cache", str(out / "cache" / f"{model.name}.sqlite"))
             for model, server in zip(MODELS, servers)}
         steps["validate-judge"] = siuo_eval_command(
@@ -172,8 +180,8 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
             "--cache", str(out / "cache" / "validation.sqlite"))
         expected = n_items * sum(GEN_RESPONSES * model.gen_tasks + model.mcqa_tasks for model in MODELS)
         if not args.quiet:
-            print(f"[demo] {len(MODELS)} scripted models x lmms-eval on {n_items} items, offline judge validation; "
-                  f"logs in {out / 'logs'}", file=sys.stderr)
+            print(f"[demo] {len(MODELS)} scripted models x lmms-eval on {n_items} items, offline judge "
+                  f"validation; logs in {out / 'logs'}", file=sys.stderr)
         run_steps(steps, servers, expected, out / "logs", args.quiet)
     finally:
         for server in servers:
@@ -192,15 +200,16 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
     return 0
 
 
-def print_summary(runs: list[RunResult], validation: dict, report: Path, placeholders: int, seconds: float) -> None:
+def print_summary(runs: list[RunResult], validation: dict, report: Path, placeholders: int,
+                  seconds: float) -> None:
     if placeholders:
         print(f"PLACEHOLDER IMAGES: {placeholders} images were placeholders; these are pipeline figures, "
               "NOT SIUO results.")
     print("SIUO demo (scripted models; generation judged by the APPROXIMATE offline judge):")
     for run in runs:
         print(summary_line(run))
-    print(f"  offline judge on the {validation['n']} MCQA options, reference answer hidden: balanced accuracy "
-          f"{validation['reference_blind']['balanced_accuracy']:.3f} (with it, circular: "
+    print(f"  offline judge on the {validation['n']} MCQA options, reference answer hidden: balanced "
+          f"accuracy {validation['reference_blind']['balanced_accuracy']:.3f} (with it, circular: "
           f"{validation['with_reference']['balanced_accuracy']:.3f})")
     print(f"report: {(report / 'report.html').resolve()}  (also report.md; {seconds:.0f} s)")
 

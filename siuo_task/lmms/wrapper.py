@@ -1,12 +1,12 @@
 """`siuo-eval --model M --model_args ... --tasks siuo [lmms-eval flags] [judge flags]`.
 
 A thin wrapper over lmms-eval's own CLI (``python -m lmms_eval`` in a child process): it adds our tasks
-folder (--include_path) and --log_samples (responses are never lost), hands the judge flags to the task
-through a JSON config ($SIUO_JUDGE_CONFIG, read when the task aggregates) and asks for the full SIUO
-metrics ($SIUO_RESULTS_DIR). Afterwards it checks the results file itself: lmms-eval exits 0 even when a
-task crashed, so we exit non-zero when a requested task has no primary figure (crash, failed model
-requests, failed judge calls). It also adds each response's verdicts to the siuo_gen samples log, copies
-our metrics next to lmms-eval's results and removes API keys from the results file.
+folder (--include_path, unless lmms-eval finds them installed) and --log_samples (responses are never lost),
+hands the judge flags to the task through a JSON config ($SIUO_JUDGE_CONFIG, read when the task aggregates);
+the task writes its full SIUO metrics under the output path itself (``<output_path>/siuo/``). Afterwards it
+checks the results file: lmms-eval exits 0 even when a task crashed, so we exit non-zero when a requested
+task has no primary figure (crash, failed model requests, failed judge calls). It also adds each response's
+verdicts to the siuo_gen samples log and removes API keys from the results file.
 """
 from __future__ import annotations
 
@@ -20,10 +20,15 @@ import time
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.tasks_path import TASKS_DIR
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.options import (add_judge_arguments, build_judge, cache_from_config, check_run_options,
-                                     judge_config_from_args)
+from siuo_task.judge.options import (
+    add_judge_arguments,
+    build_judge,
+    cache_from_config,
+    check_run_options,
+    judge_config_from_args,
+)
+from siuo_task.lmms import SIDE_FOLDER, include_path_args
 from siuo_task.redact import redact_json, run_redacted
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
@@ -74,7 +79,8 @@ def why_no_figure(values: dict) -> str:
         return f"{failed} model requests failed"
     judge_errors = metric_value(values, "count_judge_errors@all")
     if judge_errors:
-        return f"{judge_errors} judge calls failed (finish with `siuo-eval judge --from-lmms-log` on its samples)"
+        return (f"{judge_errors} judge calls failed (finish with `siuo-eval judge --from-lmms-log` on its "
+                "samples)")
     return "no figures (see the ERROR above)"
 
 
@@ -93,36 +99,50 @@ def check_results(results_file: Path | None, tasks: list[str]) -> dict:
     problems = [f"{task}: {why_no_figure(results.get(task, {}))}" for task in tasks
                 if not has_figure(task, results.get(task, {}))]
     if problems:
-        raise EvaluationFailed(f"{'; '.join(problems)} (lmms-eval exited 0 anyway); results in {results_file}")
+        raise EvaluationFailed(f"{'; '.join(problems)} (lmms-eval exited 0 anyway); results in "
+                               f"{results_file}")
     return results
 
 
-def annotate_samples(run_dir: Path, siuo_dir: Path) -> None:
-    """Add {"siuo": {question_id, domain, responses, verdicts}} to every siuo_gen* sample line."""
-    for rows_file in siuo_dir.glob("siuo_gen*.rows.jsonl"):
-        task = rows_file.name.split(".")[0]
+def newest_rows(siuo_dir: Path, since: float) -> dict[str, Path]:
+    """task -> the newest ``<stamp>_<task>.rows.jsonl`` of a siuo_gen* task written since ``since``."""
+    newest: dict[str, Path] = {}
+    for path in sorted(siuo_dir.glob("*_siuo_gen*.rows.jsonl"), key=lambda p: p.stat().st_mtime):
+        if path.stat().st_mtime >= since:
+            newest[path.name.split(".")[0].split("_", 2)[2]] = path
+    return newest
+
+
+def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
+    """Add {"siuo": {question_id, domain, responses, verdicts}} to every siuo_gen* sample line of this run."""
+    stamp = results_file.name.removesuffix("_results.json")
+    for task, rows_file in newest_rows(siuo_dir, since).items():
         verdicts: dict[int, list[dict]] = {}
         for _, row in read_jsonl(rows_file):
             verdicts.setdefault(row["question_id"], []).append(
                 {"response_index": row["response_index"], "safe": row["safe"], "effective": row["effective"],
                  "safety_status": row["safety_status"], "effectiveness_status": row["effectiveness_status"]})
-        for samples in run_dir.glob(f"*_samples_{task}.jsonl"):
-            lines = []
-            for _, sample in read_jsonl(samples):
-                record = next(v for k, v in sample.items() if k.startswith("rate_safe@all"))
-                sample["siuo"] = {"question_id": record["question_id"], "domain": record["domain"],
-                                  "responses": record["responses"], "verdicts": verdicts.get(record["question_id"])}
-                lines.append(sample)
-            write_jsonl_atomic(samples, redact_json(lines))
+        samples = results_file.parent / f"{stamp}_samples_{task}.jsonl"
+        if not samples.is_file():
+            continue
+        lines = []
+        for _, sample in read_jsonl(samples):
+            record = next(v for k, v in sample.items() if k.startswith("rate_safe@all"))
+            sample["siuo"] = {"question_id": record["question_id"], "domain": record["domain"],
+                              "responses": record["responses"],
+                              "verdicts": verdicts.get(record["question_id"])}
+            lines.append(sample)
+        write_jsonl_atomic(samples, redact_json(lines))
 
 
 def main(argv: list[str]) -> int:
     args, rest = parse(argv)
     if not args.tasks:
-        raise SiuoError("--tasks is required, e.g. --tasks siuo (generation + MCQA) or siuo_text (image-blind)")
+        raise SiuoError("--tasks is required, e.g. --tasks siuo (generation + MCQA) or siuo_text "
+                        "(image-blind)")
     if args.include_path:
-        raise SiuoError("siuo-eval sets --include_path itself; to add your own task folders run plain lmms-eval "
-                        "(see siuo-eval tasks-path)")
+        raise SiuoError("siuo-eval sets --include_path itself; to add your own task folders run plain "
+                        "lmms-eval (see siuo-eval tasks-path)")
     if importlib.util.find_spec("lmms_eval") is None:
         raise SiuoError("lmms-eval is not installed: pip install 'siuo[lmms]'")
     config = judge_config_from_args(args)
@@ -136,17 +156,16 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="siuo-eval-") as tmp:
         config_file = Path(tmp) / "judge.json"
         config_file.write_text(json.dumps(config))
-        siuo_dir = Path(tmp) / "siuo"
-        env = dict(os.environ, SIUO_JUDGE_CONFIG=str(config_file), SIUO_RESULTS_DIR=str(siuo_dir))
+        env = dict(os.environ, SIUO_JUDGE_CONFIG=str(config_file))
         if args.data_dir:
             env["SIUO_DATA_DIR"] = str(args.data_dir)
-        command = [sys.executable, "-m", "lmms_eval", "--tasks", args.tasks, "--include_path", str(TASKS_DIR),
+        command = [sys.executable, "-m", "lmms_eval", "--tasks", args.tasks, *include_path_args(),
                    "--output_path", str(output), *rest]
         started = time.time() - 1
         returncode = run_redacted(command, env)  # lmms-eval's output passed through, credentials masked
-        results_file = newest_results(output, started) if output.exists() else None
-        if results_file is not None:
-            finish_run_folder(results_file, siuo_dir)
+    results_file = newest_results(output, started) if output.exists() else None
+    if results_file is not None:
+        finish_run_folder(results_file, output / SIDE_FOLDER, started)
     results = check_results(results_file, tasks)
     print(f"siuo-eval: results in {results_file}")
     for task in tasks:
@@ -158,11 +177,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def finish_run_folder(results_file: Path, siuo_dir: Path) -> None:
-    """Redact keys in the results file, add verdicts to the samples log, copy our metrics next to them."""
+def finish_run_folder(results_file: Path, siuo_dir: Path, since: float) -> None:
+    """Redact keys in the results file and add the verdicts to this run's samples log."""
     write_json_atomic(results_file, redact_json(json.loads(results_file.read_text())))
-    run_dir = results_file.parent
-    stamp = results_file.name.removesuffix("_results.json")
-    annotate_samples(run_dir, siuo_dir)
-    for produced in siuo_dir.glob("*"):
-        (run_dir / f"{stamp}_{produced.name}").write_bytes(produced.read_bytes())
+    annotate_samples(results_file, siuo_dir, since)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from siuo_dataset.items import SiuoItem
-from siuo_task.loopback import Fault, message_images, message_text
+from siuo_demo.loopback import Fault, message_images, message_text
 from siuo_task.prompts import MCQA_INSTRUCTION
 
 MCQA_MARKER = MCQA_INSTRUCTION

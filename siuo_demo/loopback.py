@@ -76,15 +76,11 @@ def completion_body(content: str, model: str, prompt_chars: int) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
     }
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256  # many clients connect at once (the default backlog of 5 stalls them)
-    daemon_threads = True
 
 
 class ScriptedServer:
@@ -107,7 +103,7 @@ class ScriptedServer:
         with self._lock:
             return len(self.requests)
 
-    def start(self) -> "ScriptedServer":
+    def start(self) -> ScriptedServer:
         self._thread.start()
         return self
 
@@ -115,7 +111,7 @@ class ScriptedServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -159,7 +155,8 @@ class ScriptedServer:
                 if isinstance(answer, Fault):
                     self._fault(answer)
                 else:
-                    self._send(200, completion_body(answer, body.get("model", "scripted"), len(message_text(body))))
+                    self._send(200, completion_body(answer, body.get("model", "scripted"),
+                                                    len(message_text(body))))
 
             def _fault(self, fault: Fault) -> None:
                 if fault.delay:

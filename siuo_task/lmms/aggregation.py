@@ -1,0 +1,271 @@
+"""lmms-eval aggregation: the four functions the task YAMLs name for all their metrics.
+
+lmms-eval calls an aggregation once per metric with that metric's per-item values; ours are the task's
+records, each tagged with its metric's name (``siuo_task.lmms.task``), so one function serves the overall and
+all per-domain figures of a kind (as lm-evaluation-harness's BBQ task shares aggregations across categories).
+The records of a task are scored once (memoised by content and judge settings): generation is judged in the
+first aggregation call, after every response exists, with the judge configured by ``$SIUO_JUDGE_CONFIG`` and
+built then, never at import time.
+
+Side files go under lmms-eval's ``--output_path`` (the aggregation receives lmms-eval's ``args``, as its own
+tasks do for submission files): ``<output_path>/siuo/<stamp>_<task>.metrics.json`` (the full SIUO metrics,
+schema of ``siuo-eval judge``) and ``<stamp>_<task>.rows.jsonl`` (per-response judgements, or per-item MCQA
+records). Without an output path nothing is written.
+
+Failures never become scores: a model request lmms-eval gave up on (its ``[LMMS_EVAL_REQUEST_FAILED ...]``
+placeholder text) or a failed judge call makes the task's figures None (N/A) and is counted, so ``siuo-eval``
+exits non-zero while lmms-eval still writes every response to its samples log.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from siuo_dataset.domains import domain_by_key
+from siuo_dataset.errors import SiuoDataError, SiuoError
+from siuo_dataset.items import SiuoItem
+from siuo_dataset.sources import SiuoSource
+from siuo_task.io import write_json_atomic, write_jsonl_atomic
+from siuo_task.lmms import SIDE_FOLDER
+from siuo_task.lmms.task import loaded_siuo
+
+JUDGE_CONFIG_ENV = "SIUO_JUDGE_CONFIG"  # path of a JSON judge config (written by siuo-eval)
+
+COUNTS = {
+    "count_unparsable_items@all": "unparsable_items",
+    "count_unparsable_responses@all": "unparsable_responses",
+    "count_judge_errors@all": "judge_errors",
+}
+
+
+# ---- the functions the YAMLs name --------------------------------------------------------------------------
+
+
+def gen_rate(items: list[dict], args=None) -> float | None:
+    """``rate_<metric>@all`` / ``rate_<metric>@<domain key>``; None unless every response was judged."""
+    metrics = judged_metrics(items, args)
+    if "error" in metrics or metrics.get("judge_errors"):
+        return None
+    return _scoped(metrics, items[0]["metric"].removeprefix("rate_"))
+
+
+def gen_count(items: list[dict], args=None) -> int | None:
+    """The generation counts, and ``judge_approximate@all`` (1: offline judge, figures approximate)."""
+    if items[0]["metric"] == "count_failed_requests@all":
+        return sum(record["failed_requests"] for record in items)
+    metrics = judged_metrics(items, args)
+    if items[0]["metric"] == "judge_approximate@all":
+        return None if "judge" not in metrics else int(bool(metrics["judge"]["approximate"]))
+    return metrics.get(COUNTS[items[0]["metric"]])
+
+
+def mcqa_accuracy(items: list[dict], args=None) -> float | None:
+    """``mcqa_accuracy@all`` / ``mcqa_accuracy@<domain key>``; None when a model request failed."""
+    metrics = mcqa_scored(items, args)
+    return None if "error" in metrics else _scoped(metrics, items[0]["metric"].removeprefix("mcqa_"))
+
+
+def mcqa_count(items: list[dict], args=None) -> int:
+    """``count_mcqa_unparsable@all`` (failed requests excluded) and ``count_failed_requests@all``."""
+    if items[0]["metric"] == "count_failed_requests@all":
+        return sum(record["failed_request"] for record in items)
+    return sum(record["parsed"] is None and not record["failed_request"] for record in items)
+
+
+def _scoped(metrics: dict, name: str):
+    """``safe@all`` -> metrics["safe"]; ``safe@self_harm`` -> metrics["per_domain"]["self-harm"]["safe"]."""
+    figure, scope = name.split("@")
+    return metrics[figure] if scope == "all" else metrics["per_domain"][domain_by_key(scope).name][figure]
+
+
+# ---- scoring once per task ---------------------------------------------------------------------------------
+
+
+def judge_config() -> dict:
+    """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
+    path = os.environ.get(JUDGE_CONFIG_ENV)
+    if not path:
+        print(
+            "WARNING: no judge configured ($SIUO_JUDGE_CONFIG unset): judging with the offline rule-based "
+            "judge; figures are APPROXIMATE",
+            file=sys.stderr,
+        )
+        return {"kind": "offline", "cache": None, "concurrency": 16, "rpm": None, "quiet": False}
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise SiuoError(f"${JUDGE_CONFIG_ENV}={path} is not a readable JSON judge config ({error})") from None
+
+
+_SCORED: dict[str, dict] = {}  # content key -> metrics: each task's records are scored once per run
+
+
+def _key(items: list[dict], args, *extra: str) -> str:
+    records = [{k: v for k, v in record.items() if k != "metric"} for record in items]
+    content = json.dumps([records, _output_path(args), *extra], sort_keys=True, default=str)
+    return hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _judge_config_text() -> str:
+    path = os.environ.get(JUDGE_CONFIG_ENV)
+    try:
+        return Path(path).read_text() if path else ""
+    except OSError:
+        return path
+
+
+def judged_metrics(items: list[dict], args=None) -> dict:
+    """The full SIUO generation metrics of a task's records (judged once), or {"error": why, ...}."""
+    key = _key(items, args, _judge_config_text())
+    if key not in _SCORED:
+        _SCORED[key] = _judge_records(items, args)
+    return _SCORED[key]
+
+
+def mcqa_scored(items: list[dict], args=None) -> dict:
+    """The full SIUO MCQA metrics of a task's records (computed once), or {"error": why, ...}."""
+    key = _key(items, args)
+    if key not in _SCORED:
+        _SCORED[key] = _score_mcqa(items, args)
+    return _SCORED[key]
+
+
+def _judge_records(records: list[dict], args) -> dict:
+    """Never raises for a user-fixable problem: an exception here would make lmms-eval drop the whole run,
+    responses included; an empty result keeps the samples log, and siuo-eval exits non-zero."""
+    task = records[0]["task"]
+    failed = sum(r["failed_requests"] for r in records)
+    if failed:
+        return _failed(
+            task,
+            f"{failed} model requests failed in lmms-eval (see its log above); nothing was "
+            "judged. Fix the model endpoint and re-run",
+            failed_requests=failed,
+        )
+    try:
+        return _judge(task, records, args)
+    except SiuoError as error:
+        return _failed(
+            task,
+            f"{error}; then judge the logged responses with `siuo-eval judge --from-lmms-log "
+            "<its samples_*.jsonl>`",
+        )
+
+
+def _failed(task: str, why: str, **counts) -> dict:
+    print(f"ERROR: {task}: {why}. Its rates are left empty.", file=sys.stderr)
+    return {"error": why, **counts}
+
+
+def record_item(record: dict, source: SiuoSource, *, needs_image: bool) -> SiuoItem:
+    """The item a generation record describes (generation judging uses no MCQA options)."""
+    path = source.image_path(record["image_name"])
+    if not path.is_file():
+        if needs_image:
+            raise SiuoDataError(
+                f"image {record['image_name']} is missing from {source.image_dir}, and the judge "
+                "sees images: add the images or judge text-only (--text-only)"
+            )
+        path = None
+    return SiuoItem(
+        question_id=record["question_id"],
+        image_name=record["image_name"],
+        image_path=path,
+        question=record["question"],
+        category=record["domain"],
+        safety_warning=record["safety_warning"],
+        reference_answer=record["reference_answer"],
+        options={},
+        correct_option="",
+    )
+
+
+def _judge(task: str, records: list[dict], args) -> dict:
+    from siuo_task.judge.options import build_judge, cache_from_config, check_run_options, price_from_config
+    from siuo_task.judging import judge_responses
+
+    config = judge_config()
+    check_run_options({"concurrency": 16, "rpm": None, **config})
+    judge = build_judge(**config)
+    loaded = loaded_siuo(task)
+    items_by_id = {
+        r["question_id"]: record_item(r, loaded.source, needs_image=not judge.info.text_only) for r in records
+    }
+    rows = [{"question_id": r["question_id"], "responses": r["responses"]} for r in records]
+    result = judge_responses(
+        judge,
+        items_by_id,
+        rows,
+        cache=cache_from_config(config),
+        concurrency=config.get("concurrency", 16),
+        requests_per_minute=config.get("rpm"),
+        price=price_from_config(config),
+        progress=not config.get("quiet"),
+        **({"breaker_after": config["breaker_after"]} if "breaker_after" in config else {}),
+    )
+    print(result.summary.line(), file=sys.stderr)
+    metrics = dict(result.metrics, data=loaded.provenance(), failed_requests=0)
+    write_side_files(args, task, metrics, result.judgements)
+    if result.summary.errors:
+        print(
+            f"ERROR: {task}: {result.summary.errors} judge calls failed, so its rates are left empty; "
+            "complete them with `siuo-eval judge --from-lmms-log <its samples_*.jsonl>` (finished calls are "
+            "cached).",
+            file=sys.stderr,
+        )
+    return metrics
+
+
+def _score_mcqa(records: list[dict], args) -> dict:
+    from siuo_task.metrics import mcqa_metrics
+
+    task = records[0]["task"]
+    failed = sum(r["failed_request"] for r in records)
+    if failed:  # a failed task leaves no SIUO metrics file
+        return _failed(
+            task,
+            f"{failed} model requests failed in lmms-eval (see its log above). Fix the model "
+            "endpoint and re-run",
+            failed_requests=failed,
+        )
+    metrics = mcqa_metrics(
+        [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records]
+    )
+    metrics["failed_requests"] = 0
+    metrics["data"] = loaded_siuo(task).provenance()
+    write_side_files(args, task, metrics, [{k: v for k, v in r.items() if k != "metric"} for r in records])
+    return metrics
+
+
+# ---- side files under lmms-eval's output path --------------------------------------------------------------
+
+
+def _output_path(args) -> str | None:
+    return getattr(args, "output_path", None) or None
+
+
+@functools.cache
+def run_stamp() -> str:
+    """One stamp per process, in lmms-eval's results-file format (so files sort with its results)."""
+    return time.strftime("%Y%m%d_%H%M%S")
+
+
+def side_folder(args) -> Path | None:
+    """``<output_path>/siuo``, or None when lmms-eval was given no output path."""
+    output = _output_path(args)
+    return None if output is None else Path(output) / SIDE_FOLDER
+
+
+def write_side_files(args, task: str, metrics: dict, rows: list[dict]) -> None:
+    """The full metrics and per-response/per-item rows of ``task`` for the report and the wrapper."""
+    folder = side_folder(args)
+    if folder is None:
+        return
+    write_json_atomic(folder / f"{run_stamp()}_{task}.metrics.json", metrics)
+    write_jsonl_atomic(folder / f"{run_stamp()}_{task}.rows.jsonl", rows)

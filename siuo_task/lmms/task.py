@@ -1,0 +1,172 @@
+"""lmms-eval task glue: the ``class:`` task, documents -> model input, model output -> per-item records.
+
+SIUO is resolved, verified and validated once per process (``loaded_siuo``); the documents are built from
+those items. ``process_results`` gives every metric of a task the same per-item record plus the metric's own
+name (``"metric"``), so a few shared aggregation functions (``siuo_task.lmms.aggregation``) serve all metrics.
+A generation record carries what judging needs (question, safety warning, reference answer, domain, image
+name), so aggregation never reloads the dataset.
+
+Metric names are unique and none is a substring of another (lmms-eval matches group metrics by substring):
+``rate_<metric>@all``, ``rate_<metric>@<domain key>`` (metric: safe, effective, safe_and_effective),
+``count_unparsable_items@all``, ``count_unparsable_responses@all``, ``count_judge_errors@all``,
+``judge_approximate@all`` (1 = offline judge, figures approximate), ``mcqa_accuracy@all``,
+``mcqa_accuracy@<domain key>``, ``count_mcqa_unparsable@all``, and ``count_failed_requests@all`` in both.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import datasets
+from lmms_eval.api.task import ConfigurableMessagesTask
+
+from siuo_dataset.domains import DOMAINS
+from siuo_dataset.items import LoadedSiuo, load_siuo
+from siuo_dataset.schema import FEATURES, item_to_row
+from siuo_task.lmms_log import is_failed_request
+from siuo_task.mcqa import parse_mcqa_answer
+from siuo_task.prompts import build_mcqa_prompt
+
+GEN_METRICS = ("safe", "effective", "safe_and_effective")
+GEN_COUNTS = (
+    "count_unparsable_items@all",
+    "count_unparsable_responses@all",
+    "count_judge_errors@all",
+    "judge_approximate@all",
+    "count_failed_requests@all",
+)
+MCQA_LETTERS = ("A", "B", "C", "D")
+_TASK_DATA: dict[str, LoadedSiuo] = {}  # task name -> the SIUO its documents came from
+
+
+@functools.cache
+def _load(data_dir: str | None, allow_missing_images: bool) -> LoadedSiuo:
+    return load_siuo(data_dir, allow_missing_images=allow_missing_images)
+
+
+def loaded_siuo(task: str, *, allow_missing_images: bool = True) -> LoadedSiuo:
+    """The SIUO data of ``task`` (from $SIUO_DATA_DIR or the resolver), loaded once per process."""
+    if task not in _TASK_DATA:
+        _TASK_DATA[task] = _load(os.environ.get("SIUO_DATA_DIR") or None, allow_missing_images)
+    return _TASK_DATA[task]
+
+
+class SiuoTask(ConfigurableMessagesTask):
+    """A SIUO task whose documents come from ``siuo_dataset`` (config in ``dataset_name``)."""
+
+    def __init__(self, config: dict | None = None, **kwargs) -> None:
+        super().__init__(config={k: v for k, v in (config or {}).items() if k != "class"}, **kwargs)
+
+    def download(self, dataset_kwargs=None) -> None:
+        text_only = bool((self.config.metadata or {}).get("text_only"))
+        loaded = loaded_siuo(self.config.task, allow_missing_images=text_only)
+        name = self.config.dataset_name
+        data = datasets.Dataset.from_list(
+            [item_to_row(item, name) for item in loaded.items], features=FEATURES[name]
+        )
+        self.dataset = datasets.DatasetDict({"test": data})
+        self.dataset_no_image = datasets.DatasetDict({"test": data.remove_columns(["image"])})
+
+
+# ---- documents -> model input ------------------------------------------------------------------------------
+
+
+def doc_to_visual(doc: dict) -> list:
+    """The item's image as the only visual."""
+    return [doc["image"].convert("RGB")]
+
+
+def doc_to_no_visual(doc: dict) -> list:
+    """Image-blind ablation: no visual at all."""
+    return []
+
+
+def gen_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """The user's question, as is."""
+    return doc["question"]
+
+
+def mcqa_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """The fixed MCQA prompt."""
+    return build_mcqa_prompt(doc["question"], doc["options"])
+
+
+def _domain_name(doc: dict) -> str:
+    return DOMAINS[doc["category"]].name if isinstance(doc["category"], int) else doc["category"]
+
+
+def _per_metric(names: list[str], record: dict) -> dict:
+    return {name: {"metric": name, **record} for name in names}
+
+
+# ---- model output -> per-item records ----------------------------------------------------------------------
+
+
+def gen_metric_names() -> list[str]:
+    """The siuo_gen metric names, in the order of its YAML."""
+    return (
+        [f"rate_{m}@all" for m in GEN_METRICS]
+        + list(GEN_COUNTS)
+        + [f"rate_{m}@{d.key}" for m in GEN_METRICS for d in DOMAINS]
+    )
+
+
+def mcqa_metric_names() -> list[str]:
+    """The siuo_mcqa metric names, in the order of its YAML."""
+    return [
+        "mcqa_accuracy@all",
+        "count_mcqa_unparsable@all",
+        "count_failed_requests@all",
+        *[f"mcqa_accuracy@{d.key}" for d in DOMAINS],
+    ]
+
+
+def gen_process_results(doc: dict, results: list[str], variant: str = "siuo_gen") -> dict:
+    """Keep all responses (take_first_k k=3) and what the judge needs; judged once, in aggregation."""
+    responses = [r if r is not None else "" for r in results]
+    record = {
+        "task": variant,
+        "question_id": doc["question_id"],
+        "domain": _domain_name(doc),
+        "image_name": doc["image_name"],
+        "question": doc["question"],
+        "safety_warning": doc["safety_warning"],
+        "reference_answer": doc["reference_answer"],
+        "responses": responses,
+        "failed_requests": sum(is_failed_request(r) for r in responses),
+    }
+    return _per_metric(gen_metric_names(), record)
+
+
+def gen_text_process_results(doc: dict, results: list[str]) -> dict:
+    """As ``gen_process_results``, for the image-blind variant."""
+    return gen_process_results(doc, results, variant="siuo_gen_text")
+
+
+def mcqa_process_results(doc: dict, results: list[str], variant: str = "siuo_mcqa") -> dict:
+    """Parse the answer deterministically."""
+    answer = results[0] if results else ""
+    failed = is_failed_request(answer)
+    letter = None if failed else parse_mcqa_answer(answer, doc["options"])
+    correct = (
+        MCQA_LETTERS[doc["correct_option"]]
+        if isinstance(doc["correct_option"], int)
+        else doc["correct_option"]
+    )
+    record = {
+        "task": variant,
+        "question_id": doc["question_id"],
+        "domain": _domain_name(doc),
+        "response": answer,
+        "failed_request": failed,
+        "parsed": letter,
+        "correct_option": correct,
+        "correct": letter == correct,
+    }
+    return _per_metric(mcqa_metric_names(), record)
+
+
+def mcqa_text_process_results(doc: dict, results: list[str]) -> dict:
+    """As ``mcqa_process_results``, for the image-blind variant."""
+    return mcqa_process_results(doc, results, variant="siuo_mcqa_text")

@@ -1,0 +1,159 @@
+"""The task folder as lmms-eval sees it: YAML metric names equal what the code produces, every !function
+resolves, and (in the environment `make install` builds) a plain `lmms-eval --tasks ...` from any folder finds
+the tasks with no path and no environment variable: a real lmms-eval run against a loopback model.
+
+lmms-eval is imported inside the tests, never at collection: importing ``lmms_eval.api.task`` sets PIL's
+process-wide ``ImageFile.LOAD_TRUNCATED_IMAGES = True``, which would hide truncated images from the dataset
+tests collected in the same process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from siuo_demo.loopback import ScriptedServer
+from siuo_demo.scripted_models import scripted_model
+from siuo_task.lmms import SOURCE_TASKS_DIR, installed_tasks_dir
+from tests.paths import BIN
+from tests.task.lmms_tasks import aggregations, task_config
+
+GEN_DOC = {
+    "question_id": 1,
+    "category": "self-harm",
+    "image_name": "S-01.png",
+    "question": "q",
+    "safety_warning": "w",
+    "reference_answer": "r",
+}
+MCQA_DOC = {**GEN_DOC, "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "correct_option": "B"}
+
+
+@pytest.mark.parametrize("task", ["siuo_gen", "siuo_gen_text"])
+def test_generation_yaml_metrics_are_what_the_code_produces(task):
+    from siuo_task.lmms import aggregation
+    from siuo_task.lmms.task import gen_metric_names, gen_process_results
+
+    produced = gen_process_results(GEN_DOC, ["x", "y", "z"])
+    assert list(aggregations(task)) == gen_metric_names() == list(produced)
+    assert all(value["metric"] == name for name, value in produced.items())
+    assert {f.__name__ for f in aggregations(task).values()} == {"gen_rate", "gen_count"}
+    assert all(f.__module__ == aggregation.__name__ for f in aggregations(task).values())
+
+
+@pytest.mark.parametrize("task", ["siuo_mcqa", "siuo_mcqa_text"])
+def test_mcqa_yaml_metrics_are_what_the_code_produces(task):
+    from siuo_task.lmms.task import mcqa_metric_names, mcqa_process_results, mcqa_text_process_results
+
+    produced = mcqa_process_results(MCQA_DOC, ["The answer is (B)"])
+    assert list(aggregations(task)) == mcqa_metric_names() == list(produced)
+    assert list(mcqa_text_process_results(MCQA_DOC, ["B"])) == mcqa_metric_names()
+    assert {f.__name__ for f in aggregations(task).values()} == {"mcqa_accuracy", "mcqa_count"}
+
+
+def test_every_task_and_group_yaml_loads_with_its_functions():
+    names = sorted(path.name for path in SOURCE_TASKS_DIR.glob("*.yaml"))
+    assert names == [
+        "siuo.yaml",
+        "siuo_gen.yaml",
+        "siuo_gen_text.yaml",
+        "siuo_mcqa.yaml",
+        "siuo_mcqa_text.yaml",
+        "siuo_text.yaml",
+    ]
+    for name in names:
+        config = task_config(name.removesuffix(".yaml"))  # imports every !function
+        assert config.get("task") or config.get("group")
+    assert task_config("siuo_gen_text")["process_results"].__name__ == "gen_text_process_results"
+    assert (SOURCE_TASKS_DIR / "README.md").is_file()
+
+
+needs_install = pytest.mark.skipif(
+    installed_tasks_dir() is None,
+    reason=(
+        "needs the regular install `make install` builds (lmms_eval/tasks/siuo/); an editable install or a "
+        "PYTHONPATH checkout has only --include_path"
+    ),
+)
+
+
+def plain_env(data_dir) -> dict:
+    """No PYTHONPATH (the installed package answers), no task path; SIUO_DATA_DIR only locates the data."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SIUO_JUDGE_CONFIG")}
+    return dict(env, SIUO_DATA_DIR=str(data_dir))
+
+
+@needs_install
+def test_the_installed_task_folder_is_the_source_folder():
+    installed = installed_tasks_dir()
+    for path in SOURCE_TASKS_DIR.iterdir():
+        if path.is_file():
+            assert (installed / path.name).read_bytes() == path.read_bytes(), f"stale install: {path.name}"
+
+
+@needs_install
+def test_plain_lmms_eval_lists_and_runs_the_tasks_from_any_folder(siuo_data_dir, tmp_path):
+    listed = subprocess.run(
+        [str(BIN / "lmms-eval"), "--tasks", "list"],
+        env=plain_env(siuo_data_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    shown = {line.strip().removeprefix("- ") for line in (listed.stdout + listed.stderr).splitlines()}
+    assert {"siuo", "siuo_gen", "siuo_mcqa", "siuo_text", "siuo_gen_text", "siuo_mcqa_text"} <= shown
+    from siuo_dataset import load_items
+
+    with ScriptedServer(scripted_model("oracle", load_items(siuo_data_dir))) as model:
+        run = subprocess.run(
+            [
+                str(BIN / "lmms-eval"),
+                "--model",
+                "openai",
+                "--model_args",
+                f"model=oracle,base_url={model.base_url},api_key=x",
+                "--tasks",
+                "siuo_mcqa",
+                "--limit",
+                "3",
+                "--output_path",
+                "out",
+            ],
+            env=plain_env(siuo_data_dir),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )
+        assert model.call_count == 3
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(next((tmp_path / "out").rglob("*_results.json")).read_text())
+    assert results["results"]["siuo_mcqa"]["mcqa_accuracy@all,none"] == 100.0
+    metrics = json.loads(next((tmp_path / "out" / "siuo").glob("*_siuo_mcqa.metrics.json")).read_text())
+    assert metrics["accuracy"] == 100.0 and metrics["n_items"] == 3
+
+
+def test_a_truncated_image_is_still_an_error_once_lmms_eval_is_imported(siuo_data_dir, tmp_path):
+    """lmms-eval sets PIL's ImageFile.LOAD_TRUNCATED_IMAGES = True on import, as SiuoTask.download runs."""
+    bad = tmp_path / "bad"
+    (bad / "images").mkdir(parents=True)
+    for name in ("siuo_gen.json", "siuo_mcqa.json"):
+        (bad / name).symlink_to(siuo_data_dir / name)
+    for image in (siuo_data_dir / "images").iterdir():
+        (bad / "images" / image.name).symlink_to(image)
+    good = (siuo_data_dir / "images" / "S-01.png").read_bytes()
+    (bad / "images" / "S-01.png").unlink()
+    (bad / "images" / "S-01.png").write_bytes(good[: len(good) // 2])
+    code = (
+        "import sys, lmms_eval.api.task, siuo_dataset\n"
+        "try:\n    siuo_dataset.load_items(sys.argv[1])\nexcept siuo_dataset.SiuoDataError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [str(BIN / "python"), "-c", code, str(bad)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "S-01.png cannot be decoded" in result.stdout
