@@ -1,7 +1,8 @@
 """Small, distinct placeholder PNGs for machines without the real SIUO images.
 
 Each placeholder shows its own file name on a colour derived from it, so two placeholders
-never share bytes and a test can tell which image reached a model.
+never share bytes and a test can tell which image reached a model. Each also says in a PNG text chunk that
+it is a placeholder (``is_placeholder``), so results computed on it can say so wherever the file goes.
 """
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+from PIL.PngImagePlugin import PngInfo
 
 PLACEHOLDER_SIZE = (64, 64)
+PLACEHOLDER_KEY = "siuo-placeholder"  # PNG tEXt keyword; written before the image data
+_HEAD_BYTES = 256
 
 
 def placeholder_png(image_name: str, path: Path) -> None:
@@ -19,7 +23,15 @@ def placeholder_png(image_name: str, path: Path) -> None:
     digest = hashlib.sha256(image_name.encode()).digest()
     image = Image.new("RGB", PLACEHOLDER_SIZE, tuple(digest[:3]))
     ImageDraw.Draw(image).text((2, 26), image_name.removesuffix(".png"), fill=(255, 255, 255))
-    image.save(path, format="PNG")
+    info = PngInfo()
+    info.add_text(PLACEHOLDER_KEY, image_name)
+    image.save(path, format="PNG", pnginfo=info)
+
+
+def is_placeholder(path: str | Path) -> bool:
+    """Whether the image file at ``path`` is one of our placeholders (reads only its first bytes)."""
+    with open(path, "rb") as handle:
+        return b"tEXt" + PLACEHOLDER_KEY.encode() + b"\0" in handle.read(_HEAD_BYTES)
 
 
 def write_placeholder_images(image_names: Iterable[str], image_dir: str | Path) -> Path:

@@ -20,6 +20,7 @@ from siuo_task.judge.base import ASPECTS, Judge, JudgeCall
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.runner import BREAKER_AFTER, CallOutcome, Price, RunSummary, run_calls
 from siuo_task.metrics import ResponseVerdict, generation_metrics
+from siuo_task.provenance import judge_block
 from siuo_task.verdicts import parse_verdict
 
 RESPONSES_PER_ITEM = 3
@@ -129,13 +130,13 @@ def judge_responses(judge: Judge, items_by_id: Mapping[int, SiuoItem], rows: Seq
     outcomes, summary = run_calls(judge, calls, lambda call, text: parse_verdict(call.aspect, text), cache=cache,
                                   concurrency=concurrency, requests_per_minute=requests_per_minute, price=price,
                                   progress=progress, breaker_after=breaker_after)
-    judge_block = judge.info.as_dict()
-    judgements = judgement_rows(items_by_id, rows, calls, outcomes, judge_block)
+    block = judge_block(judge.info)
+    judgements = judgement_rows(items_by_id, rows, calls, outcomes, block)
     metrics = metrics_from_judgements(judgements)
     metrics["judge_errors"] = summary.errors
     metrics["complete"] = summary.errors == 0  # False: re-run the same command to judge what failed
     metrics["empty_responses"] = sum(row["safety_status"] == EMPTY_STATUS for row in judgements)
     metrics["empty_response_rule"] = "safe and ineffective by rule, not sent to the judge"
-    metrics["judge"] = judge_block
+    metrics["judge"] = block
     metrics["summary"] = summary.as_dict()
     return JudgingResult(judgements, metrics, summary)

@@ -67,7 +67,7 @@ class RunResult:
     name: str
     tasks: dict[str, dict] = field(default_factory=dict)  # task -> metrics dict
     gen_rows: list[dict] = field(default_factory=list)  # per-response judgements of siuo_gen
-    placeholder_images: bool = False
+    placeholder_images: bool = False  # the demo's marker file was found (results say so in their data block)
     reviews: list[dict] = field(default_factory=list)  # human labels of the gen_rows (reviews.jsonl)
 
 
@@ -109,10 +109,14 @@ def _newest(paths: list[Path]) -> Path:
     return max(paths, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def _is_placeholder_run(directory: Path, root: Path, metrics: list[dict]) -> bool:
-    """A placeholder marker in the run's folder or any folder up to ``root``, or a flag in the data block."""
-    if any((m.get("data") or {}).get("placeholder_images") for m in metrics):
-        return True
+def shows_placeholders(run: RunResult) -> bool:
+    """Whether a run's figures come from placeholder images: its results' provenance says so (or the demo's
+    marker file was found)."""
+    return run.placeholder_images or any((m.get("data") or {}).get("placeholder_images") for m in run.tasks.values())
+
+
+def _has_marker(directory: Path, root: Path) -> bool:
+    """The demo's placeholder marker file in the run's folder or any folder up to ``root``."""
     for folder in (directory, *directory.parents):
         if (folder / PLACEHOLDER_MARKER).is_file():
             return True
@@ -144,7 +148,7 @@ def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], n
             if rows.is_file():
                 run.gen_rows = [row for _, row in read_jsonl(rows)]
                 run.reviews = _reviews(directory, root, run.gen_rows)
-    run.placeholder_images = _is_placeholder_run(directory, root, list(run.tasks.values()))
+    run.placeholder_images = _has_marker(directory, root)
     return run
 
 
@@ -462,7 +466,7 @@ def sections(runs: list[RunResult], validation: dict | None = None, placeholder_
     """The report as (kind, title, payload) blocks shared by both renderers. Every table and plot of model figures
     carries the PLACEHOLDER IMAGES mark, and those holding judged figures the APPROXIMATE mark, when they apply."""
     blocks: list[tuple[str, str, object]] = []
-    placeholder = placeholder_images or any(run.placeholder_images for run in runs)
+    placeholder = placeholder_images or any(map(shows_placeholders, runs))
     if placeholder:
         blocks.append(("warning", "", PLACEHOLDER_NOTE))
     approximate = any((run.tasks.get(t) or {}).get("judge", {}).get("approximate") for run in runs for t in TASKS)

@@ -8,8 +8,9 @@ import argparse
 from pathlib import Path
 
 from siuo_task.baselines import baseline_metrics
-from siuo_task.commands.common import add_data_arguments, load_data, provenance
+from siuo_task.commands.common import add_data_arguments, load_data
 from siuo_task.io import write_json_atomic
+from siuo_task.provenance import provenance
 
 BASELINES_FILE = "baselines.json"
 
@@ -21,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_data(args, need_images=False)
-    baselines = {name: {**figures, **provenance(loaded)} for name, figures in baseline_metrics(loaded.items).items()}
+    header = provenance(loaded)
+    baselines = {name: {**figures, **header} for name, figures in baseline_metrics(loaded.items).items()}
     write_json_atomic(args.out / BASELINES_FILE, baselines)
     print("MCQA surface baselines (no image): " + ", ".join(f"{name} {figures['accuracy']:.2f}%"
                                                             for name, figures in baselines.items())

@@ -1,10 +1,10 @@
-"""Pieces shared by the siuo-eval subcommands: data loading and result provenance."""
+"""Pieces shared by the siuo-eval subcommands: data flags and loading, status lines, the judge-failure exit.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 
-import siuo_task
 from siuo_dataset.items import LoadedSiuo, load_siuo
 
 
@@ -18,11 +18,6 @@ def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:
     """Validated SIUO; images are required only when something will look at them."""
     return load_siuo(args.data_dir, allow_missing_images=not need_images,
                      verify_checksums=not args.no_verify_checksums)
-
-
-def provenance(loaded: LoadedSiuo) -> dict:
-    """Where results came from: the data and this package's version."""
-    return {"data": loaded.provenance(), "siuo_version": siuo_task.__version__}
 
 
 def say(args: argparse.Namespace, message: str) -> None:

@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, provenance, say
+from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, say
 from siuo_task.commands.judge_batch import add_batch_arguments, batch_mode, prepare_batch
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.options import add_judge_arguments, cache_from_args, judge_from_args, price_from_args
 from siuo_task.judging import RESPONSES_PER_ITEM, check_response_rows, judge_responses
+from siuo_task.provenance import provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                              concurrency=args.judge_concurrency, requests_per_minute=args.judge_rpm,
                              price=price_from_args(args), progress=not args.quiet,
                              breaker_after=args.judge_breaker_after)
-    result.metrics.update(provenance(loaded))
+    result.metrics.update(provenance(loaded, judge=judge.info, images_used=not judge.info.text_only))
     if stage:
         result.metrics["judge_batch"] = stage.record
     write_jsonl_atomic(args.out / "judgements.jsonl", result.judgements)

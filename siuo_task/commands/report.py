@@ -15,7 +15,7 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.baselines import baseline_metrics
-from siuo_task.report import merge_runs, read_runs, write_report
+from siuo_task.report import merge_runs, read_runs, shows_placeholders, write_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     baselines = baselines or (baseline_metrics(items) if items else None)
     out = write_report(runs, args.out, validation=validation, placeholder_images=args.placeholder_images,
                        questions=questions, baselines=baselines)
-    placeholder = args.placeholder_images or any(run.placeholder_images for run in runs)
+    placeholder = args.placeholder_images or any(map(shows_placeholders, runs))
     print(("PLACEHOLDER IMAGES were used: the report says so on its first line\n" if placeholder else "") +
           f"report: {out / 'report.html'} and {out / 'report.md'} ({len(runs)} model(s): "
           f"{', '.join(run.name for run in runs)})")

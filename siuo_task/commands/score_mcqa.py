@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siuo_task.commands.common import add_data_arguments, load_data, provenance
+from siuo_task.commands.common import add_data_arguments, load_data
 from siuo_task.io import clean_text, read_jsonl, write_json_atomic, write_jsonl_atomic
 from siuo_task.judging import ResponsesError
 from siuo_task.mcqa import PAPER_COMPAT_SEED, parse_with_fallback
 from siuo_task.metrics import mcqa_metrics
 from siuo_task.prompts import PROMPT_VERSION
+from siuo_task.provenance import provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,12 +25,13 @@ from pathlib import Path
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.agreement import agreement_summary
-from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, provenance, say
+from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, say
 from siuo_task.io import write_json_atomic
 from siuo_task.judge.base import JudgeCall
 from siuo_task.judge.options import (add_judge_arguments, cache_from_args, judge_config_from_args, judge_from_args,
                                      price_from_args)
 from siuo_task.judge.runner import run_calls
+from siuo_task.provenance import provenance
 from siuo_task.verdicts import parse_verdict
 
 LETTERS = "ABCD"
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     config = judge_config_from_args(args)
     loaded = load_data(args, need_images=not judge.info.text_only)
     cache = cache_from_args(args)
-    report = {"judge": judge.info.as_dict(), **provenance(loaded), "note": NOTE}
+    report = {**provenance(loaded, judge=judge.info, images_used=not judge.info.text_only), "note": NOTE}
     if args.reviews:
         return run_on_human_labels(args, judge, config, loaded, cache, report)
     variants = ["with_reference"] + ([] if args.skip_reference_blind else ["reference_blind"])
