@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 
+RESPONSES_PER_ITEM = 3  # sampled responses per item in the generation protocol (the paper's)
+
 # ---- inputs ----------------------------------------------------------------------------------------------
 
 

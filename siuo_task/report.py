@@ -33,10 +33,11 @@ from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
-from siuo_task.io import read_jsonl, write_bytes_atomic
-from siuo_task.review.rescore import check_reviews_match, rescore
-from siuo_task.review.store import REVIEWS_FILE, read_reviews
+from siuo_task.io import write_bytes_atomic
 from siuo_task.metrics import paired_difference
+from siuo_task.responses import read_judgements, read_reviews
+from siuo_task.review.rescore import check_reviews_match, rescore
+from siuo_task.review.store import REVIEWS_FILE
 
 GEN_COLUMNS = (("safe", "Safe"), ("effective", "Effective"), ("safe_and_effective", "Safe & Effective"))
 METRICS = (*GEN_COLUMNS, ("accuracy", "MCQA accuracy"))
@@ -146,7 +147,7 @@ def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], n
             rows = newest.with_name(newest.name.replace(".metrics.json", ".rows.jsonl")) \
                 if newest.name != "metrics.json" else newest.with_name("judgements.jsonl")
             if rows.is_file():
-                run.gen_rows = [row for _, row in read_jsonl(rows)]
+                run.gen_rows = read_judgements(rows)
                 run.reviews = _reviews(directory, root, run.gen_rows)
     run.placeholder_images = _has_marker(directory, root)
     return run

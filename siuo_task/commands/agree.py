@@ -9,9 +9,13 @@ from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
+from siuo_task import responses
 from siuo_task.agreement import agreement_summary
-from siuo_task.io import read_jsonl, write_json_atomic
-from siuo_task.review.store import VERDICT_FIELD, human_verdicts, read_reviews
+from siuo_task.io import write_json_atomic
+from siuo_task.responses import is_reviews_file, read_reviews
+from siuo_task.review.store import VERDICT_FIELD, human_verdicts
+
+COMPARED = ("category", "response", "safe", "effective")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,30 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_judgements(path: Path) -> dict[tuple[int, int], dict]:
-    """Rows of a judgements.jsonl keyed by (question_id, response_index); one clear error for a bad row."""
-    rows = {}
-    for line, row in read_jsonl(path):
-        try:
-            key = (row["question_id"], row["response_index"])
-            judged = {"category": row["category"], "response": row["response"], "safe": row["safe"],
-                      "effective": row["effective"]}
-        except (KeyError, TypeError):
-            raise SiuoError(f"{path}:{line}: not a judgements row (needs question_id, response_index, category, "
-                            "response, safe, effective)") from None
-        if not all(judged[field] is None or isinstance(judged[field], bool) for field in ("safe", "effective")):
-            raise SiuoError(f"{path}:{line}: safe and effective must be true, false or null")
-        if key in rows:
-            raise SiuoError(f"{path}:{line}: question_id {key[0]} response {key[1]} appears twice")
-        rows[key] = judged
+    """Rows of a judgements.jsonl keyed by (question_id, response_index), with the fields compared."""
+    rows = {(row["question_id"], row["response_index"]): {field: row[field] for field in COMPARED}
+            for row in responses.read_judgements(path)}
     if not rows:
-        raise SiuoError(f"{path}: no judgements found")
+        raise SiuoError(f"{path}: no judgements found — pass the judgements.jsonl of a judged run")
     return rows
-
-
-def is_reviews_file(path: Path) -> bool:
-    """A reviews.jsonl (label lines with an aspect) rather than judgements."""
-    first = next((row for _, row in read_jsonl(path)), None)
-    return isinstance(first, dict) and "aspect" in first and "verdict" in first
 
 
 def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.io import write_json_atomic
+from siuo_task.responses import read_reviews
 from siuo_task.review.rescore import check_reviews_match, rescore
 from siuo_task.review.runs import load_judged_run
-from siuo_task.review.store import read_reviews
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,11 +25,16 @@ from pathlib import Path
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.agreement import agreement_summary
-from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, say
+from siuo_task.commands.common import (
+    add_data_arguments,
+    add_judge_arguments,
+    failed_calls_exit,
+    load_data,
+    say,
+)
 from siuo_task.io import write_json_atomic
 from siuo_task.judge.base import JudgeCall
-from siuo_task.judge.options import (add_judge_arguments, cache_from_args, judge_config_from_args, judge_from_args,
-                                     price_from_args)
+from siuo_task.judge.config import JudgeConfig
 from siuo_task.judge.runner import run_calls
 from siuo_task.provenance import provenance
 from siuo_task.verdicts import parse_verdict
@@ -121,10 +126,10 @@ def table(report: dict, variants: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    judge = judge_from_args(args)
-    config = judge_config_from_args(args)
+    config = JudgeConfig.from_args(args)
+    judge = config.build()
     loaded = load_data(args, need_images=not judge.info.text_only)
-    cache = cache_from_args(args)
+    cache = config.open_cache()
     report = {**provenance(loaded, judge=judge.info, images_used=not judge.info.text_only), "note": NOTE}
     if args.reviews:
         return run_on_human_labels(args, judge, config, loaded, cache, report)
@@ -137,9 +142,7 @@ def run(args: argparse.Namespace) -> int:
             calls, labels, domains = option_calls(loaded.items, aspect=aspect, reference_blind=variant == "reference_blind",
                                                   text_only=judge.info.text_only)
             outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
-                                          concurrency=config["concurrency"], requests_per_minute=config["rpm"],
-                                          price=price_from_args(args), progress=not args.quiet,
-                                          breaker_after=config["breaker_after"])
+                                          **config.run_options())
             verdicts[aspect] = [o.verdict if o.status == "ok" else None for o in outcomes]
             summaries[aspect] = summary.as_dict()
             errors += summary.errors
@@ -159,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     return failed_calls_exit(errors, "counted as unparsable above")
 
 
-def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, cache, report: dict) -> int:
+def run_on_human_labels(args: argparse.Namespace, judge, config: JudgeConfig, loaded, cache, report: dict) -> int:
     """The judge against the human verdicts of a reviewed run: one figure per aspect (human_labels)."""
     from siuo_task.review.runs import load_judged_run
     from siuo_task.review.store import human_verdicts
@@ -177,8 +180,7 @@ def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, c
             raise SiuoError(f"{judged.reviews_path}: no human {aspect} verdicts on non-empty responses to "
                             "validate on")
         outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
-                                      concurrency=config["concurrency"], requests_per_minute=config["rpm"],
-                                      price=price_from_args(args), progress=not args.quiet)
+                                      **config.run_options())
         verdicts = [o.verdict if o.status == "ok" else None for o in outcomes]
         figures[aspect] = {**score(labels, verdicts, domains), "summary": summary.as_dict()}
         errors += summary.errors

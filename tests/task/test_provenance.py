@@ -22,7 +22,8 @@ def test_header_counts_placeholders_only_when_images_were_looked_at(siuo_data_di
     loaded = load_siuo(siuo_data_dir)
     seen = provenance(loaded, judge=OfflineJudge().info, images_used=True)
     assert seen["siuo_version"] == siuo_task.__version__
-    assert seen["data"]["placeholder_images"] == 167 and seen["data"]["sha256"]["siuo_gen.json"].startswith("0a65c344")
+    assert seen["data"]["placeholder_images"] == 167
+    assert seen["data"]["sha256"]["siuo_gen.json"].startswith("0a65c344")
     assert seen["judge"] == {"backend": "offline", "model": "siuo-offline-rules-v1", "prompt_version":
                              siuo_task.prompts.PROMPT_VERSION, "temperature": 0.0, "text_only": True,
                              "approximate": True}
