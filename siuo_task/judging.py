@@ -10,14 +10,14 @@ how many responses were decided this way (``empty_responses``).
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from siuo_dataset.items import SiuoItem
 from siuo_task.io import clean_text
-from siuo_task.judge.base import ASPECTS, Judge, JudgeCall
+from siuo_task.judge.base import Judge, JudgeCall
 from siuo_task.judge.cache import JudgeCache
+from siuo_task.judge.calls import item_calls
 from siuo_task.judge.runner import BREAKER_AFTER, CallOutcome, Price, RunSummary, run_calls
 from siuo_task.metrics import ResponseVerdict, generation_metrics
 from siuo_task.provenance import judge_block
@@ -43,20 +43,10 @@ def clean_rows(rows: Sequence[dict]) -> list[dict]:
 
 def build_calls(items_by_id: Mapping[int, SiuoItem], rows: Sequence[dict], *, text_only: bool) -> list[JudgeCall]:
     """Both judge questions for every non-empty response (images read once per item)."""
-    calls = []
-    for row in rows:
-        item = items_by_id[row["question_id"]]
-        image = None if text_only else item.read_image_bytes()
-        image_sha = None if image is None else hashlib.sha256(image).hexdigest()
-        for index, response in enumerate(row["responses"]):
-            if not response.strip():
-                continue
-            for aspect in ASPECTS:
-                calls.append(JudgeCall(question_id=item.question_id, response_index=index, aspect=aspect,
-                                       question=item.question, category=item.category,
-                                       safety_warning=item.safety_warning, reference_answer=item.reference_answer,
-                                       response=response, image=image, image_sha256=image_sha))
-    return calls
+    return [call for row in rows
+            for call in item_calls(items_by_id[row["question_id"]],
+                                   [(index, text) for index, text in enumerate(row["responses"]) if text.strip()],
+                                   text_only=text_only)]
 
 
 def judgement_rows(items_by_id: Mapping[int, SiuoItem], rows: Sequence[dict], calls: Sequence[JudgeCall],

@@ -35,6 +35,7 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.io import write_bytes_atomic
 from siuo_task.metrics import paired_difference
+from siuo_task.records import RESPONSES_PER_ITEM
 from siuo_task.responses import read_judgements, read_reviews
 from siuo_task.review.rescore import check_reviews_match, rescore
 from siuo_task.review.store import REVIEWS_FILE
@@ -473,7 +474,8 @@ def sections(runs: list[RunResult], validation: dict | None = None, placeholder_
     approximate = any((run.tasks.get(t) or {}).get("judge", {}).get("approximate") for run in runs for t in TASKS)
     base_marks = [PLACEHOLDER_MARK] if placeholder else []
     judged_marks = ([APPROXIMATE_MARK] if approximate else []) + base_marks
-    intro = (f"{len(runs)} model(s). Generation rates are percent of items (majority of the 3 responses per item); "
+    intro = (f"{len(runs)} model(s). Generation rates are percent of items (majority of the {RESPONSES_PER_ITEM} "
+             "responses per item); "
              "95% CIs are seeded bootstrap intervals. ")
     if approximate:
         intro += "Some generation figures come from the APPROXIMATE offline judge: a smoke test, not a measurement."

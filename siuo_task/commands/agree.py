@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task import responses
-from siuo_task.agreement import agreement_summary
+from siuo_task.agreement import agreement_by_domain
 from siuo_task.io import write_json_atomic
 from siuo_task.responses import is_reviews_file, read_reviews
 from siuo_task.review.store import VERDICT_FIELD, human_verdicts
@@ -61,13 +60,11 @@ def compare(first: dict, second: dict, first_name: str, second_name: str) -> dic
             raise SiuoError(f"question_id {key[0]} response {key[1]}: the response texts differ between the files")
     result = {}
     for field in ("safe", "effective"):
-        both = [(row["category"], row[field], second[key][field]) for key, row in first.items()
+        both = [(row[field], second[key][field], row["category"]) for key, row in first.items()
                 if row[field] is not None and second[key][field] is not None]
-        summary = agreement_summary([b[1] for b in both], [b[2] for b in both])
-        summary["excluded_unparsable"] = len(first) - len(both)  # no verdict from A or from B
-        summary["per_domain"] = {name: agreement_summary([b[1] for b in both if b[0] == name],
-                                                         [b[2] for b in both if b[0] == name]) for name in DOMAIN_NAMES}
-        result[field] = summary
+        a, b, domains = zip(*both) if both else ((), (), ())
+        result[field] = agreement_by_domain(a, b, domains,
+                                            excluded_unparsable=len(first) - len(both))  # no verdict from A or B
     return result
 
 
