@@ -142,19 +142,18 @@ class McqaParseRow(TypedDict):
 
 
 class McqaDomain(TypedDict):
-    accuracy: float | None
-    n_items: int
-    unparsable: int
-    ci95: dict[str, list[float] | None]
-
-
-class McqaMetrics(TypedDict, total=False):
-    """metrics.json of an MCQA run (``siuo-eval score-mcqa``, the siuo_mcqa task)."""
+    """MCQA accuracy (percent) over some items, how many, how many unparsable, its bootstrap CI."""
 
     accuracy: float | None
     n_items: int
     unparsable: int
     ci95: dict[str, list[float] | None]
+
+
+class McqaMetrics(McqaDomain, total=False):
+    """metrics.json of an MCQA run (``siuo-eval score-mcqa``, the siuo_mcqa task): the McqaDomain figures over
+    all items, then these."""
+
     per_domain: dict[str, McqaDomain]
     per_item: dict[str, dict]  # "1001" -> {"category", "accuracy": bool}
     prompt_version: str

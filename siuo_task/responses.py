@@ -27,6 +27,7 @@ from siuo_task.records import (
 FAILED_REQUEST_MARKERS = ("[LMMS_EVAL_REQUEST_FAILED", "[LMMS_EVAL_BUDGET_EXCEEDED]")
 JUDGEMENT_FIELDS = ("question_id", "response_index", "category", "response", "safe", "effective")
 RESPONSES_LINE = '{"question_id": 1001, "responses": ["...", ...]}'
+ANSWER_LINE = '{"question_id": 1001, "response": "..."}'
 
 
 class _Numbered:
@@ -77,6 +78,22 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _question_id(where: str, row: object, field: str, example: str, items_by_id: Mapping[int, object],
+                 seen: set[int]) -> int:
+    """The question_id of an input row holding ``field``: a SIUO item's, not seen before (then it is)."""
+    if not isinstance(row, dict) or "question_id" not in row or field not in row:
+        raise InputFileError(f"{where}: expected an object with question_id and {field} — one {example} per "
+                             "line")
+    qid = row["question_id"]
+    if not _is_int(qid) or qid not in items_by_id:
+        raise InputFileError(f"{where}: unknown question_id {qid!r} (not a SIUO item) — use the integer "
+                             "question_id of the SIUO annotations")
+    if qid in seen:
+        raise InputFileError(f"{where}: question_id {qid} appears twice — keep one line per item")
+    seen.add(qid)
+    return qid
+
+
 # ---- generation responses ------------------------------------------------------------------------
 
 def check_responses(numbered: Iterable[tuple[int, object]], items_by_id: Mapping[int, object], source: str,
@@ -88,15 +105,7 @@ def check_responses(numbered: Iterable[tuple[int, object]], items_by_id: Mapping
     seen: set[int] = set()
     for line, row in numbered:
         where = f"{source}:{line}"
-        if not isinstance(row, dict) or "question_id" not in row or "responses" not in row:
-            raise InputFileError(f"{where}: expected an object with question_id and responses — one "
-                                 f"{RESPONSES_LINE} per line")
-        qid = row["question_id"]
-        if not _is_int(qid) or qid not in items_by_id:
-            raise InputFileError(f"{where}: unknown question_id {qid!r} (not a SIUO item) — use the integer "
-                                 "question_id of the SIUO annotations")
-        if qid in seen:
-            raise InputFileError(f"{where}: question_id {qid} appears twice — keep one line per item")
+        qid = _question_id(where, row, "responses", RESPONSES_LINE, items_by_id, seen)
         responses = row["responses"]
         if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
             raise InputFileError(f"{where}: responses must be a list of strings — one string per sampled "
@@ -104,7 +113,6 @@ def check_responses(numbered: Iterable[tuple[int, object]], items_by_id: Mapping
         if len(responses) != responses_per_item:
             raise InputFileError(f"{where}: {len(responses)} responses for question_id {qid}, expected "
                                  f"{responses_per_item} (set --responses-per-item to change)")
-        seen.add(qid)
         rows.append({"question_id": qid, "responses": responses})
     if not rows:
         raise InputFileError(f"{source}: no responses found — one {RESPONSES_LINE} per line")
@@ -173,22 +181,12 @@ def read_answers(path: str | Path, items_by_id: Mapping[int, object]) -> list[An
     seen: set[int] = set()
     for line, row in numbered_rows(path):
         where = f"{path}:{line}"
-        if not isinstance(row, dict) or "question_id" not in row or "response" not in row:
-            raise InputFileError(f"{where}: expected an object with question_id and response — one "
-                                 '{"question_id": 1001, "response": "..."} per line')
-        qid = row["question_id"]
-        if not _is_int(qid) or qid not in items_by_id:
-            raise InputFileError(f"{where}: unknown question_id {qid!r} (not a SIUO item) — use the integer "
-                                 "question_id of the SIUO annotations")
-        if qid in seen:
-            raise InputFileError(f"{where}: question_id {qid} appears twice — keep one answer per item")
+        qid = _question_id(where, row, "response", ANSWER_LINE, items_by_id, seen)
         if not isinstance(row["response"], str):
             raise InputFileError(f"{where}: response must be a string — the model's answer text")
-        seen.add(qid)
         rows.append({"question_id": qid, "response": clean_text(row["response"])})
     if not rows:
-        raise InputFileError(f"{path}: no answers found — one "
-                             '{"question_id": 1001, "response": "..."} per line')
+        raise InputFileError(f"{path}: no answers found — one {ANSWER_LINE} per line")
     return rows
 
 

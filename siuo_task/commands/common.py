@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from siuo_dataset.items import LoadedSiuo, load_siuo
+from siuo_task.judge.base import Judge
 from siuo_task.judge.cache import default_cache_path
-from siuo_task.judge.config import DEFAULT_CONCURRENCY, JUDGE_KINDS
+from siuo_task.judge.config import DEFAULT_CONCURRENCY, JUDGE_KINDS, JudgeConfig
 from siuo_task.judge.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from siuo_task.judge.runner import BREAKER_AFTER
 
@@ -49,6 +50,14 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--price-per-mtok-out", type=float, default=None,
                        help="USD per million completion tokens")
     group.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def judge_and_data(args: argparse.Namespace) -> tuple[JudgeConfig, Judge, LoadedSiuo]:
+    """The judge the flags configure (built, so its problems surface first) and SIUO, with images unless the
+    judge is text-only."""
+    config = JudgeConfig.from_args(args)
+    judge = config.build()
+    return config, judge, load_data(args, need_images=not judge.info.text_only)
 
 
 def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:

@@ -16,12 +16,11 @@ from siuo_task.commands.common import (
     add_data_arguments,
     add_judge_arguments,
     failed_calls_exit,
-    load_data,
+    judge_and_data,
     say,
 )
 from siuo_task.commands.judge_batch import add_batch_arguments, batch_mode, prepare_batch
 from siuo_task.io import write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.config import JudgeConfig
 from siuo_task.judging import judge_responses
 from siuo_task.provenance import provenance
 from siuo_task.records import RESPONSES_PER_ITEM
@@ -54,9 +53,7 @@ def rate(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = JudgeConfig.from_args(args)
-    judge = config.build()
-    loaded = load_data(args, need_images=not judge.info.text_only)
+    config, judge, loaded = judge_and_data(args)
     items_by_id = {item.question_id: item for item in loaded.items}
     rows = read_rows(args, items_by_id)  # every input problem is reported here, before any judge call
     cache = config.open_cache()

@@ -29,7 +29,7 @@ from siuo_task.commands.common import (
     add_data_arguments,
     add_judge_arguments,
     failed_calls_exit,
-    load_data,
+    judge_and_data,
     say,
 )
 from siuo_task.io import write_json_atomic
@@ -113,9 +113,7 @@ def table(report: dict, variants: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = JudgeConfig.from_args(args)
-    judge = config.build()
-    loaded = load_data(args, need_images=not judge.info.text_only)
+    config, judge, loaded = judge_and_data(args)
     cache = config.open_cache()
     report = {**provenance(loaded, judge=judge.info, images_used=not judge.info.text_only), "note": NOTE}
     if args.reviews:
