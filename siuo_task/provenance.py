@@ -6,6 +6,7 @@ images, and how many of the images looked at were generated placeholders); and t
 model, prompt version, temperature, text-only, approximate). Every producer calls it; the report reads
 the placeholder and approximate flags from it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -20,13 +21,20 @@ from siuo_task.records import DataBlock, JudgeBlock, Provenance
 def data_block(loaded: LoadedSiuo, *, images_used: bool) -> DataBlock:
     """``loaded.provenance()`` plus ``placeholder_images``: how many of the items' images are generated
     placeholders when something looked at them (``images_used``), else 0."""
-    placeholders = sum(is_placeholder(item.image_path) for item in loaded.items
-                       if item.image_path is not None) if images_used else 0
+    placeholders = (
+        sum(is_placeholder(item.image_path) for item in loaded.items if item.image_path is not None)
+        if images_used
+        else 0
+    )
     return {**loaded.provenance(), "placeholder_images": placeholders}
 
 
-def provenance(data: LoadedSiuo | Mapping | None = None, *, judge: JudgeInfo | Mapping | None = None,
-               images_used: bool = False) -> Provenance:
+def provenance(
+    data: LoadedSiuo | Mapping | None = None,
+    *,
+    judge: JudgeInfo | Mapping | None = None,
+    images_used: bool = False,
+) -> Provenance:
     """The header of a result file. ``data``: the loaded SIUO (or the data block of the results this one is
     derived from); ``judge``: the judge's info (or block) when a judge produced the figures."""
     header: Provenance = {"siuo_version": siuo_task.__version__}

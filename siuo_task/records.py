@@ -4,6 +4,7 @@ Bottom layer: plain ``TypedDict``s (the files are JSON; these name their fields 
 does I/O. ``siuo_task.responses`` reads the input rows; ``siuo_task.judging``, ``siuo_task.metrics`` and the
 commands write the records; ``siuo_task.provenance`` builds the header every result file carries.
 """
+
 from __future__ import annotations
 
 from typing import NotRequired, TypedDict

@@ -5,6 +5,7 @@ Reading goes through ``jsonlines``; every problem is one ``InputFileError`` in t
 ``FILE:LINE: what is wrong — the fix`` (``FILE: ...`` for the file as a whole), raised before any work is
 done on the rows. Blank lines are skipped. The row shapes are in ``siuo_task.records``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -62,10 +63,13 @@ def numbered_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
             except jsonlines.InvalidLineError as error:
                 if isinstance(error.__cause__, UnicodeDecodeError):
                     reason = error.__cause__.reason
-                    raise InputFileError(f"{path}:{error.lineno}: not UTF-8 text ({reason}) — save the file "
-                                         "as UTF-8") from None
-                raise InputFileError(f"{path}:{error.lineno}: not valid JSON ({_reason(error)}) — write one "
-                                     "JSON object per line") from None
+                    raise InputFileError(
+                        f"{path}:{error.lineno}: not UTF-8 text ({reason}) — save the file as UTF-8"
+                    ) from None
+                raise InputFileError(
+                    f"{path}:{error.lineno}: not valid JSON ({_reason(error)}) — write one "
+                    "JSON object per line"
+                ) from None
             yield lines.number, row
 
 
@@ -78,16 +82,20 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _question_id(where: str, row: object, field: str, example: str, items_by_id: Mapping[int, object],
-                 seen: set[int]) -> int:
+def _question_id(
+    where: str, row: object, field: str, example: str, items_by_id: Mapping[int, object], seen: set[int]
+) -> int:
     """The question_id of an input row holding ``field``: a SIUO item's, not seen before (then it is)."""
     if not isinstance(row, dict) or "question_id" not in row or field not in row:
-        raise InputFileError(f"{where}: expected an object with question_id and {field} — one {example} per "
-                             "line")
+        raise InputFileError(
+            f"{where}: expected an object with question_id and {field} — one {example} per line"
+        )
     qid = row["question_id"]
     if not _is_int(qid) or qid not in items_by_id:
-        raise InputFileError(f"{where}: unknown question_id {qid!r} (not a SIUO item) — use the integer "
-                             "question_id of the SIUO annotations")
+        raise InputFileError(
+            f"{where}: unknown question_id {qid!r} (not a SIUO item) — use the integer "
+            "question_id of the SIUO annotations"
+        )
     if qid in seen:
         raise InputFileError(f"{where}: question_id {qid} appears twice — keep one line per item")
     seen.add(qid)
@@ -96,8 +104,13 @@ def _question_id(where: str, row: object, field: str, example: str, items_by_id:
 
 # ---- generation responses ------------------------------------------------------------------------
 
-def check_responses(numbered: Iterable[tuple[int, object]], items_by_id: Mapping[int, object], source: str,
-                    responses_per_item: int = RESPONSES_PER_ITEM) -> list[ResponsesRow]:
+
+def check_responses(
+    numbered: Iterable[tuple[int, object]],
+    items_by_id: Mapping[int, object],
+    source: str,
+    responses_per_item: int = RESPONSES_PER_ITEM,
+) -> list[ResponsesRow]:
     """Validate ``{"question_id", "responses": [str] * N}`` rows; the first problem raises naming its line."""
     if responses_per_item < 1:
         raise InputFileError(f"--responses-per-item must be at least 1 (got {responses_per_item})")
@@ -108,19 +121,23 @@ def check_responses(numbered: Iterable[tuple[int, object]], items_by_id: Mapping
         qid = _question_id(where, row, "responses", RESPONSES_LINE, items_by_id, seen)
         responses = row["responses"]
         if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
-            raise InputFileError(f"{where}: responses must be a list of strings — one string per sampled "
-                                 "response")
+            raise InputFileError(
+                f"{where}: responses must be a list of strings — one string per sampled response"
+            )
         if len(responses) != responses_per_item:
-            raise InputFileError(f"{where}: {len(responses)} responses for question_id {qid}, expected "
-                                 f"{responses_per_item} (set --responses-per-item to change)")
+            raise InputFileError(
+                f"{where}: {len(responses)} responses for question_id {qid}, expected "
+                f"{responses_per_item} (set --responses-per-item to change)"
+            )
         rows.append({"question_id": qid, "responses": responses})
     if not rows:
         raise InputFileError(f"{source}: no responses found — one {RESPONSES_LINE} per line")
     return rows
 
 
-def read_responses(path: str | Path, items_by_id: Mapping[int, object],
-                   responses_per_item: int = RESPONSES_PER_ITEM) -> list[ResponsesRow]:
+def read_responses(
+    path: str | Path, items_by_id: Mapping[int, object], responses_per_item: int = RESPONSES_PER_ITEM
+) -> list[ResponsesRow]:
     """A generation responses file, checked against the SIUO items."""
     return check_responses(numbered_rows(path), items_by_id, str(path), responses_per_item)
 
@@ -134,8 +151,14 @@ def _sample_record(sample: dict) -> dict | None:
     """Our per-item generation record in a sample line (the "siuo" block or any metric record)."""
     if isinstance(sample.get("siuo"), dict):
         return sample["siuo"]
-    return next((value for value in sample.values()
-                 if isinstance(value, dict) and "question_id" in value and "responses" in value), None)
+    return next(
+        (
+            value
+            for value in sample.values()
+            if isinstance(value, dict) and "question_id" in value and "responses" in value
+        ),
+        None,
+    )
 
 
 def lmms_samples(path: str | Path) -> Iterator[tuple[int, ResponsesRow]]:
@@ -144,11 +167,13 @@ def lmms_samples(path: str | Path) -> Iterator[tuple[int, ResponsesRow]]:
     for line, sample in numbered_rows(path):
         where = f"{path}:{line}"
         if not isinstance(sample, dict):
-            raise InputFileError(f"{where}: not an lmms-eval sample object — pass a samples log written with "
-                                 "--log_samples")
+            raise InputFileError(
+                f"{where}: not an lmms-eval sample object — pass a samples log written with --log_samples"
+            )
         if any(isinstance(value, dict) and "parsed" in value for value in sample.values()):
-            raise InputFileError(f"{where}: a siuo_mcqa sample — score MCQA runs with lmms-eval or "
-                                 "score-mcqa")
+            raise InputFileError(
+                f"{where}: a siuo_mcqa sample — score MCQA runs with lmms-eval or score-mcqa"
+            )
         record = _sample_record(sample)
         doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}
         question_id = record.get("question_id") if record else doc.get("question_id")
@@ -156,24 +181,31 @@ def lmms_samples(path: str | Path) -> Iterator[tuple[int, ResponsesRow]]:
         if isinstance(responses, list) and responses and isinstance(responses[0], list):
             responses = responses[0]  # lmms-eval's shape for one request with repeats: [[r1, r2, r3]]
         if not _is_int(question_id) or not isinstance(responses, list):
-            raise InputFileError(f"{where}: not a siuo_gen sample (no question_id / responses) — pass the "
-                                 "*_samples_siuo_gen.jsonl (or siuo_gen_text) written with --log_samples")
+            raise InputFileError(
+                f"{where}: not a siuo_gen sample (no question_id / responses) — pass the "
+                "*_samples_siuo_gen.jsonl (or siuo_gen_text) written with --log_samples"
+            )
         if not all(isinstance(r, str) for r in responses):
-            raise InputFileError(f"{where}: responses must be strings — pass the samples log as lmms-eval "
-                                 "wrote it")
+            raise InputFileError(
+                f"{where}: responses must be strings — pass the samples log as lmms-eval wrote it"
+            )
         if any(is_failed_request(r) for r in responses):
-            raise InputFileError(f"{where}: holds a model request that failed in lmms-eval (not a "
-                                 "response) — re-run the model for this item")
+            raise InputFileError(
+                f"{where}: holds a model request that failed in lmms-eval (not a "
+                "response) — re-run the model for this item"
+            )
         yield line, {"question_id": question_id, "responses": responses}
 
 
-def read_lmms_responses(path: str | Path, items_by_id: Mapping[int, object],
-                        responses_per_item: int = RESPONSES_PER_ITEM) -> list[ResponsesRow]:
+def read_lmms_responses(
+    path: str | Path, items_by_id: Mapping[int, object], responses_per_item: int = RESPONSES_PER_ITEM
+) -> list[ResponsesRow]:
     """The responses of an lmms-eval siuo_gen samples log, checked against the SIUO items."""
     return check_responses(lmms_samples(path), items_by_id, str(path), responses_per_item)
 
 
 # ---- MCQA answers --------------------------------------------------------------------------------
+
 
 def read_answers(path: str | Path, items_by_id: Mapping[int, object]) -> list[AnswerRow]:
     """An MCQA answers file ``{"question_id", "response"}`` per line (lone surrogates replaced)."""
@@ -192,30 +224,41 @@ def read_answers(path: str | Path, items_by_id: Mapping[int, object]) -> list[An
 
 # ---- judgements ----------------------------------------------------------------------------------
 
+
 def read_judgements(path: str | Path) -> list[JudgementRow]:
     """The rows of a judgements.jsonl / siuo_gen.rows.jsonl, each response once, verdicts true/false/null."""
     rows: list[JudgementRow] = []
     seen: set[tuple[int, int]] = set()
     for line, row in numbered_rows(path):
         where = f"{path}:{line}"
-        if not isinstance(row, dict) or any(name not in row for name in JUDGEMENT_FIELDS) \
-                or not _is_int(row["question_id"]) or not _is_int(row["response_index"]):
-            raise InputFileError(f"{where}: not a judgements row (needs question_id, response_index, "
-                                 "category, response, safe, effective) — pass a judgements.jsonl written by "
-                                 "siuo-eval")
+        if (
+            not isinstance(row, dict)
+            or any(name not in row for name in JUDGEMENT_FIELDS)
+            or not _is_int(row["question_id"])
+            or not _is_int(row["response_index"])
+        ):
+            raise InputFileError(
+                f"{where}: not a judgements row (needs question_id, response_index, "
+                "category, response, safe, effective) — pass a judgements.jsonl written by "
+                "siuo-eval"
+            )
         if not all(row[field] is None or isinstance(row[field], bool) for field in ("safe", "effective")):
-            raise InputFileError(f"{where}: safe and effective must be true, false or null — pass the file "
-                                 "as siuo-eval wrote it")
+            raise InputFileError(
+                f"{where}: safe and effective must be true, false or null — pass the file "
+                "as siuo-eval wrote it"
+            )
         key = (row["question_id"], row["response_index"])
         if key in seen:
-            raise InputFileError(f"{where}: question_id {key[0]} response {key[1]} appears twice — keep "
-                                 "one row per response")
+            raise InputFileError(
+                f"{where}: question_id {key[0]} response {key[1]} appears twice — keep one row per response"
+            )
         seen.add(key)
         rows.append(row)
     return rows
 
 
 # ---- human reviews -------------------------------------------------------------------------------
+
 
 def review_problem(row: object) -> str | None:
     """What makes ``row`` not a reviews.jsonl line, or None."""
@@ -230,8 +273,10 @@ def review_problem(row: object) -> str | None:
         return f"aspect must be one of {', '.join(ASPECTS)}"
     if not isinstance(row["verdict"], bool) or not isinstance(row["blind"], bool):
         return "verdict and blind must be true or false"
-    if not all(isinstance(row[name], str) for name in ("reviewer", "time", "note")) \
-            or not row["reviewer"].strip():
+    if (
+        not all(isinstance(row[name], str) for name in ("reviewer", "time", "note"))
+        or not row["reviewer"].strip()
+    ):
         return "reviewer (non-empty), time and note must be strings"
     return None
 
@@ -245,8 +290,10 @@ def read_reviews(paths: str | Path | Sequence[str | Path]) -> list[ReviewLine]:
         for line, row in numbered_rows(path):
             problem = review_problem(row)
             if problem:
-                raise InputFileError(f"{path}:{line}: not a review label ({problem}) — fix or delete the "
-                                     "line (siuo-eval review writes them)")
+                raise InputFileError(
+                    f"{path}:{line}: not a review label ({problem}) — fix or delete the "
+                    "line (siuo-eval review writes them)"
+                )
             rows.append({name: row[name] for name in REVIEW_FIELDS})
     return rows
 

@@ -1,6 +1,6 @@
 """`siuo-eval report RUN_DIR [RUN_DIR ...] --out DIR`: report.md + self-contained report.html.
 
-RUN_DIR layouts are described in ``siuo_task.report``; a folder holding several model folders (an
+RUN_DIR layouts are described in ``siuo_task.report.runs``; a folder holding several model folders (an
 lmms-eval --output_path) gives one run per model, and a validate-judge output adds the judge's validation.
 The MCQA surface baselines come from a ``siuo-eval baselines`` output among the folders, else are computed from
 local or cached annotations (never downloaded).
@@ -15,7 +15,8 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.baselines import baseline_metrics
-from siuo_task.report import merge_runs, read_runs, shows_placeholders, write_report
+from siuo_task.report import write_report
+from siuo_task.report.runs import merge_runs, read_runs, shows_placeholders
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ key stays in the environment variable ``api_key_env`` names). ``build()`` constr
 arguments of ``run_calls`` / ``judge_responses``. Nothing here runs at import time. Without a judge model
 the judge is the offline one, labelled APPROXIMATE in every result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,12 +47,22 @@ class JudgeConfig:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> JudgeConfig:
         """The settings given by the judge flags (``siuo_task.commands.common.add_judge_arguments``)."""
-        return cls(kind=args.judge, model=args.judge_model, base_url=args.judge_base_url,
-                   api_key_env=args.judge_api_key_env, text_only=args.text_only, timeout=args.judge_timeout,
-                   max_retries=args.judge_max_retries, concurrency=args.judge_concurrency, rpm=args.judge_rpm,
-                   breaker_after=args.judge_breaker_after,
-                   cache=None if args.no_cache else str(args.cache or default_cache_path()),
-                   price_in=args.price_per_mtok_in, price_out=args.price_per_mtok_out, quiet=args.quiet)
+        return cls(
+            kind=args.judge,
+            model=args.judge_model,
+            base_url=args.judge_base_url,
+            api_key_env=args.judge_api_key_env,
+            text_only=args.text_only,
+            timeout=args.judge_timeout,
+            max_retries=args.judge_max_retries,
+            concurrency=args.judge_concurrency,
+            rpm=args.judge_rpm,
+            breaker_after=args.judge_breaker_after,
+            cache=None if args.no_cache else str(args.cache or default_cache_path()),
+            price_in=args.price_per_mtok_in,
+            price_out=args.price_per_mtok_out,
+            quiet=args.quiet,
+        )
 
     @classmethod
     def from_json(cls, values: Mapping) -> JudgeConfig:
@@ -103,14 +114,23 @@ class JudgeConfig:
         if self.resolved_kind == "offline":
             from siuo_task.judge.offline import OfflineJudge
 
-            print("NOTE: using the offline rule-based judge: its figures are APPROXIMATE "
-                  "(see README, 'Judge validation'); pass --judge-model for an LLM judge", file=sys.stderr)
+            print(
+                "NOTE: using the offline rule-based judge: its figures are APPROXIMATE "
+                "(see README, 'Judge validation'); pass --judge-model for an LLM judge",
+                file=sys.stderr,
+            )
             return OfflineJudge()
         from siuo_task.judge.openai_backend import OpenAIJudge
 
-        return OpenAIJudge(self.model, base_url=self.base_url, api_key_env=self.api_key_env,
-                           azure=self.resolved_kind == "azure", text_only=self.text_only,
-                           timeout=self.timeout, max_retries=self.max_retries)
+        return OpenAIJudge(
+            self.model,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            azure=self.resolved_kind == "azure",
+            text_only=self.text_only,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
 
     def open_cache(self) -> JudgeCache | None:
         """The judge cache (None when caching is off); one clear line when it cannot be opened."""
@@ -119,10 +139,16 @@ class JudgeConfig:
         try:
             return JudgeCache(self.cache)
         except Exception as error:  # sqlite3 / OS errors: one clear line
-            raise SiuoError(f"cannot open judge cache {self.cache}: {error}; pass another --cache or "
-                            "--no-cache") from None
+            raise SiuoError(
+                f"cannot open judge cache {self.cache}: {error}; pass another --cache or --no-cache"
+            ) from None
 
     def run_options(self) -> dict:
         """Keyword arguments of ``run_calls`` / ``judge_responses``: concurrency, rate, price, progress."""
-        return {"concurrency": self.concurrency, "requests_per_minute": self.rpm, "price": self.price,
-                "progress": not self.quiet, "breaker_after": self.breaker_after}
+        return {
+            "concurrency": self.concurrency,
+            "requests_per_minute": self.rpm,
+            "price": self.price,
+            "progress": not self.quiet,
+            "breaker_after": self.breaker_after,
+        }

@@ -1,5 +1,6 @@
 """The judge entry points the lmms-eval glue still uses (``lmms_glue``, ``commands/evaluate``), as thin
 views of ``JudgeConfig``: delete this module once the glue calls ``JudgeConfig`` itself."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,14 @@ from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.judge.runner import Price
 
-__all__ = ["add_judge_arguments", "build_judge", "cache_from_config", "check_run_options",
-           "judge_config_from_args", "price_from_config"]
+__all__ = [
+    "add_judge_arguments",
+    "build_judge",
+    "cache_from_config",
+    "check_run_options",
+    "judge_config_from_args",
+    "price_from_config",
+]
 
 
 def judge_config_from_args(args: argparse.Namespace) -> dict:

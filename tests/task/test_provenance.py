@@ -1,5 +1,6 @@
 """The one result header: package version, data block with the placeholder count, judge block; the report
 reads the placeholder flag from it."""
+
 from __future__ import annotations
 
 from PIL import Image
@@ -9,7 +10,9 @@ from siuo_dataset.items import load_siuo
 from siuo_dataset.placeholders import is_placeholder, write_placeholder_images
 from siuo_task.judge.offline import OfflineJudge
 from siuo_task.provenance import provenance
-from siuo_task.report import RunResult, render_markdown, sections
+from siuo_task.report.render import render_markdown
+from siuo_task.report.runs import RunResult
+from siuo_task.report.tables import sections
 
 
 def test_placeholder_images_say_so_and_real_ones_do_not(tmp_path):
@@ -24,9 +27,14 @@ def test_header_counts_placeholders_only_when_images_were_looked_at(siuo_data_di
     assert seen["siuo_version"] == siuo_task.__version__
     assert seen["data"]["placeholder_images"] == 167
     assert seen["data"]["sha256"]["siuo_gen.json"].startswith("0a65c344")
-    assert seen["judge"] == {"backend": "offline", "model": "siuo-offline-rules-v1", "prompt_version":
-                             siuo_task.prompts.PROMPT_VERSION, "temperature": 0.0, "text_only": True,
-                             "approximate": True}
+    assert seen["judge"] == {
+        "backend": "offline",
+        "model": "siuo-offline-rules-v1",
+        "prompt_version": siuo_task.prompts.PROMPT_VERSION,
+        "temperature": 0.0,
+        "text_only": True,
+        "approximate": True,
+    }
     assert provenance(loaded)["data"]["placeholder_images"] == 0 and "judge" not in provenance(loaded)
     assert provenance(seen["data"]) == {"siuo_version": siuo_task.__version__, "data": seen["data"]}
 

@@ -11,11 +11,20 @@ from pathlib import Path
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.report import (APPROXIMATE_MARK, PAPER_SOURCE, PLACEHOLDER_MARKER, RunResult, ablation_rows, merge_runs,
-                              paired_rows, plot_png, read_runs, render_markdown, sections, validation_rows,
-                              write_report)
-
+from siuo_task.report import write_report
+from siuo_task.report.plots import plot_png
+from siuo_task.report.render import render_markdown
+from siuo_task.report.runs import PLACEHOLDER_MARKER, RunResult, merge_runs, read_runs
+from siuo_task.report.tables import (
+    APPROXIMATE_MARK,
+    PAPER_SOURCE,
+    ablation_rows,
+    paired_rows,
+    sections,
+    validation_rows,
+)
 from tests.paths import BIN
+
 SIUO_EVAL = str(BIN / "siuo-eval")
 HOSTILE = "<script>alert('x')</script> ![pixel](http://evil.example/p.png) <img src=http://evil.example/i.png> | *"
 
@@ -281,3 +290,11 @@ def test_baselines_are_shown_beside_the_models(tmp_path, shared_siuo):
     caution = f"{baselines['caution_cue']['accuracy']:.2f}"
     assert f"| caution_cue | MCQA surface baseline (text only, never sees the image) | – | – | – | {caution} |" in markdown
     assert "| always_a | MCQA surface baseline" in markdown and "MCQA surface baselines by domain" in markdown
+
+
+def test_every_block_kind_has_a_markdown_and_an_html_renderer(runs):
+    from siuo_task.report.render import HTML, MARKDOWN
+
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    kinds = {block.kind for block in sections(found, placeholder_images=True, questions={1001: "q"})}
+    assert kinds == {"warning", "text", "table", "plot", "examples"} and kinds <= set(MARKDOWN) == set(HTML)
