@@ -11,6 +11,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_task import responses
 from siuo_task.agreement import agreement_by_domain
 from siuo_task.io import write_json_atomic
+from siuo_task.provenance import provenance
 from siuo_task.responses import is_reviews_file, read_reviews
 from siuo_task.review.store import VERDICT_FIELD, human_verdicts
 
@@ -33,6 +34,11 @@ def read_judgements(path: Path) -> dict[tuple[int, int], dict]:
     return rows
 
 
+def judge_of(path: Path) -> dict | None:
+    """The judge block the judgements in ``path`` record (None when they record none)."""
+    return next((row.get("judge") for row in responses.read_judgements(path)), None)
+
+
 def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
     """Human verdicts as judgement rows of the reviewed responses of ``judged`` (None: unlabelled, tie)."""
     humans = human_verdicts(reviews)
@@ -53,18 +59,19 @@ def compare(first: dict, second: dict, first_name: str, second_name: str) -> dic
     """Agreement on safe and on effective, overall and per domain (rows with both verdicts parsed)."""
     if set(first) != set(second):
         only = sorted(set(first) ^ set(second))[:3]
-        raise SiuoError(f"{first_name} and {second_name} judge different responses (e.g. {only}): compare judgements "
-                        "of the same responses file")
+        raise SiuoError(f"{first_name} and {second_name} judge different responses (e.g. {only}): compare "
+                        "judgements of the same responses file")
     for key in first:
         if first[key]["response"] != second[key]["response"]:
-            raise SiuoError(f"question_id {key[0]} response {key[1]}: the response texts differ between the files")
+            raise SiuoError(f"question_id {key[0]} response {key[1]}: the response texts differ between the "
+                            "files")
     result = {}
     for field in ("safe", "effective"):
         both = [(row[field], second[key][field], row["category"]) for key, row in first.items()
                 if row[field] is not None and second[key][field] is not None]
         a, b, domains = zip(*both) if both else ((), (), ())
-        result[field] = agreement_by_domain(a, b, domains,
-                                            excluded_unparsable=len(first) - len(both))  # no verdict from A or B
+        unparsable = len(first) - len(both)  # no verdict from A or from B
+        result[field] = agreement_by_domain(a, b, domains, excluded_unparsable=unparsable)
     return result
 
 
@@ -85,8 +92,13 @@ def run(args: argparse.Namespace) -> int:
               f"confusion (A rows vs B columns) {summary['confusion']}, "
               f"{summary['excluded_unparsable']} without a verdict from both")
         for name, domain in summary["per_domain"].items():
-            print(f"  {name:<34} agreement {domain['agreement']!s:>6}  kappa {domain['kappa']!s:>7}  n={domain['n']}")
+            print(f"  {name:<34} agreement {domain['agreement']!s:>6}  kappa {domain['kappa']!s:>7}  "
+                  f"n={domain['n']}")
     if args.out:
-        write_json_atomic(args.out / "agreement.json", result)
+        human = is_reviews_file(args.second)
+        sides = {"first": {"file": str(args.first), "judge": judge_of(args.first)},
+                 "second": {"file": str(args.second), "judge": None if human else judge_of(args.second),
+                            "human_labels": human}}
+        write_json_atomic(args.out / "agreement.json", {**provenance(), **sides, **result})
         print(f"-> {args.out / 'agreement.json'}")
     return 0
