@@ -43,10 +43,11 @@ def clean_rows(rows: Sequence[dict]) -> list[dict]:
 
 def build_calls(items_by_id: Mapping[int, SiuoItem], rows: Sequence[dict], *, text_only: bool) -> list[JudgeCall]:
     """Both judge questions for every non-empty response (images read once per item)."""
-    return [call for row in rows
-            for call in item_calls(items_by_id[row["question_id"]],
-                                   [(index, text) for index, text in enumerate(row["responses"]) if text.strip()],
-                                   text_only=text_only)]
+    calls = []
+    for row in rows:
+        said = [(index, text) for index, text in enumerate(row["responses"]) if text.strip()]
+        calls += item_calls(items_by_id[row["question_id"]], said, text_only=text_only)
+    return calls
 
 
 def judgement_rows(items_by_id: Mapping[int, SiuoItem], rows: Sequence[dict], calls: Sequence[JudgeCall],

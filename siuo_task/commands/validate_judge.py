@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     return failed_calls_exit(errors, "counted as unparsable above")
 
 
-def run_on_human_labels(args: argparse.Namespace, judge, config: JudgeConfig, loaded, cache, report: dict) -> int:
+def run_on_human_labels(args: argparse.Namespace, judge, config: JudgeConfig, loaded, cache,
+                        report: dict) -> int:
     """The judge against the human verdicts of a reviewed run: one figure per aspect (human_labels)."""
     from siuo_task.review.runs import load_judged_run
     from siuo_task.review.store import human_verdicts

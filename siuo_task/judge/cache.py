@@ -21,7 +21,7 @@ QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-par
 
 
 def default_cache_path() -> Path:
-    """judge-cache.sqlite in the SIUO user cache folder (``siuo_dataset.sources.cache_dir``; never the repo)."""
+    """judge-cache.sqlite in the SIUO user cache folder (``siuo_dataset.sources.cache_dir``)."""
     return cache_dir() / "judge-cache.sqlite"
 
 
