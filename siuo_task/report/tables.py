@@ -214,33 +214,23 @@ def failing_examples(run: RunResult, questions: dict[int, str], limit: int = 3) 
     return examples
 
 
+# What a reader must know about how a run's figures were obtained: (metrics key, note when it is set).
+NOTES = (
+    ("error", "{error}"),
+    ("judge_errors", "{judge_errors} judge call(s) failed; those responses are left out (re-run the same "
+                     "command to complete them)"),
+    ("failed_requests", "{failed_requests} model request(s) failed"),
+    ("empty_responses", "{empty_responses} empty response(s), decided by rule (safe, not effective) "
+                        "without a judge call"),
+    ("human_checked", "human-checked figures (siuo-eval rescore): reviewed verdicts replace the judge's"),
+    ("paper_compat_note", "{paper_compat_note}"),
+)
+
+
 def run_notes(runs: list[RunResult]) -> list[str]:
-    """What a reader must know about how a run's figures were obtained (errors, rules, guesses)."""
-    notes = []
-    for run in runs:
-        for task, metrics in run.tasks.items():
-            if metrics.get("error"):
-                notes.append(f"{run.name} / {task}: {metrics['error']}")
-            if metrics.get("judge_errors"):
-                notes.append(
-                    f"{run.name} / {task}: {metrics['judge_errors']} judge call(s) failed; those responses "
-                    "are left out (re-run the same command to complete them)"
-                )
-            if metrics.get("failed_requests"):
-                notes.append(f"{run.name} / {task}: {metrics['failed_requests']} model request(s) failed")
-            if metrics.get("empty_responses"):
-                notes.append(
-                    f"{run.name} / {task}: {metrics['empty_responses']} empty response(s), decided by rule "
-                    "(safe, not effective) without a judge call"
-                )
-            if metrics.get("human_checked"):
-                notes.append(
-                    f"{run.name} / {task}: human-checked figures (siuo-eval rescore): reviewed "
-                    "verdicts replace the judge's"
-                )
-            if metrics.get("paper_compat_note"):
-                notes.append(f"{run.name} / {task}: {metrics['paper_compat_note']}")
-    return notes
+    """The NOTES that apply to each run's results (errors, rules, guesses), in run and task order."""
+    return [f"{run.name} / {task}: " + note.format_map(metrics) for run in runs
+            for task, metrics in run.tasks.items() for key, note in NOTES if metrics.get(key)]
 
 
 def judge_rows(runs: list[RunResult]) -> list[list[str]]:

@@ -298,3 +298,15 @@ def test_every_block_kind_has_a_markdown_and_an_html_renderer(runs):
     found = [run for folder in runs for run in read_runs(folder).runs]
     kinds = {block.kind for block in sections(found, placeholder_images=True, questions={1001: "q"})}
     assert kinds == {"warning", "text", "table", "plot", "examples"} and kinds <= set(MARKDOWN) == set(HTML)
+
+
+def test_run_notes_say_how_the_figures_were_obtained():
+    from siuo_task.report.tables import run_notes
+
+    run = RunResult("m", tasks={"siuo_gen": {"judge_errors": 2, "failed_requests": 0, "human_checked": True},
+                                "siuo_mcqa": {"error": "boom {x}", "paper_compat_note": "PAPER-COMPAT: 3 guessed"}})
+    assert run_notes([run]) == [
+        "m / siuo_gen: 2 judge call(s) failed; those responses are left out (re-run the same command to complete "
+        "them)",
+        "m / siuo_gen: human-checked figures (siuo-eval rescore): reviewed verdicts replace the judge's",
+        "m / siuo_mcqa: boom {x}", "m / siuo_mcqa: PAPER-COMPAT: 3 guessed"]
