@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
 
 from siuo_dataset.domains import DOMAINS
-from siuo_dataset.errors import SiuoError
+from siuo_dataset.errors import SiuoError, run_cli
 from siuo_dataset.items import LoadedSiuo, load_siuo
 
 
@@ -116,25 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except (SiuoError, OSError) as error:
-        print(f"siuo-data: error: {one_line(error)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("siuo-data: interrupted", file=sys.stderr)
-        return 130
-    except Exception as error:  # a bug, not a user error: still one line unless asked for the traceback
-        if os.environ.get("SIUO_DEBUG"):
-            raise
-        print(f"siuo-data: internal error: {error.__class__.__name__}: {one_line(error)} "
-              "(rerun with SIUO_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
-
-
-def one_line(error: BaseException) -> str:
-    """The error's message with all whitespace (newlines included) collapsed to single spaces."""
-    return " ".join(str(error).split()) or error.__class__.__name__
+    return run_cli("siuo-data", lambda: args.handler(args))
 
 
 if __name__ == "__main__":

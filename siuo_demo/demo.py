@@ -29,7 +29,7 @@ from siuo_demo.loopback import ScriptedServer
 from siuo_demo.placeholders import write_placeholder_images
 from siuo_demo.scripted_models import scripted_model
 from siuo_task.baselines import baseline_metrics
-from siuo_task.commands.common import percent
+from siuo_task.commands.common import rate_text
 from siuo_task.report import PLACEHOLDER_MARKER, RunResult, read_run, read_runs, write_report
 
 BANNER = "=" * 78
@@ -125,10 +125,10 @@ def summary_line(run: RunResult) -> str:
     gen, mcqa, text = (run.tasks.get(t) or {} for t in ("siuo_gen", "siuo_mcqa", "siuo_gen_text"))
     parts = []
     if gen:
-        parts.append(f"safe {percent(gen['safe'], 2)}, effective {percent(gen['effective'], 2)}, "
-                     f"safe & effective {percent(gen['safe_and_effective'], 2)}")
+        parts.append(f"safe {rate_text(gen['safe'], 2)}, effective {rate_text(gen['effective'], 2)}, "
+                     f"safe & effective {rate_text(gen['safe_and_effective'], 2)}")
     if mcqa:
-        parts.append(f"MCQA {percent(mcqa['accuracy'], 2)}")
+        parts.append(f"MCQA {rate_text(mcqa['accuracy'], 2)}")
     if gen and text and text.get("safe") is not None:
         parts.append(f"image adds {gen['safe'] - text['safe']:+.2f} safe points")
     return f"  {run.name:<10} " + "; ".join(parts)

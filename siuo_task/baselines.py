@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
+from siuo_dataset.validate import OPTION_LETTERS
 from siuo_task.judge.offline import CAUTION_CUES
-from siuo_task.mcqa import LETTERS
+from siuo_task.metrics import percent
 
 # name -> (description, per-option score: the baseline picks the highest-scoring options)
 Scorer = Callable[[str, str], float]  # (letter, option text) -> score
@@ -31,13 +32,9 @@ BASELINES: dict[str, tuple[str, Scorer]] = {
 
 def item_credit(item: SiuoItem, score: Scorer) -> float:
     """Expected credit of picking uniformly among the top-scoring options: 1/k if the correct one is among k."""
-    scores = {letter: score(letter, item.options[letter]) for letter in LETTERS}
-    best = [letter for letter in LETTERS if scores[letter] == max(scores.values())]
+    scores = {letter: score(letter, item.options[letter]) for letter in OPTION_LETTERS}
+    best = [letter for letter in OPTION_LETTERS if scores[letter] == max(scores.values())]
     return 1.0 / len(best) if item.correct_option in best else 0.0
-
-
-def _accuracy(credits: Sequence[float]) -> float | None:
-    return None if not credits else round(100.0 * sum(credits) / len(credits), 2)
 
 
 def baseline_metrics(items: Sequence[SiuoItem]) -> dict[str, dict]:
@@ -48,7 +45,7 @@ def baseline_metrics(items: Sequence[SiuoItem]) -> dict[str, dict]:
         per_domain = {}
         for domain in DOMAIN_NAMES:
             chosen = [credit for category, credit in credits if category == domain]
-            per_domain[domain] = {"accuracy": _accuracy(chosen), "n_items": len(chosen)}
-        out[name] = {"description": description, "accuracy": _accuracy([c for _, c in credits]),
+            per_domain[domain] = {"accuracy": percent(chosen), "n_items": len(chosen)}
+        out[name] = {"description": description, "accuracy": percent([c for _, c in credits]),
                      "n_items": len(credits), "per_domain": per_domain}
     return out

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from siuo_dataset.errors import SiuoError
+from siuo_dataset.errors import run_cli
 from siuo_task.redact import redact
 
 # subcommand -> module defining add_arguments(parser) and run(args) -> int
@@ -31,26 +31,22 @@ PROG = "siuo-eval"
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv and argv[0] in SUBCOMMANDS:
-            module_name, help_text = SUBCOMMANDS[argv[0]]
-            module = importlib.import_module(module_name)
-            parser = argparse.ArgumentParser(prog=f"siuo-eval {argv[0]}", description=help_text)
-            module.add_arguments(parser)
-            return module.run(parser.parse_args(argv[1:]))
-        if not argv or argv[0] in ("-h", "--help"):
-            _print_help()
-            return 0 if argv else 2
-        return importlib.import_module(LMMS_COMMAND).main(argv)
-    except SiuoError as error:
-        print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
-        return 2
-    except OSError as error:  # unreadable/unwritable paths, full disk, ...
-        print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("siuo-eval: interrupted; finished work is kept, re-run the same command to resume", file=sys.stderr)
-        return 130
+    return run_cli(PROG, lambda: dispatch(argv),
+                   interrupted="interrupted; finished work is kept, re-run the same command to resume", scrub=redact)
+
+
+def dispatch(argv: list[str]) -> int:
+    """Run the subcommand ``argv`` names, or hand ``argv`` to lmms-eval."""
+    if argv and argv[0] in SUBCOMMANDS:
+        module_name, help_text = SUBCOMMANDS[argv[0]]
+        module = importlib.import_module(module_name)
+        parser = argparse.ArgumentParser(prog=f"{PROG} {argv[0]}", description=help_text)
+        module.add_arguments(parser)
+        return module.run(parser.parse_args(argv[1:]))
+    if not argv or argv[0] in ("-h", "--help"):
+        _print_help()
+        return 0 if argv else 2
+    return importlib.import_module(LMMS_COMMAND).main(argv)
 
 
 def _print_help() -> None:

@@ -29,7 +29,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-LETTERS = ("A", "B", "C", "D")
+from siuo_dataset.validate import OPTION_LETTERS
+
 PAPER_COMPAT_SEED = 2024
 
 _MARKDOWN = re.compile(r"[*_`#]|[\u201c\u201d\u2018\u2019]")
@@ -144,4 +145,4 @@ def parse_with_fallback(text: str, options: dict[str, str] | None, question_id: 
     letter = parse_mcqa_answer(text, options)
     if letter is not None or not paper_compat:
         return McqaParse(letter)
-    return McqaParse(random.Random(f"{seed}:{question_id}").choice(LETTERS), guessed=True)
+    return McqaParse(random.Random(f"{seed}:{question_id}").choice(OPTION_LETTERS), guessed=True)

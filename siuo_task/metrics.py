@@ -66,8 +66,9 @@ def item_verdicts(responses: Sequence[ResponseVerdict]) -> dict[int, dict]:
             for qid, group in sorted(grouped.items())}
 
 
-def percent(values: Sequence[bool]) -> float | None:
-    """Percentage of True values (None for an empty list), rounded to 2 decimals."""
+def percent(values: Sequence[float]) -> float | None:
+    """Mean in percent, rounded to 2 decimals: the percentage of True values (accuracy, rates), or of credit
+    (expected accuracy); None for an empty list."""
     return None if not values else round(100.0 * sum(values) / len(values), 2)
 
 

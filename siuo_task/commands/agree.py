@@ -7,11 +7,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
-from siuo_task.agreement import agreement_summary
-from siuo_task.io import check_output_folder, read_jsonl, write_json_atomic
-from siuo_task.review.store import VERDICT_FIELD, human_verdicts, read_reviews
+from siuo_task import responses
+from siuo_task.agreement import agreement_by_domain
+from siuo_task.io import check_output_folder, write_json_atomic
+from siuo_task.provenance import provenance
+from siuo_task.responses import is_reviews_file, read_reviews
+from siuo_task.review.store import VERDICT_FIELD, human_verdicts
+
+COMPARED = ("category", "response", "safe", "effective")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,30 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_judgements(path: Path) -> dict[tuple[int, int], dict]:
-    """Rows of a judgements.jsonl keyed by (question_id, response_index); one clear error for a bad row."""
-    rows = {}
-    for line, row in read_jsonl(path):
-        try:
-            key = (row["question_id"], row["response_index"])
-            judged = {"category": row["category"], "response": row["response"], "safe": row["safe"],
-                      "effective": row["effective"]}
-        except (KeyError, TypeError):
-            raise SiuoError(f"{path}:{line}: not a judgements row (needs question_id, response_index, category, "
-                            "response, safe, effective)") from None
-        if not all(judged[field] is None or isinstance(judged[field], bool) for field in ("safe", "effective")):
-            raise SiuoError(f"{path}:{line}: safe and effective must be true, false or null")
-        if key in rows:
-            raise SiuoError(f"{path}:{line}: question_id {key[0]} response {key[1]} appears twice")
-        rows[key] = judged
+    """Rows of a judgements.jsonl keyed by (question_id, response_index), with the fields compared."""
+    rows = {(row["question_id"], row["response_index"]): {field: row[field] for field in COMPARED}
+            for row in responses.read_judgements(path)}
     if not rows:
-        raise SiuoError(f"{path}: no judgements found")
+        raise SiuoError(f"{path}: no judgements found — pass the judgements.jsonl of a judged run")
     return rows
 
 
-def is_reviews_file(path: Path) -> bool:
-    """A reviews.jsonl (label lines with an aspect) rather than judgements."""
-    first = next((row for _, row in read_jsonl(path)), None)
-    return isinstance(first, dict) and "aspect" in first and "verdict" in first
+def judge_of(path: Path) -> dict | None:
+    """The judge block the judgements in ``path`` record (None when they record none)."""
+    return next((row.get("judge") for row in responses.read_judgements(path)), None)
 
 
 def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
@@ -68,20 +59,19 @@ def compare(first: dict, second: dict, first_name: str, second_name: str) -> dic
     """Agreement on safe and on effective, overall and per domain (rows with both verdicts parsed)."""
     if set(first) != set(second):
         only = sorted(set(first) ^ set(second))[:3]
-        raise SiuoError(f"{first_name} and {second_name} judge different responses (e.g. {only}): compare judgements "
-                        "of the same responses file")
+        raise SiuoError(f"{first_name} and {second_name} judge different responses (e.g. {only}): compare "
+                        "judgements of the same responses file")
     for key in first:
         if first[key]["response"] != second[key]["response"]:
-            raise SiuoError(f"question_id {key[0]} response {key[1]}: the response texts differ between the files")
+            raise SiuoError(f"question_id {key[0]} response {key[1]}: the response texts differ between the "
+                            "files")
     result = {}
     for field in ("safe", "effective"):
-        both = [(row["category"], row[field], second[key][field]) for key, row in first.items()
+        both = [(row[field], second[key][field], row["category"]) for key, row in first.items()
                 if row[field] is not None and second[key][field] is not None]
-        summary = agreement_summary([b[1] for b in both], [b[2] for b in both])
-        summary["excluded_unparsable"] = len(first) - len(both)  # no verdict from A or from B
-        summary["per_domain"] = {name: agreement_summary([b[1] for b in both if b[0] == name],
-                                                         [b[2] for b in both if b[0] == name]) for name in DOMAIN_NAMES}
-        result[field] = summary
+        a, b, domains = zip(*both) if both else ((), (), ())
+        unparsable = len(first) - len(both)  # no verdict from A or from B
+        result[field] = agreement_by_domain(a, b, domains, excluded_unparsable=unparsable)
     return result
 
 
@@ -104,8 +94,13 @@ def run(args: argparse.Namespace) -> int:
               f"confusion (A rows vs B columns) {summary['confusion']}, "
               f"{summary['excluded_unparsable']} without a verdict from both")
         for name, domain in summary["per_domain"].items():
-            print(f"  {name:<34} agreement {domain['agreement']!s:>6}  kappa {domain['kappa']!s:>7}  n={domain['n']}")
+            print(f"  {name:<34} agreement {domain['agreement']!s:>6}  kappa {domain['kappa']!s:>7}  "
+                  f"n={domain['n']}")
     if args.out:
-        write_json_atomic(args.out / "agreement.json", result)
+        human = is_reviews_file(args.second)
+        sides = {"first": {"file": str(args.first), "judge": judge_of(args.first)},
+                 "second": {"file": str(args.second), "judge": None if human else judge_of(args.second),
+                            "human_labels": human}}
+        write_json_atomic(args.out / "agreement.json", {**provenance(), **sides, **result})
         print(f"-> {args.out / 'agreement.json'}")
     return 0

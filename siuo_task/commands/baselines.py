@@ -8,8 +8,9 @@ import argparse
 from pathlib import Path
 
 from siuo_task.baselines import baseline_metrics
-from siuo_task.commands.common import add_data_arguments, load_data, percent, provenance
+from siuo_task.commands.common import add_data_arguments, load_data, rate_text
 from siuo_task.io import check_output_folder, write_json_atomic
+from siuo_task.provenance import provenance
 
 BASELINES_FILE = "baselines.json"
 
@@ -22,9 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out, [BASELINES_FILE])
     loaded = load_data(args, need_images=False)
-    baselines = {name: {**figures, **provenance(loaded)} for name, figures in baseline_metrics(loaded.items).items()}
+    header = provenance(loaded)
+    baselines = {name: {**figures, **header} for name, figures in baseline_metrics(loaded.items).items()}
     write_json_atomic(args.out / BASELINES_FILE, baselines)
-    print("MCQA surface baselines (no image): " + ", ".join(f"{name} {percent(figures['accuracy'], 2)}"
+    print("MCQA surface baselines (no image): " + ", ".join(f"{name} {rate_text(figures['accuracy'], 2)}"
                                                             for name, figures in baselines.items())
           + f" -> {args.out / BASELINES_FILE}")
     return 0

@@ -12,11 +12,20 @@ import sys
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, percent, provenance, say
+from siuo_task.commands.common import (
+    add_data_arguments,
+    add_judge_arguments,
+    failed_calls_exit,
+    judge_and_data,
+    rate_text,
+    say,
+)
 from siuo_task.commands.judge_batch import UNANSWERED_FILE, add_batch_arguments, batch_mode, prepare_batch
-from siuo_task.io import check_output_folder, read_jsonl, write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.options import add_judge_arguments, cache_from_args, judge_from_args, price_from_args
-from siuo_task.judging import RESPONSES_PER_ITEM, check_response_rows, judge_responses
+from siuo_task.io import check_output_folder, write_json_atomic, write_jsonl_atomic
+from siuo_task.judging import judge_responses
+from siuo_task.provenance import provenance
+from siuo_task.records import RESPONSES_PER_ITEM
+from siuo_task.responses import read_lmms_responses, read_responses
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-lmms-log", type=Path, help="an lmms-eval samples .jsonl of the siuo_gen task")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--responses-per-item", type=int, default=RESPONSES_PER_ITEM,
-                        help=f"responses expected per item (default {RESPONSES_PER_ITEM}, the paper protocol)")
+                        help=f"responses expected per item (default {RESPONSES_PER_ITEM}, the paper "
+                             "protocol)")
     add_data_arguments(parser)
     add_judge_arguments(parser)
     add_batch_arguments(parser)
@@ -34,11 +44,8 @@ def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
     if (args.responses is None) == (args.from_lmms_log is None):
         raise SiuoError("give exactly one input: RESPONSES.jsonl or --from-lmms-log SAMPLES.jsonl")
     if args.from_lmms_log is not None:
-        from siuo_task.lmms_log import read_generation_responses
-
-        numbered = enumerate(read_generation_responses(args.from_lmms_log), start=1)
-        return check_response_rows(numbered, items_by_id, str(args.from_lmms_log), args.responses_per_item)
-    return check_response_rows(read_jsonl(args.responses), items_by_id, str(args.responses), args.responses_per_item)
+        return read_lmms_responses(args.from_lmms_log, items_by_id, args.responses_per_item)
+    return read_responses(args.responses, items_by_id, args.responses_per_item)
 
 
 OUTPUT_FILES = ("judgements.jsonl", "metrics.json", UNANSWERED_FILE)
@@ -55,27 +62,24 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_outputs(args)
-    judge = judge_from_args(args)
-    loaded = load_data(args, need_images=not judge.info.text_only)
+    config, judge, loaded = judge_and_data(args)
     items_by_id = {item.question_id: item for item in loaded.items}
     rows = read_rows(args, items_by_id)  # every input problem is reported here, before any judge call
-    cache = cache_from_args(args)
+    cache = config.open_cache()
     stage = prepare_batch(args, judge, items_by_id, rows, cache) if batch_mode(args) else None
     if batch_mode(args) and stage is None:
         return 0  # exported: the batch engine judges
     result = judge_responses(stage.judge if stage else judge, items_by_id, rows, cache=cache,
-                             concurrency=args.judge_concurrency, requests_per_minute=args.judge_rpm,
-                             price=price_from_args(args), progress=not args.quiet,
-                             breaker_after=args.judge_breaker_after)
-    result.metrics.update(provenance(loaded))
+                             **config.run_options())
+    result.metrics.update(provenance(loaded, judge=judge.info, images_used=not judge.info.text_only))
     if stage:
         result.metrics["judge_batch"] = stage.record
     write_jsonl_atomic(args.out / "judgements.jsonl", result.judgements)
     write_json_atomic(args.out / "metrics.json", result.metrics)
     m = result.metrics
     say(args, result.summary.line())
-    print(f"{len(rows)} items: safe {percent(m['safe'])}, effective {percent(m['effective'])}, safe & effective "
-          f"{percent(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
+    print(f"{len(rows)} items: safe {rate_text(m['safe'])}, effective {rate_text(m['effective'])}, safe & effective "
+          f"{rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
           f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}")
     if result.summary.stopped:
         print(f"siuo-eval: error: {result.summary.stopped}; re-run the same command once the judge is back",

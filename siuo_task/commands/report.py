@@ -1,6 +1,6 @@
 """`siuo-eval report RUN_DIR [RUN_DIR ...] --out DIR`: report.md + self-contained report.html.
 
-RUN_DIR layouts are described in ``siuo_task.report``; a folder holding several model folders (an
+RUN_DIR layouts are described in ``siuo_task.report.runs``; a folder holding several model folders (an
 lmms-eval --output_path) gives one run per model, and a validate-judge output adds the judge's validation.
 The MCQA surface baselines come from a ``siuo-eval baselines`` output among the folders, else are computed from
 local or cached annotations (never downloaded).
@@ -16,7 +16,8 @@ from pathlib import Path
 from siuo_dataset.errors import SiuoError
 from siuo_task.baselines import baseline_metrics
 from siuo_task.io import check_output_folder
-from siuo_task.report import merge_runs, read_runs, write_report
+from siuo_task.report import write_report
+from siuo_task.report.runs import merge_runs, read_runs, shows_placeholders
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     baselines = baselines or (baseline_metrics(items) if items else None)
     out = write_report(runs, args.out, validation=validation, placeholder_images=args.placeholder_images,
                        questions=questions, baselines=baselines)
-    placeholder = args.placeholder_images or any(run.placeholder_images for run in runs)
+    placeholder = args.placeholder_images or any(map(shows_placeholders, runs))
     print(("PLACEHOLDER IMAGES were used: the report says so on its first line\n" if placeholder else "") +
           f"report: {out / 'report.html'} and {out / 'report.md'} ({len(runs)} model(s): "
           f"{', '.join(run.name for run in runs)})")

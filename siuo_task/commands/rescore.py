@@ -10,11 +10,11 @@ import argparse
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import percent
+from siuo_task.commands.common import rate_text
 from siuo_task.io import check_output_folder, write_json_atomic
+from siuo_task.responses import read_reviews
 from siuo_task.review.rescore import check_reviews_match, rescore
 from siuo_task.review.runs import load_judged_run
-from siuo_task.review.store import read_reviews
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +38,13 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / "metrics.json", metrics)
     reviewed = metrics["reviewed"]
     print(f"human-checked ({', '.join(reviewed['reviewers'])}): " + ", ".join(
-        f"{name} {percent(metrics.get(name), 2)} (judge {percent(metrics['judge_figures'].get(name), 2)})"
+        f"{name} {rate_text(metrics.get(name), 2)} (judge {rate_text(metrics['judge_figures'].get(name), 2)})"
         for name in ("safe", "effective", "safe_and_effective")))
     for aspect, subsets in metrics["agreement"]["judge_vs_human"].items():
         every = subsets["all"]
         counts = reviewed[aspect]
         print(f"  {aspect}: {counts['responses']} reviewed responses ({counts['disputed']} "
-              f"disputed); judge vs human agreement {percent(every['agreement_percent'])}, kappa {every['kappa']} "
+              f"disputed); judge vs human agreement {rate_text(every['agreement_percent'])}, kappa {every['kappa']} "
               f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})")
     print(f"-> {args.out / 'metrics.json'}")
     return 0

@@ -8,18 +8,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siuo_task.commands.common import add_data_arguments, load_data, percent, provenance
-from siuo_task.io import (
-    check_output_folder,
-    clean_text,
-    read_jsonl,
-    write_json_atomic,
-    write_jsonl_atomic,
-)
-from siuo_task.judging import ResponsesError
+from siuo_task.commands.common import add_data_arguments, load_data, rate_text
+from siuo_task.io import check_output_folder, write_json_atomic, write_jsonl_atomic
 from siuo_task.mcqa import PAPER_COMPAT_SEED, parse_with_fallback
 from siuo_task.metrics import mcqa_metrics
 from siuo_task.prompts import PROMPT_VERSION
+from siuo_task.provenance import provenance
+from siuo_task.responses import read_answers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,25 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paper-compat", action="store_true",
                         help="replace unparsable answers by a seeded random letter, like the official script")
     add_data_arguments(parser)
-
-
-def read_answers(path: Path, items_by_id: dict) -> list[dict]:
-    rows, seen = [], set()
-    for line, row in read_jsonl(path):
-        where = f"{path}:{line}"
-        if not isinstance(row, dict) or "question_id" not in row or "response" not in row:
-            raise ResponsesError(f"{where}: expected an object with question_id and response")
-        if row["question_id"] not in items_by_id:
-            raise ResponsesError(f"{where}: unknown question_id {row['question_id']!r} (not a SIUO item)")
-        if row["question_id"] in seen:
-            raise ResponsesError(f"{where}: question_id {row['question_id']} appears twice")
-        if not isinstance(row["response"], str):
-            raise ResponsesError(f"{where}: response must be a string")
-        seen.add(row["question_id"])
-        rows.append({"question_id": row["question_id"], "response": clean_text(row["response"])})
-    if not rows:
-        raise ResponsesError(f"{path}: no answers found")
-    return rows
 
 
 def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[list[dict], dict]:
@@ -78,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
     write_jsonl_atomic(args.out / "parses.jsonl", parses)
     write_json_atomic(args.out / "metrics.json", metrics)
     guesses = f", {metrics['guessed']} of them given a seeded random letter (PAPER-COMPAT)" if args.paper_compat else ""
-    print(f"MCQA accuracy {percent(metrics['accuracy'])} over {metrics['n_items']} items "
+    print(f"MCQA accuracy {rate_text(metrics['accuracy'])} over {metrics['n_items']} items "
           f"({metrics['unparsable']} unparsable{guesses}) -> {args.out}")
     return 0

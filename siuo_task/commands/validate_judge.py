@@ -19,21 +19,27 @@ verdict (reviewers' majority; ties and empty responses left out) as variant ``hu
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
-from siuo_task.agreement import agreement_summary
-from siuo_task.commands.common import add_data_arguments, failed_calls_exit, load_data, provenance, say
+from siuo_dataset.validate import OPTION_LETTERS
+from siuo_task.agreement import agreement_by_domain
+from siuo_task.commands.common import (
+    add_data_arguments,
+    add_judge_arguments,
+    failed_calls_exit,
+    judge_and_data,
+    say,
+)
 from siuo_task.io import check_output_folder, write_json_atomic
 from siuo_task.judge.base import JudgeCall
-from siuo_task.judge.options import (add_judge_arguments, cache_from_args, judge_config_from_args, judge_from_args,
-                                     price_from_args)
+from siuo_task.judge.calls import item_calls
+from siuo_task.judge.config import JudgeConfig
 from siuo_task.judge.runner import run_calls
+from siuo_task.provenance import provenance
 from siuo_task.verdicts import parse_verdict
 
-LETTERS = "ABCD"
 NOTE = ("labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are refusals "
         "or unhelpful). with_reference is inflated and circular: 166 of 167 correct options are the reference answer "
         "the judge sees; the headline is reference_blind.")
@@ -55,16 +61,10 @@ def option_calls(items, *, aspect: str = "safety", reference_blind: bool,
     """One ``aspect`` call per option, its label (correct option = True) and its domain."""
     calls, labels, domains = [], [], []
     for item in items:
-        image = None if text_only else item.read_image_bytes()
-        image_sha256 = None if image is None else hashlib.sha256(image).hexdigest()
-        for index, letter in enumerate(LETTERS):
-            calls.append(JudgeCall(question_id=item.question_id, response_index=index, aspect=aspect,
-                                   question=item.question, category=item.category, safety_warning=item.safety_warning,
-                                   reference_answer="" if reference_blind else item.reference_answer,
-                                   response=item.options[letter].strip(), image=image,
-                                   image_sha256=image_sha256))
-            labels.append(letter == item.correct_option)
-            domains.append(item.category)
+        options = [(index, item.options[letter].strip()) for index, letter in enumerate(OPTION_LETTERS)]
+        calls += item_calls(item, options, [aspect], text_only=text_only, reference_blind=reference_blind)
+        labels += [letter == item.correct_option for letter in OPTION_LETTERS]
+        domains += [item.category] * len(OPTION_LETTERS)
     return calls, labels, domains
 
 
@@ -77,12 +77,7 @@ def human_label_calls(judgements: list[dict], humans: dict, items_by_id: dict, *
         if human is None or human.disputed or not row["response"].strip():
             continue
         item = items_by_id[row["question_id"]]
-        image = None if text_only else item.read_image_bytes()
-        calls.append(JudgeCall(question_id=item.question_id, response_index=row["response_index"],
-                               aspect=aspect, question=item.question, category=item.category,
-                               safety_warning=item.safety_warning, reference_answer=item.reference_answer,
-                               response=row["response"], image=image,
-                               image_sha256=None if image is None else hashlib.sha256(image).hexdigest()))
+        calls += item_calls(item, [(row["response_index"], row["response"])], [aspect], text_only=text_only)
         labels.append(human.verdict)
         domains.append(item.category)
     return calls, labels, domains
@@ -90,12 +85,10 @@ def human_label_calls(judgements: list[dict], humans: dict, items_by_id: dict, *
 
 def score(labels: list[bool], verdicts: list[bool | None], domains: list[str]) -> dict:
     """Agreement over parsed verdicts; unparsable (or failed) verdicts are counted and excluded."""
-    kept = [(label, verdict, domain) for label, verdict, domain in zip(labels, verdicts, domains) if verdict is not None]
-    summary = agreement_summary([k[0] for k in kept], [k[1] for k in kept])
-    summary["unparsable"] = len(labels) - len(kept)
-    summary["per_domain"] = {name: agreement_summary([k[0] for k in kept if k[2] == name],
-                                                     [k[1] for k in kept if k[2] == name]) for name in DOMAIN_NAMES}
-    return summary
+    kept = [(label, verdict, domain) for label, verdict, domain in zip(labels, verdicts, domains)
+            if verdict is not None]
+    truth, predicted, kept_domains = zip(*kept) if kept else ((), (), ())
+    return agreement_by_domain(truth, predicted, kept_domains, unparsable=len(labels) - len(kept))
 
 
 def both(safe: bool | None, effective: bool | None) -> bool | None:
@@ -123,11 +116,9 @@ def run(args: argparse.Namespace) -> int:
     reviewed = [args.reviews / name for name in ("reviews.jsonl", "judgements.jsonl", "metrics.json")] \
         if args.reviews else []
     check_output_folder(args.out, ["validation.json"], reviewed)  # before any judge call
-    judge = judge_from_args(args)
-    config = judge_config_from_args(args)
-    loaded = load_data(args, need_images=not judge.info.text_only)
-    cache = cache_from_args(args)
-    report = {"judge": judge.info.as_dict(), **provenance(loaded), "note": NOTE}
+    config, judge, loaded = judge_and_data(args)
+    cache = config.open_cache()
+    report = {**provenance(loaded, judge=judge.info, images_used=not judge.info.text_only), "note": NOTE}
     if args.reviews:
         return run_on_human_labels(args, judge, config, loaded, cache, report)
     variants = ["with_reference"] + ([] if args.skip_reference_blind else ["reference_blind"])
@@ -139,9 +130,7 @@ def run(args: argparse.Namespace) -> int:
             calls, labels, domains = option_calls(loaded.items, aspect=aspect, reference_blind=variant == "reference_blind",
                                                   text_only=judge.info.text_only)
             outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
-                                          concurrency=config["concurrency"], requests_per_minute=config["rpm"],
-                                          price=price_from_args(args), progress=not args.quiet,
-                                          breaker_after=config["breaker_after"])
+                                          **config.run_options())
             verdicts[aspect] = [o.verdict if o.status == "ok" else None for o in outcomes]
             summaries[aspect] = summary.as_dict()
             errors += summary.errors
@@ -161,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     return failed_calls_exit(errors, "counted as unparsable above")
 
 
-def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, cache, report: dict) -> int:
+def run_on_human_labels(args: argparse.Namespace, judge, config: JudgeConfig, loaded, cache,
+                        report: dict) -> int:
     """The judge against the human verdicts of a reviewed run: one figure per aspect (human_labels)."""
     from siuo_task.review.runs import load_judged_run
     from siuo_task.review.store import human_verdicts
@@ -179,8 +169,7 @@ def run_on_human_labels(args: argparse.Namespace, judge, config: dict, loaded, c
             raise SiuoError(f"{judged.reviews_path}: no human {aspect} verdicts on non-empty responses to "
                             "validate on")
         outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
-                                      concurrency=config["concurrency"], requests_per_minute=config["rpm"],
-                                      price=price_from_args(args), progress=not args.quiet)
+                                      **config.run_options())
         verdicts = [o.verdict if o.status == "ok" else None for o in outcomes]
         figures[aspect] = {**score(labels, verdicts, domains), "summary": summary.as_dict()}
         errors += summary.errors

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from siuo_task.io import InputFileError, read_jsonl, write_bytes_atomic, write_json_atomic, write_jsonl_atomic
+from siuo_task.io import InputFileError, write_bytes_atomic, write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.base import JudgeCall, JudgeError, JudgeInfo, JudgeReply
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import MalformedReplyError, OpenAIJudge, reply_from_completion
 from siuo_task.redact import redact
+from siuo_task.responses import numbered_rows
 
 BATCH_URL = "/v1/chat/completions"
 FINAL_STATUSES = ("completed", "expired", "cancelled", "failed")
@@ -67,7 +68,7 @@ def read_batch_output(paths: Iterable[str | Path]) -> dict[str, Outcome]:
     """custom_id -> outcome over batch output and error files (any order; an answer beats a failure)."""
     outcomes: dict[str, Outcome] = {}
     for path in paths:
-        for number, row in read_jsonl(path):
+        for number, row in numbered_rows(path):
             if not isinstance(row, dict) or not isinstance(row.get("custom_id"), str):
                 raise InputFileError(f"{path}:{number}: not a batch output line (no custom_id)")
             if not isinstance(outcomes.get(row["custom_id"]), JudgeReply):

@@ -7,7 +7,6 @@ Only real answers are stored (parsable, or unparsable after the one re-ask); err
 """
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -15,15 +14,15 @@ from pathlib import Path
 from typing import Self
 
 from siuo_dataset.errors import SiuoError
+from siuo_dataset.sources import cache_dir
 from siuo_task.judge.base import JudgeReply
 
 QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-parameter limit
 
 
 def default_cache_path() -> Path:
-    """$SIUO_CACHE_DIR/judge-cache.sqlite, else the XDG user cache dir (never the repo)."""
-    base = os.environ.get("SIUO_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "siuo"
-    return Path(base) / "judge-cache.sqlite"
+    """judge-cache.sqlite in the SIUO user cache folder (``siuo_dataset.sources.cache_dir``)."""
+    return cache_dir() / "judge-cache.sqlite"
 
 
 class JudgeCache:

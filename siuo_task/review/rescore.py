@@ -15,6 +15,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.agreement import agreement_summary
 from siuo_task.judge.base import ASPECTS
 from siuo_task.metrics import GEN_METRICS, ResponseVerdict, generation_metrics, percent
+from siuo_task.provenance import provenance
 from siuo_task.review.store import VERDICT_FIELD, HumanVerdict, Key, human_verdicts, latest_labels
 
 
@@ -106,7 +107,5 @@ def rescore(judgements: Sequence[dict], reviews: Sequence[dict], judge_metrics: 
     metrics["reviewed"] = reviewed_counts(humans)
     metrics["judge_figures"] = {name: judge_metrics.get(name) for name in GEN_METRICS}
     metrics["agreement"] = agreement_block(judgements, reviews)
-    for key in ("judge", "data"):
-        if key in judge_metrics:
-            metrics[key] = judge_metrics[key]
+    metrics.update(provenance(judge_metrics.get("data"), judge=judge_metrics.get("judge")))
     return metrics

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.report import read_run
-from siuo_task.review.store import REVIEWS_FILE, read_reviews
+from siuo_task.report.runs import read_run
+from siuo_task.responses import read_reviews
+from siuo_task.review.store import REVIEWS_FILE
 
 
 @dataclass(frozen=True)

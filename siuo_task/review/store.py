@@ -4,12 +4,13 @@ A line is ``{"question_id": 1001, "response_index": 0, "aspect": "safety" | "eff
 "verdict": true | false, "reviewer": "...", "time": "...", "note": "...", "blind": true | false}``.
 A reviewer's label for (question_id, response_index, aspect) is their latest line (by ``time``; the later
 line wins a tie), so files of several reviewers, or copies of one, can simply be concatenated. The human
-verdict is the majority of the reviewers' labels; a tie is *disputed* (no human verdict).
+verdict is the majority of the reviewers' labels; a tie is *disputed* (no human verdict). The files are read
+by ``siuo_task.responses.read_reviews``.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,12 +18,10 @@ from pathlib import Path
 import jsonlines
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.io import read_jsonl
-from siuo_task.judge.base import ASPECTS
 from siuo_task.metrics import majority
+from siuo_task.responses import review_problem
 
 REVIEWS_FILE = "reviews.jsonl"
-FIELDS = ("question_id", "response_index", "aspect", "verdict", "reviewer", "time", "note", "blind")
 VERDICT_FIELD = {"safety": "safe", "effectiveness": "effective"}  # aspect -> judgement row field
 
 Key = tuple[int, int, str]  # (question_id, response_index, aspect)
@@ -57,7 +56,7 @@ def review_line(question_id: int, response_index: int, aspect: str, verdict: boo
     """One reviews.jsonl line (checked)."""
     row = {"question_id": question_id, "response_index": response_index, "aspect": aspect, "verdict": verdict,
            "reviewer": reviewer, "time": time or now(), "note": note, "blind": blind}
-    problem = _problem(row)
+    problem = review_problem(row)
     if problem:
         raise ReviewsError(f"not a review label: {problem}")
     return row
@@ -72,39 +71,6 @@ def append_review(path: str | Path, row: dict) -> None:
             writer.write(row)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _problem(row: object) -> str | None:
-    if not isinstance(row, dict):
-        return "expected a JSON object"
-    missing = [name for name in FIELDS if name not in row]
-    if missing:
-        return f"missing {', '.join(missing)}"
-    if not isinstance(row["question_id"], int) or not isinstance(row["response_index"], int) \
-            or isinstance(row["question_id"], bool) or isinstance(row["response_index"], bool):
-        return "question_id and response_index must be integers"
-    if row["aspect"] not in ASPECTS:
-        return f"aspect must be one of {', '.join(ASPECTS)}"
-    if not isinstance(row["verdict"], bool) or not isinstance(row["blind"], bool):
-        return "verdict and blind must be true or false"
-    if not all(isinstance(row[name], str) for name in ("reviewer", "time", "note")) \
-            or not row["reviewer"].strip():
-        return "reviewer (non-empty), time and note must be strings"
-    return None
-
-
-def read_reviews(paths: Path | Sequence[Path]) -> list[dict]:
-    """Every label line of one or more reviews files, in file order; a missing file is an empty one."""
-    rows = []
-    for path in [paths] if isinstance(paths, (str, Path)) else paths:
-        if not Path(path).exists():
-            continue
-        for line, row in read_jsonl(path):
-            problem = _problem(row)
-            if problem:
-                raise ReviewsError(f"{path}:{line}: not a review label ({problem})")
-            rows.append({name: row[name] for name in FIELDS})
-    return rows
 
 
 def latest_labels(rows: Iterable[dict]) -> dict[tuple[int, int, str, str], dict]:

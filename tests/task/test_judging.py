@@ -10,10 +10,10 @@ import pytest
 
 import siuo_dataset
 from siuo_dataset.errors import SiuoError
+from siuo_demo.loopback import ScriptedServer, message_images
 from siuo_task.judge.base import JudgeCall, JudgeError, JudgeInfo, JudgeReply
 from siuo_task.judge.openai_backend import OpenAIJudge, image_data_url
-from siuo_task.judging import build_calls, check_response_rows, judge_responses
-from siuo_demo.loopback import ScriptedServer, message_images
+from siuo_task.judging import build_calls, judge_responses
 from siuo_task.prompts import PROMPT_VERSION
 from tests.task.scripted_judge import scripted_verdict
 
@@ -118,13 +118,6 @@ def test_build_calls_reads_each_image_and_respects_text_only(items, siuo_data_di
     assert all(c.image == image and c.image_sha256 == hashlib.sha256(image).hexdigest() for c in calls)
     assert calls[0].safety_warning == items[1001].safety_warning and calls[0].reference_answer
     assert all(c.image is None and c.image_sha256 is None for c in build_calls(items, rows, text_only=True))
-
-
-def test_check_response_rows_names_the_line(items):
-    good = {"question_id": 1001, "responses": ["a", "b"]}
-    assert check_response_rows([(1, good)], items, "f.jsonl", responses_per_item=2) == [good]
-    with pytest.raises(SiuoError, match=r"^f\.jsonl:7: 2 responses for question_id 1001, expected 3"):
-        check_response_rows([(7, good)], items, "f.jsonl")
 
 
 # ---- OpenAI backend ---------------------------------------------------------------------------------------------

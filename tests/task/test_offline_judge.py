@@ -9,8 +9,8 @@ import pytest
 import siuo_dataset
 from siuo_task.commands.validate_judge import option_calls
 from siuo_task.judge.base import JudgeCall
+from siuo_task.judge.config import JudgeConfig
 from siuo_task.judge.offline import OFFLINE_MODEL, OfflineJudge
-from siuo_task.judge.options import build_judge
 from siuo_task.verdicts import parse_verdict
 
 WARNING = ("Mixing bleach (sodium hypochlorite) with acidic toilet cleaners releases toxic chlorine gas; "
@@ -33,7 +33,7 @@ def verdicts(response: str, reference: str = REFERENCE) -> tuple[bool | None, bo
 
 
 def test_labelled_approximate_and_chosen_by_default():
-    judge = build_judge()
+    judge = JudgeConfig().build()
     assert isinstance(judge, OfflineJudge)
     assert judge.info.as_dict() == {"backend": "offline", "model": OFFLINE_MODEL, "prompt_version": judge.info.prompt_version,
                                     "temperature": 0.0, "text_only": True, "approximate": True}

@@ -11,11 +11,20 @@ from pathlib import Path
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.report import (APPROXIMATE_MARK, PAPER_SOURCE, PLACEHOLDER_MARKER, RunResult, ablation_rows, merge_runs,
-                              paired_rows, plot_png, read_runs, render_markdown, sections, validation_rows,
-                              write_report)
-
+from siuo_task.report import write_report
+from siuo_task.report.plots import plot_png
+from siuo_task.report.render import render_markdown
+from siuo_task.report.runs import PLACEHOLDER_MARKER, RunResult, merge_runs, read_runs
+from siuo_task.report.tables import (
+    APPROXIMATE_MARK,
+    PAPER_SOURCE,
+    ablation_rows,
+    paired_rows,
+    sections,
+    validation_rows,
+)
 from tests.paths import BIN
+
 SIUO_EVAL = str(BIN / "siuo-eval")
 HOSTILE = "<script>alert('x')</script> ![pixel](http://evil.example/p.png) <img src=http://evil.example/i.png> | *"
 
@@ -281,3 +290,23 @@ def test_baselines_are_shown_beside_the_models(tmp_path, shared_siuo):
     caution = f"{baselines['caution_cue']['accuracy']:.2f}"
     assert f"| caution_cue | MCQA surface baseline (text only, never sees the image) | – | – | – | {caution} |" in markdown
     assert "| always_a | MCQA surface baseline" in markdown and "MCQA surface baselines by domain" in markdown
+
+
+def test_every_block_kind_has_a_markdown_and_an_html_renderer(runs):
+    from siuo_task.report.render import HTML, MARKDOWN
+
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    kinds = {block.kind for block in sections(found, placeholder_images=True, questions={1001: "q"})}
+    assert kinds == {"warning", "text", "table", "plot", "examples"} and kinds <= set(MARKDOWN) == set(HTML)
+
+
+def test_run_notes_say_how_the_figures_were_obtained():
+    from siuo_task.report.tables import run_notes
+
+    run = RunResult("m", tasks={"siuo_gen": {"judge_errors": 2, "failed_requests": 0, "human_checked": True},
+                                "siuo_mcqa": {"error": "boom {x}", "paper_compat_note": "PAPER-COMPAT: 3 guessed"}})
+    assert run_notes([run]) == [
+        "m / siuo_gen: 2 judge call(s) failed; those responses are left out (re-run the same command to complete "
+        "them)",
+        "m / siuo_gen: human-checked figures (siuo-eval rescore): reviewed verdicts replace the judge's",
+        "m / siuo_mcqa: boom {x}", "m / siuo_mcqa: PAPER-COMPAT: 3 guessed"]

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from siuo_task.cli import main
+from siuo_task.io import InputFileError
+from siuo_task.responses import read_reviews
 from siuo_task.review.rescore import rescore
-from siuo_task.review.store import (ReviewsError, append_review, human_verdicts, latest_labels, read_reviews,
-                                    review_line)
+from siuo_task.review.store import append_review, human_verdicts, latest_labels, review_line
 from tests.task.review_run import judge_verdict, make_judged_run, question_ids
 
 
@@ -48,7 +49,7 @@ def test_majority_and_tie_is_disputed():
 def test_malformed_reviews_line_names_the_line(tmp_path, bad, message):
     path = tmp_path / "reviews.jsonl"
     path.write_text(json.dumps(label(1, 0, "safety", True)) + "\n" + json.dumps(bad) + "\n")
-    with pytest.raises(ReviewsError, match=rf"reviews.jsonl:2: .*{message}"):
+    with pytest.raises(InputFileError, match=rf"reviews.jsonl:2: .*{message}"):
         read_reviews(path)
 
 

@@ -9,9 +9,9 @@ from markupsafe import escape
 from starlette.testclient import TestClient
 
 import siuo_dataset
+from siuo_task.responses import read_reviews
 from siuo_task.review.runs import load_judged_run
 from siuo_task.review.server import ReviewSession, create_app, sample_ids
-from siuo_task.review.store import read_reviews
 from tests.task.review_run import HOSTILE, make_judged_run, question_ids
 
 TOKEN = "test-token-123"

@@ -8,8 +8,8 @@ import json
 import pytest
 
 import siuo_dataset
-from siuo_task.cli import main
 from siuo_demo.loopback import ScriptedServer, message_text
+from siuo_task.cli import main
 from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
 
@@ -95,6 +95,8 @@ def test_agree_figures_by_hand(tmp_path, capsys):
     assert main(["agree", write(tmp_path / "a.jsonl", first), write(tmp_path / "b.jsonl", second),
                  "--out", str(tmp_path / "out")]) == 0
     result = json.loads((tmp_path / "out" / "agreement.json").read_text())
+    assert result["siuo_version"] and result["first"]["file"].endswith("a.jsonl")
+    assert result["second"]["human_labels"] is False
     safe = result["safe"]
     # tp 5, fn 1, fp 1, tn 3: p_o = 0.8, p_e = 0.6*0.6 + 0.4*0.4 = 0.52, kappa = 0.28 / 0.48
     assert safe["confusion"] == {"tp": 5, "fn": 1, "fp": 1, "tn": 3}

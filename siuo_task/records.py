@@ -1,0 +1,165 @@
+"""The shapes of what the tools read and write: input rows, judgement rows, metric records, provenance.
+
+Bottom layer: plain ``TypedDict``s (the files are JSON; these name their fields once) and nothing that
+does I/O. ``siuo_task.responses`` reads the input rows; ``siuo_task.judging``, ``siuo_task.metrics`` and the
+commands write the records; ``siuo_task.provenance`` builds the header every result file carries.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+RESPONSES_PER_ITEM = 3  # sampled responses per item in the generation protocol (the paper's)
+
+# ---- inputs ----------------------------------------------------------------------------------------------
+
+
+class ResponsesRow(TypedDict):
+    """One line of a generation responses file (or one siuo_gen sample of an lmms-eval log)."""
+
+    question_id: int
+    responses: list[str]
+
+
+class AnswerRow(TypedDict):
+    """One line of an MCQA answers file."""
+
+    question_id: int
+    response: str
+
+
+class ReviewLine(TypedDict):
+    """One human label in a run's reviews.jsonl (``siuo-eval review``)."""
+
+    question_id: int
+    response_index: int
+    aspect: str  # "safety" | "effectiveness"
+    verdict: bool
+    reviewer: str
+    time: str  # ISO 8601 UTC
+    note: str
+    blind: bool  # given with the judge's verdict hidden
+
+
+REVIEW_FIELDS = tuple(ReviewLine.__annotations__)
+
+# ---- provenance ------------------------------------------------------------------------------------------
+
+
+class JudgeBlock(TypedDict):
+    """Everything that determines a judge's answers (``JudgeInfo.as_dict()``)."""
+
+    backend: str
+    model: str
+    prompt_version: str
+    temperature: float
+    text_only: bool
+    approximate: bool  # offline rule-based judge: figures are approximate
+
+
+class DataBlock(TypedDict):
+    """Where the SIUO data came from (``LoadedSiuo.provenance()`` plus the placeholder count)."""
+
+    origin: str
+    revision: str | None
+    sha256: dict[str, str]
+    n_items: int
+    missing_images: int
+    placeholder_images: int  # images looked at that were generated placeholders (0: real, or none seen)
+
+
+class Provenance(TypedDict):
+    """The header of every result file (``siuo_task.provenance.provenance``)."""
+
+    siuo_version: str
+    data: NotRequired[DataBlock]
+    judge: NotRequired[JudgeBlock]
+
+
+# ---- generation --------------------------------------------------------------------------------------------
+
+
+class JudgementRow(TypedDict):
+    """One judged response (judgements.jsonl, siuo_gen.rows.jsonl). A verdict is None when unparsable or
+    failed; statuses are "ok", "unparsable", "error" or "rule:empty"; ``*_error`` only if the call failed."""
+
+    question_id: int
+    response_index: int
+    category: str
+    response: str
+    safe: bool | None
+    safety_raw: str | None
+    safety_status: str
+    safety_error: NotRequired[str]
+    effective: bool | None
+    effectiveness_raw: str | None
+    effectiveness_status: str
+    effectiveness_error: NotRequired[str]
+    judge: JudgeBlock
+
+
+class Rates(TypedDict, total=False):
+    """Rates over items (percent, 2 decimals; None without a decided item); for each metric ``m`` (safe,
+    effective, safe_and_effective) also ``m_n`` (its denominator) and ``m_unparsable_items``."""
+
+    n_items: int
+    safe: float | None
+    effective: float | None
+    safe_and_effective: float | None
+    ci95: dict[str, list[float] | None]
+
+
+class GenerationMetrics(Rates, total=False):
+    """metrics.json of a judged generation run (``siuo-eval judge``, the siuo_gen task)."""
+
+    unparsable_responses: int
+    unparsable_items: int
+    per_domain: dict[str, Rates]
+    per_item: dict[str, dict]  # "1001" -> {"category", metric: bool | None}: for paired comparisons
+    judge_errors: int
+    complete: bool
+    empty_responses: int
+    empty_response_rule: str
+    judge: JudgeBlock
+    summary: dict  # RunSummary.as_dict()
+    judge_batch: dict  # batch judging only
+    data: DataBlock
+    siuo_version: str
+
+
+# ---- MCQA --------------------------------------------------------------------------------------------------
+
+
+class McqaParseRow(TypedDict):
+    """One parsed MCQA answer (parses.jsonl of ``siuo-eval score-mcqa``)."""
+
+    question_id: int
+    category: str
+    response: str
+    parsed: str | None
+    guessed: bool
+    correct_option: str
+    correct: bool
+
+
+class McqaDomain(TypedDict):
+    """MCQA accuracy (percent) over some items, how many, how many unparsable, its bootstrap CI."""
+
+    accuracy: float | None
+    n_items: int
+    unparsable: int
+    ci95: dict[str, list[float] | None]
+
+
+class McqaMetrics(McqaDomain, total=False):
+    """metrics.json of an MCQA run (``siuo-eval score-mcqa``, the siuo_mcqa task): the McqaDomain figures over
+    all items, then these."""
+
+    per_domain: dict[str, McqaDomain]
+    per_item: dict[str, dict]  # "1001" -> {"category", "accuracy": bool}
+    prompt_version: str
+    paper_compat: bool
+    guessed: int
+    paper_compat_note: str
+    data: DataBlock
+    siuo_version: str

@@ -1,0 +1,209 @@
+"""Run folders -> ``RunResult``s: find every run under the folders given to the report and read its results.
+
+Reading is tolerant of every layout our commands write; each run folder is searched recursively:
+
+    RUN_DIR/                          siuo-eval (lmms-eval) --output_path, or one model folder below it
+      MODEL/STAMP_siuo_gen.metrics.json       full generation metrics (``siuo_task.metrics``)
+      MODEL/STAMP_siuo_gen.rows.jsonl         per-response judgements (failing examples come from here)
+      MODEL/STAMP_siuo_mcqa.metrics.json      MCQA metrics
+      MODEL/STAMP_siuo_gen_text.metrics.json, STAMP_siuo_mcqa_text.metrics.json   image-blind ablation
+    RUN_DIR/metrics.json + judgements.jsonl   ``siuo-eval judge --out RUN_DIR`` (generation)
+    RUN_DIR/metrics.json                      ``siuo-eval score-mcqa --out RUN_DIR`` (MCQA)
+    RUN_DIR/validation.json                   ``siuo-eval validate-judge --out RUN_DIR`` (judge validation)
+    RUN_DIR/baselines.json                    ``siuo-eval baselines --out RUN_DIR`` (MCQA surface baselines)
+    RUN_DIR/reviews.jsonl                     human labels (``siuo-eval review``): human-checked figures added
+    RUN_DIR/PLACEHOLDER_IMAGES.txt            the demo's old marker (results now say so in their provenance)
+
+Every folder holding results is one run. A run is named after the folder passed to the report, or, when
+that folder holds several runs (an lmms-eval --output_path with one folder per model), after each run's
+sub-folder (lmms-eval names it after the model; see ``_run_names``). Runs that end up with the same name
+are merged, so ``judge`` and ``score-mcqa`` outputs of one model can be passed together with ``--names m,m``.
+When a task appears more than once, the newest file is used. A run's figures come from placeholder images
+when the provenance of its results says so (``shows_placeholders``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from siuo_dataset.errors import SiuoError
+from siuo_task.responses import read_judgements, read_reviews
+from siuo_task.review.rescore import check_reviews_match
+from siuo_task.review.store import REVIEWS_FILE
+
+TASKS = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
+PLACEHOLDER_MARKER = "PLACEHOLDER_IMAGES.txt"  # written by the demo before results carried the flag
+_TASK_FILE = re.compile(r"(?:^|_)(siuo_(?:gen|mcqa)(?:_text)?)\.metrics\.json$")
+
+
+def task_for(metric: str) -> str:
+    """The task whose metrics hold ``metric``: MCQA accuracy, else a generation rate."""
+    return "siuo_mcqa" if metric == "accuracy" else "siuo_gen"
+
+
+@dataclass
+class RunResult:
+    """One model's SIUO results, as read from its run folder(s)."""
+
+    name: str
+    tasks: dict[str, dict] = field(default_factory=dict)  # task -> metrics dict
+    gen_rows: list[dict] = field(default_factory=list)  # per-response judgements of siuo_gen
+    placeholder_images: bool = False  # the demo's marker file was found (results say so in their data block)
+    reviews: list[dict] = field(default_factory=list)  # human labels of the gen_rows (reviews.jsonl)
+
+
+@dataclass
+class Found:
+    """Everything found under the run folders given to the report."""
+
+    runs: list[RunResult]
+    validation: dict | None = None
+    baselines: dict | None = None
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SiuoError(f"{path} is not a readable results file ({error})") from None
+    if not isinstance(value, dict):
+        raise SiuoError(f"{path} is not a results file (expected a JSON object)")
+    return value
+
+
+def _result_files(folder: Path) -> dict[Path, dict[str, list[Path]]]:
+    """Result files under ``folder`` grouped by the directory holding them: dir -> task -> files."""
+    groups: dict[Path, dict[str, list[Path]]] = {}
+    for path in sorted(folder.rglob("*.json")):
+        match = _TASK_FILE.search(path.name)
+        if match:
+            groups.setdefault(path.parent, {}).setdefault(match.group(1), []).append(path)
+        elif path.name == "metrics.json":
+            task = "siuo_gen" if "safe" in _load_json(path) else "siuo_mcqa"
+            groups.setdefault(path.parent, {}).setdefault(task, []).append(path)
+    return groups
+
+
+def _newest(paths: list[Path]) -> Path:
+    return max(paths, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def shows_placeholders(run: RunResult) -> bool:
+    """Whether a run's figures come from placeholder images: its results' provenance says so (or the demo's
+    marker file was found)."""
+    return run.placeholder_images or any(
+        (m.get("data") or {}).get("placeholder_images") for m in run.tasks.values()
+    )
+
+
+def _has_marker(directory: Path, root: Path) -> bool:
+    """The demo's placeholder marker file in the run's folder or any folder up to ``root``."""
+    for folder in (directory, *directory.parents):
+        if (folder / PLACEHOLDER_MARKER).is_file():
+            return True
+        if folder == root:
+            return False
+    return False
+
+
+def _reviews(directory: Path, root: Path, gen_rows: list[dict]) -> list[dict]:
+    """The labels in the first reviews.jsonl from the run's folder up to ``root``, checked against the run."""
+    for folder in (directory, *directory.parents):
+        if (folder / REVIEWS_FILE).is_file():
+            reviews = read_reviews(folder / REVIEWS_FILE)
+            check_reviews_match(gen_rows, reviews, str(folder / REVIEWS_FILE))
+            return reviews
+        if folder == root:
+            break
+    return []
+
+
+def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], name: str) -> RunResult:
+    run = RunResult(name)
+    for task, paths in tasks.items():
+        newest = _newest(paths)
+        run.tasks[task] = _load_json(newest)
+        if task == "siuo_gen":
+            rows = (
+                newest.with_name(newest.name.replace(".metrics.json", ".rows.jsonl"))
+                if newest.name != "metrics.json"
+                else newest.with_name("judgements.jsonl")
+            )
+            if rows.is_file():
+                run.gen_rows = read_judgements(rows)
+                run.reviews = _reviews(directory, root, run.gen_rows)
+    run.placeholder_images = _has_marker(directory, root)
+    return run
+
+
+def read_runs(folder: str | Path, name: str | None = None) -> Found:
+    """Every run under ``folder`` (see module docstring) plus a validation.json if one is there."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SiuoError(f"run folder {folder} does not exist")
+    validations = sorted(folder.rglob("validation.json"))
+    validation = _load_json(_newest(validations)) if validations else None
+    baseline_files = sorted(folder.rglob("baselines.json"))
+    baselines = _load_json(_newest(baseline_files)) if baseline_files else None
+    groups = _result_files(folder)
+    if not groups and validation is None and baselines is None:
+        raise SiuoError(
+            f"{folder} holds no SIUO results (no *siuo_gen.metrics.json, *siuo_mcqa.metrics.json, "
+            "metrics.json or validation.json): pass a siuo-eval output folder"
+        )
+    if name is not None and len(groups) > 1:
+        raise SiuoError(
+            f"{folder} holds {len(groups)} runs ({', '.join(sorted(d.name for d in groups))}): "
+            "give each its own folder argument to name them"
+        )
+    names = (
+        {directory: name or folder.resolve().name for directory in groups}
+        if len(groups) <= 1
+        else _run_names(folder, list(groups))
+    )
+    if len(groups) > 1 and (folder / REVIEWS_FILE).is_file() and folder not in groups:
+        raise SiuoError(
+            f"{folder / REVIEWS_FILE} sits above {len(groups)} runs: move it into the folder of "
+            "the run it reviews"
+        )
+    runs = [
+        _read_directory(directory, folder, tasks, names[directory]) for directory, tasks in groups.items()
+    ]
+    return Found(runs, validation, baselines)
+
+
+def _run_names(folder: Path, directories: list[Path]) -> dict[Path, str]:
+    """Short distinct names for several runs under ``folder``: after their common prefix, the first folder
+    name if those are distinct (``runs/oracle/oracle`` -> ``oracle``), else the whole relative path."""
+    relative = [directory.relative_to(folder).parts or (folder.resolve().name,) for directory in directories]
+    common, shortest = 0, min(len(parts) for parts in relative)
+    while common + 1 < shortest and len({parts[common] for parts in relative}) == 1:
+        common += 1
+    firsts = [parts[common] for parts in relative]
+    if len(set(firsts)) == len(firsts):
+        return dict(zip(directories, firsts))
+    return {directory: "/".join(parts) for directory, parts in zip(directories, relative)}
+
+
+def read_run(folder: str | Path, name: str | None = None) -> RunResult:
+    """The single run in ``folder`` (error if it holds none or several)."""
+    runs = read_runs(folder, name).runs
+    if len(runs) != 1:
+        raise SiuoError(f"{folder} holds {len(runs)} runs, expected one")
+    return runs[0]
+
+
+def merge_runs(runs: list[RunResult]) -> list[RunResult]:
+    """Runs with the same name merged into one (first seen order); later tasks fill gaps only."""
+    merged: dict[str, RunResult] = {}
+    for run in runs:
+        into = merged.setdefault(run.name, RunResult(run.name))
+        for task, metrics in run.tasks.items():
+            into.tasks.setdefault(task, metrics)
+        into.gen_rows = into.gen_rows or run.gen_rows
+        into.reviews = into.reviews or run.reviews
+        into.placeholder_images |= run.placeholder_images
+    return list(merged.values())

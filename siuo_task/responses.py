@@ -1,0 +1,304 @@
+"""The one reader of every JSONL file the tools accept: generation responses, MCQA answers, lmms-eval samples
+logs, judgements, human reviews (and, for ``judge.batch``, batch output lines through ``numbered_rows``).
+
+Reading goes through ``jsonlines``; every problem is one ``InputFileError`` in the form
+``FILE:LINE: what is wrong — the fix`` (``FILE: ...`` for the file as a whole), raised before any work is
+done on the rows. Blank lines are skipped. The row shapes are in ``siuo_task.records``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonlines
+
+from siuo_task.io import InputFileError, clean_text
+from siuo_task.judge.base import ASPECTS
+from siuo_task.records import (
+    RESPONSES_PER_ITEM,
+    REVIEW_FIELDS,
+    AnswerRow,
+    JudgementRow,
+    ResponsesRow,
+    ReviewLine,
+)
+
+FAILED_REQUEST_MARKERS = ("[LMMS_EVAL_REQUEST_FAILED", "[LMMS_EVAL_BUDGET_EXCEEDED]")
+JUDGEMENT_FIELDS = ("question_id", "response_index", "category", "response", "safe", "effective")
+RESPONSES_LINE = '{"question_id": 1001, "responses": ["...", ...]}'
+ANSWER_LINE = '{"question_id": 1001, "response": "..."}'
+
+
+class _Numbered:
+    """The lines of a file, remembering the number of the last one read."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self._lines = iter(lines)
+        self.number = 0
+
+    def __iter__(self) -> _Numbered:
+        return self
+
+    def __next__(self) -> bytes:
+        line = next(self._lines)
+        self.number += 1
+        return line
+
+
+def numbered_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for every non-blank line of the JSONL file ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file — check the path")
+    with open(path, "rb") as handle:
+        lines = _Numbered(handle)
+        reader = jsonlines.Reader(lines)
+        while True:
+            try:
+                row = reader.read(allow_none=True, skip_empty=True)
+            except EOFError:
+                return
+            except jsonlines.InvalidLineError as error:
+                if isinstance(error.__cause__, UnicodeDecodeError):
+                    reason = error.__cause__.reason
+                    raise InputFileError(
+                        f"{path}:{error.lineno}: not UTF-8 text ({reason}) — save the file as UTF-8"
+                    ) from None
+                raise InputFileError(
+                    f"{path}:{error.lineno}: not valid JSON ({_reason(error)}) — write one "
+                    "JSON object per line"
+                ) from None
+            yield lines.number, row
+
+
+def _reason(error: jsonlines.InvalidLineError) -> str:
+    cause = error.__cause__
+    return getattr(cause, "msg", None) or str(cause or error)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _question_id(
+    where: str, row: object, field: str, example: str, items_by_id: Mapping[int, object], seen: set[int]
+) -> int:
+    """The question_id of an input row holding ``field``: a SIUO item's, not seen before (then it is)."""
+    if not isinstance(row, dict) or "question_id" not in row or field not in row:
+        raise InputFileError(
+            f"{where}: expected an object with question_id and {field} — one {example} per line"
+        )
+    qid = row["question_id"]
+    if not _is_int(qid) or qid not in items_by_id:
+        raise InputFileError(
+            f"{where}: unknown question_id {qid!r} (not a SIUO item) — use the integer "
+            "question_id of the SIUO annotations"
+        )
+    if qid in seen:
+        raise InputFileError(f"{where}: question_id {qid} appears twice — keep one line per item")
+    seen.add(qid)
+    return qid
+
+
+# ---- generation responses ------------------------------------------------------------------------
+
+
+def check_responses(
+    numbered: Iterable[tuple[int, object]],
+    items_by_id: Mapping[int, object],
+    source: str,
+    responses_per_item: int = RESPONSES_PER_ITEM,
+) -> list[ResponsesRow]:
+    """Validate ``{"question_id", "responses": [str] * N}`` rows; the first problem raises naming its line."""
+    if responses_per_item < 1:
+        raise InputFileError(f"--responses-per-item must be at least 1 (got {responses_per_item})")
+    rows: list[ResponsesRow] = []
+    seen: set[int] = set()
+    for line, row in numbered:
+        where = f"{source}:{line}"
+        qid = _question_id(where, row, "responses", RESPONSES_LINE, items_by_id, seen)
+        responses = row["responses"]
+        if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
+            raise InputFileError(
+                f"{where}: responses must be a list of strings — one string per sampled response"
+            )
+        if len(responses) != responses_per_item:
+            raise InputFileError(
+                f"{where}: {len(responses)} responses for question_id {qid}, expected "
+                f"{responses_per_item} (set --responses-per-item to change)"
+            )
+        rows.append({"question_id": qid, "responses": responses})
+    if not rows:
+        raise InputFileError(f"{source}: no responses found — one {RESPONSES_LINE} per line")
+    return rows
+
+
+def read_responses(
+    path: str | Path, items_by_id: Mapping[int, object], responses_per_item: int = RESPONSES_PER_ITEM
+) -> list[ResponsesRow]:
+    """A generation responses file, checked against the SIUO items."""
+    return check_responses(numbered_rows(path), items_by_id, str(path), responses_per_item)
+
+
+def is_failed_request(response: str) -> bool:
+    """True for lmms-eval's placeholder text of a model request it gave up on (not a model response)."""
+    return response.lstrip().startswith(FAILED_REQUEST_MARKERS)
+
+
+def _sample_record(sample: dict) -> dict | None:
+    """Our per-item generation record in a sample line (the "siuo" block or any metric record)."""
+    if isinstance(sample.get("siuo"), dict):
+        return sample["siuo"]
+    return next(
+        (
+            value
+            for value in sample.values()
+            if isinstance(value, dict) and "question_id" in value and "responses" in value
+        ),
+        None,
+    )
+
+
+def lmms_samples(path: str | Path) -> Iterator[tuple[int, ResponsesRow]]:
+    """``(line, {"question_id", "responses"})`` per line of an lmms-eval samples log of the siuo_gen task: the
+    responses our task recorded (exactly what it judged), else lmms-eval's ``filtered_resps``."""
+    for line, sample in numbered_rows(path):
+        where = f"{path}:{line}"
+        if not isinstance(sample, dict):
+            raise InputFileError(
+                f"{where}: not an lmms-eval sample object — pass a samples log written with --log_samples"
+            )
+        if any(isinstance(value, dict) and "parsed" in value for value in sample.values()):
+            raise InputFileError(
+                f"{where}: a siuo_mcqa sample — score MCQA runs with lmms-eval or score-mcqa"
+            )
+        record = _sample_record(sample)
+        doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}
+        question_id = record.get("question_id") if record else doc.get("question_id")
+        responses = record.get("responses") if record else sample.get("filtered_resps")
+        if isinstance(responses, list) and responses and isinstance(responses[0], list):
+            responses = responses[0]  # lmms-eval's shape for one request with repeats: [[r1, r2, r3]]
+        if not _is_int(question_id) or not isinstance(responses, list):
+            raise InputFileError(
+                f"{where}: not a siuo_gen sample (no question_id / responses) — pass the "
+                "*_samples_siuo_gen.jsonl (or siuo_gen_text) written with --log_samples"
+            )
+        if not all(isinstance(r, str) for r in responses):
+            raise InputFileError(
+                f"{where}: responses must be strings — pass the samples log as lmms-eval wrote it"
+            )
+        if any(is_failed_request(r) for r in responses):
+            raise InputFileError(
+                f"{where}: holds a model request that failed in lmms-eval (not a "
+                "response) — re-run the model for this item"
+            )
+        yield line, {"question_id": question_id, "responses": responses}
+
+
+def read_lmms_responses(
+    path: str | Path, items_by_id: Mapping[int, object], responses_per_item: int = RESPONSES_PER_ITEM
+) -> list[ResponsesRow]:
+    """The responses of an lmms-eval siuo_gen samples log, checked against the SIUO items."""
+    return check_responses(lmms_samples(path), items_by_id, str(path), responses_per_item)
+
+
+# ---- MCQA answers --------------------------------------------------------------------------------
+
+
+def read_answers(path: str | Path, items_by_id: Mapping[int, object]) -> list[AnswerRow]:
+    """An MCQA answers file ``{"question_id", "response"}`` per line (lone surrogates replaced)."""
+    rows: list[AnswerRow] = []
+    seen: set[int] = set()
+    for line, row in numbered_rows(path):
+        where = f"{path}:{line}"
+        qid = _question_id(where, row, "response", ANSWER_LINE, items_by_id, seen)
+        if not isinstance(row["response"], str):
+            raise InputFileError(f"{where}: response must be a string — the model's answer text")
+        rows.append({"question_id": qid, "response": clean_text(row["response"])})
+    if not rows:
+        raise InputFileError(f"{path}: no answers found — one {ANSWER_LINE} per line")
+    return rows
+
+
+# ---- judgements ----------------------------------------------------------------------------------
+
+
+def read_judgements(path: str | Path) -> list[JudgementRow]:
+    """The rows of a judgements.jsonl / siuo_gen.rows.jsonl, each response once, verdicts true/false/null."""
+    rows: list[JudgementRow] = []
+    seen: set[tuple[int, int]] = set()
+    for line, row in numbered_rows(path):
+        where = f"{path}:{line}"
+        if (
+            not isinstance(row, dict)
+            or any(name not in row for name in JUDGEMENT_FIELDS)
+            or not _is_int(row["question_id"])
+            or not _is_int(row["response_index"])
+        ):
+            raise InputFileError(
+                f"{where}: not a judgements row (needs question_id, response_index, "
+                "category, response, safe, effective) — pass a judgements.jsonl written by "
+                "siuo-eval"
+            )
+        if not all(row[field] is None or isinstance(row[field], bool) for field in ("safe", "effective")):
+            raise InputFileError(
+                f"{where}: safe and effective must be true, false or null — pass the file "
+                "as siuo-eval wrote it"
+            )
+        key = (row["question_id"], row["response_index"])
+        if key in seen:
+            raise InputFileError(
+                f"{where}: question_id {key[0]} response {key[1]} appears twice — keep one row per response"
+            )
+        seen.add(key)
+        rows.append(row)
+    return rows
+
+
+# ---- human reviews -------------------------------------------------------------------------------
+
+
+def review_problem(row: object) -> str | None:
+    """What makes ``row`` not a reviews.jsonl line, or None."""
+    if not isinstance(row, dict):
+        return "expected a JSON object"
+    missing = [name for name in REVIEW_FIELDS if name not in row]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if not _is_int(row["question_id"]) or not _is_int(row["response_index"]):
+        return "question_id and response_index must be integers"
+    if row["aspect"] not in ASPECTS:
+        return f"aspect must be one of {', '.join(ASPECTS)}"
+    if not isinstance(row["verdict"], bool) or not isinstance(row["blind"], bool):
+        return "verdict and blind must be true or false"
+    if (
+        not all(isinstance(row[name], str) for name in ("reviewer", "time", "note"))
+        or not row["reviewer"].strip()
+    ):
+        return "reviewer (non-empty), time and note must be strings"
+    return None
+
+
+def read_reviews(paths: str | Path | Sequence[str | Path]) -> list[ReviewLine]:
+    """Every label line of one or more reviews files, in file order; a missing file is an empty one."""
+    rows: list[ReviewLine] = []
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        if not Path(path).exists():
+            continue
+        for line, row in numbered_rows(path):
+            problem = review_problem(row)
+            if problem:
+                raise InputFileError(
+                    f"{path}:{line}: not a review label ({problem}) — fix or delete the "
+                    "line (siuo-eval review writes them)"
+                )
+            rows.append({name: row[name] for name in REVIEW_FIELDS})
+    return rows
+
+
+def is_reviews_file(path: str | Path) -> bool:
+    """A reviews.jsonl (label lines with an aspect and a verdict) rather than judgements."""
+    first = next((row for _, row in numbered_rows(path)), None)
+    return isinstance(first, dict) and "aspect" in first and "verdict" in first
