@@ -32,8 +32,10 @@ from siuo_dataset.errors import SiuoDataError, SiuoError
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.sources import SiuoSource
 from siuo_task.io import write_json_atomic, write_jsonl_atomic
+from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import SIDE_FOLDER
 from siuo_task.lmms.task import loaded_siuo
+from siuo_task.provenance import provenance
 
 JUDGE_CONFIG_ENV = "SIUO_JUDGE_CONFIG"  # path of a JSON judge config (written by siuo-eval)
 
@@ -87,7 +89,7 @@ def _scoped(metrics: dict, name: str):
 # ---- scoring once per task ---------------------------------------------------------------------------------
 
 
-def judge_config() -> dict:
+def judge_config() -> JudgeConfig:
     """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
     path = os.environ.get(JUDGE_CONFIG_ENV)
     if not path:
@@ -96,9 +98,9 @@ def judge_config() -> dict:
             "judge; figures are APPROXIMATE",
             file=sys.stderr,
         )
-        return {"kind": "offline", "cache": None, "concurrency": 16, "rpm": None, "quiet": False}
+        return JudgeConfig(kind="offline")
     try:
-        return json.loads(Path(path).read_text())
+        return JudgeConfig.from_json(json.loads(Path(path).read_text()))
     except (OSError, json.JSONDecodeError) as error:
         raise SiuoError(f"${JUDGE_CONFIG_ENV}={path} is not a readable JSON judge config ({error})") from None
 
@@ -158,6 +160,11 @@ def _judge_records(records: list[dict], args) -> dict:
         )
 
 
+def _sees_images(task: str) -> bool:
+    """Whether the model saw the images in ``task`` (not an image-blind ``*_text`` variant)."""
+    return not task.endswith("_text")
+
+
 def _failed(task: str, why: str, **counts) -> dict:
     print(f"ERROR: {task}: {why}. Its rates are left empty.", file=sys.stderr)
     return {"error": why, **counts}
@@ -187,30 +194,19 @@ def record_item(record: dict, source: SiuoSource, *, needs_image: bool) -> SiuoI
 
 
 def _judge(task: str, records: list[dict], args) -> dict:
-    from siuo_task.judge.options import build_judge, cache_from_config, check_run_options, price_from_config
     from siuo_task.judging import judge_responses
 
     config = judge_config()
-    check_run_options({"concurrency": 16, "rpm": None, **config})
-    judge = build_judge(**config)
+    judge = config.build()
     loaded = loaded_siuo(task)
     items_by_id = {
         r["question_id"]: record_item(r, loaded.source, needs_image=not judge.info.text_only) for r in records
     }
     rows = [{"question_id": r["question_id"], "responses": r["responses"]} for r in records]
-    result = judge_responses(
-        judge,
-        items_by_id,
-        rows,
-        cache=cache_from_config(config),
-        concurrency=config.get("concurrency", 16),
-        requests_per_minute=config.get("rpm"),
-        price=price_from_config(config),
-        progress=not config.get("quiet"),
-        **({"breaker_after": config["breaker_after"]} if "breaker_after" in config else {}),
-    )
+    result = judge_responses(judge, items_by_id, rows, cache=config.open_cache(), **config.run_options())
     print(result.summary.line(), file=sys.stderr)
-    metrics = dict(result.metrics, data=loaded.provenance(), failed_requests=0)
+    metrics = {**result.metrics, **provenance(loaded, judge=judge.info, images_used=_sees_images(task)),
+               "failed_requests": 0}
     write_side_files(args, task, metrics, result.judgements)
     if result.summary.errors:
         print(
@@ -237,8 +233,7 @@ def _score_mcqa(records: list[dict], args) -> dict:
     metrics = mcqa_metrics(
         [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records]
     )
-    metrics["failed_requests"] = 0
-    metrics["data"] = loaded_siuo(task).provenance()
+    metrics.update(provenance(loaded_siuo(task), images_used=_sees_images(task)), failed_requests=0)
     write_side_files(args, task, metrics, [{k: v for k, v in r.items() if k != "metric"} for r in records])
     return metrics
 

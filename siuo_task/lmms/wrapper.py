@@ -20,14 +20,9 @@ import time
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
+from siuo_task.commands.common import add_judge_arguments
 from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.options import (
-    add_judge_arguments,
-    build_judge,
-    cache_from_config,
-    check_run_options,
-    judge_config_from_args,
-)
+from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import SIDE_FOLDER, include_path_args
 from siuo_task.redact import redact_json, run_redacted
 
@@ -145,17 +140,16 @@ def main(argv: list[str]) -> int:
                         "lmms-eval (see siuo-eval tasks-path)")
     if importlib.util.find_spec("lmms_eval") is None:
         raise SiuoError("lmms-eval is not installed: pip install 'siuo[lmms]'")
-    config = judge_config_from_args(args)
-    check_run_options(config)
-    build_judge(**config)  # judge and cache problems surface now, not after the model has answered
-    cache_from_config(config)
+    config = JudgeConfig.from_args(args)
+    config.build()  # judge and cache problems surface now, not after the model has answered
+    config.open_cache()
     if "--log_samples" not in rest:
         rest.append("--log_samples")
     output = Path(args.output_path or DEFAULT_OUTPUT)
     tasks = expected_tasks(args.tasks)
     with tempfile.TemporaryDirectory(prefix="siuo-eval-") as tmp:
         config_file = Path(tmp) / "judge.json"
-        config_file.write_text(json.dumps(config))
+        config_file.write_text(json.dumps(config.to_json()))
         env = dict(os.environ, SIUO_JUDGE_CONFIG=str(config_file))
         if args.data_dir:
             env["SIUO_DATA_DIR"] = str(args.data_dir)
