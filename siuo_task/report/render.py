@@ -23,17 +23,27 @@ STYLE = (
     ".warning{background:#fff3cd;border:2px solid #d39e00;padding:.8em;font-weight:bold}"
 )
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_MD_LINK_END = re.compile(r"\](?=[(\[:])")  # the "](", "][" or "]:" without which no link, image or definition forms
+_MD_WWW = re.compile(r"(?i)\bwww\.")
 
 # ---- Markdown ------------------------------------------------------------------------------------
 
 
+def md_escape(text: str) -> str:
+    """Text holding names or other user text (``--names``, folder names, notes) made inert in Markdown: no tags,
+    links, images, link definitions, bare-URL autolinks or table breaks, while ``[95% CI]`` still reads as is."""
+    text = _MD_LINK_END.sub(r"\\]", str(text).replace("\\", "\\\\"))
+    text = text.replace("://", r":\/\/").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return _MD_WWW.sub(r"www\\.", text)
+
+
 def _md_cell(text: str, untrusted: bool = False) -> str:
     """One table cell on one line. Untrusted (model or dataset) text has HTML and Markdown syntax escaped,
-    so it cannot add tags, links or images; our own text only has tags and pipes neutralised."""
+    so it cannot add tags, links or images; our own text, which carries names, goes through ``md_escape``."""
     text = str(text).replace("\r", " ").replace("\n", " ")
     if untrusted:
         return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
-    return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return md_escape(text)
 
 
 def _md_table(header: list[str], rows: list[list[str]], untrusted_columns: tuple[int, ...] = ()) -> str:
