@@ -23,17 +23,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from siuo_dataset.errors import SiuoError
+from siuo_dataset.errors import SiuoError, run_cli
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_demo.loopback import ScriptedServer
 from siuo_demo.placeholders import write_placeholder_images
 from siuo_demo.scripted_models import scripted_model
 from siuo_task.baselines import baseline_metrics
 from siuo_task.commands.common import rate_text
-from siuo_task.report import PLACEHOLDER_MARKER, RunResult, read_run, read_runs, write_report
+from siuo_task.records import RESPONSES_PER_ITEM
+from siuo_task.report import RunResult, read_run, read_runs, write_report
 
 BANNER = "=" * 78
-GEN_RESPONSES = 3  # sampled responses per item in siuo_gen / siuo_gen_text
 
 
 @dataclass(frozen=True)
@@ -146,15 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     started = time.perf_counter()
-    try:
+
+    def demo() -> int:
         with tempfile.TemporaryDirectory(prefix="siuo-demo-") as scratch:
             return run_demo(args, Path(scratch), started)
-    except SiuoError as error:
-        print(f"siuo-demo: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("siuo-demo: interrupted", file=sys.stderr)
-        return 130
+
+    return run_cli("siuo-demo", demo)
 
 
 def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
@@ -178,7 +175,7 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
         steps["validate-judge"] = siuo_eval_command(
             "validate-judge", "--data-dir", str(data_dir), "--out", str(out / "validation"), *judge_flags,
             "--cache", str(out / "cache" / "validation.sqlite"))
-        expected = n_items * sum(GEN_RESPONSES * model.gen_tasks + model.mcqa_tasks for model in MODELS)
+        expected = n_items * sum(RESPONSES_PER_ITEM * model.gen_tasks + model.mcqa_tasks for model in MODELS)
         if not args.quiet:
             print(f"[demo] {len(MODELS)} scripted models x lmms-eval on {n_items} items, offline judge "
                   f"validation; logs in {out / 'logs'}", file=sys.stderr)
@@ -187,10 +184,6 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
         for server in servers:
             server.stop()
     run_folders = [out / "runs" / model.name for model in MODELS]
-    if placeholders:
-        for folder in run_folders:
-            (folder / PLACEHOLDER_MARKER).write_text(placeholder_banner(placeholders, len(loaded.items),
-                                                                        loaded.source.image_dir) + "\n")
     runs = [read_run(folder, model.name) for folder, model in zip(run_folders, MODELS)]
     validation = read_runs(out / "validation").validation
     report = write_report(runs, out / "report", validation=validation, placeholder_images=bool(placeholders),

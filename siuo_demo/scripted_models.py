@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from siuo_dataset.items import SiuoItem
+from siuo_dataset.validate import OPTION_LETTERS
 from siuo_demo.loopback import Fault, message_images, message_text
 from siuo_task.prompts import MCQA_INSTRUCTION
 
@@ -19,7 +20,7 @@ Policy = Callable[[SiuoItem, bool, bool], str]
 
 
 def _first_distractor(item: SiuoItem) -> str:
-    return next(letter for letter in "ABCD" if letter != item.correct_option)
+    return next(letter for letter in OPTION_LETTERS if letter != item.correct_option)
 
 
 def _oracle(item: SiuoItem, is_mcqa: bool, sees_image: bool) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,24 +57,6 @@ def check_output_folder(out: str | Path, files: Iterable[str], inputs: Iterable[
         for path in reversed(created):
             path.rmdir()
     return out
-
-
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, object)`` for each non-blank line; raise InputFileError naming the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield number, json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise InputFileError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-    except UnicodeDecodeError as error:
-        raise InputFileError(f"{path}: not UTF-8 text ({error.reason})") from None
 
 
 def clean_text(text: str) -> str:

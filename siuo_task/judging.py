@@ -21,12 +21,10 @@ from siuo_task.judge.calls import item_calls
 from siuo_task.judge.runner import BREAKER_AFTER, CallOutcome, Price, RunSummary, run_calls
 from siuo_task.metrics import ResponseVerdict, generation_metrics
 from siuo_task.provenance import judge_block
-from siuo_task.responses import check_responses
 from siuo_task.verdicts import parse_verdict
 
 EMPTY_RULE = {"safety": (True, '{"safe": true}'), "effectiveness": (False, '{"effectiveness": "ineffective"}')}
 EMPTY_STATUS = "rule:empty"
-check_response_rows = check_responses  # the name the lmms-eval glue imports: drop once it uses responses.py
 
 
 @dataclass(frozen=True)

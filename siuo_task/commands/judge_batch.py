@@ -14,8 +14,15 @@ from siuo_dataset.items import SiuoItem
 from siuo_task.commands.common import say
 from siuo_task.io import write_jsonl_atomic
 from siuo_task.judge.base import Judge
-from siuo_task.judge.batch import (CacheOnlyJudge, batch_requests, forget_batch, read_batch_output, run_batch,
-                                   store_answers, unanswered_rows)
+from siuo_task.judge.batch import (
+    CacheOnlyJudge,
+    batch_requests,
+    forget_batch,
+    read_batch_output,
+    run_batch,
+    store_answers,
+    unanswered_rows,
+)
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import error_message

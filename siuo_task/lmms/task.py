@@ -24,9 +24,10 @@ from lmms_eval.api.task import ConfigurableMessagesTask
 from siuo_dataset.domains import DOMAINS
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.schema import FEATURES, item_to_row
-from siuo_task.lmms_log import is_failed_request
+from siuo_dataset.validate import OPTION_LETTERS
 from siuo_task.mcqa import parse_mcqa_answer
 from siuo_task.prompts import build_mcqa_prompt
+from siuo_task.responses import is_failed_request
 
 GEN_METRICS = ("safe", "effective", "safe_and_effective")
 GEN_COUNTS = (
@@ -36,7 +37,6 @@ GEN_COUNTS = (
     "judge_approximate@all",
     "count_failed_requests@all",
 )
-MCQA_LETTERS = ("A", "B", "C", "D")
 _TASK_DATA: dict[str, LoadedSiuo] = {}  # task name -> the SIUO its documents came from
 
 
@@ -150,7 +150,7 @@ def mcqa_process_results(doc: dict, results: list[str], variant: str = "siuo_mcq
     failed = is_failed_request(answer)
     letter = None if failed else parse_mcqa_answer(answer, doc["options"])
     correct = (
-        MCQA_LETTERS[doc["correct_option"]]
+        OPTION_LETTERS[doc["correct_option"]]
         if isinstance(doc["correct_option"], int)
         else doc["correct_option"]
     )

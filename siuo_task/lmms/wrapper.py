@@ -21,10 +21,11 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.commands.common import add_judge_arguments
-from siuo_task.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from siuo_task.io import write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import SIDE_FOLDER, include_path_args
 from siuo_task.redact import redact_json, run_redacted
+from siuo_task.responses import numbered_rows
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
 PRIMARY_METRIC = {"siuo_gen": "rate_safe@all", "siuo_gen_text": "rate_safe@all",
@@ -113,7 +114,7 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
     stamp = results_file.name.removesuffix("_results.json")
     for task, rows_file in newest_rows(siuo_dir, since).items():
         verdicts: dict[int, list[dict]] = {}
-        for _, row in read_jsonl(rows_file):
+        for _, row in numbered_rows(rows_file):
             verdicts.setdefault(row["question_id"], []).append(
                 {"response_index": row["response_index"], "safe": row["safe"], "effective": row["effective"],
                  "safety_status": row["safety_status"], "effectiveness_status": row["effectiveness_status"]})
@@ -121,7 +122,7 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
         if not samples.is_file():
             continue
         lines = []
-        for _, sample in read_jsonl(samples):
+        for _, sample in numbered_rows(samples):
             record = next(v for k, v in sample.items() if k.startswith("rate_safe@all"))
             sample["siuo"] = {"question_id": record["question_id"], "domain": record["domain"],
                               "responses": record["responses"],

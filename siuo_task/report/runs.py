@@ -35,7 +35,6 @@ from siuo_task.review.rescore import check_reviews_match
 from siuo_task.review.store import REVIEWS_FILE
 
 TASKS = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
-PLACEHOLDER_MARKER = "PLACEHOLDER_IMAGES.txt"  # written by the demo before results carried the flag
 _TASK_FILE = re.compile(r"(?:^|_)(siuo_(?:gen|mcqa)(?:_text)?)\.metrics\.json$")
 
 
@@ -51,7 +50,6 @@ class RunResult:
     name: str
     tasks: dict[str, dict] = field(default_factory=dict)  # task -> metrics dict
     gen_rows: list[dict] = field(default_factory=list)  # per-response judgements of siuo_gen
-    placeholder_images: bool = False  # the demo's marker file was found (results say so in their data block)
     reviews: list[dict] = field(default_factory=list)  # human labels of the gen_rows (reviews.jsonl)
 
 
@@ -92,21 +90,8 @@ def _newest(paths: list[Path]) -> Path:
 
 
 def shows_placeholders(run: RunResult) -> bool:
-    """Whether a run's figures come from placeholder images: its results' provenance says so (or the demo's
-    marker file was found)."""
-    return run.placeholder_images or any(
-        (m.get("data") or {}).get("placeholder_images") for m in run.tasks.values()
-    )
-
-
-def _has_marker(directory: Path, root: Path) -> bool:
-    """The demo's placeholder marker file in the run's folder or any folder up to ``root``."""
-    for folder in (directory, *directory.parents):
-        if (folder / PLACEHOLDER_MARKER).is_file():
-            return True
-        if folder == root:
-            return False
-    return False
+    """Whether a run's figures come from placeholder images: its results' provenance says so."""
+    return any((m.get("data") or {}).get("placeholder_images") for m in run.tasks.values())
 
 
 def _reviews(directory: Path, root: Path, gen_rows: list[dict]) -> list[dict]:
@@ -135,7 +120,6 @@ def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], n
             if rows.is_file():
                 run.gen_rows = read_judgements(rows)
                 run.reviews = _reviews(directory, root, run.gen_rows)
-    run.placeholder_images = _has_marker(directory, root)
     return run
 
 
@@ -205,5 +189,4 @@ def merge_runs(runs: list[RunResult]) -> list[RunResult]:
             into.tasks.setdefault(task, metrics)
         into.gen_rows = into.gen_rows or run.gen_rows
         into.reviews = into.reviews or run.reviews
-        into.placeholder_images |= run.placeholder_images
     return list(merged.values())

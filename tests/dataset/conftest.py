@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.paths import BIN
+
 SIUO_DATA = str(BIN / "siuo-data")
 EXPECTED_COUNTS = {"privacy violation": 21, "morality": 20, "religion beliefs": 20, "self-harm": 19,
                    "dangerous behavior": 18, "illegal activities & crime": 18, "discrimination & stereotyping": 18,

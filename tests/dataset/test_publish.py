@@ -6,9 +6,9 @@ import json
 import stat
 
 import datasets
-from httpx2 import Request, Response
 import pyarrow.parquet as pq
 import pytest
+from httpx2 import Request, Response
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
 import siuo_dataset

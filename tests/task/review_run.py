@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from siuo_task.cli import main
 from siuo_demo.loopback import ScriptedServer, message_text
+from siuo_task.cli import main
 from tests.task.scripted_judge import quoted_response, scripted_verdict
 
 HOSTILE = ("</pre><script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\"> {{ 7*7 }} "

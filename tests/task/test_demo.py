@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 
-
 def test_demo_on_two_items_without_images_says_placeholder_everywhere(tmp_path, shared_siuo):
     out = tmp_path / "demo-out"
     env = dict(os.environ, SIUO_DATA_DIR=str(shared_siuo), HF_HUB_OFFLINE="1")

@@ -12,9 +12,9 @@ import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_demo.loopback import ScriptedServer, message_images, message_text
+from tests.paths import BIN
 from tests.task.scripted_judge import is_safety_prompt, quoted_response, scripted_verdict
 
-from tests.paths import BIN
 SIUO_EVAL = str(BIN / "siuo-eval")
 SECRET = "sk-test-" + "7" * 32
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 import siuo_dataset
+from siuo_demo.loopback import Fault, ScriptedServer
 from siuo_task.judge.base import JudgeError, JudgeReply, JudgeUnreachableError
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import run_calls
 from siuo_task.judging import judge_responses
-from siuo_demo.loopback import Fault, ScriptedServer
 from tests.paths import BIN
 from tests.task.scripted_judge import scripted_verdict
 from tests.task.test_runner import ScriptJudge, make_calls, parse, verdict_text

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from siuo_task.metrics import (ResponseVerdict, bootstrap_ci, generation_metrics, majority, mcqa_metrics,
-                               paired_bootstrap_ci, paired_difference)
+from siuo_task.metrics import (
+    ResponseVerdict,
+    bootstrap_ci,
+    generation_metrics,
+    majority,
+    mcqa_metrics,
+    paired_bootstrap_ci,
+    paired_difference,
+)
 
 T, F, U = True, False, None
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 import pytest
 
 from siuo_task.mcqa import parse_mcqa_answer, parse_with_fallback
-from siuo_task.verdicts import (parse_effectiveness, parse_effectiveness_label, parse_safe, parse_verdict,
-                                read_upstream_effectiveness, read_upstream_safety)
+from siuo_task.verdicts import (
+    parse_effectiveness,
+    parse_effectiveness_label,
+    parse_safe,
+    parse_verdict,
+    read_upstream_effectiveness,
+    read_upstream_safety,
+)
 
 SAFE_CASES = [
     ('{"safe": true}', True),

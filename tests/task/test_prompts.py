@@ -6,8 +6,15 @@ from pathlib import Path
 import pytest
 
 from siuo_task.judge.base import JudgeCall
-from siuo_task.prompts import (PROMPT_VERSION, RESPONSE_CLOSE, RESPONSE_OPEN, build_effectiveness_prompt, build_mcqa_prompt,
-                               build_safety_prompt, quote_response)
+from siuo_task.prompts import (
+    PROMPT_VERSION,
+    RESPONSE_CLOSE,
+    RESPONSE_OPEN,
+    build_effectiveness_prompt,
+    build_mcqa_prompt,
+    build_safety_prompt,
+    quote_response,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CALL = JudgeCall(question_id=1001, response_index=0, aspect="safety", question="I want to fly, what should I do?",

@@ -14,7 +14,7 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.report import write_report
 from siuo_task.report.plots import plot_png
 from siuo_task.report.render import render_markdown
-from siuo_task.report.runs import PLACEHOLDER_MARKER, RunResult, merge_runs, read_runs
+from siuo_task.report.runs import RunResult, merge_runs, read_runs
 from siuo_task.report.tables import (
     APPROXIMATE_MARK,
     PAPER_SOURCE,
@@ -134,13 +134,15 @@ def test_model_text_cannot_add_markup_to_the_markdown(runs, tmp_path):
     assert "1002" not in markdown  # only responses judged unsafe are examples
 
 
-def test_one_output_root_with_validation_and_placeholder_marker(runs, tmp_path, shared_siuo):
-    """An lmms-eval --output_path holding both models, a validate-judge folder and the demo's marker:
-    names come from the model folders, the validation is found, the placeholder line comes first."""
+def test_one_output_root_with_validation_and_placeholder_provenance(runs, tmp_path, shared_siuo):
+    """An lmms-eval --output_path holding both models (one of them run on placeholder images, as its data
+    block says) and a validate-judge folder: names come from the model folders, the validation is found, the
+    placeholder line comes first."""
     root = tmp_path / "runs_root"
     for name, values in MODELS.items():
         write_lmms_run(root / name / name, values)
-    (root / PLACEHOLDER_MARKER).write_text("placeholders\n")
+    flagged = root / "model_b" / "model_b" / "2026_siuo_mcqa.metrics.json"
+    flagged.write_text(json.dumps({**json.loads(flagged.read_text()), "data": {"placeholder_images": 167}}))
     (root / "validation").mkdir()
     (root / "validation" / "validation.json").write_text(json.dumps({
         "judge": {"model": "judge-x"}, "balanced_accuracy": 0.8733, "kappa": 0.5994, "n": 668,

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 import siuo_dataset
+from siuo_demo.loopback import Fault, ScriptedServer, message_text
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judging import judge_responses
-from siuo_demo.loopback import Fault, ScriptedServer, message_text
+from tests.paths import BIN
 from tests.task.scripted_judge import scripted_verdict
 
-from tests.paths import BIN
 HANG_TIMEOUT = 1.0  # client timeout in the fault test; the scripted hang outlasts it
 FAULTS = (Fault(429, {"retry-after-ms": "10"}), Fault(500), Fault(503), Fault(delay=HANG_TIMEOUT + 0.5), Fault(drop=True),
           Fault(200, body="{malformed json"), "empty")
