@@ -47,8 +47,13 @@ browser:
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; } || \
 		echo 'make browser: could not install chromium; the browser tests will skip'
 
-test: install
+# ruff (lint + format, configured in pyproject.toml) first, then the whole suite.
+test: lint
 	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: install
 	$(BIN)/python -m siuo_demo

@@ -1,4 +1,4 @@
-"""File I/O at the edges: strict JSONL reading with line numbers, output checks before any work, atomic writes
+"""File I/O at the edges: output checks before any work, atomic writes (JSON, JSONL, bytes)
 (with the user's normal permissions, not ``mkstemp``'s private 0600)."""
 from __future__ import annotations
 
