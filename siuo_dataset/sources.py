@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import tempfile
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +138,8 @@ def _download_mcqa(target: Path) -> None:
     """Fetch the pinned upstream MCQA json into ``target`` (checked before it is cached)."""
     partial = target / f".{MCQA_FILE}.partial"
     try:
+        import urllib.request  # only when downloading
+
         with urllib.request.urlopen(MCQA_URL, timeout=60) as response:
             partial.write_bytes(response.read())
     except OSError as error:

@@ -1,7 +1,3 @@
 """SIUO scoring and evaluation: prompts, judges, metrics, lmms-eval glue, reports."""
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("siuo")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"  # the one definition: pyproject.toml reads it (tool.setuptools.dynamic)
