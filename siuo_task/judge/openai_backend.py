@@ -175,8 +175,8 @@ class OpenAIJudge:
             # the same answer would come back for every call: stop the run with one clear line
             return JudgeConfigError(redact(
                 f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
-                f"({error.status_code} {error.__class__.__name__}): check --judge-model, --judge-base-url "
-                f"and the key in ${self.api_key_env}"))
+                f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
+                f"--judge-base-url and the key in ${self.api_key_env}"))
         if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
             return JudgeUnreachableError(error.__class__.__name__)
         status = getattr(error, "status_code", None)
