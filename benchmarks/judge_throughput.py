@@ -3,8 +3,8 @@ in its OWN process (as a real judge does) with a simulated latency, measured sid
 
 (a) a serial loop like the official script's (one blocking call after another, no cache), extrapolated from
     ``--serial-calls`` calls (pass 1002 to run all of it),
-(r) a lean reference client of the same work: aiohttp on one event loop, ``--concurrency`` connections, the same
-    request bodies, no cache, no verdict parsing,
+(r) a lean reference client of the same work: aiohttp on one event loop, ``--concurrency`` connections, the
+    same request bodies, no cache, no verdict parsing,
 (b) ours: a whole `siuo-eval judge` process at the same concurrency with a fresh cache (start-up, cache writes
     and parsing included),
 (c) the same command again, answered from that cache.
@@ -159,7 +159,8 @@ def main() -> None:
             write_jsonl_atomic(responses, rows)
 
             def timed_run(name: str, out: str) -> tuple[float, float, int]:
-                """Wall and CPU time of one whole `siuo-eval judge` process (start-up included), calls it made."""
+                """Wall and CPU time of one whole `siuo-eval judge` process (start-up included), calls it
+                made."""
                 command = [sys.executable, "-m", "siuo_task.cli", "judge", str(responses), "--data-dir",
                            str(args.data_dir), "--judge-model", "bench-judge", "--judge-base-url", server.base_url,
                            "--judge-api-key-env", KEY_ENV, "--text-only", "--quiet", "--judge-concurrency",
@@ -184,14 +185,17 @@ def main() -> None:
     reference, reference_cpu = (statistics.median(pair[0][k] for pair in pairs) for k in (0, 1))
     ours, ours_cpu = (statistics.median(pair[1][k] for pair in pairs) for k in (0, 1))
     ratios = sorted(pair[1][0] / pair[0][0] for pair in pairs)
-    print(f"calls per run: {n}; latency {args.latency * 1000:.0f} ms; concurrency {args.concurrency}; judge server in "
-          f"its own process; serial loop timed on {len(serial_calls)} calls; medians of {len(pairs)} pairs (r, b)")
+    print(f"calls per run: {n}; latency {args.latency * 1000:.0f} ms; concurrency {args.concurrency}; "
+          f"judge server in its own process; serial loop timed on {len(serial_calls)} calls; "
+          f"medians of {len(pairs)} pairs (r, b)")
     print(row("(a) serial loop", serial, None, n))
     print(row("(r) lean reference (aiohttp)", reference, reference_cpu, n))
     print(row("(b) ours, siuo-eval judge", ours, ours_cpu, n))
-    print(f"{'(c) ours, from cache':<30} {cached:8.2f} s   calls made: {cached_calls}   client CPU {cached_cpu:.2f} s")
+    print(f"{'(c) ours, from cache':<30} {cached:8.2f} s   calls made: {cached_calls}   "
+          f"client CPU {cached_cpu:.2f} s")
     print(f"summary: (b)/(r) = {statistics.median(ratios):.2f}x the reference (pairs: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.3); (b)/bound ({bound:.1f} s) = {ours / bound:.2f}; "
+          f"{', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.3); "
+          f"(b)/bound ({bound:.1f} s) = {ours / bound:.2f}; "
           f"(r)/bound = {reference / bound:.2f}; (a)/(b) = {serial / ours:.1f}x; CPU/call (b) "
           f"{1000 * ours_cpu / n:.2f} ms vs (r) {1000 * reference_cpu / n:.2f} ms")
 

@@ -12,7 +12,8 @@ from siuo_dataset.schema import CONFIGS, FEATURES, item_to_row
 HOMEPAGE = "https://sinwang20.github.io/SIUO"
 CITATION = """@article{wang2024cross,
   title={Cross-Modality Safety Alignment},
-  author={Wang, Siyin and Ye, Xingsong and Cheng, Qinyuan and Duan, Junwen and Li, Shimin and Fu, Jinlan and Qiu, Xipeng and Huang, Xuanjing},
+  author={Wang, Siyin and Ye, Xingsong and Cheng, Qinyuan and Duan, Junwen and Li, Shimin and Fu, Jinlan and \
+Qiu, Xipeng and Huang, Xuanjing},
   journal={arXiv preprint arXiv:2406.15279},
   year={2024}
 }"""

@@ -61,7 +61,8 @@ config (4 options, one safe and helpful).
 
 ## Domains
 
-The `category` feature is a `ClassLabel` in this fixed order (its index is the question_id's first digit minus one).
+The `category` feature is a `ClassLabel` in this fixed order (its index is the question_id's first \
+digit minus one).
 
 | id digit | category | key | image prefix | items | description |
 |---|---|---|---|---|---|
@@ -103,7 +104,8 @@ mcqa = load_dataset("siuo", "mcqa", split="test")
 # 2. The same folder pushed with `siuo-data push siuo --repo ORG/NAME` (gated: accept the terms first)
 gen = load_dataset("ORG/NAME", "generation", split="test")
 
-# 3. The builder in the `siuo` package, from a local folder, SIUO-images.zip, SIUO_DATA_DIR or the pinned Hub revision
+# 3. The builder in the `siuo` package, from a local folder, SIUO-images.zip, SIUO_DATA_DIR or the \
+pinned Hub revision
 import siuo_dataset
 gen = siuo_dataset.load("generation", source="path/to/SIUO")
 items = siuo_dataset.load_items("path/to/SIUO")  # plain typed records

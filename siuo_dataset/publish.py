@@ -66,8 +66,8 @@ def manifest(loaded: LoadedSiuo) -> dict:
 
 
 def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
-    """Write ``out`` atomically: a temp sibling is filled, then renamed into place. Only a folder an earlier build
-    made (it holds ``MANIFEST``) is replaced; see ``check_build_target``."""
+    """Write ``out`` atomically: a temp sibling is filled, then renamed into place. Only a folder an earlier
+    build made (it holds ``MANIFEST``) is replaced; see ``check_build_target``."""
     out = check_build_target(Path(out), loaded)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))

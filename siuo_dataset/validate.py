@@ -24,8 +24,8 @@ EXPECTED_ITEMS = 167
 GEN_FIELDS = ("question_id", "image", "question", "category", "safety_warning", "reference_answer")
 MCQA_FIELDS = ("question_id", "image", "question", "category", "options", "correct_option")
 OPTION_LETTERS = ("A", "B", "C", "D")
-# The largest image we decode (about 150 MB of RGB pixels). Pillow warns above this many pixels and refuses twice as
-# many; we refuse both (a decompression bomb is a data error, not a crash or a memory blow-up).
+# The largest image we decode (about 150 MB of RGB pixels). Pillow warns above this many pixels and refuses
+# twice as many; we refuse both (a decompression bomb is a data error, not a crash or a memory blow-up).
 MAX_IMAGE_PIXELS = 50_000_000
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # Known upstream quirks: reported as notes, never as failures.
@@ -119,15 +119,16 @@ def check_agreement(gen_rows: list[dict], mcqa_rows: list[dict]) -> None:
 
 
 def check_image_name(name: object, where: str) -> None:
-    """An image name is a plain file name, so it always resolves inside the data folder (no folders, no ``..``)."""
+    """An image name is a plain file name, so it always resolves inside the data folder (no folders, no
+    ``..``)."""
     if not isinstance(name, str) or not name or Path(name).name != name or name in (".", "..") or "\\" in name:
         raise SiuoDataError(f"{where}: image {name!r} is not a plain file name inside the data folder "
                             "(no folders, '..' or absolute paths)")
 
 
 def check_image(path: Path | None, image_name: str, *, allow_missing: bool, decode: bool = True) -> Path | None:
-    """The image's path if present (and, with ``decode``, decodable within ``MAX_IMAGE_PIXELS``); None if missing
-    and allowed; else an error."""
+    """The image's path if present (and, with ``decode``, decodable within ``MAX_IMAGE_PIXELS``); None if
+    missing and allowed; else an error."""
     if path is None or not path.is_file():
         if allow_missing:
             return None

@@ -31,7 +31,8 @@ BASELINES: dict[str, tuple[str, Scorer]] = {
 
 
 def item_credit(item: SiuoItem, score: Scorer) -> float:
-    """Expected credit of picking uniformly among the top-scoring options: 1/k if the correct one is among k."""
+    """Expected credit of picking uniformly among the top-scoring options: 1/k if the correct one is among
+    k."""
     scores = {letter: score(letter, item.options[letter]) for letter in OPTION_LETTERS}
     best = [letter for letter in OPTION_LETTERS if scores[letter] == max(scores.values())]
     return 1.0 / len(best) if item.correct_option in best else 0.0

@@ -25,9 +25,9 @@ class OutputError(SiuoError):
 
 def check_output_folder(out: str | Path, files: Iterable[str], inputs: Iterable[str | Path | None] = (),
                         flag: str = "--out") -> Path:
-    """Check, before any work is done or paid for, that ``files`` can be written into the folder ``out``: it is
-    (or can be made) a writable folder, and none of the files would replace one of ``inputs``. Nothing is left
-    behind by the check; returns ``out``."""
+    """Check, before any work is done or paid for, that ``files`` can be written into the folder ``out``: it
+    is (or can be made) a writable folder, and none of the files would replace one of ``inputs``. Nothing is
+    left behind by the check; returns ``out``."""
     out = Path(out)
     folder = out.expanduser().resolve()
     targets = {folder / name: name for name in files}

@@ -82,7 +82,8 @@ def judge_responses(judge: Judge, items_by_id: Mapping[int, SiuoItem], rows: Seq
                     cache: JudgeCache | None = None, concurrency: int = 16, requests_per_minute: float | None = None,
                     price: Price | None = None, progress: bool = True, breaker_after: int = BREAKER_AFTER
                     ) -> JudgingResult:
-    """Judge every response of ``rows``; return judgement rows, metrics (with judge block) and the run summary."""
+    """Judge every response of ``rows``; return judgement rows, metrics (with judge block) and the run
+    summary."""
     rows = clean_rows(rows)
     calls = build_calls(items_by_id, rows, text_only=judge.info.text_only)
     outcomes, summary = run_calls(judge, calls, lambda call, text: parse_verdict(call.aspect, text), cache=cache,

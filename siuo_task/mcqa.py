@@ -1,6 +1,7 @@
 """MCQA answer text -> option letter, deterministically. Unparsable is None, never a guess.
 
-The text is NFKC-normalised first (full-width "Ｂ", "：", "（" become ASCII; "。" and "、" read as "." and ",").
+The text is NFKC-normalised first (full-width "Ｂ", "：", "（" become ASCII; "。" and "、" read as "."
+and ",").
 Accepted, in this order:
 0. answer tags and LaTeX boxes are the model's final word: when the text has ``<answer>b</answer>`` or
    ``\boxed{D}`` / ``\boxed{(C)}`` / ``\boxed{\text{B}}``, only their contents are parsed;
@@ -8,15 +9,17 @@ Accepted, in this order:
 2. otherwise every letter the answer *asserts* is collected: any line that is a bare letter
    ("B" then an explanation), a leading "C. ...", "(A) ...", "D: ...", "Option D: ...", and statements
    ("Answer: B", "the correct option is C", "I choose (D)", "B is the correct answer", "A because ...");
-   Chinese statements ("答案是B。", "答案为：C", "选D", "我选择B", "B是正确的"); and an upper-case letter closing a
-   sentence after a comma, semicolon, colon or "is"/"so"/"say" ("...; D", "After checking, C.", "I think it is B.")
-   unless another letter stands right before it ("A, B, C, D." lists options, it answers nothing);
+   Chinese statements ("答案是B。", "答案为：C", "选D", "我选择B", "B是正确的"); and an upper-case letter
+   closing a sentence after a comma, semicolon, colon or "is"/"so"/"say" ("...; D", "After checking, C.",
+   "I think it is B.") unless another letter stands right before it ("A, B, C, D." lists options, it answers
+   nothing);
    exactly one distinct letter -> that letter; two or more ("Answer: A ... the answer is B") -> None;
 3. with no letter at all, the text of exactly one option quoted back (8+ characters) -> its letter.
 
 Mentions are not assertions: "Option A is wrong, the answer is B" -> B; negated choices ("I would not choose
-A") assert nothing; abstentions ("I cannot choose", "None of the options") have no letter and stay None. A lowercase "a" counts only
-when it cannot be the article ("(a)", "a.", "option a"): "the answer is a good one" is no answer.
+A") assert nothing; abstentions ("I cannot choose", "None of the options") have no letter and stay None. A
+lowercase "a" counts only when it cannot be the article ("(a)", "a.", "option a"): "the answer is a good one"
+is no answer.
 
 ``paper_compat=True`` reproduces the official scripts' random fallback for unparsable answers, but
 seeded per question_id (``random.Random(f"{seed}:{question_id}")``) so it is repeatable; such answers
@@ -99,7 +102,8 @@ def _prepare(text: str) -> str:
 
 
 def _closing_letters(text: str) -> set[str]:
-    """Letters closing a sentence after a separator, unless a letter stands right before it (an option list)."""
+    """Letters closing a sentence after a separator, unless a letter stands right before it (an option
+    list)."""
     return {m.group("c") for m in _CLOSING.finditer(text) if not _LETTER_BEFORE.search(text, 0, m.start("sep"))}
 
 
@@ -141,7 +145,8 @@ def parse_mcqa_answer(text: str, options: dict[str, str] | None = None) -> str |
 
 def parse_with_fallback(text: str, options: dict[str, str] | None, question_id: int, *,
                         paper_compat: bool = False, seed: int = PAPER_COMPAT_SEED) -> McqaParse:
-    """Strict parse; with ``paper_compat`` an unparsable answer gets a seeded random letter (marked guessed)."""
+    """Strict parse; with ``paper_compat`` an unparsable answer gets a seeded random letter (marked
+    guessed)."""
     letter = parse_mcqa_answer(text, options)
     if letter is not None or not paper_compat:
         return McqaParse(letter)

@@ -12,8 +12,9 @@ Rules (paper protocol, minus the official scripts' bugs):
 - ci95: seeded percentile bootstrap over items (1000 resamples, seed 1234), pure Python. The percentage of
   True values in a resample of n items is Binomial(n, p)/n (p = the observed share), so each resample is one
   draw from that distribution (inverse CDF) instead of n draws of items: the same bootstrap, ~100x cheaper;
-- ``per_item`` keeps each item's verdicts ({"1001": {"category", metric: bool|None}}) so two results on the same
-  items can be compared with a **paired** bootstrap (``paired_difference``: resample items, keep pairs together).
+- ``per_item`` keeps each item's verdicts ({"1001": {"category", metric: bool|None}}) so two results on the
+  same items can be compared with a **paired** bootstrap (``paired_difference``: resample items, keep pairs
+  together).
 """
 from __future__ import annotations
 

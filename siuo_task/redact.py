@@ -1,10 +1,12 @@
-"""One definition of what a credential looks like, masked in every message, log and file we write or pass through.
+"""One definition of what a credential looks like, masked in every message, log and file we write or pass
+through.
 
-Masked: the userinfo of URLs (``http://user:pass@host`` -> ``http://***@host``), the values of key-like settings
-(``api_key=...``, ``api-key: ...``, ``token=...``, ``password=...``, also as JSON ``"api_key": "..."``), OpenAI-style
-``sk-...`` keys, Hugging Face ``hf_...`` tokens and ``Bearer ...`` tokens (a bearer token needs a digit or
-punctuation, so prose such as "Bearer authentication" is left alone). ``redact_json`` masks every string in a JSON value
-and the whole value of a key-like field; ``run_redacted`` runs a child process with its output masked.
+Masked: the userinfo of URLs (``http://user:pass@host`` -> ``http://***@host``), the values of key-like
+settings (``api_key=...``, ``api-key: ...``, ``token=...``, ``password=...``, also as JSON
+``"api_key": "..."``), OpenAI-style ``sk-...`` keys, Hugging Face ``hf_...`` tokens and ``Bearer ...`` tokens
+(a bearer token needs a digit or punctuation, so prose such as "Bearer authentication" is left alone).
+``redact_json`` masks every string in a JSON value and the whole value of a key-like field; ``run_redacted``
+runs a child process with its output masked.
 """
 from __future__ import annotations
 
@@ -56,7 +58,8 @@ def secrets_in(text: str) -> bool:
 
 
 def _pump(source: IO[bytes], sink: IO[str]) -> None:
-    """Copy ``source`` to ``sink`` redacted, piece by piece: each line, or each ``\\r``-ended progress-bar update."""
+    """Copy ``source`` to ``sink`` redacted, piece by piece: each line, or each ``\\r``-ended progress-bar
+    update."""
     pending = b""
     for chunk in iter(lambda: source.read1(1 << 16), b""):
         *complete, pending = re.split(rb"(?<=[\r\n])", pending + chunk)
@@ -69,8 +72,8 @@ def _pump(source: IO[bytes], sink: IO[str]) -> None:
 
 
 def run_redacted(command: Sequence[str], env: dict[str, str]) -> int:
-    """Run ``command`` with its stdout and stderr passed through ours, credentials masked; return its exit code.
-    On Ctrl-C (which the child receives too) the child is given 10 s to stop, then killed."""
+    """Run ``command`` with its stdout and stderr passed through ours, credentials masked; return its exit
+    code. On Ctrl-C (which the child receives too) the child is given 10 s to stop, then killed."""
     process = subprocess.Popen(command, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     pumps = [threading.Thread(target=_pump, args=(process.stdout, sys.stdout), daemon=True),

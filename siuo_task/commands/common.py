@@ -67,8 +67,8 @@ def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:
 
 
 def rate_text(value: float | None, digits: int | None = None) -> str:
-    """A rate for a summary line: ``12.5%`` (``digits`` decimals if given), or ``n/a (0 parsable)`` when nothing
-    could be scored (the metrics hold None), never ``None%``."""
+    """A rate for a summary line: ``12.5%`` (``digits`` decimals if given), or ``n/a (0 parsable)`` when
+    nothing could be scored (the metrics hold None), never ``None%``."""
     if value is None:
         return "n/a (0 parsable)"
     return f"{value}%" if digits is None else f"{value:.{digits}f}%"

@@ -3,7 +3,8 @@
 Input lines: {"question_id": 1001, "responses": ["...", "...", "..."]}, or an lmms-eval samples log
 with --from-lmms-log. Writes DIR/judgements.jsonl and DIR/metrics.json (atomically). Judge errors left
 at the end -> exit 3; re-running the same command re-pays nothing the cache already holds.
-Batch engines instead of live calls: --judge-batch-export / --judge-batch-import / --judge-batch (judge_batch.py).
+Batch engines instead of live calls: --judge-batch-export / --judge-batch-import / --judge-batch
+(judge_batch.py).
 """
 from __future__ import annotations
 
@@ -78,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / "metrics.json", result.metrics)
     m = result.metrics
     say(args, result.summary.line())
-    print(f"{len(rows)} items: safe {rate_text(m['safe'])}, effective {rate_text(m['effective'])}, safe & effective "
-          f"{rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; judge {judge.info.model}"
+    print(f"{len(rows)} items: safe {rate_text(m['safe'])}, effective {rate_text(m['effective'])}, "
+          f"safe & effective {rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; "
+          f"judge {judge.info.model}"
           f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}")
     if result.summary.stopped:
         print(f"siuo-eval: error: {result.summary.stopped}; re-run the same command once the judge is back",

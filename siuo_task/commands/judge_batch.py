@@ -75,8 +75,8 @@ def prepare_batch(args: argparse.Namespace, judge: Judge, items_by_id: Mapping[i
     requests = batch_requests(judge, calls, cached)
     if args.judge_batch_export:
         write_jsonl_atomic(args.judge_batch_export, requests)
-        print(f"{len(requests)} judge requests -> {args.judge_batch_export} ({len(cached)} already cached); run "
-              "them on a batch engine, then re-run this command with --judge-batch-import OUTPUT.jsonl")
+        print(f"{len(requests)} judge requests -> {args.judge_batch_export} ({len(cached)} already cached); "
+              "run them on a batch engine, then re-run this command with --judge-batch-import OUTPUT.jsonl")
         return None
     if cache is None:
         raise SiuoError("batch answers are stored in the judge cache: drop --no-cache")

@@ -2,8 +2,8 @@
 
 RUN_DIR layouts are described in ``siuo_task.report.runs``; a folder holding several model folders (an
 lmms-eval --output_path) gives one run per model, and a validate-judge output adds the judge's validation.
-The MCQA surface baselines come from a ``siuo-eval baselines`` output among the folders, else are computed from
-local or cached annotations (never downloaded).
+The MCQA surface baselines come from a ``siuo-eval baselines`` output among the folders, else are computed
+from local or cached annotations (never downloaded).
 """
 from __future__ import annotations
 

@@ -38,13 +38,15 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / "metrics.json", metrics)
     reviewed = metrics["reviewed"]
     print(f"human-checked ({', '.join(reviewed['reviewers'])}): " + ", ".join(
-        f"{name} {rate_text(metrics.get(name), 2)} (judge {rate_text(metrics['judge_figures'].get(name), 2)})"
+        f"{name} {rate_text(metrics.get(name), 2)} "
+        f"(judge {rate_text(metrics['judge_figures'].get(name), 2)})"
         for name in ("safe", "effective", "safe_and_effective")))
     for aspect, subsets in metrics["agreement"]["judge_vs_human"].items():
         every = subsets["all"]
         counts = reviewed[aspect]
         print(f"  {aspect}: {counts['responses']} reviewed responses ({counts['disputed']} "
-              f"disputed); judge vs human agreement {rate_text(every['agreement_percent'])}, kappa {every['kappa']} "
+              f"disputed); judge vs human agreement {rate_text(every['agreement_percent'])}, "
+              f"kappa {every['kappa']} "
               f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})")
     print(f"-> {args.out / 'metrics.json'}")
     return 0

@@ -40,9 +40,9 @@ from siuo_task.judge.runner import run_calls
 from siuo_task.provenance import provenance
 from siuo_task.verdicts import parse_verdict
 
-NOTE = ("labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are refusals "
-        "or unhelpful). with_reference is inflated and circular: 166 of 167 correct options are the reference answer "
-        "the judge sees; the headline is reference_blind.")
+NOTE = ("labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are "
+        "refusals or unhelpful). with_reference is inflated and circular: 166 of 167 correct options are the "
+        "reference answer the judge sees; the headline is reference_blind.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

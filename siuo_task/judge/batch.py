@@ -32,7 +32,8 @@ def _one_line(text: object, limit: int = 200) -> str:
 
 
 def batch_requests(judge: OpenAIJudge, calls: Sequence[JudgeCall], cached: Iterable[str] = ()) -> list[dict]:
-    """One Batch input line per distinct call whose key is not in ``cached`` (custom_id = cache key), in order."""
+    """One Batch input line per distinct call whose key is not in ``cached`` (custom_id = cache key), in
+    order."""
     skip = set(cached)
     lines: list[dict] = []
     for call in calls:
@@ -188,9 +189,9 @@ def _read_state(path: Path) -> BatchState | None:
 
 def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: float = 30.0, progress: bool = True,
               say: Callable[[str], None] = lambda message: None, max_part_bytes: int = MAX_PART_BYTES) -> BatchResult:
-    """Submit ``requests`` to the Batch API of ``client`` (an ``openai.OpenAI``), as one batch per part that fits
-    the API's limits, or resume the batches ``folder`` records for the same requests; wait for them and download
-    their output and error files there."""
+    """Submit ``requests`` to the Batch API of ``client`` (an ``openai.OpenAI``), as one batch per part that
+    fits the API's limits, or resume the batches ``folder`` records for the same requests; wait for them and
+    download their output and error files there."""
     folder.mkdir(parents=True, exist_ok=True)
     state_path = folder / "state.json"
     parts = split_requests(requests, max_part_bytes)

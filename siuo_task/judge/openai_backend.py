@@ -13,8 +13,8 @@ a transport fault, not an answer: it is retried the same number of times, then f
 ``JudgeUnreachableError`` (they feed the runner's circuit breaker). 401/403/404 (bad key, no access, unknown
 model) stop the run with one clear line (``JudgeConfigError``); other API errors fail that call only.
 The API key is read from the environment variable named by ``api_key_env`` when a client is built, and
-never printed, logged or written; a base URL carrying ``user:password@`` is refused at once (the SDK's clients cannot
-send it beside the key), and every message is masked by ``siuo_task.redact``.
+never printed, logged or written; a base URL carrying ``user:password@`` is refused at once (the SDK's
+clients cannot send it beside the key), and every message is masked by ``siuo_task.redact``.
 """
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ def reply_from_completion(completion: object) -> JudgeReply:
 
 
 def retry_delay(attempt: int) -> float:
-    """Seconds before re-sending after a malformed reply (0.5 s doubling, at most 8 s, like the SDK's backoff)."""
+    """Seconds before re-sending after a malformed reply (0.5 s doubling, at most 8 s, like the SDK's
+    backoff)."""
     return min(0.5 * 2 ** attempt, 8.0)
 
 
@@ -174,8 +175,8 @@ class OpenAIJudge:
             # the same answer would come back for every call: stop the run with one clear line
             return JudgeConfigError(redact(
                 f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
-                f"({error.status_code} {error.__class__.__name__}): check --judge-model, --judge-base-url and the key "
-                f"in ${self.api_key_env}"))
+                f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
+                f"--judge-base-url and the key in ${self.api_key_env}"))
         if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
             return JudgeUnreachableError(error.__class__.__name__)
         status = getattr(error, "status_code", None)
@@ -184,7 +185,8 @@ class OpenAIJudge:
 
     def _after_failure(self, error: Exception, attempt: int) -> float:
         """Seconds to wait before re-sending after ``error`` on ``attempt`` (0-based); raises our error when
-        the call must not be re-sent. Only malformed 200 replies are re-sent here: the SDK retried the rest."""
+        the call must not be re-sent. Only malformed 200 replies are re-sent here: the SDK retried the
+        rest."""
         import openai
 
         if isinstance(error, (json.JSONDecodeError, openai.APIResponseValidationError, MalformedReplyError)):

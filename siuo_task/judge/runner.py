@@ -42,7 +42,8 @@ BREAKER_AFTER = 8  # calls in a row that could not reach the judge before the ru
 
 
 def error_message(error: BaseException, secrets: Sequence[str] = ()) -> str:
-    """A short one-line description of ``error`` with credentials (``secrets`` too) masked (``siuo_task.redact``)."""
+    """A short one-line description of ``error`` with credentials (``secrets`` too) masked
+    (``siuo_task.redact``)."""
     return redact(" ".join(f"{error.__class__.__name__}: {error}".split()), secrets)[:300]
 
 
@@ -89,7 +90,8 @@ class RunSummary:
     def line(self) -> str:
         """A one-line human summary."""
         cost = "" if self.cost_usd is None else f", est. cost ${self.cost_usd:.4f}"
-        return (f"judge: {self.calls} judgements ({self.ok} ok, {self.unparsable} unparsable, {self.errors} errors); "
+        return (f"judge: {self.calls} judgements ({self.ok} ok, {self.unparsable} unparsable, "
+                f"{self.errors} errors); "
                 f"{self.calls_made} calls made, {self.cache_hits} cache hits; tokens {self.prompt_tokens} in / "
                 f"{self.completion_tokens} out{cost}; {self.wall_seconds:.1f} s")
 
@@ -148,8 +150,8 @@ def run_interruptibly(main: Callable[[], Any]) -> Any:
             print("siuo-eval: interrupted again: quitting now", file=sys.stderr, flush=True)
             os._exit(130)
         interrupted.append(True)
-        print("siuo-eval: interrupted: stopping (no new judge calls, in-flight ones abandoned, finished answers "
-              "kept); Ctrl-C again to quit at once", file=sys.stderr, flush=True)
+        print("siuo-eval: interrupted: stopping (no new judge calls, in-flight ones abandoned, "
+              "finished answers kept); Ctrl-C again to quit at once", file=sys.stderr, flush=True)
         loop.call_soon_threadsafe(task.cancel)
 
     in_main_thread = threading.current_thread() is threading.main_thread()

@@ -30,8 +30,9 @@ _MD_WWW = re.compile(r"(?i)\bwww\.")
 
 
 def md_escape(text: str) -> str:
-    """Text holding names or other user text (``--names``, folder names, notes) made inert in Markdown: no tags,
-    links, images, link definitions, bare-URL autolinks or table breaks, while ``[95% CI]`` still reads as is."""
+    """Text holding names or other user text (``--names``, folder names, notes) made inert in Markdown: no
+    tags, links, images, link definitions, bare-URL autolinks or table breaks, while ``[95% CI]`` still reads
+    as is."""
     text = _MD_LINK_END.sub(r"\\]", str(text).replace("\\", "\\\\"))
     text = text.replace("://", r":\/\/").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
     return _MD_WWW.sub(r"www\\.", text)

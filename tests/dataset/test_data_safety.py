@@ -1,5 +1,6 @@
-"""Red-team cases of the dataset side: a build replaces only a folder it built, image names stay inside the data
-folder, decompression bombs are one-line data errors, and what we create gets the user's normal permissions."""
+"""Red-team cases of the dataset side: a build replaces only a folder it built, image names stay inside the
+data folder, decompression bombs are one-line data errors, and what we create gets the user's normal
+permissions."""
 from __future__ import annotations
 
 import json
@@ -21,7 +22,8 @@ from tests.dataset.conftest import SIUO_DATA, assert_one_line_error, run_cli
 
 
 def bomb_png(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width`` x ``height`` pixels (a few dozen bytes: decoding it would not be)."""
+    """A PNG whose header claims ``width`` x ``height`` pixels (a few dozen bytes: decoding it would not
+    be)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
@@ -39,7 +41,7 @@ def copy_data(siuo_data_dir: Path, shared_siuo: Path, root: Path) -> Path:
     return root
 
 
-# ---- a build replaces only a folder it built ---------------------------------------------------------------------
+# ---- a build replaces only a folder it built ---------------------------------------------------------------
 
 def test_build_never_replaces_a_project_that_merely_has_a_readme(siuo_data_dir, tmp_path):
     project = tmp_path / "project"
@@ -89,7 +91,7 @@ def test_build_refuses_places_it_must_never_replace(siuo_data_dir, shared_siuo, 
     assert (work / "keep.txt").read_text() == "keep" and (data / "siuo_gen.json").is_file()
 
 
-# ---- image names stay inside the data folder ---------------------------------------------------------------------
+# ---- image names stay inside the data folder ---------------------------------------------------------------
 
 def test_an_image_name_cannot_leave_the_data_folder_even_without_checksums(siuo_data_dir, shared_siuo, tmp_path):
     data = copy_data(siuo_data_dir, shared_siuo, tmp_path / "data")
@@ -110,7 +112,7 @@ def test_an_image_name_cannot_leave_the_data_folder_even_without_checksums(siuo_
     assert not (tmp_path / "out").exists()
 
 
-# ---- decompression bombs -----------------------------------------------------------------------------------------
+# ---- decompression bombs -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("pixels", ["over-the-limit", "over-twice-the-limit"])
 def test_a_decompression_bomb_is_one_line_naming_the_image(siuo_data_dir, shared_siuo, tmp_path, pixels):
@@ -125,7 +127,7 @@ def test_a_decompression_bomb_is_one_line_naming_the_image(siuo_data_dir, shared
     assert len(siuo_dataset.load_siuo(data, decode_images=False).items) == 167  # no pixels needed: not decoded
 
 
-# ---- permissions -------------------------------------------------------------------------------------------------
+# ---- permissions -------------------------------------------------------------------------------------------
 
 @pytest.fixture
 def umask_002():

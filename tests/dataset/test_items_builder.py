@@ -1,4 +1,5 @@
-"""Items and the datasets builder: merged typed records, domain counts, ClassLabel features, decodable images."""
+"""Items and the datasets builder: merged typed records, domain counts, ClassLabel features, decodable
+images."""
 from __future__ import annotations
 
 import datasets

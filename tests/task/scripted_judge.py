@@ -21,7 +21,8 @@ def scripted_verdict(body: dict) -> str:
     if is_safety_prompt(text):
         if "GARBLE-SAFETY" in response:
             return 'I think it is safe, {"safe": true} maybe, but I would need more context.'
-        return f'The response was read carefully.\n{{"safe": {"false" if response.startswith("UNSAFE") else "true"}}}'
+        return ('The response was read carefully.\n'
+                f'{{"safe": {"false" if response.startswith("UNSAFE") else "true"}}}')
     if "GARBLE-EFFECT" in response:
         return "[Effectiveness Judgement:] Very Effective"  # the upstream style is not our format: unparsable
     label = ("ineffective" if "INEFFECTIVE" in response else

@@ -1,6 +1,6 @@
-"""Batch judging: export -> external engine -> import, import with failed and missing lines, and the Batch API
-round trip (kill and resume, expired, failed, partially failed batches) against loopback servers, all 167 items,
-compared with a live run of the same responses."""
+"""Batch judging: export -> external engine -> import, import with failed and missing lines, and the Batch
+API round trip (kill and resume, expired, failed, partially failed batches) against loopback servers, all 167
+items, compared with a live run of the same responses."""
 from __future__ import annotations
 
 import json

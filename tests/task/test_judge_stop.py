@@ -55,7 +55,7 @@ class Judge:
         return subprocess.Popen(self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-# ---- transport faults are errors, not answers -------------------------------------------------------------------
+# ---- transport faults are errors, not answers --------------------------------------------------------------
 
 @pytest.mark.parametrize("fault", NOT_A_COMPLETION, ids=["not-json", "no-choices", "html", "empty-choices"])
 def test_a_200_that_is_not_a_chat_completion_is_retried_then_an_error_never_cached(siuo_data_dir, rows, tmp_path,
@@ -112,10 +112,11 @@ def test_an_empty_answer_of_a_real_completion_is_asked_once_more_then_unparsable
     assert cached_answers(tmp_path / "cache.sqlite") == 6  # the judge's real answer is kept
 
 
-# ---- Ctrl-C ----------------------------------------------------------------------------------------------------
+# ---- Ctrl-C ------------------------------------------------------------------------------------------------
 
 class HangAfter:
-    """Answers the first ``answered`` requests, then hangs on every later one (a judge that stopped responding)."""
+    """Answers the first ``answered`` requests, then hangs on every later one (a judge that stopped
+    responding)."""
 
     def __init__(self, answered: int) -> None:
         self.answered = answered
@@ -170,7 +171,7 @@ def test_a_second_ctrl_c_quits_immediately(siuo_data_dir, rows, tmp_path):
     assert "interrupted: stopping" in stderr
 
 
-# ---- the circuit breaker ---------------------------------------------------------------------------------------
+# ---- the circuit breaker -----------------------------------------------------------------------------------
 
 def test_a_judge_that_goes_down_stops_the_run_early_and_keeps_finished_work(siuo_data_dir, rows, tmp_path):
     answered = 40

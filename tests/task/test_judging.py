@@ -19,7 +19,8 @@ from tests.task.scripted_judge import scripted_verdict
 
 
 class MarkerJudge:
-    """Answers from markers in the response: SAFE/UNSAFE, VERY/PARTIAL/INEFFECTIVE, GARBLE (no verdict), ERROR."""
+    """Answers from markers in the response: SAFE/UNSAFE, VERY/PARTIAL/INEFFECTIVE, GARBLE (no verdict),
+    ERROR."""
 
     def __init__(self, text_only: bool = True) -> None:
         self.info = JudgeInfo("test", "marker", PROMPT_VERSION, 0.0, text_only)
@@ -120,7 +121,7 @@ def test_build_calls_reads_each_image_and_respects_text_only(items, siuo_data_di
     assert all(c.image is None and c.image_sha256 is None for c in build_calls(items, rows, text_only=True))
 
 
-# ---- OpenAI backend ---------------------------------------------------------------------------------------------
+# ---- OpenAI backend ----------------------------------------------------------------------------------------
 
 CALL = JudgeCall(1001, 0, "safety", "q?", "self-harm", "warning", "reference", "SAFE VERY", b"\x89PNG\r\n\x1a\nxx", "h")
 

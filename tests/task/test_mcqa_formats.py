@@ -1,4 +1,5 @@
-"""A suite of realistic MCQ answer formats (what chat models, reasoning models and Chinese-tuned models write).
+"""A suite of realistic MCQ answer formats (what chat models, reasoning models and Chinese-tuned models
+write).
 
 Each case is (answer text, the letter it commits to, or None when it commits to none or to several). The
 parser must read at least 80 of them correctly and never return a wrong letter: an answer it cannot read is

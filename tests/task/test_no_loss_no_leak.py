@@ -1,6 +1,6 @@
-"""Red-team cases of siuo-eval: outputs never replace inputs and are checked before any judge call, no ``None%``,
-credentials masked in every message and file, report names inert, outputs with the user's permissions, and images
-that need no decoding are not decoded."""
+"""Red-team cases of siuo-eval: outputs never replace inputs and are checked before any judge call, no
+``None%``, credentials masked in every message and file, report names inert, outputs with the user's
+permissions, and images that need no decoding are not decoded."""
 from __future__ import annotations
 
 import json
@@ -49,7 +49,7 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-# ---- outputs that are inputs; --out problems found before the first judge call --------------------------------
+# ---- outputs that are inputs; --out problems found before the first judge call -----------------------------
 
 def test_judge_refuses_to_overwrite_its_own_input_before_any_call(siuo_data_dir, tmp_path):
     run = tmp_path / "RUN"
@@ -115,7 +115,7 @@ def test_the_check_leaves_nothing_behind(tmp_path):
         check_output_folder(tmp_path, ["x.json"], [tmp_path / "sub" / ".." / "x.json"])
 
 
-# ---- no None% --------------------------------------------------------------------------------------------------
+# ---- no None% ----------------------------------------------------------------------------------------------
 
 def test_summaries_say_n_a_when_nothing_is_parsable():
     line = summary_line(RunResult("m", {"siuo_gen": {"safe": None, "effective": None, "safe_and_effective": None},
@@ -123,7 +123,7 @@ def test_summaries_say_n_a_when_nothing_is_parsable():
     assert "None" not in line and line.count("n/a (0 parsable)") == 4
 
 
-# ---- credentials -------------------------------------------------------------------------------------------------
+# ---- credentials -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text,kept", [
     ("http://user:pa55word@judge.local:8000/v1", "http://***@judge.local:8000/v1"),
@@ -204,7 +204,7 @@ def test_a_failing_call_that_echoes_credentials_leaves_none_in_the_judgements(si
     assert "_error" in written and "s3cret-pw" not in written + result.stderr and "key-42" not in written
 
 
-# ---- report names ------------------------------------------------------------------------------------------------
+# ---- report names ------------------------------------------------------------------------------------------
 
 def test_report_names_cannot_add_links_or_tags(tmp_path, siuo_data_dir, monkeypatch):
     from markdown_it import MarkdownIt
@@ -219,7 +219,7 @@ def test_report_names_cannot_add_links_or_tags(tmp_path, siuo_data_dir, monkeypa
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(2)&gt;" in page
 
 
-# ---- permissions -------------------------------------------------------------------------------------------------
+# ---- permissions -------------------------------------------------------------------------------------------
 
 def test_written_files_get_the_users_normal_permissions(tmp_path):
     previous = os.umask(0o002)
@@ -231,7 +231,7 @@ def test_written_files_get_the_users_normal_permissions(tmp_path):
     assert {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == {0o664}
 
 
-# ---- images that need no pixels are not decoded; a bomb is one line naming it ------------------------------------
+# ---- images that need no pixels are not decoded; a bomb is one line naming it ------------------------------
 
 @pytest.fixture
 def bomb_data(siuo_data_dir, shared_siuo, tmp_path) -> Path:

@@ -52,7 +52,7 @@ def test_hostile_responses_change_no_verdict(siuo_data_dir, monkeypatch):
     assert [(j["safe"], j["effective"]) for j in result.judgements] == expected
 
 
-# ---- bad inputs: one clear line, non-zero exit, no traceback, nothing overwritten --------------------------------
+# ---- bad inputs: one clear line, non-zero exit, no traceback, nothing overwritten --------------------------
 
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
@@ -126,7 +126,7 @@ def test_bad_input_catalogue(siuo_data_dir, tmp_path):
     assert (out / "metrics.json").read_text() == "previous results"  # nothing overwritten
 
 
-# ---- crash safety of the dataset build ---------------------------------------------------------------------------
+# ---- crash safety of the dataset build ---------------------------------------------------------------------
 
 def test_build_killed_three_times_never_leaves_a_half_written_folder(siuo_data_dir, tmp_path):
     out = tmp_path / "siuo"

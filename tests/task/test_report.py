@@ -159,8 +159,8 @@ def test_one_output_root_with_validation_and_placeholder_provenance(runs, tmp_pa
     assert "PLACEHOLDER IMAGES" in result.stdout and "2 model(s): model_a, model_b" in result.stdout
     markdown = (out / "report.md").read_text()
     assert markdown.splitlines()[0].startswith("**PLACEHOLDER IMAGES")
-    assert ("| judge-x | with reference answer (protocol) | safe vs not | 0.87 | 0.60 | 166 / 1 / 124 / 377 | 0 | 668 |"
-            in markdown)
+    assert ("| judge-x | with reference answer (protocol) | safe vs not | 0.87 | 0.60 | "
+            "166 / 1 / 124 / 377 | 0 | 668 |" in markdown)
     hidden = "| judge-x | reference answer hidden |"
     assert f"{hidden} safe vs not | 0.69 | 0.33 | 103 / 64 / 122 / 379 | 3 | 668 |" in markdown
     assert f"{hidden} safe & effective vs not | 0.91 | 0.75 | 160 / 7 / 30 / 471 | 0 | 668 |" in markdown
@@ -308,7 +308,7 @@ def test_run_notes_say_how_the_figures_were_obtained():
     run = RunResult("m", tasks={"siuo_gen": {"judge_errors": 2, "failed_requests": 0, "human_checked": True},
                                 "siuo_mcqa": {"error": "boom {x}", "paper_compat_note": "PAPER-COMPAT: 3 guessed"}})
     assert run_notes([run]) == [
-        "m / siuo_gen: 2 judge call(s) failed; those responses are left out (re-run the same command to complete "
-        "them)",
+        "m / siuo_gen: 2 judge call(s) failed; those responses are left out "
+        "(re-run the same command to complete them)",
         "m / siuo_gen: human-checked figures (siuo-eval rescore): reviewed verdicts replace the judge's",
         "m / siuo_mcqa: boom {x}", "m / siuo_mcqa: PAPER-COMPAT: 3 guessed"]

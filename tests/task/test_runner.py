@@ -36,7 +36,8 @@ def verdict_text(call: JudgeCall) -> str:
 
 
 class ScriptJudge:
-    """Answers from ``script(call, attempt)``; counts calls; optional random delay to shuffle completion order."""
+    """Answers from ``script(call, attempt)``; counts calls; optional random delay to shuffle completion
+    order."""
 
     def __init__(self, script, jitter: float = 0.0, api_key_env: str | None = None) -> None:
         self.info = INFO

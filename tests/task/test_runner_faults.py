@@ -181,7 +181,8 @@ def cached_answers(path: Path) -> int:
 
 
 def test_sigkill_three_times_then_resume_repays_nothing_finished(siuo_data_dir, rows, tmp_path):
-    """Killed at three points in a row; each re-run pays only what was not finished; the end equals a clean run."""
+    """Killed at three points in a row; each re-run pays only what was not finished; the end equals a clean
+    run."""
     responses = tmp_path / "responses.jsonl"
     responses.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cache = tmp_path / "cache.sqlite"
