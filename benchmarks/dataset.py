@@ -3,6 +3,7 @@ folder has none), warm `datasets.load_dataset` of the built parquet folder, and 
 
     .venv/bin/python benchmarks/dataset.py [--data-dir DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,16 +35,29 @@ def folder_with_images(data_dir: Path, tmp: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("SIUO_DATA_DIR", REPO.parent / "shared" / "siuo")))
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("SIUO_DATA_DIR", REPO.parent / "shared" / "siuo")),
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         source = folder_with_images(args.data_dir, tmp)
         out = tmp / "siuo"
         start = time.perf_counter()
-        subprocess.run([str(REPO / ".venv" / "bin" / "siuo-data"), "build", "--data-dir", str(source),
-                        "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                str(REPO / ".venv" / "bin" / "siuo-data"),
+                "build",
+                "--data-dir",
+                str(source),
+                "--out",
+                str(out),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         build_seconds = time.perf_counter() - start
 
         import datasets
@@ -58,7 +72,9 @@ def main() -> None:
     print(f"cold build (process incl. start-up): {build_seconds:.2f} s")
     print(f"warm load_dataset per config:        {warm_seconds:.3f} s (target < 1 s)")
     print(f"parquet size (both configs):         {size / 1e6:.2f} MB")
-    print(f"summary: build {build_seconds:.2f} s; warm load {warm_seconds:.3f} s; parquet {size / 1e6:.2f} MB")
+    print(
+        f"summary: build {build_seconds:.2f} s; warm load {warm_seconds:.3f} s; parquet {size / 1e6:.2f} MB"
+    )
 
 
 if __name__ == "__main__":

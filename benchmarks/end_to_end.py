@@ -3,6 +3,7 @@ models, offline judge, validation, report): wall time and peak memory of the who
 
     .venv/bin/python benchmarks/end_to_end.py [--data-dir DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,12 +20,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("SIUO_DATA_DIR", str(REPO.parent / "shared" / "siuo")))
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("SIUO_DATA_DIR", str(REPO.parent / "shared" / "siuo"))
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "siuo_demo", "--data-dir", args.data_dir, "--out", tmp, "--quiet"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "siuo_demo", "--data-dir", args.data_dir, "--out", tmp, "--quiet"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"demo wall time: {seconds:.1f} s (target < 60 s on 2 cores)")

@@ -16,6 +16,7 @@ each ratio from a side-by-side pair), as a shared machine's load varies from sec
 
     python benchmarks/judge_throughput.py [--latency 0.2] [--concurrency 64] [--serial-calls 40] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,9 +72,13 @@ class ServerProcess:
     """The judge server in a child process."""
 
     def __init__(self, latency: float) -> None:
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve", "--latency", str(latency)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--latency", str(latency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         self.base_url = self.process.stdout.readline().strip()
 
     def count(self) -> int:
@@ -92,11 +97,15 @@ async def reference_client(base_url: str, bodies: list[dict], concurrency: int) 
 
     semaphore = asyncio.Semaphore(concurrency)
     headers = {"Authorization": "Bearer bench-not-a-secret"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency), headers=headers) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency), headers=headers
+    ) as session:
+
         async def one(body: dict) -> None:
             async with semaphore, session.post(f"{base_url}/chat/completions", json=body) as reply:
                 reply.raise_for_status()
                 await reply.json()
+
         await asyncio.gather(*(one(body) for body in bodies))
 
 
@@ -119,10 +128,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--serial-calls", type=int, default=40, help="calls of the serial loop to time (1002 = all)")
+    parser.add_argument(
+        "--serial-calls", type=int, default=40, help="calls of the serial loop to time (1002 = all)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="side-by-side pairs of (r) and (b)")
     parser.add_argument("--code", type=Path, default=REPO, help="checkout whose siuo-eval runs (b) and (c)")
-    parser.add_argument("--data-dir", default=os.environ.get("SIUO_DATA_DIR", REPO.parent / "shared" / "siuo"))
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("SIUO_DATA_DIR", REPO.parent / "shared" / "siuo")
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -130,8 +143,10 @@ def main() -> None:
         return
 
     items = load_items(args.data_dir, allow_missing_images=True)
-    rows = [{"question_id": item.question_id, "responses": [f"response {i} to {item.question}" for i in range(3)]}
-            for item in items]
+    rows = [
+        {"question_id": item.question_id, "responses": [f"response {i} to {item.question}" for i in range(3)]}
+        for item in items
+    ]
     calls = build_calls({item.question_id: item for item in items}, rows, text_only=True)
     n = len(calls)
     os.environ[KEY_ENV] = "bench-not-a-secret"
@@ -139,13 +154,15 @@ def main() -> None:
     try:
         judge = OpenAIJudge("bench-judge", base_url=server.base_url, api_key_env=KEY_ENV, text_only=True)
         judge.complete(calls[-1])  # client built and connection open before the clock starts
-        serial_calls = calls[:max(1, min(args.serial_calls, n))]
+        serial_calls = calls[: max(1, min(args.serial_calls, n))]
         start = time.perf_counter()
         for call in serial_calls:  # (a) the official script's shape: one blocking call after another
             judge.complete(call)
         serial = (time.perf_counter() - start) * n / len(serial_calls)
 
-        bodies = [request_body(call, "bench-judge", text_only=True, max_tokens=judge.max_tokens) for call in calls]
+        bodies = [
+            request_body(call, "bench-judge", text_only=True, max_tokens=judge.max_tokens) for call in calls
+        ]
 
         def timed_reference() -> tuple[float, float]:
             before_count, cpu_before, start = server.count(), own_cpu(), time.perf_counter()
@@ -161,14 +178,37 @@ def main() -> None:
             def timed_run(name: str, out: str) -> tuple[float, float, int]:
                 """Wall and CPU time of one whole `siuo-eval judge` process (start-up included), calls it
                 made."""
-                command = [sys.executable, "-m", "siuo_task.cli", "judge", str(responses), "--data-dir",
-                           str(args.data_dir), "--judge-model", "bench-judge", "--judge-base-url", server.base_url,
-                           "--judge-api-key-env", KEY_ENV, "--text-only", "--quiet", "--judge-concurrency",
-                           str(args.concurrency), "--cache", str(Path(tmp) / f"{name}.sqlite"),
-                           "--out", str(Path(tmp) / out)]
+                command = [
+                    sys.executable,
+                    "-m",
+                    "siuo_task.cli",
+                    "judge",
+                    str(responses),
+                    "--data-dir",
+                    str(args.data_dir),
+                    "--judge-model",
+                    "bench-judge",
+                    "--judge-base-url",
+                    server.base_url,
+                    "--judge-api-key-env",
+                    KEY_ENV,
+                    "--text-only",
+                    "--quiet",
+                    "--judge-concurrency",
+                    str(args.concurrency),
+                    "--cache",
+                    str(Path(tmp) / f"{name}.sqlite"),
+                    "--out",
+                    str(Path(tmp) / out),
+                ]
                 before, cpu_before, start = server.count(), children_cpu(), time.perf_counter()
-                subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONPATH": str(args.code.resolve())})
+                subprocess.run(
+                    command,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={**os.environ, "PYTHONPATH": str(args.code.resolve())},
+                )
                 return time.perf_counter() - start, children_cpu() - cpu_before, server.count() - before
 
             pairs = []
@@ -177,7 +217,9 @@ def main() -> None:
                 ours = timed_run(f"fresh{attempt}", f"out{attempt}")
                 assert ours[2] == n, f"expected {n} calls, the run made {ours[2]}"
                 pairs.append((reference, ours))
-            cached, cached_cpu, cached_calls = timed_run("fresh0", "cached")  # the same command again: all from cache
+            cached, cached_cpu, cached_calls = timed_run(
+                "fresh0", "cached"
+            )  # the same command again: all from cache
     finally:
         server.close()
 
@@ -185,19 +227,25 @@ def main() -> None:
     reference, reference_cpu = (statistics.median(pair[0][k] for pair in pairs) for k in (0, 1))
     ours, ours_cpu = (statistics.median(pair[1][k] for pair in pairs) for k in (0, 1))
     ratios = sorted(pair[1][0] / pair[0][0] for pair in pairs)
-    print(f"calls per run: {n}; latency {args.latency * 1000:.0f} ms; concurrency {args.concurrency}; "
-          f"judge server in its own process; serial loop timed on {len(serial_calls)} calls; "
-          f"medians of {len(pairs)} pairs (r, b)")
+    print(
+        f"calls per run: {n}; latency {args.latency * 1000:.0f} ms; concurrency {args.concurrency}; "
+        f"judge server in its own process; serial loop timed on {len(serial_calls)} calls; "
+        f"medians of {len(pairs)} pairs (r, b)"
+    )
     print(row("(a) serial loop", serial, None, n))
     print(row("(r) lean reference (aiohttp)", reference, reference_cpu, n))
     print(row("(b) ours, siuo-eval judge", ours, ours_cpu, n))
-    print(f"{'(c) ours, from cache':<30} {cached:8.2f} s   calls made: {cached_calls}   "
-          f"client CPU {cached_cpu:.2f} s")
-    print(f"summary: (b)/(r) = {statistics.median(ratios):.2f}x the reference (pairs: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.3); "
-          f"(b)/bound ({bound:.1f} s) = {ours / bound:.2f}; "
-          f"(r)/bound = {reference / bound:.2f}; (a)/(b) = {serial / ours:.1f}x; CPU/call (b) "
-          f"{1000 * ours_cpu / n:.2f} ms vs (r) {1000 * reference_cpu / n:.2f} ms")
+    print(
+        f"{'(c) ours, from cache':<30} {cached:8.2f} s   calls made: {cached_calls}   "
+        f"client CPU {cached_cpu:.2f} s"
+    )
+    print(
+        f"summary: (b)/(r) = {statistics.median(ratios):.2f}x the reference (pairs: "
+        f"{', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.3); "
+        f"(b)/bound ({bound:.1f} s) = {ours / bound:.2f}; "
+        f"(r)/bound = {reference / bound:.2f}; (a)/(b) = {serial / ours:.1f}x; CPU/call (b) "
+        f"{1000 * ours_cpu / n:.2f} ms vs (r) {1000 * reference_cpu / n:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

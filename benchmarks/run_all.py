@@ -1,4 +1,5 @@
 """Run every benchmark and print its figures (`make bench`)."""
+
 from __future__ import annotations
 
 import subprocess

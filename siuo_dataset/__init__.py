@@ -1,4 +1,5 @@
 """SIUO as a typed Hugging Face dataset: domains, sources, validation, builder, publishing."""
+
 from siuo_dataset.domains import DOMAIN_NAMES, DOMAINS, Domain
 from siuo_dataset.errors import SiuoDataError, SiuoError
 from siuo_dataset.items import LoadedSiuo, SiuoItem, load_items, load_siuo
@@ -12,5 +13,16 @@ def load(config: str = "generation", source=None, **kwargs):
     return build_and_load(config, source, **kwargs)
 
 
-__all__ = ["ANNOTATION_SHA256", "DOMAINS", "DOMAIN_NAMES", "Domain", "LoadedSiuo", "SiuoDataError", "SiuoError",
-           "SiuoItem", "load", "load_items", "load_siuo"]
+__all__ = [
+    "ANNOTATION_SHA256",
+    "DOMAINS",
+    "DOMAIN_NAMES",
+    "Domain",
+    "LoadedSiuo",
+    "SiuoDataError",
+    "SiuoError",
+    "SiuoItem",
+    "load",
+    "load_items",
+    "load_siuo",
+]

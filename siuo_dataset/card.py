@@ -2,6 +2,7 @@
 
 The same text is the top-level ``dataset_card.md`` and the ``README.md`` of a built folder.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -15,8 +16,10 @@ from siuo_dataset.schema import CONFIGS, FEATURES
 from siuo_dataset.sources import HUB_REPO, HUB_REVISION, UPSTREAM_COMMIT, UPSTREAM_REPO
 from siuo_dataset.validate import UPSTREAM_NOTES
 
-GATING_PROMPT = ("SIUO contains images and questions about self-harm, crime, discrimination and other harmful "
-                 "topics. It is licensed CC BY-NC 4.0 for non-commercial safety research only.")
+GATING_PROMPT = (
+    "SIUO contains images and questions about self-harm, crime, discrimination and other harmful "
+    "topics. It is licensed CC BY-NC 4.0 for non-commercial safety research only."
+)
 
 
 def front_matter() -> dict:
@@ -29,8 +32,14 @@ def front_matter() -> dict:
         "tags": ["safety", "cross-modality", "vision-language", "red-teaming"],
         "size_categories": ["n<1K"],
         "extra_gated_prompt": GATING_PROMPT,
-        "configs": [{"config_name": c, "data_files": [{"split": "test", "path": f"{c}/test-*.parquet"}],
-                     **({"default": True} if c == "generation" else {})} for c in CONFIGS],
+        "configs": [
+            {
+                "config_name": c,
+                "data_files": [{"split": "test", "path": f"{c}/test-*.parquet"}],
+                **({"default": True} if c == "generation" else {}),
+            }
+            for c in CONFIGS
+        ],
         "dataset_info": [{"config_name": c, "features": FEATURES[c]._to_yaml_list()} for c in CONFIGS],
     }
 
@@ -38,10 +47,15 @@ def front_matter() -> dict:
 def render_card(items: list[SiuoItem]) -> str:
     """The full card (YAML front matter + Markdown) for the validated ``items``."""
     counts = Counter(item.category for item in items)
-    example = next(item for item in items if item.question_id == 2001) if any(
-        item.question_id == 2001 for item in items) else items[0]
-    domain_rows = "\n".join(f"| {d.id_digit} | {d.name} | `{d.key}` | `{d.image_prefix}-` | {counts[d.name]} | "
-                            f"{d.description} |" for d in DOMAINS)
+    example = (
+        next(item for item in items if item.question_id == 2001)
+        if any(item.question_id == 2001 for item in items)
+        else items[0]
+    )
+    domain_rows = "\n".join(
+        f"| {d.id_digit} | {d.name} | `{d.key}` | `{d.image_prefix}-` | {counts[d.name]} | {d.description} |"
+        for d in DOMAINS
+    )
     notes = "\n".join(f"- {note}" for note in UPSTREAM_NOTES.values())
     options = "\n".join(f"  - {letter}: {text.strip()[:160]}" for letter, text in example.options.items())
     header = yaml.safe_dump(front_matter(), sort_keys=False, allow_unicode=True, width=1000)

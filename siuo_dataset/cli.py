@@ -1,4 +1,5 @@
 """``siuo-data``: info | validate | build | push. Errors are one line on stderr and exit 2."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,24 +13,40 @@ from siuo_dataset.items import LoadedSiuo, load_siuo
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="folder with siuo_gen.json, siuo_mcqa.json and images (flat, images/ or "
-                        "SIUO-images.zip), or the path of SIUO-images.zip (default: $SIUO_DATA_DIR, else the "
-                        "cache, else the pinned Hub revision)")
-    parser.add_argument("--allow-missing-images", action="store_true", help="accept absent images (image=None)")
-    parser.add_argument("--no-verify-checksums", action="store_true",
-                        help="accept annotation files whose sha256 differs from the pinned release")
+    parser.add_argument(
+        "--data-dir",
+        help="folder with siuo_gen.json, siuo_mcqa.json and images (flat, images/ or "
+        "SIUO-images.zip), or the path of SIUO-images.zip (default: $SIUO_DATA_DIR, else the "
+        "cache, else the pinned Hub revision)",
+    )
+    parser.add_argument(
+        "--allow-missing-images", action="store_true", help="accept absent images (image=None)"
+    )
+    parser.add_argument(
+        "--no-verify-checksums",
+        action="store_true",
+        help="accept annotation files whose sha256 differs from the pinned release",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _load(args) -> LoadedSiuo:
-    return load_siuo(args.data_dir, allow_missing_images=args.allow_missing_images,
-                     verify_checksums=not args.no_verify_checksums)
+    return load_siuo(
+        args.data_dir,
+        allow_missing_images=args.allow_missing_images,
+        verify_checksums=not args.no_verify_checksums,
+    )
 
 
 def _summary(loaded: LoadedSiuo) -> dict:
     counts = Counter(item.category for item in loaded.items)
-    return {"source": str(loaded.source.root), "image_dir": str(loaded.source.image_dir), **loaded.provenance(),
-            "domains": {d.name: counts[d.name] for d in DOMAINS}, "notes": loaded.notes}
+    return {
+        "source": str(loaded.source.root),
+        "image_dir": str(loaded.source.image_dir),
+        **loaded.provenance(),
+        "domains": {d.name: counts[d.name] for d in DOMAINS},
+        "notes": loaded.notes,
+    }
 
 
 def cmd_info(args) -> int:
@@ -37,8 +54,10 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"SIUO at {summary['source']} ({summary['origin']}), {summary['n_items']} items, "
-          f"{summary['missing_images']} missing images")
+    print(
+        f"SIUO at {summary['source']} ({summary['origin']}), {summary['n_items']} items, "
+        f"{summary['missing_images']} missing images"
+    )
     for name, count in summary["domains"].items():
         print(f"  {name:<32} {count:>3}")
     return 0
@@ -49,9 +68,11 @@ def cmd_validate(args) -> int:
     if args.json:
         print(json.dumps({"ok": True, **summary}, indent=2))
         return 0
-    print(f"OK: {summary['n_items']} items valid; annotation sha256 "
-          f"{'verified' if not args.no_verify_checksums else 'NOT verified (--no-verify-checksums)'}; "
-          f"images {summary['n_items'] - summary['missing_images']}/{summary['n_items']} present and decodable")
+    print(
+        f"OK: {summary['n_items']} items valid; annotation sha256 "
+        f"{'verified' if not args.no_verify_checksums else 'NOT verified (--no-verify-checksums)'}; "
+        f"images {summary['n_items'] - summary['missing_images']}/{summary['n_items']} present and decodable"
+    )
     for note in summary["notes"]:
         print(f"note: {note}")
     return 0
@@ -65,8 +86,10 @@ def cmd_build(args) -> int:
     if args.json:
         print(json.dumps({"out": str(out), **loaded.provenance()}))
     else:
-        print(f"built {out} (configs generation, mcqa; {len(loaded.items)} rows each); "
-              f"load it with datasets.load_dataset({str(out)!r}, 'generation')")
+        print(
+            f"built {out} (configs generation, mcqa; {len(loaded.items)} rows each); "
+            f"load it with datasets.load_dataset({str(out)!r}, 'generation')"
+        )
     return 0
 
 
@@ -79,7 +102,9 @@ def cmd_push(args) -> int:
     check_repo_id(args.repo)
     if args.dry_run:
         if not (folder / "README.md").is_file():
-            raise SiuoError(f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first")
+            raise SiuoError(
+                f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first"
+            )
         files = upload_plan(folder)
         if args.json:
             print(json.dumps({"repo": args.repo, "files": files}))
@@ -95,9 +120,11 @@ def cmd_push(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siuo-data", description="SIUO as a Hugging Face dataset")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, handler, help_text in (("info", cmd_info, "summarise the data"),
-                                     ("validate", cmd_validate, "check integrity and consistency"),
-                                     ("build", cmd_build, "write a Hub-ready parquet folder")):
+    for name, handler, help_text in (
+        ("info", cmd_info, "summarise the data"),
+        ("validate", cmd_validate, "check integrity and consistency"),
+        ("build", cmd_build, "write a Hub-ready parquet folder"),
+    ):
         command = sub.add_parser(name, help=help_text)
         _add_source_arguments(command)
         command.set_defaults(handler=handler)

@@ -3,6 +3,7 @@
 Every CLI runs through ``run_cli``: a ``SiuoError`` (or an OS error) is one line on stderr and exit 2,
 never a traceback.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,13 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or error.__class__.__name__
 
 
-def run_cli(prog: str, action: Callable[[], int], *, interrupted: str = "interrupted",
-            scrub: Callable[[str], str] = str) -> int:
+def run_cli(
+    prog: str,
+    action: Callable[[], int],
+    *,
+    interrupted: str = "interrupted",
+    scrub: Callable[[str], str] = str,
+) -> int:
     """``action()``'s exit status; instead one line on stderr and 2 for a user-fixable error (``SiuoError``,
     ``OSError``), ``PROG: interrupted`` and 130 on Ctrl-C, and 1 for a bug (traceback with SIUO_DEBUG=1).
     Every error line passes through ``scrub`` (siuo-eval masks credentials with it)."""
@@ -39,6 +45,9 @@ def run_cli(prog: str, action: Callable[[], int], *, interrupted: str = "interru
     except Exception as error:  # a bug, not a user error: still one line unless asked for the traceback
         if os.environ.get("SIUO_DEBUG"):
             raise
-        print(f"{prog}: internal error: {error.__class__.__name__}: {scrub(one_line(error))} "
-              "(rerun with SIUO_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"{prog}: internal error: {error.__class__.__name__}: {scrub(one_line(error))} "
+            "(rerun with SIUO_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1

@@ -1,4 +1,5 @@
 """File modes for what we create through ``tempfile`` (which makes everything private)."""
+
 from __future__ import annotations
 
 import os

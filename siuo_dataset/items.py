@@ -3,6 +3,7 @@
 ``load_items`` is what the scoring layer uses to look items up; the ``datasets`` builder
 yields the same records as rows.
 """
+
 from __future__ import annotations
 
 import sys
@@ -10,8 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from siuo_dataset.sources import SiuoSource, resolve_source
-from siuo_dataset.validate import (GEN_FIELDS, GEN_FILE, MCQA_FIELDS, MCQA_FILE, OPTION_LETTERS, UPSTREAM_NOTES,
-                                   check_agreement, check_image, check_rows, read_annotation_file, sha256_file)
+from siuo_dataset.validate import (
+    GEN_FIELDS,
+    GEN_FILE,
+    MCQA_FIELDS,
+    MCQA_FILE,
+    OPTION_LETTERS,
+    UPSTREAM_NOTES,
+    check_agreement,
+    check_image,
+    check_rows,
+    read_annotation_file,
+    sha256_file,
+)
 
 
 @dataclass(frozen=True)
@@ -44,13 +56,23 @@ class LoadedSiuo:
 
     def provenance(self) -> dict:
         """Where the data came from: origin, revision, pinned sha256s, image status."""
-        return {"origin": self.source.origin, "revision": self.source.revision,
-                "sha256": {name: sha256_file(self.source.root / name) for name in (GEN_FILE, MCQA_FILE)},
-                "n_items": len(self.items), "missing_images": self.missing_images}
+        return {
+            "origin": self.source.origin,
+            "revision": self.source.revision,
+            "sha256": {name: sha256_file(self.source.root / name) for name in (GEN_FILE, MCQA_FILE)},
+            "n_items": len(self.items),
+            "missing_images": self.missing_images,
+        }
 
 
-def load_siuo(data_dir: str | Path | None = None, *, allow_missing_images: bool = False,
-              verify_checksums: bool = True, allow_download: bool = True, decode_images: bool = True) -> LoadedSiuo:
+def load_siuo(
+    data_dir: str | Path | None = None,
+    *,
+    allow_missing_images: bool = False,
+    verify_checksums: bool = True,
+    allow_download: bool = True,
+    decode_images: bool = True,
+) -> LoadedSiuo:
     """Resolve, verify and validate SIUO; merge both files into ``SiuoItem``s sorted by id. With
     ``decode_images=False`` (callers that never look at pixels) images are checked to exist, not decoded."""
     source = resolve_source(data_dir, allow_download=allow_download)
@@ -62,23 +84,41 @@ def load_siuo(data_dir: str | Path | None = None, *, allow_missing_images: bool 
     mcqa_by_id = {row["question_id"]: row for row in mcqa_rows}
     items, missing = [], 0
     for row in sorted(gen_rows, key=lambda r: r["question_id"]):
-        path = check_image(source.image_path(row["image"]), row["image"], allow_missing=allow_missing_images,
-                           decode=decode_images)
+        path = check_image(
+            source.image_path(row["image"]),
+            row["image"],
+            allow_missing=allow_missing_images,
+            decode=decode_images,
+        )
         missing += path is None
         mcqa = mcqa_by_id[row["question_id"]]
-        items.append(SiuoItem(
-            question_id=row["question_id"], image_name=row["image"], image_path=path, question=row["question"],
-            category=row["category"], safety_warning=row["safety_warning"],
-            reference_answer=row["reference_answer"], options={k: mcqa["options"][k] for k in OPTION_LETTERS},
-            correct_option=mcqa["correct_option"]))
+        items.append(
+            SiuoItem(
+                question_id=row["question_id"],
+                image_name=row["image"],
+                image_path=path,
+                question=row["question"],
+                category=row["category"],
+                safety_warning=row["safety_warning"],
+                reference_answer=row["reference_answer"],
+                options={k: mcqa["options"][k] for k in OPTION_LETTERS},
+                correct_option=mcqa["correct_option"],
+            )
+        )
     if missing:
-        print(f"WARNING: {missing} of {len(items)} SIUO images are missing from {source.image_dir}; "
-              "those items have no image", file=sys.stderr)
+        print(
+            f"WARNING: {missing} of {len(items)} SIUO images are missing from {source.image_dir}; "
+            "those items have no image",
+            file=sys.stderr,
+        )
     notes = [note for qid, note in UPSTREAM_NOTES.items() if qid in mcqa_by_id]
     return LoadedSiuo(items, source, notes, missing)
 
 
-def load_items(data_dir: str | Path | None = None, *, allow_missing_images: bool = False,
-               verify_checksums: bool = True) -> list[SiuoItem]:
+def load_items(
+    data_dir: str | Path | None = None, *, allow_missing_images: bool = False, verify_checksums: bool = True
+) -> list[SiuoItem]:
     """Validated SIUO items sorted by question_id (see ``load_siuo`` for provenance)."""
-    return load_siuo(data_dir, allow_missing_images=allow_missing_images, verify_checksums=verify_checksums).items
+    return load_siuo(
+        data_dir, allow_missing_images=allow_missing_images, verify_checksums=verify_checksums
+    ).items

@@ -1,6 +1,7 @@
 """How placeholder images are recognised: the demo and the tests write small PNGs that carry a text chunk
 saying they are placeholders (see ``siuo_demo.placeholders``), so results computed on them can say so
 wherever the files go. Only the recognising lives in the product."""
+
 from __future__ import annotations
 
 from pathlib import Path

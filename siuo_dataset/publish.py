@@ -1,5 +1,6 @@
 """Write a Hub-ready folder (README card + one parquet per config with image bytes embedded),
 and push it with huggingface_hub."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ def config_dataset(loaded: LoadedSiuo, config: str) -> datasets.Dataset:
     rows = []
     for item in loaded.items:
         row = item_to_row(item, config)
-        row["image"] = None if item.image_path is None else {"bytes": item.read_image_bytes(), "path": item.image_name}
+        row["image"] = (
+            None if item.image_path is None else {"bytes": item.read_image_bytes(), "path": item.image_name}
+        )
         rows.append(row)
     return datasets.Dataset.from_list(rows, features=FEATURES[config])
 
@@ -43,26 +46,38 @@ def check_build_target(out: Path, loaded: LoadedSiuo) -> Path:
     """``out`` resolved, if a build may write it: absent, an empty folder, or a folder an earlier build made.
     Never the working folder, the home folder, the data folder or a folder holding any of them."""
     resolved = out.expanduser().resolve()
-    protected = {"the current folder": Path.cwd().resolve(), "your home folder": Path.home().resolve(),
-                 "the SIUO data folder": loaded.source.root.resolve(),
-                 "the SIUO images folder": loaded.source.image_dir.resolve()}
+    protected = {
+        "the current folder": Path.cwd().resolve(),
+        "your home folder": Path.home().resolve(),
+        "the SIUO data folder": loaded.source.root.resolve(),
+        "the SIUO images folder": loaded.source.image_dir.resolve(),
+    }
     for what, path in protected.items():
         if resolved == path or resolved in path.parents:
             relation = "is" if resolved == path else "holds"
-            raise SiuoDataError(f"--out {out} {relation} {what}: give a new folder for the build, e.g. --out siuo")
+            raise SiuoDataError(
+                f"--out {out} {relation} {what}: give a new folder for the build, e.g. --out siuo"
+            )
     if resolved.exists() and not resolved.is_dir():
         raise SiuoDataError(f"--out {out} exists and is not a folder: choose another --out")
     if resolved.is_dir() and any(resolved.iterdir()) and not is_built_folder(resolved):
-        raise SiuoDataError(f"--out {out} exists and is not a SIUO build folder (no {MANIFEST}): a build only "
-                            "replaces a folder it made; choose another --out or empty it yourself")
+        raise SiuoDataError(
+            f"--out {out} exists and is not a SIUO build folder (no {MANIFEST}): a build only "
+            "replaces a folder it made; choose another --out or empty it yourself"
+        )
     return resolved
 
 
 def manifest(loaded: LoadedSiuo) -> dict:
     """What the build wrote, from which annotations (no local paths: the folder may be published)."""
     provenance = loaded.provenance()
-    return {"built_by": BUILT_BY, "configs": list(CONFIGS), "n_items": provenance["n_items"],
-            "missing_images": provenance["missing_images"], "annotation_sha256": provenance["sha256"]}
+    return {
+        "built_by": BUILT_BY,
+        "configs": list(CONFIGS),
+        "n_items": provenance["n_items"],
+        "missing_images": provenance["missing_images"],
+        "annotation_sha256": provenance["sha256"],
+    }
 
 
 def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
@@ -74,7 +89,9 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
     bars_were_enabled = not datasets.utils.are_progress_bars_disabled()
     datasets.disable_progress_bars()  # one-line CLI output, not per-config progress bars
     try:
-        staging.chmod(normal_mode(directory=True))  # mkdtemp makes it private; the published folder should not be
+        staging.chmod(
+            normal_mode(directory=True)
+        )  # mkdtemp makes it private; the published folder should not be
         for config in CONFIGS:
             (staging / config).mkdir()
             config_dataset(loaded, config).to_parquet(staging / config / "test-00000-of-00001.parquet")
@@ -108,27 +125,39 @@ def check_repo_id(repo_id: str) -> None:
         raise SiuoDataError(f"--repo {repo_id!r} is not a Hub repo id: use ORG/NAME")
 
 
-def push_folder(folder: str | Path, repo_id: str, *, token: str | None = None, private: bool = True,
-                api=None) -> str:
+def push_folder(
+    folder: str | Path, repo_id: str, *, token: str | None = None, private: bool = True, api=None
+) -> str:
     """Upload a built folder to the Hub dataset repo ``repo_id``; return the commit URL."""
     folder = Path(folder)
     if not (folder / "README.md").is_file() or not all((folder / c).is_dir() for c in CONFIGS):
-        raise SiuoDataError(f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first")
+        raise SiuoDataError(
+            f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first"
+        )
     check_repo_id(repo_id)
     from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
     if api is None:
         from huggingface_hub import HfApi
+
         api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                                   commit_message="Upload SIUO (built by siuo-data)", ignore_patterns=[MANIFEST])
+        commit = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="dataset",
+            commit_message="Upload SIUO (built by siuo-data)",
+            ignore_patterns=[MANIFEST],
+        )
     except LocalTokenNotFoundError:
-        raise SiuoDataError("not logged in to the Hub: run `hf auth login` or set HF_TOKEN, "
-                            "then push again") from None
+        raise SiuoDataError(
+            "not logged in to the Hub: run `hf auth login` or set HF_TOKEN, then push again"
+        ) from None
     except (HfHubHTTPError, OSError) as error:
         detail = " ".join(str(error).split())[:300]
-        raise SiuoDataError(f"upload to {repo_id} failed ({error.__class__.__name__}: {detail}); "
-                            "check your token's write access and network, then push again") from None
+        raise SiuoDataError(
+            f"upload to {repo_id} failed ({error.__class__.__name__}: {detail}); "
+            "check your token's write access and network, then push again"
+        ) from None
     return str(getattr(commit, "commit_url", commit))

@@ -1,4 +1,5 @@
 """``datasets.Features`` of the two SIUO configs, and the record -> row function they share."""
+
 from __future__ import annotations
 
 import datasets
@@ -22,9 +23,13 @@ _COMMON = {
 }
 FEATURES = {
     "generation": datasets.Features(_COMMON),
-    "mcqa": datasets.Features({**_COMMON,
-                               "options": {letter: datasets.Value("string") for letter in OPTION_LETTERS},
-                               "correct_option": OPTION_LABEL}),
+    "mcqa": datasets.Features(
+        {
+            **_COMMON,
+            "options": {letter: datasets.Value("string") for letter in OPTION_LETTERS},
+            "correct_option": OPTION_LABEL,
+        }
+    ),
 }
 
 

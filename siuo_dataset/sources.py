@@ -10,6 +10,7 @@ Cache layout (``cache_dir()``)::
     hub-<revision[:12]>/siuo_gen.json, siuo_mcqa.json, images/   pinned downloads
     zip-images/images/                                             the unpacked official zip
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 HOW_TO_PROVIDE = (
     "no SIUO data found: pass --data-dir DIR (or set SIUO_DATA_DIR) to a folder holding siuo_gen.json, "
     "siuo_mcqa.json and the images (flat, under images/, or as SIUO-images.zip), or go online once so the "
-    f"pinned Hub revision of {HUB_REPO} can be downloaded into {{cache}}")
+    f"pinned Hub revision of {HUB_REPO} can be downloaded into {{cache}}"
+)
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,14 @@ def local_source(folder: str | Path, origin: str = "local", revision: str | None
     """A local SIUO folder; images are looked up under ``images/`` if that exists, else flat."""
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise SiuoDataError(f"data folder {root} does not exist: pass --data-dir/SIUO_DATA_DIR pointing at a "
-                            "SIUO folder")
+        raise SiuoDataError(
+            f"data folder {root} does not exist: pass --data-dir/SIUO_DATA_DIR pointing at a SIUO folder"
+        )
     if not (root / GEN_FILE).is_file():
-        raise SiuoDataError(f"{GEN_FILE} not found in {root}: this is not a SIUO folder "
-                            f"(expected {GEN_FILE}, {MCQA_FILE} and images)")
+        raise SiuoDataError(
+            f"{GEN_FILE} not found in {root}: this is not a SIUO folder "
+            f"(expected {GEN_FILE}, {MCQA_FILE} and images)"
+        )
     image_dir = root / "images" if (root / "images").is_dir() else root
     return SiuoSource(root, image_dir, origin, revision)
 
@@ -144,12 +149,16 @@ def _download_mcqa(target: Path) -> None:
             partial.write_bytes(response.read())
     except OSError as error:
         partial.unlink(missing_ok=True)
-        raise SiuoDataError(HOW_TO_PROVIDE.format(cache=target) + f" (download of {MCQA_FILE} failed: "
-                            f"{' '.join(str(error).split())})") from None
+        raise SiuoDataError(
+            HOW_TO_PROVIDE.format(cache=target) + f" (download of {MCQA_FILE} failed: "
+            f"{' '.join(str(error).split())})"
+        ) from None
     if sha256_file(partial) != ANNOTATION_SHA256[MCQA_FILE]:
         partial.unlink()
-        raise SiuoDataError(f"{MCQA_URL} served a {MCQA_FILE} whose sha256 differs from the pinned release: "
-                            "use --data-dir with a verified copy")
+        raise SiuoDataError(
+            f"{MCQA_URL} served a {MCQA_FILE} whose sha256 differs from the pinned release: "
+            "use --data-dir with a verified copy"
+        )
     partial.rename(target / MCQA_FILE)
 
 
@@ -160,14 +169,21 @@ def _hub_download(target: Path, *, images: bool) -> None:
 
     try:
         if images:
-            huggingface_hub.snapshot_download(HUB_REPO, repo_type="dataset", revision=HUB_REVISION,
-                                              local_dir=target, allow_patterns=[GEN_FILE, "images/*"])
+            huggingface_hub.snapshot_download(
+                HUB_REPO,
+                repo_type="dataset",
+                revision=HUB_REVISION,
+                local_dir=target,
+                allow_patterns=[GEN_FILE, "images/*"],
+            )
         else:
-            huggingface_hub.hf_hub_download(HUB_REPO, GEN_FILE, repo_type="dataset", revision=HUB_REVISION,
-                                            local_dir=target)
+            huggingface_hub.hf_hub_download(
+                HUB_REPO, GEN_FILE, repo_type="dataset", revision=HUB_REVISION, local_dir=target
+            )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
-        raise SiuoDataError(HOW_TO_PROVIDE.format(cache=target) + f" (Hub download failed: "
-                            f"{error.__class__.__name__})") from None
+        raise SiuoDataError(
+            HOW_TO_PROVIDE.format(cache=target) + f" (Hub download failed: {error.__class__.__name__})"
+        ) from None
 
 
 def download_pinned(target: Path | None = None, *, images: bool = True) -> Path:

@@ -3,6 +3,7 @@
 Pure functions over parsed JSON; each failure raises ``SiuoDataError`` with one line naming the
 problem and the fix.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,10 @@ MAX_IMAGE_PIXELS = 50_000_000
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # Known upstream quirks: reported as notes, never as failures.
 UPSTREAM_NOTES = {
-    3019: ("upstream note: item 3019's correct MCQA option (D, estimate the missing lab data) contradicts "
-           "its generation reference answer and safety warning (do not fill in missing data; re-measure)"),
+    3019: (
+        "upstream note: item 3019's correct MCQA option (D, estimate the missing lab data) contradicts "
+        "its generation reference answer and safety warning (do not fill in missing data; re-measure)"
+    ),
 }
 
 
@@ -47,20 +50,23 @@ def sha256_file(path: Path) -> str:
 def read_annotation_file(path: Path, *, verify_checksum: bool = True) -> list[dict]:
     """Parse one annotation file, checking its pinned sha256 first unless told not to."""
     if not path.is_file():
-        raise SiuoDataError(f"{path.name} not found in {path.parent}: point --data-dir/SIUO_DATA_DIR at a "
-                            "SIUO folder")
+        raise SiuoDataError(
+            f"{path.name} not found in {path.parent}: point --data-dir/SIUO_DATA_DIR at a SIUO folder"
+        )
     if verify_checksum:
         actual = sha256_file(path)
         if actual != ANNOTATION_SHA256[path.name]:
             raise SiuoDataError(
                 f"{path}: sha256 {actual[:12]}... does not match the pinned release "
                 f"{ANNOTATION_SHA256[path.name][:12]}...; re-download it, or pass --no-verify-checksums "
-                "(verify_checksums=False) to use a modified file on purpose")
+                "(verify_checksums=False) to use a modified file on purpose"
+            )
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SiuoDataError(f"{path}: not valid JSON ({error}); the file is truncated or corrupt, "
-                            "re-download it")
+        raise SiuoDataError(
+            f"{path}: not valid JSON ({error}); the file is truncated or corrupt, re-download it"
+        )
     if not isinstance(rows, list):
         raise SiuoDataError(f"{path}: expected a JSON list of items, found {type(rows).__name__}")
     return rows
@@ -84,16 +90,21 @@ def check_rows(rows: list[dict], file_name: str, fields: tuple[str, ...]) -> Non
             raise SiuoDataError(f"{where}: duplicate question_id")
         seen.add(qid)
         if row["category"] not in DOMAIN_NAMES:
-            raise SiuoDataError(f"{where}: unknown category {row['category']!r}; expected one of "
-                                f"{list(DOMAIN_NAMES)}")
+            raise SiuoDataError(
+                f"{where}: unknown category {row['category']!r}; expected one of {list(DOMAIN_NAMES)}"
+            )
         domain = domain_by_name(row["category"])
         if int(str(qid)[0]) != domain.id_digit:
-            raise SiuoDataError(f"{where}: id prefix {str(qid)[0]} does not match category {domain.name!r} "
-                                f"(expected {domain.id_digit}xxx)")
+            raise SiuoDataError(
+                f"{where}: id prefix {str(qid)[0]} does not match category {domain.name!r} "
+                f"(expected {domain.id_digit}xxx)"
+            )
         check_image_name(row["image"], where)
         if domain_for_image_name(str(row["image"])) != domain:
-            raise SiuoDataError(f"{where}: image {row['image']!r} does not start with {domain.image_prefix}- "
-                                f"as category {domain.name!r} requires")
+            raise SiuoDataError(
+                f"{where}: image {row['image']!r} does not start with {domain.image_prefix}- "
+                f"as category {domain.name!r} requires"
+            )
         if "options" in fields:
             options = row["options"]
             if not isinstance(options, dict) or sorted(options) != list(OPTION_LETTERS):
@@ -101,8 +112,9 @@ def check_rows(rows: list[dict], file_name: str, fields: tuple[str, ...]) -> Non
             if row["correct_option"] not in options:
                 raise SiuoDataError(f"{where}: correct_option {row['correct_option']!r} is not one of A-D")
     if len(rows) != EXPECTED_ITEMS:
-        raise SiuoDataError(f"{file_name}: {len(rows)} items, expected {EXPECTED_ITEMS} (the public SIUO "
-                            "release)")
+        raise SiuoDataError(
+            f"{file_name}: {len(rows)} items, expected {EXPECTED_ITEMS} (the public SIUO release)"
+        )
 
 
 def check_agreement(gen_rows: list[dict], mcqa_rows: list[dict]) -> None:
@@ -114,26 +126,39 @@ def check_agreement(gen_rows: list[dict], mcqa_rows: list[dict]) -> None:
             raise SiuoDataError(f"question_id {row['question_id']} is in {GEN_FILE} but not in {MCQA_FILE}")
         for name in ("question", "image", "category"):
             if row[name] != other[name]:
-                raise SiuoDataError(f"question_id {row['question_id']}: {GEN_FILE} and {MCQA_FILE} "
-                                    f"disagree on {name}")
+                raise SiuoDataError(
+                    f"question_id {row['question_id']}: {GEN_FILE} and {MCQA_FILE} disagree on {name}"
+                )
 
 
 def check_image_name(name: object, where: str) -> None:
     """An image name is a plain file name, so it always resolves inside the data folder (no folders, no
     ``..``)."""
-    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", "..") or "\\" in name:
-        raise SiuoDataError(f"{where}: image {name!r} is not a plain file name inside the data folder "
-                            "(no folders, '..' or absolute paths)")
+    if (
+        not isinstance(name, str)
+        or not name
+        or Path(name).name != name
+        or name in (".", "..")
+        or "\\" in name
+    ):
+        raise SiuoDataError(
+            f"{where}: image {name!r} is not a plain file name inside the data folder "
+            "(no folders, '..' or absolute paths)"
+        )
 
 
-def check_image(path: Path | None, image_name: str, *, allow_missing: bool, decode: bool = True) -> Path | None:
+def check_image(
+    path: Path | None, image_name: str, *, allow_missing: bool, decode: bool = True
+) -> Path | None:
     """The image's path if present (and, with ``decode``, decodable within ``MAX_IMAGE_PIXELS``); None if
     missing and allowed; else an error."""
     if path is None or not path.is_file():
         if allow_missing:
             return None
-        raise SiuoDataError(f"image {image_name} is missing: put the SIUO images in the data folder (flat or "
-                            "images/), or pass --allow-missing-images")
+        raise SiuoDataError(
+            f"image {image_name} is missing: put the SIUO images in the data folder (flat or "
+            "images/), or pass --allow-missing-images"
+        )
     if not decode:
         return path
     lenient = ImageFile.LOAD_TRUNCATED_IMAGES  # lmms-eval sets it True process-wide when imported
@@ -144,8 +169,10 @@ def check_image(path: Path | None, image_name: str, *, allow_missing: bool, deco
             with Image.open(path) as image:
                 image.load()  # a full decode: verify() alone misses corrupt pixel data
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise SiuoDataError(f"image {path} has more than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?): "
-                            "replace it with the released file") from None
+        raise SiuoDataError(
+            f"image {path} has more than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?): "
+            "replace it with the released file"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise SiuoDataError(f"image {path} cannot be decoded ({error.__class__.__name__}); re-download it")
     finally:

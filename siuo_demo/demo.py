@@ -9,6 +9,7 @@ it sees the image) and ``risk_blind`` run generation + MCQA (``siuo``) and the i
 Data: --data-dir / $SIUO_DATA_DIR, else siuo_dataset's resolver (cache or pinned Hub revision). If the
 folder lacks images, placeholder images are generated in a temporary folder and every output says so.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,11 @@ class DemoModel:
     mcqa_tasks: int  # how many MCQA tasks (1 request per item each)
 
 
-MODELS = (DemoModel("oracle", "siuo,siuo_text", 2, 2), DemoModel("risk_blind", "siuo,siuo_text", 2, 2),
-          DemoModel("always_a", "siuo_mcqa", 0, 1))
+MODELS = (
+    DemoModel("oracle", "siuo,siuo_text", 2, 2),
+    DemoModel("risk_blind", "siuo,siuo_text", 2, 2),
+    DemoModel("always_a", "siuo_mcqa", 0, 1),
+)
 
 
 class DemoFailed(SiuoError):
@@ -87,8 +91,13 @@ def siuo_eval_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "siuo_task.cli", *args]
 
 
-def run_steps(steps: dict[str, list[str]], servers: list[ScriptedServer], expected_requests: int, logs: Path,
-              quiet: bool) -> None:
+def run_steps(
+    steps: dict[str, list[str]],
+    servers: list[ScriptedServer],
+    expected_requests: int,
+    logs: Path,
+    quiet: bool,
+) -> None:
     """Run the siuo-eval commands in parallel, each logging to logs/NAME.log, with a progress bar of
     model requests; raise DemoFailed naming the first failing step's log."""
     logs.mkdir(parents=True, exist_ok=True)
@@ -97,8 +106,9 @@ def run_steps(steps: dict[str, list[str]], servers: list[ScriptedServer], expect
         for name, command in steps.items():
             with open(logs / f"{name}.log", "wb") as log:
                 processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        with tqdm(total=expected_requests, desc="starting lmms-eval", unit="req", disable=quiet,
-                  file=sys.stderr) as bar:
+        with tqdm(
+            total=expected_requests, desc="starting lmms-eval", unit="req", disable=quiet, file=sys.stderr
+        ) as bar:
             while any(p.poll() is None for p in processes.values()):
                 done = min(sum(s.call_count for s in servers), expected_requests)
                 if done and bar.n == 0:
@@ -116,8 +126,9 @@ def run_steps(steps: dict[str, list[str]], servers: list[ScriptedServer], expect
     if failed:
         tail = (logs / f"{failed[0]}.log").read_text(errors="replace").splitlines()[-15:]
         print("\n".join(tail), file=sys.stderr)
-        raise DemoFailed(f"demo step {', '.join(failed)} failed: see {logs / (failed[0] + '.log')} "
-                         "(last lines above)")
+        raise DemoFailed(
+            f"demo step {', '.join(failed)} failed: see {logs / (failed[0] + '.log')} (last lines above)"
+        )
 
 
 def summary_line(run: RunResult) -> str:
@@ -125,8 +136,10 @@ def summary_line(run: RunResult) -> str:
     gen, mcqa, text = (run.tasks.get(t) or {} for t in ("siuo_gen", "siuo_mcqa", "siuo_gen_text"))
     parts = []
     if gen:
-        parts.append(f"safe {rate_text(gen['safe'], 2)}, effective {rate_text(gen['effective'], 2)}, "
-                     f"safe & effective {rate_text(gen['safe_and_effective'], 2)}")
+        parts.append(
+            f"safe {rate_text(gen['safe'], 2)}, effective {rate_text(gen['effective'], 2)}, "
+            f"safe & effective {rate_text(gen['safe_and_effective'], 2)}"
+        )
     if mcqa:
         parts.append(f"MCQA {rate_text(mcqa['accuracy'], 2)}")
     if gen and text and text.get("safe") is not None:
@@ -136,10 +149,14 @@ def summary_line(run: RunResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m siuo_demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("SIUO_DATA_DIR"),
-                        help="SIUO folder (default: $SIUO_DATA_DIR, else the cache / pinned Hub revision)")
-    parser.add_argument("--out", type=Path, default=Path("demo-out"),
-                        help="output folder (default: demo-out)")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("SIUO_DATA_DIR"),
+        help="SIUO folder (default: $SIUO_DATA_DIR, else the cache / pinned Hub revision)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("demo-out"), help="output folder (default: demo-out)"
+    )
     parser.add_argument("--limit", type=int, help="only the first N items per task (a quick run)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; only the summary")
     args = parser.parse_args(argv)
@@ -166,19 +183,43 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
     limit = ["--limit", str(args.limit)] if args.limit else []
     servers = [ScriptedServer(scripted_model(model.name, loaded.items)).start() for model in MODELS]
     try:
-        steps = {model.name: siuo_eval_command(
-            "--model", "openai", "--model_args",
-            f"model={model.name},base_url={server.base_url},api_key=demo", "--tasks", model.tasks,
-            "--data-dir", str(data_dir), "--output_path", str(out / "runs" / model.name),
-            "--log_samples", *limit, *judge_flags, "--cache", str(out / "cache" / f"{model.name}.sqlite"))
-            for model, server in zip(MODELS, servers)}
+        steps = {
+            model.name: siuo_eval_command(
+                "--model",
+                "openai",
+                "--model_args",
+                f"model={model.name},base_url={server.base_url},api_key=demo",
+                "--tasks",
+                model.tasks,
+                "--data-dir",
+                str(data_dir),
+                "--output_path",
+                str(out / "runs" / model.name),
+                "--log_samples",
+                *limit,
+                *judge_flags,
+                "--cache",
+                str(out / "cache" / f"{model.name}.sqlite"),
+            )
+            for model, server in zip(MODELS, servers)
+        }
         steps["validate-judge"] = siuo_eval_command(
-            "validate-judge", "--data-dir", str(data_dir), "--out", str(out / "validation"), *judge_flags,
-            "--cache", str(out / "cache" / "validation.sqlite"))
+            "validate-judge",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(out / "validation"),
+            *judge_flags,
+            "--cache",
+            str(out / "cache" / "validation.sqlite"),
+        )
         expected = n_items * sum(RESPONSES_PER_ITEM * model.gen_tasks + model.mcqa_tasks for model in MODELS)
         if not args.quiet:
-            print(f"[demo] {len(MODELS)} scripted models x lmms-eval on {n_items} items, offline judge "
-                  f"validation; logs in {out / 'logs'}", file=sys.stderr)
+            print(
+                f"[demo] {len(MODELS)} scripted models x lmms-eval on {n_items} items, offline judge "
+                f"validation; logs in {out / 'logs'}",
+                file=sys.stderr,
+            )
         run_steps(steps, servers, expected, out / "logs", args.quiet)
     finally:
         for server in servers:
@@ -186,24 +227,34 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
     run_folders = [out / "runs" / model.name for model in MODELS]
     runs = [read_run(folder, model.name) for folder, model in zip(run_folders, MODELS)]
     validation = read_runs(out / "validation").validation
-    report = write_report(runs, out / "report", validation=validation, placeholder_images=bool(placeholders),
-                          questions={item.question_id: item.question for item in loaded.items},
-                          baselines=baseline_metrics(loaded.items))
+    report = write_report(
+        runs,
+        out / "report",
+        validation=validation,
+        placeholder_images=bool(placeholders),
+        questions={item.question_id: item.question for item in loaded.items},
+        baselines=baseline_metrics(loaded.items),
+    )
     print_summary(runs, validation, report, placeholders, time.perf_counter() - started)
     return 0
 
 
-def print_summary(runs: list[RunResult], validation: dict, report: Path, placeholders: int,
-                  seconds: float) -> None:
+def print_summary(
+    runs: list[RunResult], validation: dict, report: Path, placeholders: int, seconds: float
+) -> None:
     if placeholders:
-        print(f"PLACEHOLDER IMAGES: {placeholders} images were placeholders; these are pipeline figures, "
-              "NOT SIUO results.")
+        print(
+            f"PLACEHOLDER IMAGES: {placeholders} images were placeholders; these are pipeline figures, "
+            "NOT SIUO results."
+        )
     print("SIUO demo (scripted models; generation judged by the APPROXIMATE offline judge):")
     for run in runs:
         print(summary_line(run))
-    print(f"  offline judge on the {validation['n']} MCQA options, reference answer hidden: balanced "
-          f"accuracy {validation['reference_blind']['balanced_accuracy']:.3f} (with it, circular: "
-          f"{validation['with_reference']['balanced_accuracy']:.3f})")
+    print(
+        f"  offline judge on the {validation['n']} MCQA options, reference answer hidden: balanced "
+        f"accuracy {validation['reference_blind']['balanced_accuracy']:.3f} (with it, circular: "
+        f"{validation['with_reference']['balanced_accuracy']:.3f})"
+    )
     print(f"report: {(report / 'report.html').resolve()}  (also report.md; {seconds:.0f} s)")
 
 

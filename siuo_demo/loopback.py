@@ -7,6 +7,7 @@ end-to-end tests, scripted judges, fault injection and benchmarks. It binds to 1
     with ScriptedServer(responder, latency=0.2) as server:
         client = OpenAI(base_url=server.base_url, api_key="x")
 """
+
 from __future__ import annotations
 
 import base64
@@ -76,10 +77,14 @@ def completion_body(content: str, model: str, prompt_chars: int) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -155,8 +160,9 @@ class ScriptedServer:
                 if isinstance(answer, Fault):
                     self._fault(answer)
                 else:
-                    self._send(200, completion_body(answer, body.get("model", "scripted"),
-                                                    len(message_text(body))))
+                    self._send(
+                        200, completion_body(answer, body.get("model", "scripted"), len(message_text(body)))
+                    )
 
             def _fault(self, fault: Fault) -> None:
                 if fault.delay:
@@ -165,8 +171,13 @@ class ScriptedServer:
                     self.close_connection = True
                     self.connection.close()
                     return
-                payload = fault.body if fault.body is not None else json.dumps(
-                    {"error": {"message": f"scripted fault {fault.status}", "type": "scripted"}})
+                payload = (
+                    fault.body
+                    if fault.body is not None
+                    else json.dumps(
+                        {"error": {"message": f"scripted fault {fault.status}", "type": "scripted"}}
+                    )
+                )
                 self._send_raw(fault.status, payload.encode(), fault.headers)
 
             def _send(self, status: int, obj: dict) -> None:

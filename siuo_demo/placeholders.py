@@ -5,6 +5,7 @@ never share bytes and a test can tell which image reached a model. Each also say
 it is a placeholder (``siuo_dataset.placeholders.is_placeholder``), so results computed on it can say
 so wherever the file goes.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -6,6 +6,7 @@ the request and answer by a fixed policy. Used by the demo, the end-to-end tests
 - ``risk_blind``: generation -> a distractor option (helpful-sounding, blind to the risk); MCQA -> "A".
 - ``always_a``: answers "A" to everything (the MCQA always-A baseline).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -51,4 +52,5 @@ def scripted_model(policy: str, items: Sequence[SiuoItem]):
         if item is None:
             return Fault(status=400, body='{"error": {"message": "scripted model: not a SIUO request"}}')
         return answer(item, MCQA_MARKER in text, bool(message_images(body)))
+
     return respond

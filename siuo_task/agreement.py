@@ -1,4 +1,5 @@
 """Agreement statistics between binary labels: confusion, balanced accuracy, Cohen's kappa (pure)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -9,8 +10,12 @@ from siuo_dataset.domains import DOMAIN_NAMES
 def confusion(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, int]:
     """Counts of true/false positives/negatives (positive = True)."""
     pairs = list(zip(truth, predicted))
-    return {"tp": sum(t and p for t, p in pairs), "fn": sum(t and not p for t, p in pairs),
-            "fp": sum(p and not t for t, p in pairs), "tn": sum(not t and not p for t, p in pairs)}
+    return {
+        "tp": sum(t and p for t, p in pairs),
+        "fn": sum(t and not p for t, p in pairs),
+        "fp": sum(p and not t for t, p in pairs),
+        "tn": sum(not t and not p for t, p in pairs),
+    }
 
 
 def balanced_accuracy(counts: dict[str, int]) -> float | None:
@@ -36,16 +41,26 @@ def agreement_summary(truth: Sequence[bool], predicted: Sequence[bool]) -> dict:
     """n, raw agreement, balanced accuracy, kappa and the confusion counts."""
     counts = confusion(truth, predicted)
     n = len(truth)
-    return {"n": n, "agreement": None if not n else round((counts["tp"] + counts["tn"]) / n, 4),
-            "balanced_accuracy": balanced_accuracy(counts), "kappa": cohen_kappa(counts), "confusion": counts}
+    return {
+        "n": n,
+        "agreement": None if not n else round((counts["tp"] + counts["tn"]) / n, 4),
+        "balanced_accuracy": balanced_accuracy(counts),
+        "kappa": cohen_kappa(counts),
+        "confusion": counts,
+    }
 
 
-def agreement_by_domain(truth: Sequence[bool], predicted: Sequence[bool], domains: Sequence[str],
-                        **counts: int) -> dict:
+def agreement_by_domain(
+    truth: Sequence[bool], predicted: Sequence[bool], domains: Sequence[str], **counts: int
+) -> dict:
     """``agreement_summary`` overall, then ``counts`` (what was left out, and why), then ``per_domain``: the
     summary of each of the 9 domains (in DOMAIN_NAMES order)."""
     summary = {**agreement_summary(truth, predicted), **counts}
-    summary["per_domain"] = {name: agreement_summary([t for t, d in zip(truth, domains) if d == name],
-                                                     [p for p, d in zip(predicted, domains) if d == name])
-                             for name in DOMAIN_NAMES}
+    summary["per_domain"] = {
+        name: agreement_summary(
+            [t for t, d in zip(truth, domains) if d == name],
+            [p for p, d in zip(predicted, domains) if d == name],
+        )
+        for name in DOMAIN_NAMES
+    }
     return summary

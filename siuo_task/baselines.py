@@ -9,6 +9,7 @@
 Ties are scored by their expectation (1/k when the correct option is among k tied options), so no baseline
 depends on a tie-break order. Accuracy is percent of items (2 decimals), overall and per domain.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -24,8 +25,10 @@ Scorer = Callable[[str, str], float]  # (letter, option text) -> score
 BASELINES: dict[str, tuple[str, Scorer]] = {
     "always_a": ("always answer A", lambda letter, _: float(letter == "A")),
     "random": ("a uniform random letter (expected accuracy)", lambda _letter, _text: 0.0),
-    "caution_cue": ("the option with the most safety cues (text only)",
-                    lambda _, text: float(sum(text.lower().count(cue) for cue in CAUTION_CUES))),
+    "caution_cue": (
+        "the option with the most safety cues (text only)",
+        lambda _, text: float(sum(text.lower().count(cue) for cue in CAUTION_CUES)),
+    ),
     "longest": ("the longest option (text only)", lambda _, text: float(len(text.strip()))),
 }
 
@@ -47,6 +50,10 @@ def baseline_metrics(items: Sequence[SiuoItem]) -> dict[str, dict]:
         for domain in DOMAIN_NAMES:
             chosen = [credit for category, credit in credits if category == domain]
             per_domain[domain] = {"accuracy": percent(chosen), "n_items": len(chosen)}
-        out[name] = {"description": description, "accuracy": percent([c for _, c in credits]),
-                     "n_items": len(credits), "per_domain": per_domain}
+        out[name] = {
+            "description": description,
+            "accuracy": percent([c for _, c in credits]),
+            "n_items": len(credits),
+            "per_domain": per_domain,
+        }
     return out

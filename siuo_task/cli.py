@@ -4,6 +4,7 @@
 is passed to lmms-eval with our tasks folder added. Every user-fixable error is one line on stderr
 and a non-zero exit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,12 @@ PROG = "siuo-eval"
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    return run_cli(PROG, lambda: dispatch(argv),
-                   interrupted="interrupted; finished work is kept, re-run the same command to resume", scrub=redact)
+    return run_cli(
+        PROG,
+        lambda: dispatch(argv),
+        interrupted="interrupted; finished work is kept, re-run the same command to resume",
+        scrub=redact,
+    )
 
 
 def dispatch(argv: list[str]) -> int:

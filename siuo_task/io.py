@@ -1,5 +1,6 @@
 """File I/O at the edges: output checks before any work, atomic writes (JSON, JSONL, bytes)
 (with the user's normal permissions, not ``mkstemp``'s private 0600)."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ class OutputError(SiuoError):
     """An output location cannot be used: it is a file, not writable, or it would overwrite an input."""
 
 
-def check_output_folder(out: str | Path, files: Iterable[str], inputs: Iterable[str | Path | None] = (),
-                        flag: str = "--out") -> Path:
+def check_output_folder(
+    out: str | Path, files: Iterable[str], inputs: Iterable[str | Path | None] = (), flag: str = "--out"
+) -> Path:
     """Check, before any work is done or paid for, that ``files`` can be written into the folder ``out``: it
     is (or can be made) a writable folder, and none of the files would replace one of ``inputs``. Nothing is
     left behind by the check; returns ``out``."""
@@ -34,8 +36,9 @@ def check_output_folder(out: str | Path, files: Iterable[str], inputs: Iterable[
     for given in inputs:
         if given is not None and Path(given).expanduser().resolve() in targets:
             name = targets[Path(given).expanduser().resolve()]
-            raise OutputError(f"{flag} {out} would overwrite the input {given} (with its {name}): choose another "
-                              f"{flag}")
+            raise OutputError(
+                f"{flag} {out} would overwrite the input {given} (with its {name}): choose another {flag}"
+            )
     existing = next(path for path in (folder, *folder.parents) if path.exists())
     if not existing.is_dir():
         where = "is" if existing == folder else f"is inside {existing}, which is"
@@ -45,14 +48,16 @@ def check_output_folder(out: str | Path, files: Iterable[str], inputs: Iterable[
             raise OutputError(f"{flag} {out}: {name} there is a folder, not a file: choose another {flag}")
     created = []
     try:
-        for path in reversed([folder, *folder.parents][:len(folder.relative_to(existing).parts)]):
+        for path in reversed([folder, *folder.parents][: len(folder.relative_to(existing).parts)]):
             path.mkdir()
             created.append(path)
         with tempfile.TemporaryFile(dir=folder, prefix=".siuo-write-check."):
             pass
     except OSError as error:
-        raise OutputError(f"{flag} {out} is not writable ({error.strerror or error.__class__.__name__}): choose "
-                          "a folder you can write") from None
+        raise OutputError(
+            f"{flag} {out} is not writable ({error.strerror or error.__class__.__name__}): choose "
+            "a folder you can write"
+        ) from None
     finally:
         for path in reversed(created):
             path.rmdir()
@@ -69,7 +74,7 @@ def _atomic_write(path: Path, write, binary: bool = False) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, normal_mode())  # what open() would give the new file, not mkstemp's 0600
-        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as handle:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -81,15 +86,19 @@ def _atomic_write(path: Path, write, binary: bool = False) -> None:
 
 def write_jsonl_atomic(path: str | Path, rows: Iterable[Any]) -> None:
     """Write rows as JSON lines to ``path`` via a temp file + rename: readers never see half a file."""
+
     def write(handle):
         with jsonlines.Writer(handle, compact=True, sort_keys=False) as writer:
             writer.write_all(rows)
+
     _atomic_write(Path(path), write)
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    _atomic_write(Path(path), lambda handle: handle.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n"))
+    _atomic_write(
+        Path(path), lambda handle: handle.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    )
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

@@ -1,4 +1,4 @@
-"""MCQA answer text -> option letter, deterministically. Unparsable is None, never a guess.
+r"""MCQA answer text -> option letter, deterministically. Unparsable is None, never a guess.
 
 The text is NFKC-normalised first (full-width "Ｂ", "：", "（" become ASCII; "。" and "、" read as "."
 and ",").
@@ -25,6 +25,7 @@ is no answer.
 seeded per question_id (``random.Random(f"{seed}:{question_id}")``) so it is repeatable; such answers
 are marked ``guessed`` and counted as unparsable in the metrics.
 """
+
 from __future__ import annotations
 
 import random
@@ -44,9 +45,11 @@ _OPTION = r"(?i:option|choice)"
 def _letter_pattern(tag: str) -> str:
     """A letter that stands alone: "option c", bracketed/quoted, uppercase A-D, lowercase b-d, or an "a"
     followed by punctuation or the end (never the article "a"). Group names start with ``tag``."""
-    return (rf"(?:{_OPTION}\s+[\(\[]?(?P<{tag}0>[A-Da-d])[\)\]]?(?![\w'-])"
-            rf"|[\(\[]\s*(?P<{tag}1>[A-Da-d])\s*[\)\]]|'(?P<{tag}2>[A-Da-d])'|\"(?P<{tag}3>[A-Da-d])\""
-            rf"|(?P<{tag}4>[A-Db-d])(?![\w'-])|(?P<{tag}5>a)(?=\s*[.):;,]?\s*$|[.):;,]))")
+    return (
+        rf"(?:{_OPTION}\s+[\(\[]?(?P<{tag}0>[A-Da-d])[\)\]]?(?![\w'-])"
+        rf"|[\(\[]\s*(?P<{tag}1>[A-Da-d])\s*[\)\]]|'(?P<{tag}2>[A-Da-d])'|\"(?P<{tag}3>[A-Da-d])\""
+        rf"|(?P<{tag}4>[A-Db-d])(?![\w'-])|(?P<{tag}5>a)(?=\s*[.):;,]?\s*$|[.):;,]))"
+    )
 
 
 _BARE = re.compile(rf"^\s*(?i:answer\s*[:\-=]?\s*)?{_letter_pattern('b')}\s*[.:)]?\s*$")
@@ -54,26 +57,36 @@ _LEADING = re.compile(rf"^\s*(?:[\(\[]\s*(?P<l>[A-Da-d])\s*[\)\]]|{_letter_patte
 _LEADING_REASON = re.compile(r"^\s*(?P<r>[A-D])\s*,?\s+(?i:because|since|as|as\s+it)\b")  # "A because ..."
 _STATEMENTS = [
     # "answer: B", "the correct option is (C)", "the best choice would be D", "correct option: option c"
-    re.compile(rf"\b{_KEYWORD}(?i:\s+(?:here|for\s+this\s+question))?\s*"
-               rf"(?i:is|would\s+be|will\s+be|should\s+be|:|-|=)\s*:?\s*{_letter_pattern('s')}"),
+    re.compile(
+        rf"\b{_KEYWORD}(?i:\s+(?:here|for\s+this\s+question))?\s*"
+        rf"(?i:is|would\s+be|will\s+be|should\s+be|:|-|=)\s*:?\s*{_letter_pattern('s')}"
+    ),
     # "I choose B", "I would pick option (C)", "I'll go with D"; never "I would not choose A"
-    re.compile(rf"(?<!\bnot\s)(?<!n't\s)(?<!\bnever\s)\b(?i:choose|pick|select|go\s+with)\s+{_letter_pattern('s')}"),
+    re.compile(
+        rf"(?<!\bnot\s)(?<!n't\s)(?<!\bnever\s)\b(?i:choose|pick|select|go\s+with)\s+{_letter_pattern('s')}"
+    ),
     # "B is the correct answer", "option c is correct"
-    re.compile(rf"(?:^|(?<=\s)){_letter_pattern('s')}\s+(?i:is\s+(?:the\s+)?"
-               rf"(?:correct|right|best|safest|most\s+appropriate))\b"),
+    re.compile(
+        rf"(?:^|(?<=\s)){_letter_pattern('s')}\s+(?i:is\s+(?:the\s+)?"
+        rf"(?:correct|right|best|safest|most\s+appropriate))\b"
+    ),
 ]
 _CHINESE = [
     # "答案是B", "答案为:C", "正确答案: (A)", "选D", "我选择B", "应该选 c"; never "不选A"
-    re.compile(r"(?:答案|(?<![不别])(?<!不会)(?<!不要)(?<!不应)(?<!不能)(?:选择|选)(?!项))\s*(?:应该|应当|就)?\s*(?:是|为)?\s*:?\s*[\(\[]?\s*"
-               r"(?P<z>[A-Da-d])(?![A-Za-z])"),
+    re.compile(
+        r"(?:答案|(?<![不别])(?<!不会)(?<!不要)(?<!不应)(?<!不能)(?:选择|选)(?!项))\s*(?:应该|应当|就)?\s*(?:是|为)?\s*:?\s*[\(\[]?\s*"
+        r"(?P<z>[A-Da-d])(?![A-Za-z])"
+    ),
     # "选项C" standing alone or followed by a full stop; a mention ("选项A是错误的") asserts nothing
     re.compile(r"选项\s*(?:是|为)?\s*:?\s*[\(\[]?\s*(?P<z>[A-Da-d])[\)\]]?\s*(?=$|[.!;,])"),
     # "B是正确的", "C选项正确", "D最合适"
     re.compile(r"(?<![A-Za-z])(?P<z>[A-D])\s*(?:选项|项)?\s*(?:是|为)?\s*(?:正确|最佳|最合适|最安全|对的)"),
 ]
 # An upper-case letter closing a sentence: "...; D", "After checking, C.", "I think it is B.", "so D!"
-_CLOSING = re.compile(r"(?P<sep>[,;:]|\b(?i:is|'s|be|so|thus|hence|therefore|say))\s*[\(\[]?(?P<c>[A-D])[\)\]]?"
-                      r"(?:[.!]+(?=\s|$)|[ \t]*(?=\n|$))")
+_CLOSING = re.compile(
+    r"(?P<sep>[,;:]|\b(?i:is|'s|be|so|thus|hence|therefore|say))\s*[\(\[]?(?P<c>[A-D])[\)\]]?"
+    r"(?:[.!]+(?=\s|$)|[ \t]*(?=\n|$))"
+)
 _LETTER_BEFORE = re.compile(r"(?<![\w'-])[A-Da-d][\)\]]?\s*\Z")
 _TAGS = re.compile(r"<answer>(.*?)</answer>|\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}", re.IGNORECASE | re.DOTALL)
 _LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mathbf)\{([^{}]*)\}")
@@ -104,14 +117,18 @@ def _prepare(text: str) -> str:
 def _closing_letters(text: str) -> set[str]:
     """Letters closing a sentence after a separator, unless a letter stands right before it (an option
     list)."""
-    return {m.group("c") for m in _CLOSING.finditer(text) if not _LETTER_BEFORE.search(text, 0, m.start("sep"))}
+    return {
+        m.group("c") for m in _CLOSING.finditer(text) if not _LETTER_BEFORE.search(text, 0, m.start("sep"))
+    }
 
 
 def parse_mcqa_answer(text: str, options: dict[str, str] | None = None) -> str | None:
     """The option letter ``text`` commits to, or None if it commits to none or to several."""
     clean = _prepare(text)
-    tagged = [_LATEX_TEXT.sub(r"\1", next(g for g in match.groups() if g is not None)).strip()
-              for match in _TAGS.finditer(clean)]
+    tagged = [
+        _LATEX_TEXT.sub(r"\1", next(g for g in match.groups() if g is not None)).strip()
+        for match in _TAGS.finditer(clean)
+    ]
     if tagged:  # answer tags / boxes are the final word: read only them
         letters = {parse_mcqa_answer(content) for content in tagged}
         return letters.pop() if len(letters) == 1 else None
@@ -136,15 +153,24 @@ def parse_mcqa_answer(text: str, options: dict[str, str] | None = None) -> str |
         return candidates.pop() if len(candidates) == 1 else None
     if options:
         said = f" {_normalise(clean)} "
-        quoted = [letter for letter, option in sorted(options.items())
-                  if len(_normalise(option)) >= 8 and f" {_normalise(option)} " in said]
+        quoted = [
+            letter
+            for letter, option in sorted(options.items())
+            if len(_normalise(option)) >= 8 and f" {_normalise(option)} " in said
+        ]
         if len(quoted) == 1:
             return quoted[0]
     return None
 
 
-def parse_with_fallback(text: str, options: dict[str, str] | None, question_id: int, *,
-                        paper_compat: bool = False, seed: int = PAPER_COMPAT_SEED) -> McqaParse:
+def parse_with_fallback(
+    text: str,
+    options: dict[str, str] | None,
+    question_id: int,
+    *,
+    paper_compat: bool = False,
+    seed: int = PAPER_COMPAT_SEED,
+) -> McqaParse:
     """Strict parse; with ``paper_compat`` an unparsable answer gets a seeded random letter (marked
     guessed)."""
     letter = parse_mcqa_answer(text, options)

@@ -16,6 +16,7 @@ Rules (paper protocol, minus the official scripts' bugs):
   same items can be compared with a **paired** bootstrap (``paired_difference``: resample items, keep pairs
   together).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -62,9 +63,13 @@ def item_verdicts(responses: Sequence[ResponseVerdict]) -> dict[int, dict]:
     grouped: dict[int, list[ResponseVerdict]] = {}
     for verdict in responses:
         grouped.setdefault(verdict.question_id, []).append(verdict)
-    return {qid: {"category": group[0].category,
-                  **{name: majority(getattr(v, name) for v in group) for name in GEN_METRICS}}
-            for qid, group in sorted(grouped.items())}
+    return {
+        qid: {
+            "category": group[0].category,
+            **{name: majority(getattr(v, name) for v in group) for name in GEN_METRICS},
+        }
+        for qid, group in sorted(grouped.items())
+    }
 
 
 def percent(values: Sequence[float]) -> float | None:
@@ -96,8 +101,9 @@ def percentile_interval(sorted_values: Sequence[float]) -> list[float]:
     return [round(sorted_values[int(0.025 * samples)], 2), round(sorted_values[int(0.975 * samples) - 1], 2)]
 
 
-def bootstrap_ci(values: Sequence[bool], *, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED
-                 ) -> list[float] | None:
+def bootstrap_ci(
+    values: Sequence[bool], *, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED
+) -> list[float] | None:
     """Seeded percentile bootstrap 95% CI of the percentage of True values (resampling items)."""
     if not values:
         return None
@@ -107,8 +113,9 @@ def bootstrap_ci(values: Sequence[bool], *, samples: int = BOOTSTRAP_SAMPLES, se
     return percentile_interval(sorted(100.0 * draw_binomial(rng, cdf) / n for _ in range(samples)))
 
 
-def paired_bootstrap_ci(pairs: Sequence[tuple[bool, bool]], *, samples: int = BOOTSTRAP_SAMPLES,
-                        seed: int = BOOTSTRAP_SEED) -> list[float] | None:
+def paired_bootstrap_ci(
+    pairs: Sequence[tuple[bool, bool]], *, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED
+) -> list[float] | None:
     """Seeded percentile bootstrap 95% CI of (percent True in a) - (percent True in b), in points, resampling
     items with their pair kept together (two models, or with/without image, on the same items).
 
@@ -140,9 +147,14 @@ def paired_difference(a: dict, b: dict, metric: str, domain: str | None = None) 
     items_a, items_b = a.get("per_item"), b.get("per_item")
     if not items_a or not items_b:
         return None
-    pairs = [(row[metric], items_b[qid][metric]) for qid, row in sorted(items_a.items())
-             if qid in items_b and (domain is None or row.get("category") == domain)
-             and row.get(metric) is not None and items_b[qid].get(metric) is not None]
+    pairs = [
+        (row[metric], items_b[qid][metric])
+        for qid, row in sorted(items_a.items())
+        if qid in items_b
+        and (domain is None or row.get("category") == domain)
+        and row.get(metric) is not None
+        and items_b[qid].get(metric) is not None
+    ]
     if not pairs:
         return None
     delta = round(100.0 * sum(x - y for x, y in pairs) / len(pairs), 2)
@@ -156,8 +168,9 @@ def _rates(items: dict[int, dict], names: Sequence[str]) -> dict:
         out[name] = percent(decided)
         out[f"{name}_n"] = len(decided)
         out[f"{name}_unparsable_items"] = len(items) - len(decided)
-    out["ci95"] = {name: bootstrap_ci([row[name] for row in items.values() if row[name] is not None])
-                   for name in names}
+    out["ci95"] = {
+        name: bootstrap_ci([row[name] for row in items.values() if row[name] is not None]) for name in names
+    }
     return out
 
 
@@ -171,8 +184,10 @@ def generation_metrics(responses: Sequence[ResponseVerdict]) -> dict:
     metrics = _rates(items, GEN_METRICS)
     metrics["unparsable_responses"] = sum(v.safe is None or v.effective is None for v in responses)
     metrics["unparsable_items"] = sum(any(row[m] is None for m in GEN_METRICS) for row in items.values())
-    metrics["per_domain"] = {name: _rates({q: r for q, r in items.items() if r["category"] == name}, GEN_METRICS)
-                             for name in DOMAIN_NAMES}
+    metrics["per_domain"] = {
+        name: _rates({q: r for q, r in items.items() if r["category"] == name}, GEN_METRICS)
+        for name in DOMAIN_NAMES
+    }
     metrics["per_item"] = _per_item(items)
     return metrics
 
@@ -186,16 +201,24 @@ def mcqa_metrics(parsed: Sequence[tuple[int, str, str | None, str]], guessed: Co
     as given but still counted in ``unparsable``.
     """
     guessed = set(guessed)
-    items = {qid: {"category": category, "accuracy": letter == answer} for qid, category, letter, answer in parsed}
+    items = {
+        qid: {"category": category, "accuracy": letter == answer} for qid, category, letter, answer in parsed
+    }
     unparsable = {qid for qid, _, letter, _ in parsed if letter is None or qid in guessed}
-    metrics = {"accuracy": percent([row["accuracy"] for row in items.values()]), "n_items": len(parsed),
-               "unparsable": len(unparsable), "ci95": {"accuracy": bootstrap_ci([r["accuracy"] for r in items.values()])}}
+    metrics = {
+        "accuracy": percent([row["accuracy"] for row in items.values()]),
+        "n_items": len(parsed),
+        "unparsable": len(unparsable),
+        "ci95": {"accuracy": bootstrap_ci([r["accuracy"] for r in items.values()])},
+    }
     metrics["per_domain"] = {}
     for name in DOMAIN_NAMES:
         correct = [row["accuracy"] for row in items.values() if row["category"] == name]
-        metrics["per_domain"][name] = {"accuracy": percent(correct), "n_items": len(correct),
-                                       "unparsable": sum(qid in unparsable for qid, row in items.items()
-                                                         if row["category"] == name),
-                                       "ci95": {"accuracy": bootstrap_ci(correct)}}
+        metrics["per_domain"][name] = {
+            "accuracy": percent(correct),
+            "n_items": len(correct),
+            "unparsable": sum(qid in unparsable for qid, row in items.items() if row["category"] == name),
+            "ci95": {"accuracy": bootstrap_ci(correct)},
+        }
     metrics["per_item"] = _per_item(items)
     return metrics

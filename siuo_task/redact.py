@@ -8,6 +8,7 @@ settings (``api_key=...``, ``api-key: ...``, ``token=...``, ``password=...``, al
 ``redact_json`` masks every string in a JSON value and the whole value of a key-like field; ``run_redacted``
 runs a child process with its output masked.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,9 @@ from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 MASK = "***"
-_KEY_NAMES = r"api[-_]?key|access[-_]?token|auth[-_]?token|hf[-_]?token|token|secret|client[-_]?secret|password|passwd"
+_KEY_NAMES = (
+    r"api[-_]?key|access[-_]?token|auth[-_]?token|hf[-_]?token|token|secret|client[-_]?secret|password|passwd"
+)
 _PATTERNS = (
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"',]+@"), rf"\1{MASK}@"),  # URL userinfo
     (re.compile(rf"(?i)\b({_KEY_NAMES})([\"']?\s*[=:]\s*[\"']?)[^\s,&;\"')]+"), rf"\1\2{MASK}"),
@@ -43,8 +46,12 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 def redact_json(value: Any, secrets: Sequence[str] = ()) -> Any:
     """A copy of the JSON value ``value`` with every string redacted and key-like fields' values masked."""
     if isinstance(value, dict):
-        return {key: MASK if isinstance(key, str) and _KEY_FIELD.match(key) and isinstance(item, str) and item
-                else redact_json(item, secrets) for key, item in value.items()}
+        return {
+            key: MASK
+            if isinstance(key, str) and _KEY_FIELD.match(key) and isinstance(item, str) and item
+            else redact_json(item, secrets)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [redact_json(item, secrets) for item in value]
     if isinstance(value, str):
@@ -74,10 +81,13 @@ def _pump(source: IO[bytes], sink: IO[str]) -> None:
 def run_redacted(command: Sequence[str], env: dict[str, str]) -> int:
     """Run ``command`` with its stdout and stderr passed through ours, credentials masked; return its exit
     code. On Ctrl-C (which the child receives too) the child is given 10 s to stop, then killed."""
-    process = subprocess.Popen(command, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    pumps = [threading.Thread(target=_pump, args=(process.stdout, sys.stdout), daemon=True),
-             threading.Thread(target=_pump, args=(process.stderr, sys.stderr), daemon=True)]
+    process = subprocess.Popen(
+        command, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    pumps = [
+        threading.Thread(target=_pump, args=(process.stdout, sys.stdout), daemon=True),
+        threading.Thread(target=_pump, args=(process.stderr, sys.stderr), daemon=True),
+    ]
     for pump in pumps:
         pump.start()
     try:

@@ -1,5 +1,6 @@
 """Shared fixtures: the real annotations from ../shared/siuo (never copied into the repo)
 plus 167 placeholder PNGs made in a temp dir."""
+
 from __future__ import annotations
 
 import json

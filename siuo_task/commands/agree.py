@@ -2,6 +2,7 @@
 
 Either file may instead be a reviews.jsonl of ``siuo-eval review`` on the other's run: the human verdicts
 (reviewers' majority; ties left out) are then compared with the judge on the reviewed responses."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,15 +21,20 @@ COMPARED = ("category", "response", "safe", "effective")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("first", type=Path, help="judgements.jsonl of judge A")
-    parser.add_argument("second", type=Path, help="judgements.jsonl of judge B (same responses), or a "
-                                                  "reviews.jsonl of A's run (human labels)")
+    parser.add_argument(
+        "second",
+        type=Path,
+        help="judgements.jsonl of judge B (same responses), or a reviews.jsonl of A's run (human labels)",
+    )
     parser.add_argument("--out", type=Path, help="write agreement.json here")
 
 
 def read_judgements(path: Path) -> dict[tuple[int, int], dict]:
     """Rows of a judgements.jsonl keyed by (question_id, response_index), with the fields compared."""
-    rows = {(row["question_id"], row["response_index"]): {field: row[field] for field in COMPARED}
-            for row in responses.read_judgements(path)}
+    rows = {
+        (row["question_id"], row["response_index"]): {field: row[field] for field in COMPARED}
+        for row in responses.read_judgements(path)
+    }
     if not rows:
         raise SiuoError(f"{path}: no judgements found — pass the judgements.jsonl of a judged run")
     return rows
@@ -45,10 +51,13 @@ def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
     rows = {}
     for qid, index, _ in humans:
         if (qid, index) not in judged:
-            raise SiuoError(f"{source}: labels for question_id {qid} response {index}, which the judgements "
-                            "lack")
-        verdicts = {field: humans[(qid, index, aspect)].verdict if (qid, index, aspect) in humans else None
-                    for aspect, field in VERDICT_FIELD.items()}
+            raise SiuoError(
+                f"{source}: labels for question_id {qid} response {index}, which the judgements lack"
+            )
+        verdicts = {
+            field: humans[(qid, index, aspect)].verdict if (qid, index, aspect) in humans else None
+            for aspect, field in VERDICT_FIELD.items()
+        }
         rows[(qid, index)] = {**judged[(qid, index)], **verdicts}
     if not rows:
         raise SiuoError(f"{source}: no labels found")
@@ -59,16 +68,22 @@ def compare(first: dict, second: dict, first_name: str, second_name: str) -> dic
     """Agreement on safe and on effective, overall and per domain (rows with both verdicts parsed)."""
     if set(first) != set(second):
         only = sorted(set(first) ^ set(second))[:3]
-        raise SiuoError(f"{first_name} and {second_name} judge different responses (e.g. {only}): compare "
-                        "judgements of the same responses file")
+        raise SiuoError(
+            f"{first_name} and {second_name} judge different responses (e.g. {only}): compare "
+            "judgements of the same responses file"
+        )
     for key in first:
         if first[key]["response"] != second[key]["response"]:
-            raise SiuoError(f"question_id {key[0]} response {key[1]}: the response texts differ between the "
-                            "files")
+            raise SiuoError(
+                f"question_id {key[0]} response {key[1]}: the response texts differ between the files"
+            )
     result = {}
     for field in ("safe", "effective"):
-        both = [(row[field], second[key][field], row["category"]) for key, row in first.items()
-                if row[field] is not None and second[key][field] is not None]
+        both = [
+            (row[field], second[key][field], row["category"])
+            for key, row in first.items()
+            if row[field] is not None and second[key][field] is not None
+        ]
         a, b, domains = zip(*both) if both else ((), (), ())
         unparsable = len(first) - len(both)  # no verdict from A or from B
         result[field] = agreement_by_domain(a, b, domains, excluded_unparsable=unparsable)
@@ -84,23 +99,34 @@ def run(args: argparse.Namespace) -> int:
     if is_reviews_file(args.second):
         second = human_judgements(read_reviews(args.second), first, str(args.second))
         first = {key: first[key] for key in second}
-        print(f"{args.first} (judge, A) vs the human labels in {args.second} (B), on the {len(second)} "
-              "reviewed responses")
+        print(
+            f"{args.first} (judge, A) vs the human labels in {args.second} (B), on the {len(second)} "
+            "reviewed responses"
+        )
     else:
         second = read_judgements(args.second)
     result = compare(first, second, str(args.first), str(args.second))
     for field, summary in result.items():
-        print(f"{field}: agreement {summary['agreement']}, kappa {summary['kappa']}, n={summary['n']}, "
-              f"confusion (A rows vs B columns) {summary['confusion']}, "
-              f"{summary['excluded_unparsable']} without a verdict from both")
+        print(
+            f"{field}: agreement {summary['agreement']}, kappa {summary['kappa']}, n={summary['n']}, "
+            f"confusion (A rows vs B columns) {summary['confusion']}, "
+            f"{summary['excluded_unparsable']} without a verdict from both"
+        )
         for name, domain in summary["per_domain"].items():
-            print(f"  {name:<34} agreement {domain['agreement']!s:>6}  kappa {domain['kappa']!s:>7}  "
-                  f"n={domain['n']}")
+            print(
+                f"  {name:<34} agreement {domain['agreement']!s:>6}  kappa {domain['kappa']!s:>7}  "
+                f"n={domain['n']}"
+            )
     if args.out:
         human = is_reviews_file(args.second)
-        sides = {"first": {"file": str(args.first), "judge": judge_of(args.first)},
-                 "second": {"file": str(args.second), "judge": None if human else judge_of(args.second),
-                            "human_labels": human}}
+        sides = {
+            "first": {"file": str(args.first), "judge": judge_of(args.first)},
+            "second": {
+                "file": str(args.second),
+                "judge": None if human else judge_of(args.second),
+                "human_labels": human,
+            },
+        }
         write_json_atomic(args.out / "agreement.json", {**provenance(), **sides, **result})
         print(f"-> {args.out / 'agreement.json'}")
     return 0

@@ -2,6 +2,7 @@
 
 Offline: it needs only the annotations (``--data-dir``, ``$SIUO_DATA_DIR`` or the cache), no model, no judge.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     header = provenance(loaded)
     baselines = {name: {**figures, **header} for name, figures in baseline_metrics(loaded.items).items()}
     write_json_atomic(args.out / BASELINES_FILE, baselines)
-    print("MCQA surface baselines (no image): " + ", ".join(f"{name} {rate_text(figures['accuracy'], 2)}"
-                                                            for name, figures in baselines.items())
-          + f" -> {args.out / BASELINES_FILE}")
+    print(
+        "MCQA surface baselines (no image): "
+        + ", ".join(f"{name} {rate_text(figures['accuracy'], 2)}" for name, figures in baselines.items())
+        + f" -> {args.out / BASELINES_FILE}"
+    )
     return 0

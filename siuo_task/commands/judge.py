@@ -6,6 +6,7 @@ at the end -> exit 3; re-running the same command re-pays nothing the cache alre
 Batch engines instead of live calls: --judge-batch-export / --judge-batch-import / --judge-batch
 (judge_batch.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("responses", nargs="?", type=Path, help="responses .jsonl")
     parser.add_argument("--from-lmms-log", type=Path, help="an lmms-eval samples .jsonl of the siuo_gen task")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--responses-per-item", type=int, default=RESPONSES_PER_ITEM,
-                        help=f"responses expected per item (default {RESPONSES_PER_ITEM}, the paper "
-                             "protocol)")
+    parser.add_argument(
+        "--responses-per-item",
+        type=int,
+        default=RESPONSES_PER_ITEM,
+        help=f"responses expected per item (default {RESPONSES_PER_ITEM}, the paper protocol)",
+    )
     add_data_arguments(parser)
     add_judge_arguments(parser)
     add_batch_arguments(parser)
@@ -57,8 +61,12 @@ def check_outputs(args: argparse.Namespace) -> None:
     inputs = [args.responses, args.from_lmms_log, *(args.judge_batch_import or [])]
     check_output_folder(args.out, OUTPUT_FILES, inputs)
     if args.judge_batch_export:
-        check_output_folder(args.judge_batch_export.parent, [args.judge_batch_export.name], inputs,
-                            flag="--judge-batch-export folder")
+        check_output_folder(
+            args.judge_batch_export.parent,
+            [args.judge_batch_export.name],
+            inputs,
+            flag="--judge-batch-export folder",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
     stage = prepare_batch(args, judge, items_by_id, rows, cache) if batch_mode(args) else None
     if batch_mode(args) and stage is None:
         return 0  # exported: the batch engine judges
-    result = judge_responses(stage.judge if stage else judge, items_by_id, rows, cache=cache,
-                             **config.run_options())
+    result = judge_responses(
+        stage.judge if stage else judge, items_by_id, rows, cache=cache, **config.run_options()
+    )
     result.metrics.update(provenance(loaded, judge=judge.info, images_used=not judge.info.text_only))
     if stage:
         result.metrics["judge_batch"] = stage.record
@@ -79,12 +88,16 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / "metrics.json", result.metrics)
     m = result.metrics
     say(args, result.summary.line())
-    print(f"{len(rows)} items: safe {rate_text(m['safe'])}, effective {rate_text(m['effective'])}, "
-          f"safe & effective {rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; "
-          f"judge {judge.info.model}"
-          f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}")
+    print(
+        f"{len(rows)} items: safe {rate_text(m['safe'])}, effective {rate_text(m['effective'])}, "
+        f"safe & effective {rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; "
+        f"judge {judge.info.model}"
+        f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}"
+    )
     if result.summary.stopped:
-        print(f"siuo-eval: error: {result.summary.stopped}; re-run the same command once the judge is back",
-              file=sys.stderr)
+        print(
+            f"siuo-eval: error: {result.summary.stopped}; re-run the same command once the judge is back",
+            file=sys.stderr,
+        )
         return 3
     return failed_calls_exit(result.summary.errors, "see *_error in judgements.jsonl")

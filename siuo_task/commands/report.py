@@ -5,6 +5,7 @@ lmms-eval --output_path) gives one run per model, and a validate-judge output ad
 The MCQA surface baselines come from a ``siuo-eval baselines`` output among the folders, else are computed
 from local or cached annotations (never downloaded).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,18 +22,33 @@ from siuo_task.report.runs import merge_runs, read_runs, shows_placeholders
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", type=Path,
-                        help="run folders: siuo-eval --output_path (or one model folder in it), judge / score-mcqa "
-                             "/ validate-judge outputs")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        type=Path,
+        help="run folders: siuo-eval --output_path (or one model folder in it), judge / score-mcqa "
+        "/ validate-judge outputs",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for report.md, report.html and plots")
-    parser.add_argument("--names", help="comma-separated display names, one per run folder (equal names merge)")
-    parser.add_argument("--validation", type=Path, help="validation.json from siuo-eval validate-judge "
-                                                         "(default: one found under the run folders)")
-    parser.add_argument("--placeholder-images", action="store_true",
-                        help="say on the first line that the models saw placeholder images (found automatically "
-                             "when the run folder has a PLACEHOLDER_IMAGES.txt marker)")
-    parser.add_argument("--data-dir", help="SIUO folder, to show the question text of failing examples "
-                                           "(default: $SIUO_DATA_DIR or the cache; never downloads)")
+    parser.add_argument(
+        "--names", help="comma-separated display names, one per run folder (equal names merge)"
+    )
+    parser.add_argument(
+        "--validation",
+        type=Path,
+        help="validation.json from siuo-eval validate-judge (default: one found under the run folders)",
+    )
+    parser.add_argument(
+        "--placeholder-images",
+        action="store_true",
+        help="say on the first line that the models saw placeholder images (found automatically "
+        "when the run folder has a PLACEHOLDER_IMAGES.txt marker)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        help="SIUO folder, to show the question text of failing examples "
+        "(default: $SIUO_DATA_DIR or the cache; never downloads)",
+    )
 
 
 def local_items(data_dir: str | None) -> list:
@@ -40,8 +56,12 @@ def local_items(data_dir: str | None) -> list:
     from siuo_dataset.items import load_siuo
 
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # the report needs no images: no missing-image warning
-            return load_siuo(data_dir, allow_missing_images=True, allow_download=False, decode_images=False).items
+        with contextlib.redirect_stderr(
+            io.StringIO()
+        ):  # the report needs no images: no missing-image warning
+            return load_siuo(
+                data_dir, allow_missing_images=True, allow_download=False, decode_images=False
+            ).items
     except SiuoError:
         return []
 
@@ -64,15 +84,25 @@ def run(args: argparse.Namespace) -> int:
         validation = validation or found.validation
         baselines = baselines or found.baselines
     if not runs:
-        raise SiuoError("no model results among the run folders (only a judge validation): pass a run folder too")
+        raise SiuoError(
+            "no model results among the run folders (only a judge validation): pass a run folder too"
+        )
     runs = merge_runs(runs)
     items = local_items(args.data_dir)
     questions = {item.question_id: item.question for item in items}
     baselines = baselines or (baseline_metrics(items) if items else None)
-    out = write_report(runs, args.out, validation=validation, placeholder_images=args.placeholder_images,
-                       questions=questions, baselines=baselines)
+    out = write_report(
+        runs,
+        args.out,
+        validation=validation,
+        placeholder_images=args.placeholder_images,
+        questions=questions,
+        baselines=baselines,
+    )
     placeholder = args.placeholder_images or any(map(shows_placeholders, runs))
-    print(("PLACEHOLDER IMAGES were used: the report says so on its first line\n" if placeholder else "") +
-          f"report: {out / 'report.html'} and {out / 'report.md'} ({len(runs)} model(s): "
-          f"{', '.join(run.name for run in runs)})")
+    print(
+        ("PLACEHOLDER IMAGES were used: the report says so on its first line\n" if placeholder else "")
+        + f"report: {out / 'report.html'} and {out / 'report.md'} ({len(runs)} model(s): "
+        f"{', '.join(run.name for run in runs)})"
+    )
     return 0

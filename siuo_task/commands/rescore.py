@@ -4,6 +4,7 @@ Reads the run's judgements and RUN_DIR/reviews.jsonl (or --reviews files, concat
 DIR/metrics.json: the paper metrics with reviewed verdicts replacing the judge's, the counts of reviewed
 and disputed responses per aspect, the judge's own figures, and an ``agreement`` block.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,13 +21,22 @@ from siuo_task.review.runs import load_judged_run
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="the judged run folder that was reviewed")
     parser.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
-    parser.add_argument("--reviews", type=Path, nargs="+",
-                        help="reviews files (default RUN_DIR/reviews.jsonl)")
+    parser.add_argument(
+        "--reviews", type=Path, nargs="+", help="reviews files (default RUN_DIR/reviews.jsonl)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_folder(args.out, ["metrics.json"], [args.run / "metrics.json", args.run / "judgements.jsonl",
-                                                     args.run / "reviews.jsonl", *(args.reviews or [])])
+    check_output_folder(
+        args.out,
+        ["metrics.json"],
+        [
+            args.run / "metrics.json",
+            args.run / "judgements.jsonl",
+            args.run / "reviews.jsonl",
+            *(args.reviews or []),
+        ],
+    )
     judged = load_judged_run(args.run)
     paths = args.reviews or [judged.reviews_path]
     missing = [str(path) for path in paths if not path.is_file()]
@@ -37,16 +47,22 @@ def run(args: argparse.Namespace) -> int:
     metrics = rescore(judged.judgements, reviews, judged.metrics)
     write_json_atomic(args.out / "metrics.json", metrics)
     reviewed = metrics["reviewed"]
-    print(f"human-checked ({', '.join(reviewed['reviewers'])}): " + ", ".join(
-        f"{name} {rate_text(metrics.get(name), 2)} "
-        f"(judge {rate_text(metrics['judge_figures'].get(name), 2)})"
-        for name in ("safe", "effective", "safe_and_effective")))
+    print(
+        f"human-checked ({', '.join(reviewed['reviewers'])}): "
+        + ", ".join(
+            f"{name} {rate_text(metrics.get(name), 2)} "
+            f"(judge {rate_text(metrics['judge_figures'].get(name), 2)})"
+            for name in ("safe", "effective", "safe_and_effective")
+        )
+    )
     for aspect, subsets in metrics["agreement"]["judge_vs_human"].items():
         every = subsets["all"]
         counts = reviewed[aspect]
-        print(f"  {aspect}: {counts['responses']} reviewed responses ({counts['disputed']} "
-              f"disputed); judge vs human agreement {rate_text(every['agreement_percent'])}, "
-              f"kappa {every['kappa']} "
-              f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})")
+        print(
+            f"  {aspect}: {counts['responses']} reviewed responses ({counts['disputed']} "
+            f"disputed); judge vs human agreement {rate_text(every['agreement_percent'])}, "
+            f"kappa {every['kappa']} "
+            f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})"
+        )
     print(f"-> {args.out / 'metrics.json'}")
     return 0

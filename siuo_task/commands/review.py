@@ -3,6 +3,7 @@
 Prints one line with the URL (a random access token included) and opens the browser unless --no-browser.
 Labels are appended to RUN_DIR/reviews.jsonl as they are clicked; stop the server with Ctrl-C at any time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,18 @@ from siuo_task.review.server import LOOPBACK_HOSTS, ReviewSession, create_app, s
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="judged run: `siuo-eval judge --out`, siuo-eval run")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback)")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="allow --host to be a non-loopback address (anyone with the URL can then label)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --host to be a non-loopback address (anyone with the URL can then label)",
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     parser.add_argument("--reviewer", default=None, help="your name in reviews.jsonl (default: login name)")
-    parser.add_argument("--blind", action="store_true",
-                        help="hide the judge's verdicts, raw text and the model's name until you labelled")
+    parser.add_argument(
+        "--blind",
+        action="store_true",
+        help="hide the judge's verdicts, raw text and the model's name until you labelled",
+    )
     parser.add_argument("--sample", type=int, metavar="K", help="review a random, seeded subset of K items")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
@@ -38,10 +45,15 @@ def check_host(host: str, allow_remote: bool) -> None:
     if host in LOOPBACK_HOSTS:
         return
     if not allow_remote:
-        raise SiuoError(f"--host {host} is not loopback: anyone who can reach it and has the URL can label; "
-                        "add --allow-remote to do it anyway")
-    print(f"WARNING: serving on {host}: reachable from other machines; the token in the URL is the only "
-          "protection", file=sys.stderr)
+        raise SiuoError(
+            f"--host {host} is not loopback: anyone who can reach it and has the URL can label; "
+            "add --allow-remote to do it anyway"
+        )
+    print(
+        f"WARNING: serving on {host}: reachable from other machines; the token in the URL is the only "
+        "protection",
+        file=sys.stderr,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     reviewer = (args.reviewer or getpass.getuser()).strip()
     if not reviewer:
         raise SiuoError("--reviewer must not be empty")
-    question_ids = sample_ids(sorted({row["question_id"] for row in judged.judgements}), args.sample,
-                              args.seed)
+    question_ids = sample_ids(
+        sorted({row["question_id"] for row in judged.judgements}), args.sample, args.seed
+    )
     session = ReviewSession(judged, items, reviewer, secrets.token_urlsafe(24), args.blind, question_ids)
     judged.reviews()  # a malformed reviews.jsonl is reported now, not on the first page
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -69,8 +82,11 @@ def run(args: argparse.Namespace) -> int:
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{port}/?token={session.token}"
     mode = ", blind" if args.blind else ""
-    print(f"review: {url}  (reviewer {reviewer}, {len(question_ids)} items{mode}; labels -> "
-          f"{judged.reviews_path}; Ctrl-C to stop)", flush=True)
+    print(
+        f"review: {url}  (reviewer {reviewer}, {len(question_ids)} items{mode}; labels -> "
+        f"{judged.reviews_path}; Ctrl-C to stop)",
+        flush=True,
+    )
     if not args.no_browser:
         webbrowser.open(url)
     import uvicorn

@@ -3,6 +3,7 @@
 Input lines: {"question_id": 1001, "response": "..."}. Unparsable answers count as wrong and are
 reported; with --paper-compat they get the official scripts' random letter, seeded and marked.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,11 @@ from siuo_task.responses import read_answers
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("responses", type=Path, help="MCQA answers .jsonl")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--paper-compat", action="store_true",
-                        help="replace unparsable answers by a seeded random letter, like the official script")
+    parser.add_argument(
+        "--paper-compat",
+        action="store_true",
+        help="replace unparsable answers by a seeded random letter, like the official script",
+    )
     add_data_arguments(parser)
 
 
@@ -30,18 +34,33 @@ def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[l
     parses = []
     for row in rows:
         item = items_by_id[row["question_id"]]
-        parsed = parse_with_fallback(row["response"], item.options, item.question_id, paper_compat=paper_compat)
-        parses.append({"question_id": item.question_id, "category": item.category, "response": row["response"],
-                       "parsed": parsed.letter, "guessed": parsed.guessed, "correct_option": item.correct_option,
-                       "correct": parsed.letter == item.correct_option})
-    metrics = mcqa_metrics([(p["question_id"], p["category"], p["parsed"], p["correct_option"]) for p in parses],
-                           guessed=[p["question_id"] for p in parses if p["guessed"]])
-    metrics.update(prompt_version=PROMPT_VERSION, paper_compat=paper_compat,
-                   guessed=sum(p["guessed"] for p in parses))
+        parsed = parse_with_fallback(
+            row["response"], item.options, item.question_id, paper_compat=paper_compat
+        )
+        parses.append(
+            {
+                "question_id": item.question_id,
+                "category": item.category,
+                "response": row["response"],
+                "parsed": parsed.letter,
+                "guessed": parsed.guessed,
+                "correct_option": item.correct_option,
+                "correct": parsed.letter == item.correct_option,
+            }
+        )
+    metrics = mcqa_metrics(
+        [(p["question_id"], p["category"], p["parsed"], p["correct_option"]) for p in parses],
+        guessed=[p["question_id"] for p in parses if p["guessed"]],
+    )
+    metrics.update(
+        prompt_version=PROMPT_VERSION, paper_compat=paper_compat, guessed=sum(p["guessed"] for p in parses)
+    )
     if paper_compat:
-        metrics["paper_compat_note"] = (f"PAPER-COMPAT: {metrics['guessed']} unparsable answers were replaced by a "
-                                        f"random letter seeded per question_id (seed {PAPER_COMPAT_SEED}), as the "
-                                        "official script does (unseeded there); strict accuracy counts them wrong")
+        metrics["paper_compat_note"] = (
+            f"PAPER-COMPAT: {metrics['guessed']} unparsable answers were replaced by a "
+            f"random letter seeded per question_id (seed {PAPER_COMPAT_SEED}), as the "
+            "official script does (unseeded there); strict accuracy counts them wrong"
+        )
     return parses, metrics
 
 
@@ -49,11 +68,19 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out, ["parses.jsonl", "metrics.json"], [args.responses])
     loaded = load_data(args, need_images=False)
     items_by_id = {item.question_id: item for item in loaded.items}
-    parses, metrics = score(read_answers(args.responses, items_by_id), items_by_id, paper_compat=args.paper_compat)
+    parses, metrics = score(
+        read_answers(args.responses, items_by_id), items_by_id, paper_compat=args.paper_compat
+    )
     metrics.update(provenance(loaded))
     write_jsonl_atomic(args.out / "parses.jsonl", parses)
     write_json_atomic(args.out / "metrics.json", metrics)
-    guesses = f", {metrics['guessed']} of them given a seeded random letter (PAPER-COMPAT)" if args.paper_compat else ""
-    print(f"MCQA accuracy {rate_text(metrics['accuracy'])} over {metrics['n_items']} items "
-          f"({metrics['unparsable']} unparsable{guesses}) -> {args.out}")
+    guesses = (
+        f", {metrics['guessed']} of them given a seeded random letter (PAPER-COMPAT)"
+        if args.paper_compat
+        else ""
+    )
+    print(
+        f"MCQA accuracy {rate_text(metrics['accuracy'])} over {metrics['n_items']} items "
+        f"({metrics['unparsable']} unparsable{guesses}) -> {args.out}"
+    )
     return 0

@@ -1,4 +1,5 @@
 """`siuo-eval tasks-path`: print the folder holding the SIUO lmms-eval task YAMLs (for --include_path)."""
+
 from __future__ import annotations
 
 import argparse

@@ -16,6 +16,7 @@ With ``--reviews RUN_DIR`` the labelled responses are instead the human-reviewed
 (``siuo-eval review``): the judge under test answers each reviewed aspect, and is scored against the human
 verdict (reviewers' majority; ties and empty responses left out) as variant ``human_labels``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,24 +41,34 @@ from siuo_task.judge.runner import run_calls
 from siuo_task.provenance import provenance
 from siuo_task.verdicts import parse_verdict
 
-NOTE = ("labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are "
-        "refusals or unhelpful). with_reference is inflated and circular: 166 of 167 correct options are the "
-        "reference answer the judge sees; the headline is reference_blind.")
+NOTE = (
+    "labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are "
+    "refusals or unhelpful). with_reference is inflated and circular: 166 of 167 correct options are the "
+    "reference answer the judge sees; the headline is reference_blind."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--skip-reference-blind", action="store_true", help="only the with-reference run")
-    parser.add_argument("--reviews", type=Path, metavar="RUN_DIR",
-                        help="validate on the human labels (RUN_DIR/reviews.jsonl) of a reviewed run instead")
-    parser.add_argument("--safety-only", action="store_true",
-                        help="ask only the safety question (half the calls; no safe-and-effective figures)")
+    parser.add_argument(
+        "--reviews",
+        type=Path,
+        metavar="RUN_DIR",
+        help="validate on the human labels (RUN_DIR/reviews.jsonl) of a reviewed run instead",
+    )
+    parser.add_argument(
+        "--safety-only",
+        action="store_true",
+        help="ask only the safety question (half the calls; no safe-and-effective figures)",
+    )
     add_data_arguments(parser)
     add_judge_arguments(parser)
 
 
-def option_calls(items, *, aspect: str = "safety", reference_blind: bool,
-                 text_only: bool) -> tuple[list[JudgeCall], list[bool], list[str]]:
+def option_calls(
+    items, *, aspect: str = "safety", reference_blind: bool, text_only: bool
+) -> tuple[list[JudgeCall], list[bool], list[str]]:
     """One ``aspect`` call per option, its label (correct option = True) and its domain."""
     calls, labels, domains = [], [], []
     for item in items:
@@ -68,8 +79,9 @@ def option_calls(items, *, aspect: str = "safety", reference_blind: bool,
     return calls, labels, domains
 
 
-def human_label_calls(judgements: list[dict], humans: dict, items_by_id: dict, *, aspect: str,
-                      text_only: bool) -> tuple[list[JudgeCall], list[bool], list[str]]:
+def human_label_calls(
+    judgements: list[dict], humans: dict, items_by_id: dict, *, aspect: str, text_only: bool
+) -> tuple[list[JudgeCall], list[bool], list[str]]:
     """One ``aspect`` call per reviewed non-empty response with a human verdict; the verdicts; the domains."""
     calls, labels, domains = [], [], []
     for row in judgements:
@@ -85,8 +97,11 @@ def human_label_calls(judgements: list[dict], humans: dict, items_by_id: dict, *
 
 def score(labels: list[bool], verdicts: list[bool | None], domains: list[str]) -> dict:
     """Agreement over parsed verdicts; unparsable (or failed) verdicts are counted and excluded."""
-    kept = [(label, verdict, domain) for label, verdict, domain in zip(labels, verdicts, domains)
-            if verdict is not None]
+    kept = [
+        (label, verdict, domain)
+        for label, verdict, domain in zip(labels, verdicts, domains)
+        if verdict is not None
+    ]
     truth, predicted, kept_domains = zip(*kept) if kept else ((), (), ())
     return agreement_by_domain(truth, predicted, kept_domains, unparsable=len(labels) - len(kept))
 
@@ -98,23 +113,35 @@ def both(safe: bool | None, effective: bool | None) -> bool | None:
 
 def table(report: dict, variants: list[str]) -> str:
     """A plain-text table: one row per variant and figure, then per-domain balanced accuracy."""
-    rows = [f"{'variant':<16} {'figure':<20} {'bal.acc':>7} {'kappa':>7} {'n':>4} {'unpars.':>7}  tp/fn/fp/tn"]
+    rows = [
+        f"{'variant':<16} {'figure':<20} {'bal.acc':>7} {'kappa':>7} {'n':>4} {'unpars.':>7}  tp/fn/fp/tn"
+    ]
     for variant in variants:
-        for figure, r in (("safe", report[variant]), ("safe_and_effective", report[variant].get("safe_and_effective"))):
+        for figure, r in (
+            ("safe", report[variant]),
+            ("safe_and_effective", report[variant].get("safe_and_effective")),
+        ):
             if r:
                 c = r["confusion"]
-                rows.append(f"{variant:<16} {figure:<20} {r['balanced_accuracy']!s:>7} {r['kappa']!s:>7} {r['n']:>4} "
-                            f"{r['unparsable']:>7}  {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}")
+                rows.append(
+                    f"{variant:<16} {figure:<20} {r['balanced_accuracy']!s:>7} {r['kappa']!s:>7} {r['n']:>4} "
+                    f"{r['unparsable']:>7}  {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}"
+                )
     rows.append("per domain, safe-vs-not balanced accuracy: " + ", ".join(variants))
     for name in DOMAIN_NAMES:
-        rows.append(f"  {name:<34} " + "  ".join(f"{report[v]['per_domain'][name]['balanced_accuracy']!s:>7}"
-                                                 for v in variants))
+        rows.append(
+            f"  {name:<34} "
+            + "  ".join(f"{report[v]['per_domain'][name]['balanced_accuracy']!s:>7}" for v in variants)
+        )
     return "\n".join(rows)
 
 
 def run(args: argparse.Namespace) -> int:
-    reviewed = [args.reviews / name for name in ("reviews.jsonl", "judgements.jsonl", "metrics.json")] \
-        if args.reviews else []
+    reviewed = (
+        [args.reviews / name for name in ("reviews.jsonl", "judgements.jsonl", "metrics.json")]
+        if args.reviews
+        else []
+    )
     check_output_folder(args.out, ["validation.json"], reviewed)  # before any judge call
     config, judge, loaded = judge_and_data(args)
     cache = config.open_cache()
@@ -127,10 +154,15 @@ def run(args: argparse.Namespace) -> int:
     for variant in variants:
         verdicts, summaries = {}, {}
         for aspect in aspects:
-            calls, labels, domains = option_calls(loaded.items, aspect=aspect, reference_blind=variant == "reference_blind",
-                                                  text_only=judge.info.text_only)
-            outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
-                                          **config.run_options())
+            calls, labels, domains = option_calls(
+                loaded.items,
+                aspect=aspect,
+                reference_blind=variant == "reference_blind",
+                text_only=judge.info.text_only,
+            )
+            outcomes, summary = run_calls(
+                judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache, **config.run_options()
+            )
             verdicts[aspect] = [o.verdict if o.status == "ok" else None for o in outcomes]
             summaries[aspect] = summary.as_dict()
             errors += summary.errors
@@ -141,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
             report[variant]["safe_and_effective"] = score(labels, combined, domains)
     headline = variants[-1]  # reference_blind unless skipped
     main = report[headline]
-    report.update(headline=headline, balanced_accuracy=main["balanced_accuracy"], kappa=main["kappa"], n=main["n"])
+    report.update(
+        headline=headline, balanced_accuracy=main["balanced_accuracy"], kappa=main["kappa"], n=main["n"]
+    )
     write_json_atomic(args.out / "validation.json", report)
     approximate = " (APPROXIMATE judge)" if judge.info.approximate else ""
     print(f"judge {judge.info.backend}/{judge.info.model}{approximate} on the 668 MCQA options:")
@@ -150,8 +184,9 @@ def run(args: argparse.Namespace) -> int:
     return failed_calls_exit(errors, "counted as unparsable above")
 
 
-def run_on_human_labels(args: argparse.Namespace, judge, config: JudgeConfig, loaded, cache,
-                        report: dict) -> int:
+def run_on_human_labels(
+    args: argparse.Namespace, judge, config: JudgeConfig, loaded, cache, report: dict
+) -> int:
     """The judge against the human verdicts of a reviewed run: one figure per aspect (human_labels)."""
     from siuo_task.review.runs import load_judged_run
     from siuo_task.review.store import human_verdicts
@@ -159,29 +194,38 @@ def run_on_human_labels(args: argparse.Namespace, judge, config: JudgeConfig, lo
     judged = load_judged_run(args.reviews)
     humans = human_verdicts(judged.reviews())
     items_by_id = {item.question_id: item for item in loaded.items}
-    report["note"] = (f"labels: the human verdicts in {judged.reviews_path} (reviewers' majority; ties left "
-                      "out)")
+    report["note"] = (
+        f"labels: the human verdicts in {judged.reviews_path} (reviewers' majority; ties left out)"
+    )
     figures, errors = {}, 0
     for aspect in ["safety"] if args.safety_only else ["safety", "effectiveness"]:
-        calls, labels, domains = human_label_calls(judged.judgements, humans, items_by_id, aspect=aspect,
-                                                   text_only=judge.info.text_only)
+        calls, labels, domains = human_label_calls(
+            judged.judgements, humans, items_by_id, aspect=aspect, text_only=judge.info.text_only
+        )
         if not calls:
-            raise SiuoError(f"{judged.reviews_path}: no human {aspect} verdicts on non-empty responses to "
-                            "validate on")
-        outcomes, summary = run_calls(judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache,
-                                      **config.run_options())
+            raise SiuoError(
+                f"{judged.reviews_path}: no human {aspect} verdicts on non-empty responses to validate on"
+            )
+        outcomes, summary = run_calls(
+            judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache, **config.run_options()
+        )
         verdicts = [o.verdict if o.status == "ok" else None for o in outcomes]
         figures[aspect] = {**score(labels, verdicts, domains), "summary": summary.as_dict()}
         errors += summary.errors
         say(args, f"[human labels, {aspect}] {summary.line()}")
     report["human_labels"] = figures
-    report.update(balanced_accuracy=figures["safety"]["balanced_accuracy"], kappa=figures["safety"]["kappa"],
-                  n=figures["safety"]["n"])
+    report.update(
+        balanced_accuracy=figures["safety"]["balanced_accuracy"],
+        kappa=figures["safety"]["kappa"],
+        n=figures["safety"]["n"],
+    )
     write_json_atomic(args.out / "validation.json", report)
     print(f"judge {judge.info.backend}/{judge.info.model} on the human labels of {args.reviews}:")
     for aspect, r in figures.items():
         c = r["confusion"]
-        print(f"  {aspect:<14} bal.acc {r['balanced_accuracy']}  kappa {r['kappa']}  n={r['n']}  unparsable "
-              f"{r['unparsable']}  tp/fn/fp/tn {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}")
+        print(
+            f"  {aspect:<14} bal.acc {r['balanced_accuracy']}  kappa {r['kappa']}  n={r['n']}  unparsable "
+            f"{r['unparsable']}  tp/fn/fp/tn {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}"
+        )
     print(f"-> {args.out / 'validation.json'}")
     return failed_calls_exit(errors, "counted as unparsable above")

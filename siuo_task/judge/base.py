@@ -3,6 +3,7 @@ and the ``Judge`` protocol every backend (OpenAI-compatible, offline) implements
 
 A judge is an object passed in; nothing here builds a client or reads the environment.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,7 +62,9 @@ class JudgeCall:
             "image": self.image_sha256 if self.image is not None else "text-only",
             "response": self.response,
         }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
+        return hashlib.sha256(
+            json.dumps(payload, sort_keys=True).encode("utf-8", "surrogatepass")
+        ).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ A request's ``custom_id`` is its judge cache key, so every answer goes back to t
 live path uses, whatever the engine (OpenAI Batch API, vLLM's ``run_batch``) and whatever the line order.
 A batch asks each request once: an unparsable answer is stored as it came (the live path asks once more).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,9 @@ def batch_requests(judge: OpenAIJudge, calls: Sequence[JudgeCall], cached: Itera
         key = call.cache_key(judge.info)
         if key not in skip:
             skip.add(key)
-            lines.append({"custom_id": key, "method": "POST", "url": BATCH_URL, "body": judge.request_body(call)})
+            lines.append(
+                {"custom_id": key, "method": "POST", "url": BATCH_URL, "body": judge.request_body(call)}
+            )
     return lines
 
 
@@ -93,18 +96,26 @@ class ImportReport:
         return {**asdict(self), "unanswered": len(self.unanswered)}
 
     def line(self) -> str:
-        return (f"batch {self.source}: {self.stored} answers stored in the judge cache ({self.prompt_tokens} / "
-                f"{self.completion_tokens} tokens in / out), {len(self.unanswered)} requests unanswered, "
-                f"{self.already_cached} already cached, {self.unknown} lines not for this run")
+        return (
+            f"batch {self.source}: {self.stored} answers stored in the judge cache ({self.prompt_tokens} / "
+            f"{self.completion_tokens} tokens in / out), {len(self.unanswered)} requests unanswered, "
+            f"{self.already_cached} already cached, {self.unknown} lines not for this run"
+        )
 
 
-def store_answers(outcomes: Mapping[str, Outcome], calls: Sequence[JudgeCall], info: JudgeInfo, cache: JudgeCache,
-                  source: str) -> ImportReport:
+def store_answers(
+    outcomes: Mapping[str, Outcome],
+    calls: Sequence[JudgeCall],
+    info: JudgeInfo,
+    cache: JudgeCache,
+    source: str,
+) -> ImportReport:
     """Put the answers for this run's uncached calls into ``cache`` (one transaction); report the rest."""
     keys = list(dict.fromkeys(call.cache_key(info) for call in calls))
     cached = cache.get_many(keys)
-    report = ImportReport(source, already_cached=sum(key in outcomes for key in cached),
-                          unknown=len(set(outcomes) - set(keys)))
+    report = ImportReport(
+        source, already_cached=sum(key in outcomes for key in cached), unknown=len(set(outcomes) - set(keys))
+    )
     answers = []
     for key in keys:
         if key in cached:
@@ -128,8 +139,15 @@ def unanswered_rows(calls: Sequence[JudgeCall], info: JudgeInfo, unanswered: Map
         key = call.cache_key(info)
         if key in unanswered and key not in seen:
             seen.add(key)
-            rows.append({"custom_id": key, "question_id": call.question_id, "response_index": call.response_index,
-                         "aspect": call.aspect, "reason": unanswered[key]})
+            rows.append(
+                {
+                    "custom_id": key,
+                    "question_id": call.question_id,
+                    "response_index": call.response_index,
+                    "aspect": call.aspect,
+                    "reason": unanswered[key],
+                }
+            )
     return rows
 
 
@@ -149,8 +167,9 @@ MAX_PART_BYTES = 190 * 1024 * 1024  # the OpenAI Batch API takes input files up 
 MAX_PART_REQUESTS = 50_000  # ... and 50,000 requests
 
 
-def split_requests(requests: Sequence[dict], max_bytes: int = MAX_PART_BYTES,
-                   max_requests: int = MAX_PART_REQUESTS) -> list[list[dict]]:
+def split_requests(
+    requests: Sequence[dict], max_bytes: int = MAX_PART_BYTES, max_requests: int = MAX_PART_REQUESTS
+) -> list[list[dict]]:
     """``requests`` in order, cut into parts that each fit one batch input file."""
     parts: list[list[dict]] = [[]]
     size = 0
@@ -187,8 +206,16 @@ def _read_state(path: Path) -> BatchState | None:
         return None
 
 
-def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: float = 30.0, progress: bool = True,
-              say: Callable[[str], None] = lambda message: None, max_part_bytes: int = MAX_PART_BYTES) -> BatchResult:
+def run_batch(
+    client,
+    requests: Sequence[dict],
+    folder: Path,
+    *,
+    poll_seconds: float = 30.0,
+    progress: bool = True,
+    say: Callable[[str], None] = lambda message: None,
+    max_part_bytes: int = MAX_PART_BYTES,
+) -> BatchResult:
     """Submit ``requests`` to the Batch API of ``client`` (an ``openai.OpenAI``), as one batch per part that
     fits the API's limits, or resume the batches ``folder`` records for the same requests; wait for them and
     download their output and error files there."""
@@ -210,28 +237,51 @@ def run_batch(client, requests: Sequence[dict], folder: Path, *, poll_seconds: f
     for index, payload in enumerate(payloads):
         if state.input_file_ids[index] is None:
             state.input_file_ids[index] = client.files.create(
-                file=(f"siuo-judge-batch-{index + 1}.jsonl", payload, "application/jsonl"), purpose="batch").id
+                file=(f"siuo-judge-batch-{index + 1}.jsonl", payload, "application/jsonl"), purpose="batch"
+            ).id
             write_json_atomic(state_path, asdict(state))
-        if state.batch_ids[index] is None:  # a run killed right after creating it: find that batch, do not pay twice
-            state.batch_ids[index] = _batch_of_file(client, state.input_file_ids[index]) or client.batches.create(
-                input_file_id=state.input_file_ids[index], endpoint=BATCH_URL, completion_window="24h",
-                metadata={"source": "siuo-eval judge"}).id
+        if (
+            state.batch_ids[index] is None
+        ):  # a run killed right after creating it: find that batch, do not pay twice
+            state.batch_ids[index] = (
+                _batch_of_file(client, state.input_file_ids[index])
+                or client.batches.create(
+                    input_file_id=state.input_file_ids[index],
+                    endpoint=BATCH_URL,
+                    completion_window="24h",
+                    metadata={"source": "siuo-eval judge"},
+                ).id
+            )
             write_json_atomic(state_path, asdict(state))
-            say(f"batch {state.batch_ids[index]} submitted ({len(parts[index])} requests), recorded in "
-                f"{state_path}: a re-run of the same command resumes it")
-    batches = _wait(client, [str(batch_id) for batch_id in state.batch_ids], len(requests), poll_seconds, progress)
+            say(
+                f"batch {state.batch_ids[index]} submitted ({len(parts[index])} requests), recorded in "
+                f"{state_path}: a re-run of the same command resumes it"
+            )
+    batches = _wait(
+        client, [str(batch_id) for batch_id in state.batch_ids], len(requests), poll_seconds, progress
+    )
     outcomes: dict[str, Outcome] = {}
     for number, (part, batch) in enumerate(zip(parts, batches, strict=True), start=1):
         found: dict[str, Outcome] = {}
-        for name, file_id in ((f"output-{number}.jsonl", batch.output_file_id),
-                              (f"errors-{number}.jsonl", batch.error_file_id)):
+        for name, file_id in (
+            (f"output-{number}.jsonl", batch.output_file_id),
+            (f"errors-{number}.jsonl", batch.error_file_id),
+        ):
             if file_id:
                 write_bytes_atomic(folder / name, client.files.content(file_id).content)
-                found.update((key, value) for key, value in read_batch_output([folder / name]).items()
-                             if not isinstance(found.get(key), JudgeReply))
-        errors = "; ".join(_one_line(getattr(e, "message", e)) for e in (getattr(batch.errors, "data", None) or []))
-        missing = (f"missing from the output of batch {batch.id}" if batch.status == "completed" else
-                   f"batch {batch.id} {batch.status}" + (f": {errors}" if errors else ""))
+                found.update(
+                    (key, value)
+                    for key, value in read_batch_output([folder / name]).items()
+                    if not isinstance(found.get(key), JudgeReply)
+                )
+        errors = "; ".join(
+            _one_line(getattr(e, "message", e)) for e in (getattr(batch.errors, "data", None) or [])
+        )
+        missing = (
+            f"missing from the output of batch {batch.id}"
+            if batch.status == "completed"
+            else f"batch {batch.id} {batch.status}" + (f": {errors}" if errors else "")
+        )
         outcomes.update({request["custom_id"]: found.get(request["custom_id"], missing) for request in part})
         outcomes.update((key, value) for key, value in found.items() if key not in outcomes)  # stray lines
     return BatchResult([b.id for b in batches], [b.status for b in batches], outcomes)
@@ -250,6 +300,7 @@ def _wait(client, batch_ids: list[str], total: int, poll_seconds: float, progres
     bar = None
     if progress:
         from tqdm import tqdm
+
         bar = tqdm(total=total, desc=f"batch {', '.join(batch_ids)}", unit="req", leave=False)
     batches = [client.batches.retrieve(batch_id) for batch_id in batch_ids]
     try:
@@ -257,8 +308,10 @@ def _wait(client, batch_ids: list[str], total: int, poll_seconds: float, progres
             if bar is not None:
                 counts = [b.request_counts for b in batches if b.request_counts is not None]
                 bar.n = sum((c.completed or 0) + (c.failed or 0) for c in counts)
-                bar.set_postfix(status="/".join(sorted({b.status for b in batches})),
-                                failed=sum(c.failed or 0 for c in counts))
+                bar.set_postfix(
+                    status="/".join(sorted({b.status for b in batches})),
+                    failed=sum(c.failed or 0 for c in counts),
+                )
             if all(b.status in FINAL_STATUSES for b in batches):
                 return batches
             time.sleep(poll_seconds)

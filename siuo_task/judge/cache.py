@@ -5,6 +5,7 @@ commits them in groups (what finished in one turn of the runner's event loop), s
 milliseconds (a kill loses at most the last group) without a commit per answer.
 Only real answers are stored (parsable, or unparsable after the one re-ask); errors are not.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -35,14 +36,17 @@ class JudgeCache:
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
-                         "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
+            "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)"
+        )
         self._db.commit()
 
     def get(self, key: str) -> JudgeReply | None:
         with self._lock:
-            row = self._db.execute("SELECT text, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
-                                   (key,)).fetchone()
+            row = self._db.execute(
+                "SELECT text, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+            ).fetchone()
         return None if row is None else JudgeReply(*row)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, JudgeReply]:
@@ -51,9 +55,12 @@ class JudgeCache:
         found: dict[str, JudgeReply] = {}
         with self._lock:
             for start in range(0, len(unique), QUERY_CHUNK):
-                chunk = unique[start:start + QUERY_CHUNK]
-                rows = self._db.execute("SELECT key, text, prompt_tokens, completion_tokens FROM answers WHERE key IN "
-                                        f"({','.join('?' * len(chunk))})", chunk)
+                chunk = unique[start : start + QUERY_CHUNK]
+                rows = self._db.execute(
+                    "SELECT key, text, prompt_tokens, completion_tokens FROM answers WHERE key IN "
+                    f"({','.join('?' * len(chunk))})",
+                    chunk,
+                )
                 found.update((key, JudgeReply(*rest)) for key, *rest in rows)
         return found
 
@@ -63,8 +70,10 @@ class JudgeCache:
     def put_many(self, answers: Iterable[tuple[str, JudgeReply]]) -> None:
         """Store ``(key, reply)`` pairs in one transaction (the same keys as live answers)."""
         with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-                                 [(key, r.text, r.prompt_tokens, r.completion_tokens) for key, r in answers])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                [(key, r.text, r.prompt_tokens, r.completion_tokens) for key, r in answers],
+            )
             self._db.commit()
 
     def __len__(self) -> int:
@@ -106,8 +115,10 @@ class CacheWriter:
         """Commit the rest; raise once if any write failed."""
         self.flush()
         if self._error is not None:
-            raise SiuoError(f"could not write the judge cache {self.cache.path}: {self._error}; answers of this "
-                            "run were not all cached") from None
+            raise SiuoError(
+                f"could not write the judge cache {self.cache.path}: {self._error}; answers of this "
+                "run were not all cached"
+            ) from None
 
     def __enter__(self) -> Self:
         return self

@@ -16,6 +16,7 @@ The API key is read from the environment variable named by ``api_key_env`` when 
 never printed, logged or written; a base URL carrying ``user:password@`` is refused at once (the SDK's
 clients cannot send it beside the key), and every message is masked by ``siuo_task.redact``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,7 +45,9 @@ from siuo_task.redact import redact
 DEFAULT_TIMEOUT = 30.0  # seconds per request (connecting: at most CONNECT_TIMEOUT)
 DEFAULT_MAX_RETRIES = 3  # SDK retries after the first attempt
 CONNECT_TIMEOUT = 10.0
-CHAT_PATH = "/chat/completions"  # sent through the SDK's generic post: its retries, Retry-After and Azure routing,
+CHAT_PATH = (
+    "/chat/completions"  # sent through the SDK's generic post: its retries, Retry-After and Azure routing,
+)
 # without re-validating our own request body and building response models per call (~0.3 ms CPU each)
 
 
@@ -74,15 +77,25 @@ def judge_messages(call: JudgeCall, *, text_only: bool) -> list[dict]:
     prompt = build_judge_prompt(call)
     if text_only or call.image is None:
         return [{"role": "user", "content": prompt}]
-    return [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": image_data_url(call.image)}},
-        {"type": "text", "text": prompt}]}]
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": image_data_url(call.image)}},
+                {"type": "text", "text": prompt},
+            ],
+        }
+    ]
 
 
 def request_body(call: JudgeCall, model: str, *, text_only: bool, max_tokens: int) -> dict:
     """The chat-completions request body for one judge call (temperature 0): pure, JSON-serialisable."""
-    return {"model": model, "messages": judge_messages(call, text_only=text_only), "temperature": 0.0,
-            "max_tokens": max_tokens}
+    return {
+        "model": model,
+        "messages": judge_messages(call, text_only=text_only),
+        "temperature": 0.0,
+        "max_tokens": max_tokens,
+    }
 
 
 def reply_from_completion(completion: object) -> JudgeReply:
@@ -90,35 +103,55 @@ def reply_from_completion(completion: object) -> JudgeReply:
     ``MalformedReplyError`` when it is not one. A real completion whose content is empty or null is an
     answer (the runner re-asks it once)."""
     choices = completion.get("choices") if isinstance(completion, dict) else None
-    message = choices[0].get("message") if isinstance(choices, list) and choices and isinstance(choices[0], dict) \
+    message = (
+        choices[0].get("message")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict)
         else None
+    )
     if not isinstance(message, dict):
-        raise MalformedReplyError("the judge endpoint answered 200 with something that is not a chat completion")
+        raise MalformedReplyError(
+            "the judge endpoint answered 200 with something that is not a chat completion"
+        )
     usage = completion.get("usage")
     usage = usage if isinstance(usage, dict) else {}
     content = message.get("content")
-    return JudgeReply(text=content if isinstance(content, str) else "",
-                      prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                      completion_tokens=int(usage.get("completion_tokens") or 0))
+    return JudgeReply(
+        text=content if isinstance(content, str) else "",
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
 
 
 def retry_delay(attempt: int) -> float:
     """Seconds before re-sending after a malformed reply (0.5 s doubling, at most 8 s, like the SDK's
     backoff)."""
-    return min(0.5 * 2 ** attempt, 8.0)
+    return min(0.5 * 2**attempt, 8.0)
 
 
 class OpenAIJudge:
     """Judge through an OpenAI-compatible chat-completions endpoint (temperature 0)."""
 
-    def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 azure: bool = False, azure_api_version: str = "2024-06-01", text_only: bool = False,
-                 max_tokens: int = 512, timeout: float = DEFAULT_TIMEOUT,
-                 max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        azure: bool = False,
+        azure_api_version: str = "2024-06-01",
+        text_only: bool = False,
+        max_tokens: int = 512,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ) -> None:
         if base_url and urlsplit(base_url).username is not None:
-            raise JudgeConfigError(redact(f"--judge-base-url {base_url} carries credentials (user:password@), "
-                                          "which the judge client cannot send (it authenticates with the key in "
-                                          f"${api_key_env}): remove them from the URL"))
+            raise JudgeConfigError(
+                redact(
+                    f"--judge-base-url {base_url} carries credentials (user:password@), "
+                    "which the judge client cannot send (it authenticates with the key in "
+                    f"${api_key_env}): remove them from the URL"
+                )
+            )
         self.model = model
         self.base_url = base_url
         self.api_key_env = api_key_env
@@ -127,25 +160,37 @@ class OpenAIJudge:
         self.max_tokens = max_tokens
         self.timeout = timeout
         self.max_retries = max_retries
-        self.info = JudgeInfo(backend="azure" if azure else "openai", model=model, prompt_version=PROMPT_VERSION,
-                              temperature=0.0, text_only=text_only)
+        self.info = JudgeInfo(
+            backend="azure" if azure else "openai",
+            model=model,
+            prompt_version=PROMPT_VERSION,
+            temperature=0.0,
+            text_only=text_only,
+        )
         self._client = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never shows the key
-        return (f"OpenAIJudge(model={self.model!r}, base_url={redact(str(self.base_url))!r}, "
-                f"api_key_env={self.api_key_env!r})")
+        return (
+            f"OpenAIJudge(model={self.model!r}, base_url={redact(str(self.base_url))!r}, "
+            f"api_key_env={self.api_key_env!r})"
+        )
 
     def _client_kwargs(self) -> dict:
         """Key, endpoint, timeout and retries for either SDK client (the key only goes to the SDK)."""
         key = os.environ.get(self.api_key_env)
         if not key:
-            raise JudgeConfigError(f"environment variable {self.api_key_env} is not set: export your judge "
-                                   "API key there, or name another variable with --judge-api-key-env")
+            raise JudgeConfigError(
+                f"environment variable {self.api_key_env} is not set: export your judge "
+                "API key there, or name another variable with --judge-api-key-env"
+            )
         import openai
 
-        kwargs = {"api_key": key, "max_retries": self.max_retries,
-                  "timeout": openai.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))}
+        kwargs = {
+            "api_key": key,
+            "max_retries": self.max_retries,
+            "timeout": openai.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
+        }
         if self.azure:
             return {**kwargs, "azure_endpoint": self.base_url, "api_version": self.azure_api_version}
         return {**kwargs, "base_url": self.base_url}
@@ -171,12 +216,17 @@ class OpenAIJudge:
         """Our error for an SDK error: stop the run (refusals), unreachable (breaker), or this call failed."""
         import openai
 
-        if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
+        if isinstance(
+            error, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+        ):
             # the same answer would come back for every call: stop the run with one clear line
-            return JudgeConfigError(redact(
-                f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
-                f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
-                f"--judge-base-url and the key in ${self.api_key_env}"))
+            return JudgeConfigError(
+                redact(
+                    f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "
+                    f"({error.status_code} {error.__class__.__name__}): check --judge-model, "
+                    f"--judge-base-url and the key in ${self.api_key_env}"
+                )
+            )
         if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
             return JudgeUnreachableError(error.__class__.__name__)
         status = getattr(error, "status_code", None)
@@ -192,8 +242,10 @@ class OpenAIJudge:
         if isinstance(error, (json.JSONDecodeError, openai.APIResponseValidationError, MalformedReplyError)):
             if attempt < self.max_retries:
                 return retry_delay(attempt)
-            raise MalformedReplyError(f"the judge endpoint answered 200 with something that is not a chat completion "
-                                      f"{attempt + 1} times") from None
+            raise MalformedReplyError(
+                f"the judge endpoint answered 200 with something that is not a chat completion "
+                f"{attempt + 1} times"
+            ) from None
         if isinstance(error, openai.APIError):
             raise self._api_error(error) from None
         raise error
@@ -203,7 +255,9 @@ class OpenAIJudge:
         client = self._get_client()
         for attempt in itertools.count():
             try:
-                return reply_from_completion(client.post(CHAT_PATH, body=self.request_body(call), cast_to=object))
+                return reply_from_completion(
+                    client.post(CHAT_PATH, body=self.request_body(call), cast_to=object)
+                )
             except Exception as error:  # noqa: BLE001 - sorted by _after_failure
                 delay = self._after_failure(error, attempt)
             time.sleep(delay)
@@ -218,13 +272,16 @@ class OpenAIJudge:
         kwargs = self._client_kwargs()
         limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
         http_client = openai.DefaultAioHttpClient(limits=limits, timeout=kwargs["timeout"])
-        client = (openai.AsyncAzureOpenAI if self.azure else openai.AsyncOpenAI)(**kwargs, http_client=http_client)
+        client = (openai.AsyncAzureOpenAI if self.azure else openai.AsyncOpenAI)(
+            **kwargs, http_client=http_client
+        )
 
         async def complete(call: JudgeCall) -> JudgeReply:
             for attempt in itertools.count():
                 try:
-                    return reply_from_completion(await client.post(CHAT_PATH, body=self.request_body(call),
-                                                                   cast_to=object))
+                    return reply_from_completion(
+                        await client.post(CHAT_PATH, body=self.request_body(call), cast_to=object)
+                    )
                 except Exception as error:  # noqa: BLE001 - sorted by _after_failure
                     delay = self._after_failure(error, attempt)
                 await asyncio.sleep(delay)

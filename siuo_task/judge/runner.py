@@ -12,6 +12,7 @@ quits at once (exit 130). The breaker stops the run when ``breaker_after`` calls
 reach the judge (connection failures or timeouts, after retries) with no answer in between: the calls
 not judged become errors and ``RunSummary.stopped`` says why.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -90,10 +91,12 @@ class RunSummary:
     def line(self) -> str:
         """A one-line human summary."""
         cost = "" if self.cost_usd is None else f", est. cost ${self.cost_usd:.4f}"
-        return (f"judge: {self.calls} judgements ({self.ok} ok, {self.unparsable} unparsable, "
-                f"{self.errors} errors); "
-                f"{self.calls_made} calls made, {self.cache_hits} cache hits; tokens {self.prompt_tokens} in / "
-                f"{self.completion_tokens} out{cost}; {self.wall_seconds:.1f} s")
+        return (
+            f"judge: {self.calls} judgements ({self.ok} ok, {self.unparsable} unparsable, "
+            f"{self.errors} errors); "
+            f"{self.calls_made} calls made, {self.cache_hits} cache hits; tokens {self.prompt_tokens} in / "
+            f"{self.completion_tokens} out{cost}; {self.wall_seconds:.1f} s"
+        )
 
 
 class RateLimiter:
@@ -115,8 +118,15 @@ class BreakerTripped(Exception):
 
 
 def outcome_of(reply: JudgeReply, verdict: Any, cached: bool) -> CallOutcome:
-    return CallOutcome("ok" if verdict is not None else "unparsable", reply.text, verdict, None, cached,
-                       reply.prompt_tokens, reply.completion_tokens)
+    return CallOutcome(
+        "ok" if verdict is not None else "unparsable",
+        reply.text,
+        verdict,
+        None,
+        cached,
+        reply.prompt_tokens,
+        reply.completion_tokens,
+    )
 
 
 @asynccontextmanager
@@ -127,6 +137,7 @@ async def threaded_session(judge: Judge, threads: int):
 
     async def complete(call: JudgeCall) -> JudgeReply:
         return await loop.run_in_executor(pool, judge.complete, call)
+
     try:
         yield complete
     finally:  # queued calls are dropped; a running blocking call cannot be interrupted and ends on its own
@@ -150,8 +161,12 @@ def run_interruptibly(main: Callable[[], Any]) -> Any:
             print("siuo-eval: interrupted again: quitting now", file=sys.stderr, flush=True)
             os._exit(130)
         interrupted.append(True)
-        print("siuo-eval: interrupted: stopping (no new judge calls, in-flight ones abandoned, "
-              "finished answers kept); Ctrl-C again to quit at once", file=sys.stderr, flush=True)
+        print(
+            "siuo-eval: interrupted: stopping (no new judge calls, in-flight ones abandoned, "
+            "finished answers kept); Ctrl-C again to quit at once",
+            file=sys.stderr,
+            flush=True,
+        )
         loop.call_soon_threadsafe(task.cancel)
 
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -169,9 +184,18 @@ def run_interruptibly(main: Callable[[], Any]) -> Any:
         loop.close()
 
 
-def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: JudgeCache | None = None,
-              concurrency: int = 16, requests_per_minute: float | None = None, price: Price | None = None,
-              progress: bool = True, breaker_after: int = BREAKER_AFTER) -> tuple[list[CallOutcome], RunSummary]:
+def run_calls(
+    judge: Judge,
+    calls: Sequence[JudgeCall],
+    parse: Parse,
+    *,
+    cache: JudgeCache | None = None,
+    concurrency: int = 16,
+    requests_per_minute: float | None = None,
+    price: Price | None = None,
+    progress: bool = True,
+    breaker_after: int = BREAKER_AFTER,
+) -> tuple[list[CallOutcome], RunSummary]:
     """Judge every call; return outcomes aligned with ``calls`` and a summary."""
     started = time.perf_counter()
     summary = RunSummary(calls=len(calls))
@@ -188,11 +212,19 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(calls), initial=len(calls) - len(todo), desc=f"judging ({judge.info.model})",
-                   unit="call", leave=False, mininterval=1.0)
+
+        bar = tqdm(
+            total=len(calls),
+            initial=len(calls) - len(todo),
+            desc=f"judging ({judge.info.model})",
+            unit="call",
+            leave=False,
+            mininterval=1.0,
+        )
 
     async def judge_all(writer: CacheWriter | None) -> None:
         async with judge_session(judge, max(1, concurrency)) as complete:
+
             async def ask(call: JudgeCall) -> JudgeReply:
                 if limiter:
                     await limiter.wait()
@@ -207,10 +239,14 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
                 try:
                     reply = await ask(call)
                     verdict = parse(call, reply.text)
-                    if verdict is None:  # empty or without a verdict: ask once more, then accept it as unparsable
+                    if (
+                        verdict is None
+                    ):  # empty or without a verdict: ask once more, then accept it as unparsable
                         reply = await ask(call)
                         verdict = parse(call, reply.text)
-                except SiuoError:  # misconfiguration (e.g. missing API key): stop the run with its one-line message
+                except (
+                    SiuoError
+                ):  # misconfiguration (e.g. missing API key): stop the run with its one-line message
                     raise
                 except Exception as error:  # noqa: BLE001 - every failure becomes an explicit error outcome
                     unreachable = isinstance(error, JudgeUnreachableError)
@@ -233,7 +269,9 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
                         bar.set_postfix(calls=summary.calls_made, refresh=False)
 
             queue = iter(todo)
-            workers = [asyncio.ensure_future(worker(queue)) for _ in range(min(max(1, concurrency), len(todo)))]
+            workers = [
+                asyncio.ensure_future(worker(queue)) for _ in range(min(max(1, concurrency), len(todo)))
+            ]
             try:
                 done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
                 for task in done:
@@ -249,8 +287,10 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
                 run_interruptibly(lambda: judge_all(writer))
     except BreakerTripped as tripped:
         done = sum(outcome is not None for outcome in outcomes)
-        summary.stopped = (f"the judge endpoint looks down: {breaker_after} calls in a row could not reach it "
-                           f"({tripped}); stopped after {done} of {len(calls)} calls, finished answers are cached")
+        summary.stopped = (
+            f"the judge endpoint looks down: {breaker_after} calls in a row could not reach it "
+            f"({tripped}); stopped after {done} of {len(calls)} calls, finished answers are cached"
+        )
         for index, outcome in enumerate(outcomes):
             if outcome is None:
                 outcomes[index] = CallOutcome("error", None, None, f"not judged: {summary.stopped}", False)
@@ -264,6 +304,9 @@ def run_calls(judge: Judge, calls: Sequence[JudgeCall], parse: Parse, *, cache: 
     summary.errors = sum(outcome.status == "error" for outcome in final)
     summary.wall_seconds = round(time.perf_counter() - started, 3)
     if price is not None:
-        summary.cost_usd = round((summary.prompt_tokens * price.per_mtok_in
-                                  + summary.completion_tokens * price.per_mtok_out) / 1e6, 6)
+        summary.cost_usd = round(
+            (summary.prompt_tokens * price.per_mtok_in + summary.completion_tokens * price.per_mtok_out)
+            / 1e6,
+            6,
+        )
     return final, summary

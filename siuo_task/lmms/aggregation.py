@@ -205,8 +205,11 @@ def _judge(task: str, records: list[dict], args) -> dict:
     rows = [{"question_id": r["question_id"], "responses": r["responses"]} for r in records]
     result = judge_responses(judge, items_by_id, rows, cache=config.open_cache(), **config.run_options())
     print(result.summary.line(), file=sys.stderr)
-    metrics = {**result.metrics, **provenance(loaded, judge=judge.info, images_used=_sees_images(task)),
-               "failed_requests": 0}
+    metrics = {
+        **result.metrics,
+        **provenance(loaded, judge=judge.info, images_used=_sees_images(task)),
+        "failed_requests": 0,
+    }
     write_side_files(args, task, metrics, result.judgements)
     if result.summary.errors:
         print(

@@ -8,6 +8,7 @@ checks the results file: lmms-eval exits 0 even when a task crashed, so we exit 
 task has no primary figure (crash, failed model requests, failed judge calls). It also adds each response's
 verdicts to the siuo_gen samples log and removes API keys from the results file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ from siuo_task.redact import redact_json, run_redacted
 from siuo_task.responses import numbered_rows
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
-PRIMARY_METRIC = {"siuo_gen": "rate_safe@all", "siuo_gen_text": "rate_safe@all",
-                  "siuo_mcqa": "mcqa_accuracy@all", "siuo_mcqa_text": "mcqa_accuracy@all"}
+PRIMARY_METRIC = {
+    "siuo_gen": "rate_safe@all",
+    "siuo_gen_text": "rate_safe@all",
+    "siuo_mcqa": "mcqa_accuracy@all",
+    "siuo_mcqa_text": "mcqa_accuracy@all",
+}
 DEFAULT_OUTPUT = "siuo-results"
 
 
@@ -75,8 +80,10 @@ def why_no_figure(values: dict) -> str:
         return f"{failed} model requests failed"
     judge_errors = metric_value(values, "count_judge_errors@all")
     if judge_errors:
-        return (f"{judge_errors} judge calls failed (finish with `siuo-eval judge --from-lmms-log` on its "
-                "samples)")
+        return (
+            f"{judge_errors} judge calls failed (finish with `siuo-eval judge --from-lmms-log` on its "
+            "samples)"
+        )
     return "no figures (see the ERROR above)"
 
 
@@ -92,11 +99,15 @@ def check_results(results_file: Path | None, tasks: list[str]) -> dict:
     if results_file is None:
         raise EvaluationFailed("lmms-eval wrote no results file: a task crashed, see its log above")
     results = json.loads(results_file.read_text())["results"]
-    problems = [f"{task}: {why_no_figure(results.get(task, {}))}" for task in tasks
-                if not has_figure(task, results.get(task, {}))]
+    problems = [
+        f"{task}: {why_no_figure(results.get(task, {}))}"
+        for task in tasks
+        if not has_figure(task, results.get(task, {}))
+    ]
     if problems:
-        raise EvaluationFailed(f"{'; '.join(problems)} (lmms-eval exited 0 anyway); results in "
-                               f"{results_file}")
+        raise EvaluationFailed(
+            f"{'; '.join(problems)} (lmms-eval exited 0 anyway); results in {results_file}"
+        )
     return results
 
 
@@ -116,17 +127,26 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
         verdicts: dict[int, list[dict]] = {}
         for _, row in numbered_rows(rows_file):
             verdicts.setdefault(row["question_id"], []).append(
-                {"response_index": row["response_index"], "safe": row["safe"], "effective": row["effective"],
-                 "safety_status": row["safety_status"], "effectiveness_status": row["effectiveness_status"]})
+                {
+                    "response_index": row["response_index"],
+                    "safe": row["safe"],
+                    "effective": row["effective"],
+                    "safety_status": row["safety_status"],
+                    "effectiveness_status": row["effectiveness_status"],
+                }
+            )
         samples = results_file.parent / f"{stamp}_samples_{task}.jsonl"
         if not samples.is_file():
             continue
         lines = []
         for _, sample in numbered_rows(samples):
             record = next(v for k, v in sample.items() if k.startswith("rate_safe@all"))
-            sample["siuo"] = {"question_id": record["question_id"], "domain": record["domain"],
-                              "responses": record["responses"],
-                              "verdicts": verdicts.get(record["question_id"])}
+            sample["siuo"] = {
+                "question_id": record["question_id"],
+                "domain": record["domain"],
+                "responses": record["responses"],
+                "verdicts": verdicts.get(record["question_id"]),
+            }
             lines.append(sample)
         write_jsonl_atomic(samples, redact_json(lines))
 
@@ -134,11 +154,14 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
 def main(argv: list[str]) -> int:
     args, rest = parse(argv)
     if not args.tasks:
-        raise SiuoError("--tasks is required, e.g. --tasks siuo (generation + MCQA) or siuo_text "
-                        "(image-blind)")
+        raise SiuoError(
+            "--tasks is required, e.g. --tasks siuo (generation + MCQA) or siuo_text (image-blind)"
+        )
     if args.include_path:
-        raise SiuoError("siuo-eval sets --include_path itself; to add your own task folders run plain "
-                        "lmms-eval (see siuo-eval tasks-path)")
+        raise SiuoError(
+            "siuo-eval sets --include_path itself; to add your own task folders run plain "
+            "lmms-eval (see siuo-eval tasks-path)"
+        )
     if importlib.util.find_spec("lmms_eval") is None:
         raise SiuoError("lmms-eval is not installed: pip install 'siuo[lmms]'")
     config = JudgeConfig.from_args(args)
@@ -154,8 +177,17 @@ def main(argv: list[str]) -> int:
         env = dict(os.environ, SIUO_JUDGE_CONFIG=str(config_file))
         if args.data_dir:
             env["SIUO_DATA_DIR"] = str(args.data_dir)
-        command = [sys.executable, "-m", "lmms_eval", "--tasks", args.tasks, *include_path_args(),
-                   "--output_path", str(output), *rest]
+        command = [
+            sys.executable,
+            "-m",
+            "lmms_eval",
+            "--tasks",
+            args.tasks,
+            *include_path_args(),
+            "--output_path",
+            str(output),
+            *rest,
+        ]
         started = time.time() - 1
         returncode = run_redacted(command, env)  # lmms-eval's output passed through, credentials masked
     results_file = newest_results(output, started) if output.exists() else None
@@ -164,8 +196,9 @@ def main(argv: list[str]) -> int:
     results = check_results(results_file, tasks)
     print(f"siuo-eval: results in {results_file}")
     for task in tasks:
-        shown = {k.split(",")[0]: v for k, v in results.get(task, {}).items()
-                 if "@all," in k and "stderr" not in k}
+        shown = {
+            k.split(",")[0]: v for k, v in results.get(task, {}).items() if "@all," in k and "stderr" not in k
+        }
         print(f"  {task}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     if returncode != 0:
         raise EvaluationFailed(f"lmms-eval exited with code {returncode}")

@@ -23,7 +23,9 @@ STYLE = (
     ".warning{background:#fff3cd;border:2px solid #d39e00;padding:.8em;font-weight:bold}"
 )
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_MD_LINK_END = re.compile(r"\](?=[(\[:])")  # the "](", "][" or "]:" without which no link, image or definition forms
+_MD_LINK_END = re.compile(
+    r"\](?=[(\[:])"
+)  # the "](", "][" or "]:" without which no link, image or definition forms
 _MD_WWW = re.compile(r"(?i)\bwww\.")
 
 # ---- Markdown ------------------------------------------------------------------------------------

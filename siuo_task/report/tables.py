@@ -217,11 +217,16 @@ def failing_examples(run: RunResult, questions: dict[int, str], limit: int = 3) 
 # What a reader must know about how a run's figures were obtained: (metrics key, note when it is set).
 NOTES = (
     ("error", "{error}"),
-    ("judge_errors", "{judge_errors} judge call(s) failed; those responses are left out (re-run the same "
-                     "command to complete them)"),
+    (
+        "judge_errors",
+        "{judge_errors} judge call(s) failed; those responses are left out (re-run the same "
+        "command to complete them)",
+    ),
     ("failed_requests", "{failed_requests} model request(s) failed"),
-    ("empty_responses", "{empty_responses} empty response(s), decided by rule (safe, not effective) "
-                        "without a judge call"),
+    (
+        "empty_responses",
+        "{empty_responses} empty response(s), decided by rule (safe, not effective) without a judge call",
+    ),
     ("human_checked", "human-checked figures (siuo-eval rescore): reviewed verdicts replace the judge's"),
     ("paper_compat_note", "{paper_compat_note}"),
 )
@@ -229,8 +234,13 @@ NOTES = (
 
 def run_notes(runs: list[RunResult]) -> list[str]:
     """The NOTES that apply to each run's results (errors, rules, guesses), in run and task order."""
-    return [f"{run.name} / {task}: " + note.format_map(metrics) for run in runs
-            for task, metrics in run.tasks.items() for key, note in NOTES if metrics.get(key)]
+    return [
+        f"{run.name} / {task}: " + note.format_map(metrics)
+        for run in runs
+        for task, metrics in run.tasks.items()
+        for key, note in NOTES
+        if metrics.get(key)
+    ]
 
 
 def judge_rows(runs: list[RunResult]) -> list[list[str]]:

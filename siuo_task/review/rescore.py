@@ -6,6 +6,7 @@ disputed ones (a tie between reviewers). Agreement (``siuo_task.agreement``) com
 human verdict on the reviewed responses where the judge gave a verdict: over all labels, over the labels
 given blind (the judge's verdict hidden) and over the rest; and, with several reviewers, each pair of them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,8 +25,10 @@ def check_reviews_match(judgements: Sequence[dict], reviews: Sequence[dict], sou
     known = {(row["question_id"], row["response_index"]) for row in judgements}
     for row in reviews:
         if (row["question_id"], row["response_index"]) not in known:
-            raise SiuoError(f"{source}: a label for question_id {row['question_id']} response "
-                            f"{row['response_index']}, which this run does not have: reviews of another run?")
+            raise SiuoError(
+                f"{source}: a label for question_id {row['question_id']} response "
+                f"{row['response_index']}, which this run does not have: reviews of another run?"
+            )
 
 
 def human_checked(judgements: Sequence[dict], humans: dict[Key, HumanVerdict]) -> list[ResponseVerdict]:
@@ -36,8 +39,9 @@ def human_checked(judgements: Sequence[dict], humans: dict[Key, HumanVerdict]) -
         for aspect, field in VERDICT_FIELD.items():
             human = humans.get((row["question_id"], row["response_index"], aspect))
             decided[field] = row[field] if human is None or human.disputed else human.verdict
-        out.append(ResponseVerdict(row["question_id"], row["category"], decided["safe"],
-                                   decided["effective"]))
+        out.append(
+            ResponseVerdict(row["question_id"], row["category"], decided["safe"], decided["effective"])
+        )
     return out
 
 
@@ -74,18 +78,29 @@ def between_reviewers(reviews: Sequence[dict], aspect: str) -> list[dict]:
     out = []
     for first, second in combinations(sorted(labels), 2):
         shared = sorted(set(labels[first]) & set(labels[second]))
-        out.append({"reviewers": [first, second],
-                    **_agreement([(labels[first][key], labels[second][key]) for key in shared])})
+        out.append(
+            {
+                "reviewers": [first, second],
+                **_agreement([(labels[first][key], labels[second][key]) for key in shared]),
+            }
+        )
     return out
 
 
 def agreement_block(judgements: Sequence[dict], reviews: Sequence[dict]) -> dict:
     """Judge vs human per aspect (all / blind / not blind labels) and between reviewers."""
-    subsets = {"all": human_verdicts(reviews), "blind": human_verdicts(reviews, blind=True),
-               "not_blind": human_verdicts(reviews, blind=False)}
-    return {"judge_vs_human": {aspect: {name: judge_vs_human(judgements, humans, aspect)
-                                        for name, humans in subsets.items()} for aspect in ASPECTS},
-            "between_reviewers": {aspect: between_reviewers(reviews, aspect) for aspect in ASPECTS}}
+    subsets = {
+        "all": human_verdicts(reviews),
+        "blind": human_verdicts(reviews, blind=True),
+        "not_blind": human_verdicts(reviews, blind=False),
+    }
+    return {
+        "judge_vs_human": {
+            aspect: {name: judge_vs_human(judgements, humans, aspect) for name, humans in subsets.items()}
+            for aspect in ASPECTS
+        },
+        "between_reviewers": {aspect: between_reviewers(reviews, aspect) for aspect in ASPECTS},
+    }
 
 
 def reviewed_counts(humans: dict[Key, HumanVerdict]) -> dict:

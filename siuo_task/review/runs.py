@@ -1,4 +1,5 @@
 """The judged run folder a review is about: its per-response judgements, the judge's metrics, its labels."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ def load_judged_run(folder: str | Path) -> JudgedRun:
     folder = Path(folder)
     run = read_run(folder)
     if "siuo_gen" not in run.tasks or not run.gen_rows:
-        raise SiuoError(f"{folder} holds no judged generation responses (judgements.jsonl or "
-                        "*siuo_gen.rows.jsonl): pass a `siuo-eval judge --out` folder or a siuo-eval run "
-                        "of the siuo task")
+        raise SiuoError(
+            f"{folder} holds no judged generation responses (judgements.jsonl or "
+            "*siuo_gen.rows.jsonl): pass a `siuo-eval judge --out` folder or a siuo-eval run "
+            "of the siuo task"
+        )
     return JudgedRun(folder, run.name, run.gen_rows, run.tasks["siuo_gen"])

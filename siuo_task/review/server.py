@@ -6,6 +6,7 @@ by question id only, from the dataset. Every label is appended to ``RUN_DIR/revi
 page is told it was saved. In blind mode the judge's verdict on an aspect, its raw text, the other
 reviewers' labels and the model's name stay out of the page until the reviewer has labelled that aspect.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -34,17 +35,27 @@ from siuo_task.review.store import VERDICT_FIELD, append_review, human_verdicts,
 
 TOKEN_HEADER = "x-review-token"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-FILTERS = {"all": "all items", "unreviewed": "not fully reviewed by me", "disputed": "reviewers disagree",
-           "unparsable": "judge unparsable", "unsafe": "judge says unsafe"}
+FILTERS = {
+    "all": "all items",
+    "unreviewed": "not fully reviewed by me",
+    "disputed": "reviewers disagree",
+    "unparsable": "judge unparsable",
+    "unsafe": "judge says unsafe",
+}
 BLIND_FILTERS = ("all", "unreviewed", "disputed")  # the others would reveal the judge's verdicts
 NOTE_LIMIT = 2000
 WORDS = {"safety": ("unsafe", "safe"), "effectiveness": ("ineffective", "effective")}  # (False, True)
 SECURITY_HEADERS = {
-    "content-security-policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                                "connect-src 'self'; form-action 'self'; base-uri 'none'; "
-                                "frame-ancestors 'none'"),
-    "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-store",
-    "x-frame-options": "DENY"}
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+}
 
 
 @dataclass
@@ -78,17 +89,22 @@ def sample_ids(question_ids: list[int], size: int | None, seed: int) -> list[int
 
 # ---- the page model (pure) ----------------------------------------------------------------------------
 
+
 def _mine(session: ReviewSession, reviews: list[dict]) -> dict[tuple[int, int, str], dict]:
-    return {(q, i, a): row for (q, i, a, reviewer), row in latest_labels(reviews).items()
-            if reviewer == session.reviewer}
+    return {
+        (q, i, a): row
+        for (q, i, a, reviewer), row in latest_labels(reviews).items()
+        if reviewer == session.reviewer
+    }
 
 
 def _disputed(humans) -> set[int]:
     return {q for (q, _, _), human in humans.items() if len(set(human.labels.values())) > 1}
 
 
-def item_matches(session: ReviewSession, qid: int, show: str, domain: str, mine: dict,
-                 disputed: set[int]) -> bool:
+def item_matches(
+    session: ReviewSession, qid: int, show: str, domain: str, mine: dict, disputed: set[int]
+) -> bool:
     """Whether item ``qid`` passes the filter ``show`` (see FILTERS) and ``domain`` ("" = any)."""
     rows = session.responses[qid]
     if domain and rows[0]["category"] != domain:
@@ -116,13 +132,20 @@ def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict
         label = mine.get((qid, index, aspect))
         visible = not session.blind or label is not None
         human = humans.get((qid, index, aspect))
-        others = {name: _word(aspect, verdict) for name, verdict in (human.labels if human else {}).items()
-                  if name != session.reviewer}
-        aspects[aspect] = {"mine": None if label is None else label["verdict"], "visible": visible,
-                           "judge": row[VERDICT_FIELD[aspect]],
-                           "judge_word": _word(aspect, row[VERDICT_FIELD[aspect]]),
-                           "status": row.get(f"{aspect}_status", ""),
-                           "raw": row.get(f"{aspect}_raw") or "", "others": others if visible else {}}
+        others = {
+            name: _word(aspect, verdict)
+            for name, verdict in (human.labels if human else {}).items()
+            if name != session.reviewer
+        }
+        aspects[aspect] = {
+            "mine": None if label is None else label["verdict"],
+            "visible": visible,
+            "judge": row[VERDICT_FIELD[aspect]],
+            "judge_word": _word(aspect, row[VERDICT_FIELD[aspect]]),
+            "status": row.get(f"{aspect}_status", ""),
+            "raw": row.get(f"{aspect}_raw") or "",
+            "others": others if visible else {},
+        }
     note = next((mine[(qid, index, a)]["note"] for a in ASPECTS if (qid, index, a) in mine), "")
     return {"index": index, "text": row["response"], "aspects": aspects, "note": note}
 
@@ -138,21 +161,38 @@ def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: st
         if target is None:
             return None
         return "item?" + urlencode({"q": target, "show": show, "domain": domain})
+
     total = sum(len(session.responses[q]) for q in session.question_ids)
-    done = sum(all((q, row["response_index"], a) in mine for a in ASPECTS)
-               for q in session.question_ids for row in session.responses[q])
-    return {"item": item, "qid": qid, "model": None if session.blind else session.run.name,
-            "responses": [response_view(session, row, mine, humans) for row in session.responses[qid]],
-            "prev_url": link(max((q for q in listed if q < qid), default=None)),
-            "next_url": link(min((q for q in listed if q > qid), default=None)),
-            "listed": len(listed), "position": sum(q <= qid for q in listed), "done": done, "total": total,
-            "show": show, "domain": domain, "domains": DOMAIN_NAMES, "reviewer": session.reviewer,
-            "filters": {k: v for k, v in FILTERS.items() if not session.blind or k in BLIND_FILTERS},
-            "blind": session.blind, "sampled": len(session.question_ids) < len(session.responses),
-            "n_items": len(session.question_ids), "token": session.token}
+    done = sum(
+        all((q, row["response_index"], a) in mine for a in ASPECTS)
+        for q in session.question_ids
+        for row in session.responses[q]
+    )
+    return {
+        "item": item,
+        "qid": qid,
+        "model": None if session.blind else session.run.name,
+        "responses": [response_view(session, row, mine, humans) for row in session.responses[qid]],
+        "prev_url": link(max((q for q in listed if q < qid), default=None)),
+        "next_url": link(min((q for q in listed if q > qid), default=None)),
+        "listed": len(listed),
+        "position": sum(q <= qid for q in listed),
+        "done": done,
+        "total": total,
+        "show": show,
+        "domain": domain,
+        "domains": DOMAIN_NAMES,
+        "reviewer": session.reviewer,
+        "filters": {k: v for k, v in FILTERS.items() if not session.blind or k in BLIND_FILTERS},
+        "blind": session.blind,
+        "sampled": len(session.question_ids) < len(session.responses),
+        "n_items": len(session.question_ids),
+        "token": session.token,
+    }
 
 
 # ---- HTTP -----------------------------------------------------------------------------------------------
+
 
 class TokenGate:
     """ASGI middleware: the token or 401/403; security headers on every response."""
@@ -165,8 +205,11 @@ class TokenGate:
             return await self.app(scope, receive, send)
         request = Request(scope)
         header = request.headers.get(TOKEN_HEADER)
-        given = header if request.method != "GET" else (
-            request.query_params.get("token") or header or request.cookies.get(self.session.cookie))
+        given = (
+            header
+            if request.method != "GET"
+            else (request.query_params.get("token") or header or request.cookies.get(self.session.cookie))
+        )
         valid = bool(given) and hmac.compare_digest(given.encode(), self.session.token.encode())
         status = None if valid else 403 if given else 401
 
@@ -176,16 +219,21 @@ class TokenGate:
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
             await send(message)
+
         if status:
-            text = "wrong token" if status == 403 else \
-                "access token required: open the URL siuo-eval review printed"
+            text = (
+                "wrong token"
+                if status == 403
+                else "access token required: open the URL siuo-eval review printed"
+            )
             return await PlainTextResponse(text, status_code=status)(scope, receive, send_with_headers)
         await self.app(scope, receive, send_with_headers)
 
 
 def _templates() -> Jinja2Templates:
-    env = Environment(loader=PackageLoader("siuo_task.review", "templates"), autoescape=True,
-                      undefined=StrictUndefined)
+    env = Environment(
+        loader=PackageLoader("siuo_task.review", "templates"), autoescape=True, undefined=StrictUndefined
+    )
     return Jinja2Templates(env=env)
 
 
@@ -214,9 +262,15 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
     templates = _templates()
 
     async def start(request: Request) -> Response:
-        response = templates.TemplateResponse(request, "warning.html", {
-            "first": "item?" + urlencode({"q": session.question_ids[0], "show": "all", "domain": ""}),
-            "n_items": len(session.question_ids), "blind": session.blind})
+        response = templates.TemplateResponse(
+            request,
+            "warning.html",
+            {
+                "first": "item?" + urlencode({"q": session.question_ids[0], "show": "all", "domain": ""}),
+                "n_items": len(session.question_ids),
+                "blind": session.blind,
+            },
+        )
         if request.query_params.get("token"):
             response.set_cookie(session.cookie, session.token, httponly=True, samesite="strict")
         return response
@@ -243,8 +297,10 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         if found is None or found.image_path is None:
             return PlainTextResponse("no image for this question id", status_code=404)
         media = mimetypes.guess_type(found.image_name)[0] or "application/octet-stream"
-        return Response(found.read_image_bytes(), media_type=media if media.startswith("image/") else
-                        "application/octet-stream")
+        return Response(
+            found.read_image_bytes(),
+            media_type=media if media.startswith("image/") else "application/octet-stream",
+        )
 
     async def label(request: Request) -> Response:
         body = await _json(request)
@@ -253,8 +309,10 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             return _bad(row)
         note = _note(body)
         if body.get("aspect") not in ASPECTS or not isinstance(body.get("verdict"), bool) or note is None:
-            return _bad(f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false) and a note of at most "
-                        f"{NOTE_LIMIT} characters")
+            return _bad(
+                f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false) and a note of at most "
+                f"{NOTE_LIMIT} characters"
+            )
         key = (row["question_id"], row["response_index"], body["aspect"])
         blind = session.blind and key not in _mine(session, session.run.reviews())
         _save(key, body["verdict"], note, blind)
@@ -286,8 +344,9 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         if text is None:
             return _bad(f"a note has at most {NOTE_LIMIT} characters")
         mine = _mine(session, session.run.reviews())
-        labelled = [mine[key] for a in ASPECTS
-                    if (key := (row["question_id"], row["response_index"], a)) in mine]
+        labelled = [
+            mine[key] for a in ASPECTS if (key := (row["question_id"], row["response_index"], a)) in mine
+        ]
         if not labelled:
             return _bad("label the response first: a note is kept with its labels", 409)
         for previous in labelled:  # same verdicts again, now with the note
@@ -299,13 +358,23 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         line = review_line(*key, verdict, reviewer=session.reviewer, note=note, blind=blind)
         append_review(session.run.reviews_path, line)
 
-    routes = [Route("/", start), Route("/item", item), Route("/image/{question_id:int}", image),
-              Route("/api/label", label, methods=["POST"]), Route("/api/confirm", confirm, methods=["POST"]),
-              Route("/api/note", note, methods=["POST"]),
-              Mount("/static", StaticFiles(packages=[("siuo_task.review", "static")]), name="static")]
+    routes = [
+        Route("/", start),
+        Route("/item", item),
+        Route("/image/{question_id:int}", image),
+        Route("/api/label", label, methods=["POST"]),
+        Route("/api/confirm", confirm, methods=["POST"]),
+        Route("/api/note", note, methods=["POST"]),
+        Mount("/static", StaticFiles(packages=[("siuo_task.review", "static")]), name="static"),
+    ]
     hosts = allowed_hosts or [*LOOPBACK_HOSTS, "[::1]"]
-    return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
-                                                Middleware(TokenGate, session=session)])
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+            Middleware(TokenGate, session=session),
+        ],
+    )
 
 
 async def _json(request: Request) -> object:

@@ -7,6 +7,7 @@ line wins a tie), so files of several reviewers, or copies of one, can simply be
 verdict is the majority of the reviewers' labels; a tie is *disputed* (no human verdict). The files are read
 by ``siuo_task.responses.read_reviews``.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,11 +52,28 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def review_line(question_id: int, response_index: int, aspect: str, verdict: bool, *, reviewer: str,
-                note: str = "", blind: bool = False, time: str | None = None) -> dict:
+def review_line(
+    question_id: int,
+    response_index: int,
+    aspect: str,
+    verdict: bool,
+    *,
+    reviewer: str,
+    note: str = "",
+    blind: bool = False,
+    time: str | None = None,
+) -> dict:
     """One reviews.jsonl line (checked)."""
-    row = {"question_id": question_id, "response_index": response_index, "aspect": aspect, "verdict": verdict,
-           "reviewer": reviewer, "time": time or now(), "note": note, "blind": blind}
+    row = {
+        "question_id": question_id,
+        "response_index": response_index,
+        "aspect": aspect,
+        "verdict": verdict,
+        "reviewer": reviewer,
+        "time": time or now(),
+        "note": note,
+        "blind": blind,
+    }
     problem = review_problem(row)
     if problem:
         raise ReviewsError(f"not a review label: {problem}")

@@ -1,4 +1,5 @@
 """Dataset fixtures: a CLI runner, the parquet folder built once per session, an isolated cache."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,17 @@ import pytest
 from tests.paths import BIN
 
 SIUO_DATA = str(BIN / "siuo-data")
-EXPECTED_COUNTS = {"privacy violation": 21, "morality": 20, "religion beliefs": 20, "self-harm": 19,
-                   "dangerous behavior": 18, "illegal activities & crime": 18, "discrimination & stereotyping": 18,
-                   "information misinterpretation": 17, "controversial topics, politics": 16}
+EXPECTED_COUNTS = {
+    "privacy violation": 21,
+    "morality": 20,
+    "religion beliefs": 20,
+    "self-harm": 19,
+    "dangerous behavior": 18,
+    "illegal activities & crime": 18,
+    "discrimination & stereotyping": 18,
+    "information misinterpretation": 17,
+    "controversial topics, politics": 16,
+}
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -53,6 +62,7 @@ def make_bad_dir(shared_siuo, siuo_data_dir, tmp_path):
     change: None deletes the file; "truncate" cuts the json; "delete"/"corrupt" act on images/S-01.png;
     a callable rewrites the parsed json rows.
     """
+
     def make(target: str, change) -> Path:
         root = tmp_path / "bad"
         (root / "images").mkdir(parents=True)
@@ -64,7 +74,7 @@ def make_bad_dir(shared_siuo, siuo_data_dir, tmp_path):
             (root / "images" / "S-01.png").unlink()
             if change == "corrupt":
                 good = (siuo_data_dir / "images" / "S-01.png").read_bytes()
-                (root / "images" / "S-01.png").write_bytes(good[:len(good) // 2])
+                (root / "images" / "S-01.png").write_bytes(good[: len(good) // 2])
         elif change is None:
             (root / target).unlink()
         elif change == "truncate":
@@ -73,4 +83,5 @@ def make_bad_dir(shared_siuo, siuo_data_dir, tmp_path):
             rows = json.loads((shared_siuo / target).read_text())
             (root / target).write_text(json.dumps(change(rows)))
         return root
+
     return make

@@ -1,5 +1,6 @@
 """A table of bad inputs: each gives its own clear error, through the Python API and through the CLI
 (exit 2, exactly one stderr line, no traceback)."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,6 +19,7 @@ def _set(index, **fields):
     def change(rows):
         rows[index].update(fields)
         return rows
+
     return change
 
 
@@ -25,6 +27,7 @@ def _pop(index, field):
     def change(rows):
         rows[index].pop(field)
         return rows
+
     return change
 
 
@@ -33,23 +36,82 @@ BAD_INPUTS = [
     ("missing-gen-file", "siuo_gen.json", None, "siuo_gen.json not found", True),
     ("missing-mcqa-file", "siuo_mcqa.json", None, "siuo_mcqa.json not found", True),
     ("truncated-json", "siuo_gen.json", "truncate", "not valid JSON", False),
-    ("truncated-json-checksum-first", "siuo_mcqa.json", "truncate", "does not match the pinned release", True),
-    ("checksum-mismatch", "siuo_gen.json", _set(0, question="changed"), "does not match the pinned release", True),
-    ("not-a-list", "siuo_gen.json", lambda rows: {"items": rows}, "expected a JSON list of items, found dict", False),
-    ("item-not-object", "siuo_gen.json", lambda rows: [*rows[:-1], "oops"], "expected an object, found str", False),
+    (
+        "truncated-json-checksum-first",
+        "siuo_mcqa.json",
+        "truncate",
+        "does not match the pinned release",
+        True,
+    ),
+    (
+        "checksum-mismatch",
+        "siuo_gen.json",
+        _set(0, question="changed"),
+        "does not match the pinned release",
+        True,
+    ),
+    (
+        "not-a-list",
+        "siuo_gen.json",
+        lambda rows: {"items": rows},
+        "expected a JSON list of items, found dict",
+        False,
+    ),
+    (
+        "item-not-object",
+        "siuo_gen.json",
+        lambda rows: [*rows[:-1], "oops"],
+        "expected an object, found str",
+        False,
+    ),
     ("duplicate-id", "siuo_gen.json", _duplicate, "duplicate question_id", False),
-    ("non-integer-id", "siuo_gen.json", _set(0, question_id="1001"), "question_id must be a 4-digit integer", False),
+    (
+        "non-integer-id",
+        "siuo_gen.json",
+        _set(0, question_id="1001"),
+        "question_id must be a 4-digit integer",
+        False,
+    ),
     ("unknown-category", "siuo_gen.json", _set(0, category="weather"), "unknown category 'weather'", False),
-    ("id-category-mismatch", "siuo_gen.json", _set(0, question_id=2999), "id prefix 2 does not match category", False),
+    (
+        "id-category-mismatch",
+        "siuo_gen.json",
+        _set(0, question_id=2999),
+        "id prefix 2 does not match category",
+        False,
+    ),
     ("image-prefix-mismatch", "siuo_gen.json", _set(0, image="P-99.png"), "does not start with S-", False),
     ("missing-field", "siuo_gen.json", _pop(0, "safety_warning"), "missing field(s) safety_warning", False),
     ("too-few-items", "siuo_gen.json", lambda rows: rows[:-1], "166 items, expected 167", False),
-    ("gen-mcqa-disagree-question", "siuo_mcqa.json", _set(0, question="another"), "disagree on question", False),
+    (
+        "gen-mcqa-disagree-question",
+        "siuo_mcqa.json",
+        _set(0, question="another"),
+        "disagree on question",
+        False,
+    ),
     ("gen-mcqa-disagree-image", "siuo_mcqa.json", _set(3, image="S-01.png"), "disagree on image", False),
-    ("id-only-in-one-file", "siuo_mcqa.json", _set(0, question_id=1999), "1001 is in siuo_gen.json but not in", False),
-    ("bad-correct-option", "siuo_mcqa.json", _set(0, correct_option="E"), "correct_option 'E' is not one of", False),
-    ("options-not-a-to-d", "siuo_mcqa.json", _set(0, options={"A": "x", "B": "y"}), "exactly the keys A, B, C, D",
-     False),
+    (
+        "id-only-in-one-file",
+        "siuo_mcqa.json",
+        _set(0, question_id=1999),
+        "1001 is in siuo_gen.json but not in",
+        False,
+    ),
+    (
+        "bad-correct-option",
+        "siuo_mcqa.json",
+        _set(0, correct_option="E"),
+        "correct_option 'E' is not one of",
+        False,
+    ),
+    (
+        "options-not-a-to-d",
+        "siuo_mcqa.json",
+        _set(0, options={"A": "x", "B": "y"}),
+        "exactly the keys A, B, C, D",
+        False,
+    ),
     ("missing-image", "image", "delete", "image S-01.png is missing", True),
     ("corrupt-image", "image", "corrupt", "cannot be decoded", True),
 ]

@@ -1,5 +1,6 @@
 """The dataset card is generated from code: the committed dataset_card.md and a build's README.md must be
 exactly what render_card gives."""
+
 from __future__ import annotations
 
 import datasets
@@ -13,8 +14,9 @@ from tests.paths import REPO
 
 def test_committed_dataset_card_matches_code(shared_siuo):
     items = siuo_dataset.load_items(shared_siuo, allow_missing_images=True)
-    assert (REPO / "dataset_card.md").read_text() == render_card(items), \
+    assert (REPO / "dataset_card.md").read_text() == render_card(items), (
         "dataset_card.md drifted from siuo_dataset/card.py: regenerate it with `make card`"
+    )
 
 
 def test_built_readme_is_the_card(built, siuo_data_dir):
@@ -27,13 +29,27 @@ def test_card_front_matter_and_sections(shared_siuo):
     meta = yaml.safe_load(header)
     assert meta["license"] == "cc-by-nc-4.0" and "visual-question-answering" in meta["task_categories"]
     assert meta["extra_gated_prompt"]
-    assert [(c["config_name"], c["data_files"][0]["path"]) for c in meta["configs"]] == \
-        [("generation", "generation/test-*.parquet"), ("mcqa", "mcqa/test-*.parquet")]
-    features = {c["config_name"]: datasets.Features._from_yaml_list(c["features"]) for c in meta["dataset_info"]}
+    assert [(c["config_name"], c["data_files"][0]["path"]) for c in meta["configs"]] == [
+        ("generation", "generation/test-*.parquet"),
+        ("mcqa", "mcqa/test-*.parquet"),
+    ]
+    features = {
+        c["config_name"]: datasets.Features._from_yaml_list(c["features"]) for c in meta["dataset_info"]
+    }
     from siuo_dataset.schema import FEATURES
+
     assert features == FEATURES
-    for heading in ("Content warning", "## Domains", "## Fields", "## Example", "## How to load", "## Intended use",
-                    "## Known upstream issues", "## License", "## Citation"):
+    for heading in (
+        "Content warning",
+        "## Domains",
+        "## Fields",
+        "## Example",
+        "## How to load",
+        "## Intended use",
+        "## Known upstream issues",
+        "## License",
+        "## Citation",
+    ):
         assert heading in body
     for name, count in EXPECTED_COUNTS.items():
         assert f"| {name} |" in body and f"` | {count} |" in body

@@ -1,4 +1,5 @@
 """siuo-data info | validate | build: readable text and --json for machines."""
+
 from __future__ import annotations
 
 import json
@@ -41,6 +42,7 @@ def test_push_command_uploads_through_hfapi(built, monkeypatch, capsys):
     import huggingface_hub
 
     from siuo_dataset import cli
+
     calls = []
 
     class FakeHfApi:
@@ -53,10 +55,15 @@ def test_push_command_uploads_through_hfapi(built, monkeypatch, capsys):
         def upload_folder(self, **kwargs):
             calls.append(("upload_folder", kwargs["repo_id"], kwargs["folder_path"]))
             return "https://hub.example/commit/2"
+
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
     assert cli.main(["push", str(built), "--repo", "org/siuo", "--public"]) == 0
     assert capsys.readouterr().out.strip() == "https://hub.example/commit/2"
-    assert calls == [("init", None), ("create_repo", "org/siuo", False), ("upload_folder", "org/siuo", str(built))]
+    assert calls == [
+        ("init", None),
+        ("create_repo", "org/siuo", False),
+        ("upload_folder", "org/siuo", str(built)),
+    ]
 
 
 def test_unexpected_failure_is_still_one_line(siuo_data_dir, monkeypatch, capsys):
@@ -64,6 +71,7 @@ def test_unexpected_failure_is_still_one_line(siuo_data_dir, monkeypatch, capsys
 
     def broken(args):
         raise RuntimeError("something\nunexpected")
+
     monkeypatch.setattr(cli, "cmd_info", broken)
     monkeypatch.delenv("SIUO_DEBUG", raising=False)
     assert cli.main(["info", "--data-dir", str(siuo_data_dir)]) == 1

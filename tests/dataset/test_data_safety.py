@@ -1,6 +1,7 @@
 """Red-team cases of the dataset side: a build replaces only a folder it built, image names stay inside the
 data folder, decompression bombs are one-line data errors, and what we create gets the user's normal
 permissions."""
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,17 @@ from tests.dataset.conftest import SIUO_DATA, assert_one_line_error, run_cli
 def bomb_png(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width`` x ``height`` pixels (a few dozen bytes: decoding it would not
     be)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def copy_data(siuo_data_dir: Path, shared_siuo: Path, root: Path) -> Path:
@@ -42,6 +49,7 @@ def copy_data(siuo_data_dir: Path, shared_siuo: Path, root: Path) -> Path:
 
 
 # ---- a build replaces only a folder it built ---------------------------------------------------------------
+
 
 def test_build_never_replaces_a_project_that_merely_has_a_readme(siuo_data_dir, tmp_path):
     project = tmp_path / "project"
@@ -60,7 +68,9 @@ def test_a_built_folder_holds_the_manifest_and_a_rebuild_replaces_it(siuo_data_d
     out = build_folder(siuo_dataset.load_siuo(siuo_data_dir), tmp_path / "siuo")
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["built_by"] == "siuo-data build" and manifest["n_items"] == 167
-    assert str(siuo_data_dir) not in (out / MANIFEST).read_text()  # no local path in a folder meant for the Hub
+    assert (
+        str(siuo_data_dir) not in (out / MANIFEST).read_text()
+    )  # no local path in a folder meant for the Hub
     (out / "stale.txt").write_text("from an older build")
     result = run_cli("build", "--data-dir", str(siuo_data_dir), "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -72,8 +82,9 @@ def test_an_empty_folder_may_be_built_into(siuo_data_dir, tmp_path):
     assert (build_folder(siuo_dataset.load_siuo(siuo_data_dir), tmp_path / "empty") / MANIFEST).is_file()
 
 
-@pytest.mark.parametrize("where", ["dot", "cwd-absolute", "parent-of-cwd", "home", "data", "parent-of-data",
-                                   "images", "a-file"])
+@pytest.mark.parametrize(
+    "where", ["dot", "cwd-absolute", "parent-of-cwd", "home", "data", "parent-of-data", "images", "a-file"]
+)
 def test_build_refuses_places_it_must_never_replace(siuo_data_dir, shared_siuo, tmp_path, where):
     data = copy_data(siuo_data_dir, shared_siuo, tmp_path / "area" / "data")
     work, home = tmp_path / "area" / "work", tmp_path / "home"
@@ -81,11 +92,26 @@ def test_build_refuses_places_it_must_never_replace(siuo_data_dir, shared_siuo, 
     home.mkdir()
     (work / "keep.txt").write_text("keep")
     (work / "a-file").write_text("not a folder")
-    out = {"dot": ".", "cwd-absolute": str(work), "parent-of-cwd": "..", "home": str(home), "data": str(data),
-           "parent-of-data": str(data.parent), "images": str(data / "images"), "a-file": "a-file"}[where]
+    out = {
+        "dot": ".",
+        "cwd-absolute": str(work),
+        "parent-of-cwd": "..",
+        "home": str(home),
+        "data": str(data),
+        "parent-of-data": str(data.parent),
+        "images": str(data / "images"),
+        "a-file": "a-file",
+    }[where]
     environment = dict(os.environ, HOME=str(home))
-    result = subprocess.run([SIUO_DATA, "build", "--data-dir", str(data), "--out", out], check=False,
-                            capture_output=True, text=True, env=environment, cwd=work, timeout=120)
+    result = subprocess.run(
+        [SIUO_DATA, "build", "--data-dir", str(data), "--out", out],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=work,
+        timeout=120,
+    )
     assert_one_line_error(result, f"--out {out} ")
     assert "internal error" not in result.stderr
     assert (work / "keep.txt").read_text() == "keep" and (data / "siuo_gen.json").is_file()
@@ -93,10 +119,15 @@ def test_build_refuses_places_it_must_never_replace(siuo_data_dir, shared_siuo, 
 
 # ---- image names stay inside the data folder ---------------------------------------------------------------
 
-def test_an_image_name_cannot_leave_the_data_folder_even_without_checksums(siuo_data_dir, shared_siuo, tmp_path):
+
+def test_an_image_name_cannot_leave_the_data_folder_even_without_checksums(
+    siuo_data_dir, shared_siuo, tmp_path
+):
     data = copy_data(siuo_data_dir, shared_siuo, tmp_path / "data")
     (data / "images" / "S-x").mkdir()
-    shutil.copyfile(siuo_data_dir / "images" / "S-01.png", tmp_path / "outside.png")  # a readable outside file
+    shutil.copyfile(
+        siuo_data_dir / "images" / "S-01.png", tmp_path / "outside.png"
+    )  # a readable outside file
     escape = "S-x/../../../outside.png"
     assert (data / "images" / escape).resolve() == (tmp_path / "outside.png").resolve()
     for name in ("siuo_gen.json", "siuo_mcqa.json"):
@@ -114,6 +145,7 @@ def test_an_image_name_cannot_leave_the_data_folder_even_without_checksums(siuo_
 
 # ---- decompression bombs -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("pixels", ["over-the-limit", "over-twice-the-limit"])
 def test_a_decompression_bomb_is_one_line_naming_the_image(siuo_data_dir, shared_siuo, tmp_path, pixels):
     side = int((MAX_IMAGE_PIXELS * (1.2 if pixels == "over-the-limit" else 2.5)) ** 0.5)
@@ -124,10 +156,13 @@ def test_a_decompression_bomb_is_one_line_naming_the_image(siuo_data_dir, shared
         extra = ["--out", str(tmp_path / "out")] if command == "build" else []
         result = run_cli(command, "--data-dir", str(data), *extra)
         assert_one_line_error(result, f"S-01.png has more than {MAX_IMAGE_PIXELS:,} pixels")
-    assert len(siuo_dataset.load_siuo(data, decode_images=False).items) == 167  # no pixels needed: not decoded
+    assert (
+        len(siuo_dataset.load_siuo(data, decode_images=False).items) == 167
+    )  # no pixels needed: not decoded
 
 
 # ---- permissions -------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def umask_002():

@@ -1,5 +1,6 @@
 """Items and the datasets builder: merged typed records, domain counts, ClassLabel features, decodable
 images."""
+
 from __future__ import annotations
 
 import datasets
@@ -24,10 +25,14 @@ def test_items_are_validated_merged_and_sorted(siuo_data_dir):
 
 def test_checksums_are_the_pinned_ones(shared_siuo):
     from siuo_dataset.validate import sha256_file
+
     assert siuo_dataset.ANNOTATION_SHA256 == {
         "siuo_gen.json": "0a65c3443e75d0d6106550d73100753f19fe9fcb415e6ea138d5c7f04d31f228",
-        "siuo_mcqa.json": "91f51da54b92d8bb2c2fa61215d0ed8c77113192d4f909854dd561eaa5953022"}
-    assert {n: sha256_file(shared_siuo / n) for n in siuo_dataset.ANNOTATION_SHA256} == siuo_dataset.ANNOTATION_SHA256
+        "siuo_mcqa.json": "91f51da54b92d8bb2c2fa61215d0ed8c77113192d4f909854dd561eaa5953022",
+    }
+    assert {
+        n: sha256_file(shared_siuo / n) for n in siuo_dataset.ANNOTATION_SHA256
+    } == siuo_dataset.ANNOTATION_SHA256
 
 
 def test_upstream_note_for_3019(siuo_data_dir):
@@ -39,14 +44,23 @@ def test_upstream_note_for_3019(siuo_data_dir):
 @pytest.fixture(scope="module")
 def builder_datasets(siuo_data_dir, tmp_path_factory):
     cache = str(tmp_path_factory.mktemp("hf-cache"))
-    return {config: siuo_dataset.load(config, siuo_data_dir, cache_dir=cache) for config in ("generation", "mcqa")}
+    return {
+        config: siuo_dataset.load(config, siuo_data_dir, cache_dir=cache) for config in ("generation", "mcqa")
+    }
 
 
 def test_builder_gives_typed_features(builder_datasets):
     gen, mcqa = builder_datasets["generation"], builder_datasets["mcqa"]
     assert isinstance(gen, datasets.Dataset) and gen.split == "test" and len(gen) == len(mcqa) == 167
-    assert list(gen.features) == ["question_id", "image", "image_name", "question", "category", "safety_warning",
-                                  "reference_answer"]
+    assert list(gen.features) == [
+        "question_id",
+        "image",
+        "image_name",
+        "question",
+        "category",
+        "safety_warning",
+        "reference_answer",
+    ]
     assert list(mcqa.features) == [*gen.features, "options", "correct_option"]
     assert gen.features["question_id"] == datasets.Value("int32")
     assert isinstance(gen.features["image"], datasets.Image)
@@ -64,8 +78,9 @@ def test_builder_rows_match_items(builder_datasets, siuo_data_dir):
     row = mcqa[0]
     assert row["options"] == items[0].options and row["reference_answer"] == items[0].reference_answer
     assert row["image"].size == (64, 64)
-    assert builder_datasets["generation"][166]["image"].convert("RGB").getpixel((0, 0)) == \
-        mcqa[166]["image"].convert("RGB").getpixel((0, 0))
+    assert builder_datasets["generation"][166]["image"].convert("RGB").getpixel((0, 0)) == mcqa[166][
+        "image"
+    ].convert("RGB").getpixel((0, 0))
 
 
 def test_builder_with_missing_images_allowed(siuo_data_dir, tmp_path, shared_siuo):

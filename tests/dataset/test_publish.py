@@ -1,5 +1,6 @@
 """The Hub-ready folder: embedded image bytes, load_dataset parity with the builder, load by folder name,
 atomic writes, push through a fake HfApi, dry run."""
+
 from __future__ import annotations
 
 import json
@@ -48,12 +49,17 @@ def test_folder_named_siuo_loads_by_name_from_parent(built, monkeypatch, tmp_pat
     monkeypatch.chdir(built.parent)
     mcqa = datasets.load_dataset("siuo", "mcqa", split="test", cache_dir=str(tmp_path / "c"))
     assert len(mcqa) == 167 and mcqa.features["correct_option"].names == ["A", "B", "C", "D"]
-    gen = datasets.load_dataset("siuo", split="test", cache_dir=str(tmp_path / "c"))  # generation is the default
+    gen = datasets.load_dataset(
+        "siuo", split="test", cache_dir=str(tmp_path / "c")
+    )  # generation is the default
     assert "options" not in gen.features and gen[0]["image"].size == (64, 64)
 
 
 def test_build_output_layout(built):
-    assert sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file()) == [publish.MANIFEST, *FILES]
+    assert sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file()) == [
+        publish.MANIFEST,
+        *FILES,
+    ]
     assert stat.S_IMODE(built.stat().st_mode) == 0o755
     assert not [p for p in built.parent.iterdir() if p.name.startswith(".")]  # no staging leftovers
 
@@ -64,6 +70,7 @@ def test_failed_rebuild_leaves_previous_output_untouched(siuo_data_dir, tmp_path
 
     def boom(items):
         raise OSError("disk full")
+
     monkeypatch.setattr(publish, "render_card", boom)
     with pytest.raises(OSError, match="disk full"):
         build_folder(siuo_dataset.load_siuo(siuo_data_dir), out)
@@ -74,6 +81,7 @@ def test_failed_rebuild_leaves_previous_output_untouched(siuo_data_dir, tmp_path
 def test_failed_first_build_leaves_nothing(siuo_data_dir, tmp_path, monkeypatch):
     def boom(loaded, config):
         raise OSError("disk full")
+
     monkeypatch.setattr(publish, "config_dataset", boom)
     with pytest.raises(OSError):
         build_folder(siuo_dataset.load_siuo(siuo_data_dir), tmp_path / "siuo")
@@ -113,17 +121,29 @@ class FakeApi:
 def test_push_uploads_the_folder_through_the_api(built):
     api = FakeApi()
     assert push_folder(built, "org/siuo", api=api) == "https://hub.example/commit/1"
-    assert api.calls[0] == ("create_repo", "org/siuo", {"repo_type": "dataset", "private": True, "exist_ok": True})
+    assert api.calls[0] == (
+        "create_repo",
+        "org/siuo",
+        {"repo_type": "dataset", "private": True, "exist_ok": True},
+    )
     assert api.calls[1][0] == "upload_folder"
     assert api.calls[1][1]["folder_path"] == str(built) and api.calls[1][1]["repo_id"] == "org/siuo"
     assert api.calls[1][1]["repo_type"] == "dataset"
 
 
-@pytest.mark.parametrize("error,message", [
-    (LocalTokenNotFoundError("no token"), "not logged in to the Hub"),
-    (HfHubHTTPError("403 Forbidden\nyou cannot write", response=Response(403, request=Request("POST", "https://hub"))),
-     "upload to org/siuo failed (HfHubHTTPError: 403 Forbidden"),
-])
+@pytest.mark.parametrize(
+    "error,message",
+    [
+        (LocalTokenNotFoundError("no token"), "not logged in to the Hub"),
+        (
+            HfHubHTTPError(
+                "403 Forbidden\nyou cannot write",
+                response=Response(403, request=Request("POST", "https://hub")),
+            ),
+            "upload to org/siuo failed (HfHubHTTPError: 403 Forbidden",
+        ),
+    ],
+)
 def test_push_errors_are_one_clear_line(built, error, message):
     with pytest.raises(SiuoDataError) as raised:
         push_folder(built, "org/siuo", api=FakeApi(fail=error))

@@ -1,5 +1,6 @@
 """The source resolver: local folder, flat images, official zip (in a folder or by path), the pinned Hub
 revision (fake huggingface_hub + a real loopback HTTP server for the MCQA file), cache reuse, offline."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -46,7 +47,7 @@ class StaticServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/sinwang20/SIUO/data/siuo_mcqa.json"
 
-    def __enter__(self) -> "StaticServer":
+    def __enter__(self) -> StaticServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
@@ -112,8 +113,10 @@ def images_zip(siuo_data_dir, tmp_path) -> Path:
 
 def test_pinned_urls():
     assert sources.HUB_REPO == "sinwang/SIUO" and sources.HUB_REVISION == HUB_REVISION
-    assert sources.MCQA_URL == ("https://raw.githubusercontent.com/sinwang20/SIUO/"
-                                "18974b65d238ad636d65d238541c7d75279ebb3e/data/siuo_mcqa.json")
+    assert sources.MCQA_URL == (
+        "https://raw.githubusercontent.com/sinwang20/SIUO/"
+        "18974b65d238ad636d65d238541c7d75279ebb3e/data/siuo_mcqa.json"
+    )
 
 
 def test_hub_download_is_pinned_complete_and_cached(fake_hub, mcqa_server, isolated_cache):
@@ -121,8 +124,9 @@ def test_hub_download_is_pinned_complete_and_cached(fake_hub, mcqa_server, isola
     assert loaded.source.origin == "hub" and loaded.source.revision == HUB_REVISION
     assert loaded.missing_images == 0 and len(loaded.items) == 167
     assert loaded.items[0].image_path == isolated_cache / f"hub-{HUB_REVISION[:12]}" / "images" / "S-01.png"
-    assert fake_hub.calls == [("snapshot_download", "sinwang/SIUO", "dataset", HUB_REVISION,
-                               ("siuo_gen.json", "images/*"))]
+    assert fake_hub.calls == [
+        ("snapshot_download", "sinwang/SIUO", "dataset", HUB_REVISION, ("siuo_gen.json", "images/*"))
+    ]
     assert len(mcqa_server.paths) == 1
     assert not list(isolated_cache.rglob("unrelated.bin"))
     # Second use: straight from the cache, no download of any kind.
@@ -153,11 +157,17 @@ def test_offline_with_nothing_cached_is_one_clear_error(monkeypatch, isolated_ca
 
 
 def test_offline_cli_is_one_line(isolated_cache):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated_cache.parent), "SIUO_CACHE_DIR": str(isolated_cache),
-           "HF_HUB_OFFLINE": "1"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(isolated_cache.parent),
+        "SIUO_CACHE_DIR": str(isolated_cache),
+        "HF_HUB_OFFLINE": "1",
+    }
     for command in ("info", "validate"):
         assert_one_line_error(run_cli(command, env=env), "no SIUO data found")
-    assert_one_line_error(run_cli("build", "--out", str(isolated_cache.parent / "o"), env=env), "SIUO_DATA_DIR")
+    assert_one_line_error(
+        run_cli("build", "--out", str(isolated_cache.parent / "o"), env=env), "SIUO_DATA_DIR"
+    )
     assert not (isolated_cache.parent / "o").exists()
 
 
@@ -174,8 +184,11 @@ def test_unreachable_network_fails_fast_before_hub_retries(fake_hub, monkeypatch
 def test_hub_failure_is_one_clear_error(fake_hub, mcqa_server, monkeypatch):
     def unreachable(*args, **kwargs):
         raise LocalEntryNotFoundError("cannot reach the Hub\nand nothing is cached")
+
     monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
-    with pytest.raises(SiuoDataError, match=r"SIUO_DATA_DIR.*Hub download failed: LocalEntryNotFoundError") as error:
+    with pytest.raises(
+        SiuoDataError, match=r"SIUO_DATA_DIR.*Hub download failed: LocalEntryNotFoundError"
+    ) as error:
         siuo_dataset.load_items()
     assert "\n" not in str(error.value)
 
@@ -204,12 +217,16 @@ def test_official_zip_beside_the_annotations(shared_siuo, images_zip, isolated_c
     loaded = siuo_dataset.load_siuo(data)  # a folder whose images are the zip
     assert loaded.source.origin == "zip" and loaded.missing_images == 0
     assert loaded.source.image_dir == isolated_cache / "zip-images" / "images"
-    assert sorted(p.name for p in loaded.source.image_dir.iterdir()) == sorted(i.image_name for i in loaded.items)
+    assert sorted(p.name for p in loaded.source.image_dir.iterdir()) == sorted(
+        i.image_name for i in loaded.items
+    )
     by_path = siuo_dataset.load_siuo(images_zip)  # the zip's own path
     assert by_path.source.root == data and by_path.source.image_dir == loaded.source.image_dir
 
 
-def test_zip_alone_fetches_only_the_annotations_then_works_offline(images_zip, fake_hub, mcqa_server, monkeypatch):
+def test_zip_alone_fetches_only_the_annotations_then_works_offline(
+    images_zip, fake_hub, mcqa_server, monkeypatch
+):
     loaded = siuo_dataset.load_siuo(images_zip)
     assert loaded.source.origin == "zip" and loaded.missing_images == 0
     assert fake_hub.calls == [("hf_hub_download", "sinwang/SIUO", "dataset", HUB_REVISION, "siuo_gen.json")]
@@ -229,4 +246,6 @@ def test_corrupt_zip_is_a_clear_error(shared_siuo, tmp_path, isolated_cache):
     with pytest.raises(SiuoDataError, match="is not a valid zip file: re-download SIUO-images.zip"):
         siuo_dataset.load_items(data)
     assert not (isolated_cache / "zip-images" / "images").exists()
-    assert_one_line_error(run_cli("validate", "--data-dir", str(data / "SIUO-images.zip")), "not a valid zip file")
+    assert_one_line_error(
+        run_cli("validate", "--data-dir", str(data / "SIUO-images.zip")), "not a valid zip file"
+    )

@@ -48,16 +48,24 @@ def torch_requirements() -> set[str]:
     return {canonicalize_name(Requirement(r).name) for r in importlib.metadata.requires("torch") or []}
 
 
-@pytest.mark.skipif(os.environ.get("SIUO_UNLOCKED_ENV") == "1", reason="make check-latest: newest releases, no lock")
+@pytest.mark.skipif(
+    os.environ.get("SIUO_UNLOCKED_ENV") == "1", reason="make check-latest: newest releases, no lock"
+)
 def test_installed_environment_is_the_lock() -> None:
     have = installed()
     expected = {**LOCK, **LMMS_EVAL}
-    wrong = {name: (version, have.get(name)) for name, version in expected.items() if have.get(name) != version}
-    assert not wrong, f"installed versions differ from requirements/ (locked, installed): {wrong}; run `make install`"
+    wrong = {
+        name: (version, have.get(name)) for name, version in expected.items() if have.get(name) != version
+    }
+    assert not wrong, (
+        f"installed versions differ from requirements/ (locked, installed): {wrong}; run `make install`"
+    )
     torch_version = Version(have["torch"])
     assert torch_version.public == TORCH["torch"], f"torch {torch_version} is not {TORCH['torch']}"
     extra = set(have) - set(expected) - {"torch", canonicalize_name(project()["name"])} - INSTALLER
-    assert not extra - torch_requirements(), f"installed but not in the lock: {sorted(extra)}; run `make install`"
+    assert not extra - torch_requirements(), (
+        f"installed but not in the lock: {sorted(extra)}; run `make install`"
+    )
 
 
 def test_lock_satisfies_every_declared_requirement() -> None:
@@ -65,15 +73,21 @@ def test_lock_satisfies_every_declared_requirement() -> None:
     wanted = [Requirement(r) for r in [*project()["dependencies"], *extras["test"], *extras["lmms"]]]
     wanted += declared(REQUIREMENTS / "lmms-eval-light.txt") + declared(REQUIREMENTS / "torch.txt")
     locked = {**LOCK, **TORCH, **LMMS_EVAL}
-    unmet = [str(r) for r in wanted if r.marker is None or r.marker.evaluate()
-             if locked.get(canonicalize_name(r.name)) is None
-             or not r.specifier.contains(locked[canonicalize_name(r.name)], prereleases=True)]
+    unmet = [
+        str(r)
+        for r in wanted
+        if r.marker is None or r.marker.evaluate()
+        if locked.get(canonicalize_name(r.name)) is None
+        or not r.specifier.contains(locked[canonicalize_name(r.name)], prereleases=True)
+    ]
     assert not unmet, f"the lock does not satisfy {unmet}: run `make lock`"
 
 
 def test_lmms_extra_and_light_recipe_agree() -> None:
     """pyproject's `lmms` extra (plain pip users) and the light recipe carry the same lmms-eval and bounds."""
-    extra = {canonicalize_name(r.name): r for r in map(Requirement, project()["optional-dependencies"]["lmms"])}
+    extra = {
+        canonicalize_name(r.name): r for r in map(Requirement, project()["optional-dependencies"]["lmms"])
+    }
     assert str(extra.pop("lmms-eval").specifier) == f"=={LMMS_EVAL['lmms-eval']}"
     light = {canonicalize_name(r.name): r for r in declared(REQUIREMENTS / "lmms-eval-light.txt")}
     assert extra, "the lmms extra should carry lmms-eval's upper bounds"

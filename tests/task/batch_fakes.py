@@ -1,6 +1,7 @@
 """Batch engines for tests: an offline runner that answers an OpenAI Batch input .jsonl the way vLLM's
 ``run_batch`` does, and a loopback OpenAI-compatible Batch API (``/v1/files``, ``/v1/batches``, file
 content, plus ``/v1/chat/completions`` for live fallback calls) that processes batches with it."""
+
 from __future__ import annotations
 
 import io
@@ -25,17 +26,32 @@ def answer_line(request: dict, responder: Responder, number: int) -> dict:
     body = request["body"]
     answer = responder(body)
     if isinstance(answer, Fault):
-        response = {"status_code": answer.status, "request_id": f"req-{number}",
-                    "body": {"error": {"message": f"scripted fault {answer.status}", "type": "scripted"}}}
+        response = {
+            "status_code": answer.status,
+            "request_id": f"req-{number}",
+            "body": {"error": {"message": f"scripted fault {answer.status}", "type": "scripted"}},
+        }
     else:
-        response = {"status_code": 200, "request_id": f"req-{number}",
-                    "body": completion_body(answer, body.get("model", "scripted"), len(message_text(body)))}
-    return {"id": f"batch_req_{number}", "custom_id": request["custom_id"], "response": response, "error": None}
+        response = {
+            "status_code": 200,
+            "request_id": f"req-{number}",
+            "body": completion_body(answer, body.get("model", "scripted"), len(message_text(body))),
+        }
+    return {
+        "id": f"batch_req_{number}",
+        "custom_id": request["custom_id"],
+        "response": response,
+        "error": None,
+    }
 
 
 def error_line(request: dict, code: str, number: int) -> dict:
-    return {"id": f"batch_req_{number}", "custom_id": request["custom_id"], "response": None,
-            "error": {"code": code, "message": f"scripted {code}"}}
+    return {
+        "id": f"batch_req_{number}",
+        "custom_id": request["custom_id"],
+        "response": None,
+        "error": {"code": code, "message": f"scripted {code}"},
+    }
 
 
 def run_batch_lines(requests: list[dict], responder: Responder, *, seed: int = 0) -> list[dict]:
@@ -66,8 +82,15 @@ class BatchServer:
     responder, go to the error file), "expired" (only the first ``answer_before_expiry`` lines answered)
     or "failed" (no files, a batch-level error)."""
 
-    def __init__(self, responder: Responder, *, final: str = "completed", polls: int = 2,
-                 line_fault: LineFault = lambda body: None, answer_before_expiry: int = 0) -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        final: str = "completed",
+        polls: int = 2,
+        line_fault: LineFault = lambda body: None,
+        answer_before_expiry: int = 0,
+    ) -> None:
         self.responder, self.final, self.polls = responder, final, polls
         self.line_fault, self.answer_before_expiry = line_fault, answer_before_expiry
         self.hold = threading.Event()
@@ -107,22 +130,37 @@ class BatchServer:
             batch["status"] = "in_progress"
             batch["request_counts"]["completed"] = min(total, batch["_polls"] * total // (self.polls + 1))
             return
-        requests = [json.loads(line) for line in self.files[batch["input_file_id"]].splitlines() if line.strip()]
+        requests = [
+            json.loads(line) for line in self.files[batch["input_file_id"]].splitlines() if line.strip()
+        ]
         if self.final == "failed":
-            batch.update(status="failed", request_counts={"total": total, "completed": 0, "failed": 0},
-                         errors={"object": "list", "data": [{"code": "invalid_request", "message": "scripted failure"}]})
+            batch.update(
+                status="failed",
+                request_counts={"total": total, "completed": 0, "failed": 0},
+                errors={
+                    "object": "list",
+                    "data": [{"code": "invalid_request", "message": "scripted failure"}],
+                },
+            )
             return
         outputs, errors = [], []
         for number, request in enumerate(requests):
-            code = "batch_expired" if self.final == "expired" and number >= self.answer_before_expiry \
+            code = (
+                "batch_expired"
+                if self.final == "expired" and number >= self.answer_before_expiry
                 else self.line_fault(request["body"])
+            )
             line = error_line(request, code, number) if code else answer_line(request, self.responder, number)
-            (outputs if line["error"] is None and line["response"]["status_code"] == 200 else errors).append(line)
+            (outputs if line["error"] is None and line["response"]["status_code"] == 200 else errors).append(
+                line
+            )
         random.Random(7).shuffle(outputs)
-        batch.update(status=self.final, request_counts={"total": total, "completed": len(outputs),
-                                                        "failed": len(errors)},
-                     output_file_id=self._new_file(_jsonl(outputs)) if outputs else None,
-                     error_file_id=self._new_file(_jsonl(errors)) if errors else None)
+        batch.update(
+            status=self.final,
+            request_counts={"total": total, "completed": len(outputs), "failed": len(errors)},
+            output_file_id=self._new_file(_jsonl(outputs)) if outputs else None,
+            error_file_id=self._new_file(_jsonl(errors)) if errors else None,
+        )
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -141,16 +179,22 @@ class BatchServer:
                 parts = self.path.split("?")[0].strip("/").split("/")  # v1, files|batches, id[, content]
                 with server._lock:
                     if parts[1:] == ["batches"]:  # newest first, like the API
-                        listed = [{k: v for k, v in b.items() if not k.startswith("_")}
-                                  for b in reversed(server.batches.values())]
+                        listed = [
+                            {k: v for k, v in b.items() if not k.startswith("_")}
+                            for b in reversed(server.batches.values())
+                        ]
                         return self._send(200, {"object": "list", "data": listed, "has_more": False})
                     if parts[1:2] == ["batches"] and len(parts) == 3 and parts[2] in server.batches:
                         server.retrievals += 1
                         batch = server.batches[parts[2]]
                         server._advance(batch)
                         return self._send(200, {k: v for k, v in batch.items() if not k.startswith("_")})
-                    if parts[1:2] == ["files"] and len(parts) == 4 and parts[3] == "content" \
-                            and parts[2] in server.files:
+                    if (
+                        parts[1:2] == ["files"]
+                        and len(parts) == 4
+                        and parts[3] == "content"
+                        and parts[2] in server.files
+                    ):
                         return self._send_raw(200, server.files[parts[2]], "application/octet-stream")
                 self._send(404, {"error": {"message": f"unknown path {self.path}"}})
 
@@ -159,39 +203,66 @@ class BatchServer:
                 path = self.path.split("?")[0].rstrip("/")
                 if path.endswith("/files"):
                     form = BytesParser(policy=HTTP).parsebytes(
-                        b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + raw)
-                    fields = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-                              for part in form.iter_parts()}
+                        b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + raw
+                    )
+                    fields = {
+                        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                        for part in form.iter_parts()
+                    }
                     if fields.get("purpose") != b"batch" or not fields.get("file"):
                         return self._send(400, {"error": {"message": "expected a file with purpose=batch"}})
                     with server._lock:
                         server.uploads += 1
                         file_id = server._new_file(fields["file"])
-                    return self._send(200, {"id": file_id, "object": "file", "bytes": len(fields["file"]),
-                                            "created_at": 0, "filename": "input.jsonl", "purpose": "batch",
-                                            "status": "processed"})
+                    return self._send(
+                        200,
+                        {
+                            "id": file_id,
+                            "object": "file",
+                            "bytes": len(fields["file"]),
+                            "created_at": 0,
+                            "filename": "input.jsonl",
+                            "purpose": "batch",
+                            "status": "processed",
+                        },
+                    )
                 body = json.loads(raw or b"{}")
                 if path.endswith("/batches"):
                     with server._lock:
-                        if body.get("input_file_id") not in server.files or body.get("endpoint") != \
-                                "/v1/chat/completions":
+                        if (
+                            body.get("input_file_id") not in server.files
+                            or body.get("endpoint") != "/v1/chat/completions"
+                        ):
                             return self._send(400, {"error": {"message": "bad batch request"}})
-                        total = sum(1 for line in server.files[body["input_file_id"]].splitlines() if line.strip())
+                        total = sum(
+                            1 for line in server.files[body["input_file_id"]].splitlines() if line.strip()
+                        )
                         batch_id = f"batch_{len(server.batches) + 1}"
                         server.batches[batch_id] = {
-                            "id": batch_id, "object": "batch", "endpoint": body["endpoint"],
-                            "input_file_id": body["input_file_id"], "completion_window": body["completion_window"],
-                            "status": "validating", "created_at": 0, "output_file_id": None, "error_file_id": None,
-                            "request_counts": {"total": total, "completed": 0, "failed": 0}, "_polls": 0}
-                        return self._send(200, {k: v for k, v in server.batches[batch_id].items()
-                                                if not k.startswith("_")})
+                            "id": batch_id,
+                            "object": "batch",
+                            "endpoint": body["endpoint"],
+                            "input_file_id": body["input_file_id"],
+                            "completion_window": body["completion_window"],
+                            "status": "validating",
+                            "created_at": 0,
+                            "output_file_id": None,
+                            "error_file_id": None,
+                            "request_counts": {"total": total, "completed": 0, "failed": 0},
+                            "_polls": 0,
+                        }
+                        return self._send(
+                            200, {k: v for k, v in server.batches[batch_id].items() if not k.startswith("_")}
+                        )
                 if path.endswith("/chat/completions"):
                     with server._lock:
                         server.chat_calls += 1
                     answer = server.responder(body)
                     if isinstance(answer, Fault):
                         return self._send(answer.status, {"error": {"message": "scripted fault"}})
-                    return self._send(200, completion_body(answer, body.get("model", "m"), len(message_text(body))))
+                    return self._send(
+                        200, completion_body(answer, body.get("model", "m"), len(message_text(body)))
+                    )
                 self._send(404, {"error": {"message": f"unknown path {self.path}"}})
 
             def _send(self, status: int, obj: dict) -> None:

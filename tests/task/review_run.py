@@ -1,5 +1,6 @@
 """A judged run folder for the review tests: real `siuo-eval judge` against the loopback scripted judge
 on the first items of SIUO, with a hostile response and a judge that quotes it back."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,7 @@ from siuo_demo.loopback import ScriptedServer, message_text
 from siuo_task.cli import main
 from tests.task.scripted_judge import quoted_response, scripted_verdict
 
-HOSTILE = ("</pre><script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\"> {{ 7*7 }} "
-           "&amp; ' \"")
+HOSTILE = '</pre><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> {{ 7*7 }} &amp; \' "'
 # question index -> its three responses; markers fix the scripted judge's verdicts (see scripted_judge)
 RESPONSES = (
     ("SAFE VERY first answer", "UNSAFE PARTIAL second answer", "SAFE INEFFECTIVE third answer"),
@@ -36,19 +36,39 @@ def hostile_judge(body: dict) -> str:
 
 def question_ids(data_dir: Path) -> list[int]:
     rows = json.loads((data_dir / "siuo_gen.json").read_text())
-    return sorted(row["question_id"] for row in rows)[:len(RESPONSES)]
+    return sorted(row["question_id"] for row in rows)[: len(RESPONSES)]
 
 
 def make_judged_run(folder: Path, data_dir: Path, monkeypatch) -> dict[tuple[int, int], str]:
     """Judge RESPONSES into ``folder`` (judgements.jsonl + metrics.json); return (qid, index) -> response."""
     monkeypatch.setenv("REVIEW_TEST_KEY", "k")
-    rows = [{"question_id": qid, "responses": list(texts)}
-            for qid, texts in zip(question_ids(data_dir), RESPONSES, strict=True)]
+    rows = [
+        {"question_id": qid, "responses": list(texts)}
+        for qid, texts in zip(question_ids(data_dir), RESPONSES, strict=True)
+    ]
     responses = folder.parent / f"{folder.name}-responses.jsonl"
     folder.parent.mkdir(parents=True, exist_ok=True)
     responses.write_text("".join(json.dumps(row) + "\n" for row in rows))
     with ScriptedServer(hostile_judge) as server:
-        assert main(["judge", str(responses), "--data-dir", str(data_dir), "--judge-model", "judge-1",
-                     "--judge-base-url", server.base_url, "--judge-api-key-env", "REVIEW_TEST_KEY",
-                     "--no-cache", "--quiet", "--out", str(folder)]) == 0
+        assert (
+            main(
+                [
+                    "judge",
+                    str(responses),
+                    "--data-dir",
+                    str(data_dir),
+                    "--judge-model",
+                    "judge-1",
+                    "--judge-base-url",
+                    server.base_url,
+                    "--judge-api-key-env",
+                    "REVIEW_TEST_KEY",
+                    "--no-cache",
+                    "--quiet",
+                    "--out",
+                    str(folder),
+                ]
+            )
+            == 0
+        )
     return {(row["question_id"], i): text for row in rows for i, text in enumerate(row["responses"])}

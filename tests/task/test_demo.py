@@ -1,6 +1,7 @@
 """`make demo` smoke test: the real demo (three lmms-eval runs, validation, report) on 2 items.
 
 It starts lmms-eval three times, so it takes ~30-45 s on a 2-core machine."""
+
 from __future__ import annotations
 
 import os
@@ -11,15 +12,24 @@ import sys
 def test_demo_on_two_items_without_images_says_placeholder_everywhere(tmp_path, shared_siuo):
     out = tmp_path / "demo-out"
     env = dict(os.environ, SIUO_DATA_DIR=str(shared_siuo), HF_HUB_OFFLINE="1")
-    result = subprocess.run([sys.executable, "-m", "siuo_demo", "--limit", "2", "--quiet", "--out", str(out)],
-                            check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "siuo_demo", "--limit", "2", "--quiet", "--out", str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert lines[0].startswith("PLACEHOLDER IMAGES: 167 images were placeholders")
     assert "PLACEHOLDER IMAGES: 167 of 167 real SIUO images are missing" in result.stderr
     # items 1001 and 1002: the oracle is right with the image and wrong without it; both correct options are A
-    assert ("  oracle     safe 100.00%, effective 100.00%, safe & effective 100.00%; MCQA 100.00%; "
-            "image adds +100.00 safe points") in lines
+    assert (
+        "  oracle     safe 100.00%, effective 100.00%, safe & effective 100.00%; MCQA 100.00%; "
+        "image adds +100.00 safe points"
+    ) in lines
     assert "  always_a   MCQA 100.00%" in lines
     assert any(line.startswith("  risk_blind safe 0.00%") for line in lines)
     markdown = (out / "report" / "report.md").read_text()

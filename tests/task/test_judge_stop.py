@@ -1,5 +1,6 @@
 """Transport faults are not answers, Ctrl-C stops a run at once, and the circuit breaker ends a run against
 a judge that is down: real `siuo-eval judge` processes against loopback judges."""
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,12 @@ from tests.task.scripted_judge import scripted_verdict
 from tests.task.test_runner import ScriptJudge, make_calls, parse, verdict_text
 from tests.task.test_runner_faults import cached_answers, marker_rows
 
-NOT_A_COMPLETION = (Fault(200, body="{malformed json"), Fault(200, body='{"id": "x", "object": "error"}'),
-                    Fault(200, headers={"Content-Type": "text/html"}, body="<html>proxy login</html>"),
-                    Fault(200, body='{"choices": []}'))
+NOT_A_COMPLETION = (
+    Fault(200, body="{malformed json"),
+    Fault(200, body='{"id": "x", "object": "error"}'),
+    Fault(200, headers={"Content-Type": "text/html"}, body="<html>proxy login</html>"),
+    Fault(200, body='{"choices": []}'),
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,37 +46,66 @@ class Judge:
         responses.write_text("".join(json.dumps(r) + "\n" for r in rows))
         self.cache = tmp / "cache.sqlite"
         self.out = tmp / "out"
-        self.command = [str(BIN / "siuo-eval"), "judge", str(responses), "--data-dir", str(data_dir),
-                        "--judge-model", "judge", "--judge-base-url", base_url, "--judge-api-key-env", "STOP_KEY",
-                        "--text-only", "--quiet", "--cache", str(self.cache), "--out", str(self.out), *extra]
+        self.command = [
+            str(BIN / "siuo-eval"),
+            "judge",
+            str(responses),
+            "--data-dir",
+            str(data_dir),
+            "--judge-model",
+            "judge",
+            "--judge-base-url",
+            base_url,
+            "--judge-api-key-env",
+            "STOP_KEY",
+            "--text-only",
+            "--quiet",
+            "--cache",
+            str(self.cache),
+            "--out",
+            str(self.out),
+            *extra,
+        ]
         self.env = dict(os.environ, STOP_KEY="k")
 
     def run(self) -> subprocess.CompletedProcess:
-        return subprocess.run(self.command, env=self.env, capture_output=True, text=True, timeout=120,
-                              check=False)
+        return subprocess.run(
+            self.command, env=self.env, capture_output=True, text=True, timeout=120, check=False
+        )
 
     def start(self) -> subprocess.Popen:
-        return subprocess.Popen(self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
 
 # ---- transport faults are errors, not answers --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fault", NOT_A_COMPLETION, ids=["not-json", "no-choices", "html", "empty-choices"])
-def test_a_200_that_is_not_a_chat_completion_is_retried_then_an_error_never_cached(siuo_data_dir, rows, tmp_path,
-                                                                                   fault, monkeypatch):
+def test_a_200_that_is_not_a_chat_completion_is_retried_then_an_error_never_cached(
+    siuo_data_dir, rows, tmp_path, fault, monkeypatch
+):
     monkeypatch.setenv("STOP_KEY", "k")
     items = {item.question_id: item for item in siuo_dataset.load_items(siuo_data_dir)}
     with ScriptedServer(lambda body: fault) as server:
-        judge = OpenAIJudge("judge", base_url=server.base_url, api_key_env="STOP_KEY", max_retries=1, text_only=True)
-        result = judge_responses(judge, items, rows[:1], cache=JudgeCache(tmp_path / "c.sqlite"), concurrency=6,
-                                 progress=False)
+        judge = OpenAIJudge(
+            "judge", base_url=server.base_url, api_key_env="STOP_KEY", max_retries=1, text_only=True
+        )
+        result = judge_responses(
+            judge, items, rows[:1], cache=JudgeCache(tmp_path / "c.sqlite"), concurrency=6, progress=False
+        )
         assert server.call_count == 6 * 2  # each call sent twice (1 retry), no re-ask on top
-    assert result.summary.errors == 6 and result.summary.unparsable == 0 and result.metrics["complete"] is False
+    assert (
+        result.summary.errors == 6 and result.summary.unparsable == 0 and result.metrics["complete"] is False
+    )
     assert all("not a chat completion" in j["safety_error"] for j in result.judgements)
     assert cached_answers(tmp_path / "c.sqlite") == 0
 
 
-def test_transport_errors_exit_3_say_n_a_and_a_healthy_judge_later_judges_everything(siuo_data_dir, rows, tmp_path):
+def test_transport_errors_exit_3_say_n_a_and_a_healthy_judge_later_judges_everything(
+    siuo_data_dir, rows, tmp_path
+):
     with ScriptedServer(lambda body: NOT_A_COMPLETION[0]) as server:
         broken = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url, "--judge-max-retries", "1").run()
     assert broken.returncode == 3, broken.stderr
@@ -95,6 +128,7 @@ def test_a_transport_fault_then_an_answer_costs_one_retry_and_is_cached(siuo_dat
             seen.add(key)
             return NOT_A_COMPLETION[len(seen) % len(NOT_A_COMPLETION)]
         return scripted_verdict(body)
+
     with ScriptedServer(once_broken) as server:
         result = Judge(tmp_path, siuo_data_dir, rows[:2], server.base_url).run()
         assert server.call_count == 2 * 12
@@ -102,17 +136,22 @@ def test_a_transport_fault_then_an_answer_costs_one_retry_and_is_cached(siuo_dat
     assert cached_answers(tmp_path / "cache.sqlite") == 12
 
 
-def test_an_empty_answer_of_a_real_completion_is_asked_once_more_then_unparsable(siuo_data_dir, rows, tmp_path):
+def test_an_empty_answer_of_a_real_completion_is_asked_once_more_then_unparsable(
+    siuo_data_dir, rows, tmp_path
+):
     with ScriptedServer(lambda body: "") as server:
         result = Judge(tmp_path, siuo_data_dir, rows[:1], server.base_url).run()
         assert server.call_count == 12  # a real (empty) answer: one re-ask, no transport retries
     assert result.returncode == 0, result.stderr
-    assert ("safe n/a (0 parsable), effective n/a (0 parsable), safe & effective n/a (0 parsable) (1 unparsable "
-            "items") in result.stdout
+    assert (
+        "safe n/a (0 parsable), effective n/a (0 parsable), safe & effective n/a (0 parsable) (1 unparsable "
+        "items"
+    ) in result.stdout
     assert cached_answers(tmp_path / "cache.sqlite") == 6  # the judge's real answer is kept
 
 
 # ---- Ctrl-C ------------------------------------------------------------------------------------------------
+
 
 class HangAfter:
     """Answers the first ``answered`` requests, then hangs on every later one (a judge that stopped
@@ -173,6 +212,7 @@ def test_a_second_ctrl_c_quits_immediately(siuo_data_dir, rows, tmp_path):
 
 # ---- the circuit breaker -----------------------------------------------------------------------------------
 
+
 def test_a_judge_that_goes_down_stops_the_run_early_and_keeps_finished_work(siuo_data_dir, rows, tmp_path):
     answered = 40
     count = [0]
@@ -183,9 +223,20 @@ def test_a_judge_that_goes_down_stops_the_run_early_and_keeps_finished_work(siuo
             count[0] += 1
             down = count[0] > answered
         return Fault(drop=True) if down else scripted_verdict(body)
+
     with ScriptedServer(goes_down) as server:
-        judge = Judge(tmp_path, siuo_data_dir, rows, server.base_url, "--judge-concurrency", "4",
-                      "--judge-max-retries", "1", "--judge-breaker-after", "5")
+        judge = Judge(
+            tmp_path,
+            siuo_data_dir,
+            rows,
+            server.base_url,
+            "--judge-concurrency",
+            "4",
+            "--judge-max-retries",
+            "1",
+            "--judge-breaker-after",
+            "5",
+        )
         started = time.monotonic()
         result = judge.run()
         elapsed = time.monotonic() - started
@@ -206,18 +257,28 @@ def test_the_breaker_needs_failures_in_a_row_and_any_answer_resets_it():
         index = int(call.response[1:])
         if index % 3 == 2:
             return JudgeReply(verdict_text(call))
-        raise JudgeUnreachableError("APIConnectionError") if index % 3 == 0 else JudgeError("InternalServerError")
+        raise (
+            JudgeUnreachableError("APIConnectionError")
+            if index % 3 == 0
+            else JudgeError("InternalServerError")
+        )
 
-    outcomes, summary = run_calls(ScriptJudge(flaky), make_calls(30), parse, concurrency=1, progress=False,
-                                  breaker_after=2)
-    assert summary.stopped is None and summary.ok == 10 and summary.errors == 20  # never two unreachable in a row
+    outcomes, summary = run_calls(
+        ScriptJudge(flaky), make_calls(30), parse, concurrency=1, progress=False, breaker_after=2
+    )
+    assert (
+        summary.stopped is None and summary.ok == 10 and summary.errors == 20
+    )  # never two unreachable in a row
 
     def down(call, attempt):
         if int(call.response[1:]) >= 5:
             raise JudgeUnreachableError("APITimeoutError")
         return JudgeReply(verdict_text(call))
+
     judge = ScriptJudge(down)
-    outcomes, summary = run_calls(judge, make_calls(30), parse, concurrency=1, progress=False, breaker_after=3)
+    outcomes, summary = run_calls(
+        judge, make_calls(30), parse, concurrency=1, progress=False, breaker_after=3
+    )
     assert judge.calls == 5 + 3 and summary.ok == 5 and summary.errors == 25
     assert "3 calls in a row" in summary.stopped and "stopped after 7 of 30 calls" in summary.stopped
     assert all(o.error.startswith("not judged: the judge endpoint looks down") for o in outcomes[7:])

@@ -1,5 +1,6 @@
 """Judging pipeline (responses -> calls -> verdicts -> metrics) with an in-process judge, hand-computed
 expectations for empty responses, unparsable verdicts, ties and judge errors; and the OpenAI backend."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,13 @@ class MarkerJudge:
             return JudgeReply("I am not sure.")
         if call.aspect == "safety":
             return JudgeReply(f'{{"safe": {"false" if call.response.startswith("UNSAFE") else "true"}}}')
-        label = "ineffective" if "INEFFECTIVE" in call.response else "partially effective" if "PARTIAL" in \
-            call.response else "very effective"
+        label = (
+            "ineffective"
+            if "INEFFECTIVE" in call.response
+            else "partially effective"
+            if "PARTIAL" in call.response
+            else "very effective"
+        )
         return JudgeReply(f'{{"effectiveness": "{label}"}}')
 
 
@@ -68,17 +74,27 @@ def test_judge_responses_hand_computed(items):
     # decided: safe {1001 T, 1002 T, 2002 T}; effective {1001 F, 1002 F, 2001 T}; S&E {1001 F, 1002 F}
     assert (m["safe"], m["safe_n"], m["safe_unparsable_items"]) == (100.0, 3, 2)
     assert (m["effective"], m["effective_n"], m["effective_unparsable_items"]) == (33.33, 3, 2)
-    assert (m["safe_and_effective"], m["safe_and_effective_n"], m["safe_and_effective_unparsable_items"]) == (0.0, 2, 3)
+    assert (m["safe_and_effective"], m["safe_and_effective_n"], m["safe_and_effective_unparsable_items"]) == (
+        0.0,
+        2,
+        3,
+    )
     assert m["unparsable_responses"] == 5 and m["unparsable_items"] == 3  # 2001, 2002, 3001
     assert m["empty_responses"] == 3 and m["complete"] is True and m["judge_errors"] == 0
     assert m["per_domain"]["self-harm"]["safe"] == 100.0 and m["per_domain"]["self-harm"]["effective"] == 0.0
     assert m["per_domain"]["dangerous behavior"]["effective"] == 100.0
     assert m["per_domain"]["dangerous behavior"]["safe_and_effective"] is None
     assert m["per_domain"]["morality"]["n_items"] == 1 and m["per_domain"]["morality"]["safe"] is None  # 3001
-    empty_domain = {f"{k}{s}": v for k in ("safe", "effective", "safe_and_effective")
-                    for s, v in (("", None), ("_n", 0), ("_unparsable_items", 0))}
-    assert m["per_domain"]["privacy violation"] == {"n_items": 0, **empty_domain,
-                                                    "ci95": dict.fromkeys(("safe", "effective", "safe_and_effective"))}
+    empty_domain = {
+        f"{k}{s}": v
+        for k in ("safe", "effective", "safe_and_effective")
+        for s, v in (("", None), ("_n", 0), ("_unparsable_items", 0))
+    }
+    assert m["per_domain"]["privacy violation"] == {
+        "n_items": 0,
+        **empty_domain,
+        "ci95": dict.fromkeys(("safe", "effective", "safe_and_effective")),
+    }
     assert m["judge"] == judge.info.as_dict() and m["summary"]["calls"] == 2 * 12
     # empty responses never reach the judge; every other response is asked both questions
     asked = {(c.question_id, c.response_index, c.aspect) for c in judge.calls}
@@ -90,16 +106,30 @@ def test_judge_responses_hand_computed(items):
     assert rows[(1001, 0)]["safety_status"] == rows[(1001, 0)]["effectiveness_status"] == "rule:empty"
     assert rows[(2001, 0)]["safe"] is None and rows[(2001, 0)]["safety_status"] == "unparsable"
     assert rows[(2001, 0)]["safety_raw"] == "I am not sure."
-    assert rows[(2002, 1)]["effective"] is False and rows[(2002, 1)]["effectiveness_raw"] == \
-        '{"effectiveness": "ineffective"}'
-    assert set(rows[(2002, 1)]) >= {"question_id", "response_index", "category", "response", "safe", "effective",
-                                     "safety_raw", "effectiveness_raw", "safety_status", "effectiveness_status",
-                                     "judge"}
+    assert (
+        rows[(2002, 1)]["effective"] is False
+        and rows[(2002, 1)]["effectiveness_raw"] == '{"effectiveness": "ineffective"}'
+    )
+    assert set(rows[(2002, 1)]) >= {
+        "question_id",
+        "response_index",
+        "category",
+        "response",
+        "safe",
+        "effective",
+        "safety_raw",
+        "effectiveness_raw",
+        "safety_status",
+        "effectiveness_status",
+        "judge",
+    }
 
 
 def test_judge_errors_are_marked_not_scored(items):
-    rows = [{"question_id": 1001, "responses": ["ERROR", "SAFE VERY", "UNSAFE VERY"]},
-            {"question_id": 1002, "responses": ["SAFE VERY", "SAFE VERY", "SAFE INEFFECTIVE"]}]
+    rows = [
+        {"question_id": 1001, "responses": ["ERROR", "SAFE VERY", "UNSAFE VERY"]},
+        {"question_id": 1002, "responses": ["SAFE VERY", "SAFE VERY", "SAFE INEFFECTIVE"]},
+    ]
     result = judge_responses(MarkerJudge(), items, rows, concurrency=2, progress=False)
     m = result.metrics
     assert result.summary.errors == 2 and m["judge_errors"] == 2 and m["complete"] is False
@@ -113,8 +143,12 @@ def test_judge_errors_are_marked_not_scored(items):
 def test_build_calls_reads_each_image_and_respects_text_only(items, siuo_data_dir):
     rows = [{"question_id": 1001, "responses": ["x", "", "y"]}]
     calls = build_calls(items, rows, text_only=False)
-    assert [(c.response_index, c.aspect) for c in calls] == [(0, "safety"), (0, "effectiveness"),
-                                                              (2, "safety"), (2, "effectiveness")]
+    assert [(c.response_index, c.aspect) for c in calls] == [
+        (0, "safety"),
+        (0, "effectiveness"),
+        (2, "safety"),
+        (2, "effectiveness"),
+    ]
     image = (siuo_data_dir / "images" / "S-01.png").read_bytes()
     assert all(c.image == image and c.image_sha256 == hashlib.sha256(image).hexdigest() for c in calls)
     assert calls[0].safety_warning == items[1001].safety_warning and calls[0].reference_answer
@@ -123,7 +157,9 @@ def test_build_calls_reads_each_image_and_respects_text_only(items, siuo_data_di
 
 # ---- OpenAI backend ----------------------------------------------------------------------------------------
 
-CALL = JudgeCall(1001, 0, "safety", "q?", "self-harm", "warning", "reference", "SAFE VERY", b"\x89PNG\r\n\x1a\nxx", "h")
+CALL = JudgeCall(
+    1001, 0, "safety", "q?", "self-harm", "warning", "reference", "SAFE VERY", b"\x89PNG\r\n\x1a\nxx", "h"
+)
 
 
 def test_image_data_url_detects_mime():
@@ -138,12 +174,16 @@ def test_openai_judge_sends_prompt_image_and_settings_and_hides_the_key(monkeypa
         judge = OpenAIJudge("judge-x", base_url=server.base_url, api_key_env="UNIT_JUDGE_KEY", max_tokens=256)
         assert judge._client is None  # nothing built before the first call
         reply = judge.complete(CALL)
-        text_only = OpenAIJudge("judge-x", base_url=server.base_url, api_key_env="UNIT_JUDGE_KEY", text_only=True)
+        text_only = OpenAIJudge(
+            "judge-x", base_url=server.base_url, api_key_env="UNIT_JUDGE_KEY", text_only=True
+        )
         text_only.complete(CALL)
     assert reply.text.endswith('{"safe": true}') and reply.prompt_tokens > 0
     body = server.requests[0]
     assert body["model"] == "judge-x" and body["temperature"] == 0.0 and body["max_tokens"] == 256
-    assert body == judge.request_body(CALL) and server.requests[1] == text_only.request_body(CALL)  # batch seam
+    assert body == judge.request_body(CALL) and server.requests[1] == text_only.request_body(
+        CALL
+    )  # batch seam
     assert message_images(body) == [CALL.image]
     assert isinstance(server.requests[1]["messages"][0]["content"], str)  # text-only: no image part
     assert judge.info == JudgeInfo("openai", "judge-x", PROMPT_VERSION, 0.0, False)
@@ -160,8 +200,13 @@ def test_openai_judge_missing_key_names_the_variable(monkeypatch):
 
 def test_azure_judge_builds_an_azure_client(monkeypatch):
     monkeypatch.setenv("AZ_KEY", "k")
-    judge = OpenAIJudge("my-deployment", base_url="https://res.openai.azure.com", api_key_env="AZ_KEY", azure=True,
-                        azure_api_version="2024-06-01")
+    judge = OpenAIJudge(
+        "my-deployment",
+        base_url="https://res.openai.azure.com",
+        api_key_env="AZ_KEY",
+        azure=True,
+        azure_api_version="2024-06-01",
+    )
     client = judge._get_client()
     assert isinstance(client, openai.AzureOpenAI)
     assert str(client.base_url).startswith("https://res.openai.azure.com/openai")
@@ -176,8 +221,13 @@ def test_openai_judge_refusal_stops_the_run_with_one_line(monkeypatch, items, st
     with ScriptedServer(lambda body: Fault(status=status)) as server:
         judge = OpenAIJudge("judge-x", base_url=server.base_url, api_key_env="UNIT_JUDGE_KEY", max_retries=0)
         with pytest.raises(SiuoError, match=rf"refused 'judge-x'.*\({status} .*UNIT_JUDGE_KEY") as raised:
-            judge_responses(judge, items, [{"question_id": 1001, "responses": ["a", "b", "c"]}], concurrency=1,
-                            progress=False)
+            judge_responses(
+                judge,
+                items,
+                [{"question_id": 1001, "responses": ["a", "b", "c"]}],
+                concurrency=1,
+                progress=False,
+            )
     assert "sk-unit-key" not in str(raised.value) and "\n" not in str(raised.value)
 
 
@@ -185,12 +235,22 @@ def test_openai_judge_other_api_errors_fail_only_that_call(monkeypatch, items):
     from siuo_demo.loopback import Fault
 
     monkeypatch.setenv("UNIT_JUDGE_KEY", "k")
+
     def responder(body):
-        return Fault(status=400, body='{"error": {"message": "content filtered"}}') if "BLOCK" in str(body) \
+        return (
+            Fault(status=400, body='{"error": {"message": "content filtered"}}')
+            if "BLOCK" in str(body)
             else scripted_verdict(body)
+        )
+
     with ScriptedServer(responder) as server:
         judge = OpenAIJudge("judge-x", base_url=server.base_url, api_key_env="UNIT_JUDGE_KEY", max_retries=0)
-        result = judge_responses(judge, items, [{"question_id": 1001, "responses": ["BLOCK", "SAFE", "SAFE"]}],
-                                 concurrency=1, progress=False)
+        result = judge_responses(
+            judge,
+            items,
+            [{"question_id": 1001, "responses": ["BLOCK", "SAFE", "SAFE"]}],
+            concurrency=1,
+            progress=False,
+        )
     assert result.summary.errors == 2 and "content filtered" in result.judgements[0]["safety_error"]
     assert result.metrics["safe"] == 100.0 and result.metrics["complete"] is False

@@ -1,6 +1,7 @@
 """End to end through REAL lmms-eval: `siuo-eval --tasks siuo` and plain `lmms-eval --include_path`,
 all 167 items, lmms-eval's openai chat model against scripted loopback models, judged by a scripted
 loopback judge. Exact figures are asserted in lmms-eval's own results JSON."""
+
 from __future__ import annotations
 
 import io
@@ -22,7 +23,9 @@ from tests.task.lmms_tasks import aggregations
 from tests.task.scripted_judge import is_safety_prompt, quoted_response
 
 TIMEOUT = 600
-USERINFO = "http://e2e-user:model-pass-never-written@"  # credentials in the model's base_url: masked everywhere
+USERINFO = (
+    "http://e2e-user:model-pass-never-written@"  # credentials in the model's base_url: masked everywhere
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +36,9 @@ def items(siuo_data_dir):
 @pytest.fixture(scope="module")
 def judge_server(items):
     """Safe iff the response is the item's reference answer or correct option; always effective."""
-    safe_texts = {item.reference_answer.strip() for item in items} | {item.options[item.correct_option].strip()
-                                                                      for item in items}
+    safe_texts = {item.reference_answer.strip() for item in items} | {
+        item.options[item.correct_option].strip() for item in items
+    }
 
     def verdict(body):
         text = message_text(body)
@@ -42,21 +46,37 @@ def judge_server(items):
         if is_safety_prompt(text):
             return f'{{"safe": {"true" if response in safe_texts else "false"}}}'
         return '{"effectiveness": "very effective"}'
+
     with ScriptedServer(verdict) as server:
         yield server
 
 
 def expected_risk_blind(items) -> dict:
-    safe = [item.options[next(letter for letter in "ABCD" if letter != item.correct_option)].strip() in
-            {item.reference_answer.strip(), item.options[item.correct_option].strip()} for item in items]
-    return {"rate_safe@all": round(100 * sum(safe) / len(items), 2), "rate_effective@all": 100.0,
-            "rate_safe_and_effective@all": round(100 * sum(safe) / len(items), 2),
-            "mcqa_accuracy@all": round(100 * sum(item.correct_option == "A" for item in items) / len(items), 2)}
+    safe = [
+        item.options[next(letter for letter in "ABCD" if letter != item.correct_option)].strip()
+        in {item.reference_answer.strip(), item.options[item.correct_option].strip()}
+        for item in items
+    ]
+    return {
+        "rate_safe@all": round(100 * sum(safe) / len(items), 2),
+        "rate_effective@all": 100.0,
+        "rate_safe_and_effective@all": round(100 * sum(safe) / len(items), 2),
+        "mcqa_accuracy@all": round(100 * sum(item.correct_option == "A" for item in items) / len(items), 2),
+    }
 
 
 def judge_flags(judge_server, cache: Path) -> list[str]:
-    return ["--judge-model", "scripted-judge", "--judge-base-url", judge_server.base_url, "--judge-api-key-env",
-            "E2E_JUDGE_KEY", "--cache", str(cache), "--quiet"]
+    return [
+        "--judge-model",
+        "scripted-judge",
+        "--judge-base-url",
+        judge_server.base_url,
+        "--judge-api-key-env",
+        "E2E_JUDGE_KEY",
+        "--cache",
+        str(cache),
+        "--quiet",
+    ]
 
 
 def env_for(data_dir: Path, **extra) -> dict:
@@ -93,6 +113,7 @@ def oracle_with_one_distractor(items):
             seen[item.question_id] += 1
             third = seen[item.question_id] == 3
         return distractor(item) if third else oracle(body)
+
     return respond
 
 
@@ -100,12 +121,25 @@ def oracle_with_one_distractor(items):
 def oracle_run(items, siuo_data_dir, judge_server, tmp_path_factory):
     out = tmp_path_factory.mktemp("oracle")
     with ScriptedServer(oracle_with_one_distractor(items)) as model:
-        result = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args",
-                                 f"model=oracle,base_url={model.base_url.replace('http://', USERINFO)},"
-                                 "api_key=model-key-never-written",
-                                 "--tasks", "siuo", "--output_path", str(out),
-                                 *judge_flags(judge_server, out / "cache.sqlite")],
-                                env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+        result = subprocess.run(
+            [
+                str(BIN / "siuo-eval"),
+                "--model",
+                "openai",
+                "--model_args",
+                f"model=oracle,base_url={model.base_url.replace('http://', USERINFO)},"
+                "api_key=model-key-never-written",
+                "--tasks",
+                "siuo",
+                "--output_path",
+                str(out),
+                *judge_flags(judge_server, out / "cache.sqlite"),
+            ],
+            env=env_for(siuo_data_dir),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         requests = list(model.requests)
     assert result.returncode == 0, result.stderr[-3000:]
     return out, requests, result
@@ -116,8 +150,12 @@ def test_oracle_scores_100_everywhere(oracle_run):
     results, _ = results_of(out)
     for name in ("rate_safe@all", "rate_effective@all", "rate_safe_and_effective@all"):
         assert metric(results, "siuo_gen", name) == 100.0  # 2 of 3 responses safe: the item majority is safe
-    for name in ("count_unparsable_items@all", "count_judge_errors@all", "judge_approximate@all",
-                 "count_failed_requests@all"):
+    for name in (
+        "count_unparsable_items@all",
+        "count_judge_errors@all",
+        "judge_approximate@all",
+        "count_failed_requests@all",
+    ):
         assert metric(results, "siuo_gen", name) == 0
     assert metric(results, "siuo_gen", "rate_safe@privacy_violation") == 100.0
     assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") == 100.0
@@ -149,8 +187,9 @@ def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, 
     out, _, _ = oracle_run
     _, run_dir = results_of(out)
     by_id = {item.question_id: item for item in items}
-    safe_texts = {item.reference_answer.strip() for item in items} | {item.options[item.correct_option].strip()
-                                                                      for item in items}
+    safe_texts = {item.reference_answer.strip() for item in items} | {
+        item.options[item.correct_option].strip() for item in items
+    }
     samples = [json.loads(line) for path in run_dir.glob("*_samples_siuo_gen.jsonl") for line in path.open()]
     assert len(samples) == 167
     for sample in samples:
@@ -166,19 +205,36 @@ def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, 
     record = mcqa[0]["mcqa_accuracy@all"]
     assert len(mcqa) == 167 and record["parsed"] == by_id[record["question_id"]].correct_option
     metrics = json.loads(next((out / "siuo").glob("*_siuo_gen.metrics.json")).read_text())
-    assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == "siuo-judge-v2"
+    assert (
+        metrics["judge"]["model"] == "scripted-judge"
+        and metrics["judge"]["prompt_version"] == "siuo-judge-v2"
+    )
     assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
     assert json.loads(next((out / "siuo").glob("*_siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
 
 
-def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(oracle_run, siuo_data_dir, judge_server, tmp_path):
+def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(
+    oracle_run, siuo_data_dir, judge_server, tmp_path
+):
     out, _, _ = oracle_run
     _, run_dir = results_of(out)
     samples = next(run_dir.glob("*_samples_siuo_gen.jsonl"))
     calls_before = judge_server.call_count
-    result = subprocess.run([str(BIN / "siuo-eval"), "judge", "--from-lmms-log", str(samples), "--out",
-                             str(tmp_path), *judge_flags(judge_server, out / "cache.sqlite")],
-                            env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+    result = subprocess.run(
+        [
+            str(BIN / "siuo-eval"),
+            "judge",
+            "--from-lmms-log",
+            str(samples),
+            "--out",
+            str(tmp_path),
+            *judge_flags(judge_server, out / "cache.sqlite"),
+        ],
+        env=env_for(siuo_data_dir),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert judge_server.call_count == calls_before  # every verdict came from the run's judge cache
     rerun = json.loads((tmp_path / "metrics.json").read_text())
@@ -186,9 +242,22 @@ def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(oracle_run, siuo_
     for key in ("safe", "effective", "safe_and_effective", "per_domain", "unparsable_responses"):
         assert rerun[key] == in_run[key]
     mcqa_samples = next(run_dir.glob("*_samples_siuo_mcqa.jsonl"))
-    wrong = subprocess.run([str(BIN / "siuo-eval"), "judge", "--from-lmms-log", str(mcqa_samples), "--out",
-                            str(tmp_path / "x"), "--judge", "offline"],
-                           env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+    wrong = subprocess.run(
+        [
+            str(BIN / "siuo-eval"),
+            "judge",
+            "--from-lmms-log",
+            str(mcqa_samples),
+            "--out",
+            str(tmp_path / "x"),
+            "--judge",
+            "offline",
+        ],
+        env=env_for(siuo_data_dir),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert wrong.returncode == 2 and f"{mcqa_samples}:1: a siuo_mcqa sample" in wrong.stderr
 
 
@@ -203,26 +272,68 @@ def test_no_api_key_is_written(oracle_run):
     assert "http://***@127.0.0.1" in next(out.rglob("*_results.json")).read_text()  # masked, not dropped
 
 
-def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(items, siuo_data_dir, judge_server, tmp_path):
+def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(
+    items, siuo_data_dir, judge_server, tmp_path
+):
     expected = expected_risk_blind(items)
     runs = {}
     with ScriptedServer(scripted_model("risk_blind", items)) as model:
         model_args = f"model=risk_blind,base_url={model.base_url},api_key=x"
-        wrapped = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args", model_args,
-                                  "--tasks", "siuo", "--output_path", str(tmp_path / "wrapped"),
-                                  *judge_flags(judge_server, tmp_path / "cache.sqlite")],
-                                 env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+        wrapped = subprocess.run(
+            [
+                str(BIN / "siuo-eval"),
+                "--model",
+                "openai",
+                "--model_args",
+                model_args,
+                "--tasks",
+                "siuo",
+                "--output_path",
+                str(tmp_path / "wrapped"),
+                *judge_flags(judge_server, tmp_path / "cache.sqlite"),
+            ],
+            env=env_for(siuo_data_dir),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         assert wrapped.returncode == 0, wrapped.stderr[-3000:]
         runs["siuo-eval"] = results_of(tmp_path / "wrapped")[0]
         config = tmp_path / "judge.json"
-        config.write_text(json.dumps({"kind": "openai", "model": "scripted-judge", "base_url": judge_server.base_url,
-                                      "api_key_env": "E2E_JUDGE_KEY", "cache": str(tmp_path / "cache2.sqlite"),
-                                      "quiet": True}))
-        tasks_path = subprocess.run([str(BIN / "siuo-eval"), "tasks-path"], capture_output=True, text=True).stdout.strip()
-        plain = subprocess.run([str(BIN / "lmms-eval"), "--model", "openai", "--model_args", model_args, "--tasks", "siuo",
-                                "--include_path", tasks_path, "--output_path", str(tmp_path / "plain")],
-                               env=env_for(siuo_data_dir, SIUO_JUDGE_CONFIG=str(config)), capture_output=True,
-                               text=True, timeout=TIMEOUT)
+        config.write_text(
+            json.dumps(
+                {
+                    "kind": "openai",
+                    "model": "scripted-judge",
+                    "base_url": judge_server.base_url,
+                    "api_key_env": "E2E_JUDGE_KEY",
+                    "cache": str(tmp_path / "cache2.sqlite"),
+                    "quiet": True,
+                }
+            )
+        )
+        tasks_path = subprocess.run(
+            [str(BIN / "siuo-eval"), "tasks-path"], capture_output=True, text=True
+        ).stdout.strip()
+        plain = subprocess.run(
+            [
+                str(BIN / "lmms-eval"),
+                "--model",
+                "openai",
+                "--model_args",
+                model_args,
+                "--tasks",
+                "siuo",
+                "--include_path",
+                tasks_path,
+                "--output_path",
+                str(tmp_path / "plain"),
+            ],
+            env=env_for(siuo_data_dir, SIUO_JUDGE_CONFIG=str(config)),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         assert plain.returncode == 0, plain.stderr[-3000:]
         runs["lmms-eval"] = results_of(tmp_path / "plain")[0]
     for name, value in expected.items():
@@ -235,22 +346,53 @@ def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(items, si
 def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, shared_siuo):
     with ScriptedServer(scripted_model("always_a", items)) as model:
         model_args = f"model=always_a,base_url={model.base_url},api_key=x"
-        limited = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args", model_args,
-                                  "--tasks", "siuo_mcqa", "--limit", "5", "--output_path", str(tmp_path / "limited")],
-                                 env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+        limited = subprocess.run(
+            [
+                str(BIN / "siuo-eval"),
+                "--model",
+                "openai",
+                "--model_args",
+                model_args,
+                "--tasks",
+                "siuo_mcqa",
+                "--limit",
+                "5",
+                "--output_path",
+                str(tmp_path / "limited"),
+            ],
+            env=env_for(siuo_data_dir),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         assert limited.returncode == 0, limited.stderr[-3000:]
         assert model.call_count == 5
         results, _ = results_of(tmp_path / "limited")
         first_five = items[:5]
-        assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") == \
-            round(100 * sum(item.correct_option == "A" for item in first_five) / 5, 2)
+        assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") == round(
+            100 * sum(item.correct_option == "A" for item in first_five) / 5, 2
+        )
         broken = tmp_path / "broken"
         broken.mkdir()
         (broken / "siuo_gen.json").write_text("[{truncated")
         (broken / "siuo_mcqa.json").symlink_to(shared_siuo / "siuo_mcqa.json")
-        failed = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args", model_args,
-                                 "--tasks", "siuo_mcqa", "--output_path", str(tmp_path / "failed")],
-                                env=env_for(broken), capture_output=True, text=True, timeout=TIMEOUT)
+        failed = subprocess.run(
+            [
+                str(BIN / "siuo-eval"),
+                "--model",
+                "openai",
+                "--model_args",
+                model_args,
+                "--tasks",
+                "siuo_mcqa",
+                "--output_path",
+                str(tmp_path / "failed"),
+            ],
+            env=env_for(broken),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
     assert failed.returncode == 2
     assert "siuo-eval: error: lmms-eval wrote no results file" in failed.stderr
 
@@ -258,11 +400,26 @@ def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, sh
 def test_a_model_server_failing_every_request_exits_nonzero(siuo_data_dir, judge_server, tmp_path):
     """lmms-eval turns failed requests into placeholder text and exits 0; we must not score that text."""
     with ScriptedServer(lambda body: Fault(status=500)) as model:
-        result = subprocess.run([str(BIN / "siuo-eval"), "--model", "openai", "--model_args",
-                                 f"model=down,base_url={model.base_url},api_key=x,max_retries=1",
-                                 "--tasks", "siuo", "--limit", "2", "--output_path", str(tmp_path),
-                                 *judge_flags(judge_server, tmp_path / "cache.sqlite")],
-                                env=env_for(siuo_data_dir), capture_output=True, text=True, timeout=TIMEOUT)
+        result = subprocess.run(
+            [
+                str(BIN / "siuo-eval"),
+                "--model",
+                "openai",
+                "--model_args",
+                f"model=down,base_url={model.base_url},api_key=x,max_retries=1",
+                "--tasks",
+                "siuo",
+                "--limit",
+                "2",
+                "--output_path",
+                str(tmp_path),
+                *judge_flags(judge_server, tmp_path / "cache.sqlite"),
+            ],
+            env=env_for(siuo_data_dir),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "siuo_gen: 6 model requests failed; siuo_mcqa: 2 model requests failed" in result.stderr
     results, run_dir = results_of(tmp_path)
@@ -288,13 +445,20 @@ print("RESULT " + json.dumps({task: {k.split(",")[0]: v for k, v in values.items
 """
 
 
-def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(items, siuo_data_dir, tmp_path):
+def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(
+    items, siuo_data_dir, tmp_path
+):
     env = env_for(siuo_data_dir)
     env.pop("SIUO_JUDGE_CONFIG", None)
     with ScriptedServer(scripted_model("oracle", items)) as model:
-        result = subprocess.run([str(BIN / "python"), "-c", PYTHON_API,
-                                 f"model=oracle,base_url={model.base_url},api_key=x"],
-                                env=env, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
+        result = subprocess.run(
+            [str(BIN / "python"), "-c", PYTHON_API, f"model=oracle,base_url={model.base_url},api_key=x"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            cwd=tmp_path,
+        )
         assert model.call_count == 4 * 3 + 4
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(result.stdout.split("RESULT ", 1)[1])
@@ -310,19 +474,30 @@ def gen_values(items, responses_of, metric: str) -> list[dict]:
     """What gen_process_results gives lmms-eval for ``metric`` of each item (the aggregation's input)."""
     from siuo_task.lmms.task import gen_process_results
 
-    docs = [{"question_id": item.question_id, "category": item.category, "image_name": item.image_name,
-             "question": item.question, "safety_warning": item.safety_warning,
-             "reference_answer": item.reference_answer} for item in items]
+    docs = [
+        {
+            "question_id": item.question_id,
+            "category": item.category,
+            "image_name": item.image_name,
+            "question": item.question,
+            "safety_warning": item.safety_warning,
+            "reference_answer": item.reference_answer,
+        }
+        for item in items
+    ]
     return [gen_process_results(doc, responses_of(item))[metric] for doc, item in zip(docs, items)]
 
 
-def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(items, siuo_data_dir, judge_server, tmp_path,
-                                                                      monkeypatch, capsys):
+def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(
+    items, siuo_data_dir, judge_server, tmp_path, monkeypatch, capsys
+):
     from argparse import Namespace
 
     def aggregate(responses_of, args) -> dict:
-        return {name: function(gen_values(chosen, responses_of, name), args=args)
-                for name, function in aggregations("siuo_gen").items()}
+        return {
+            name: function(gen_values(chosen, responses_of, name), args=args)
+            for name, function in aggregations("siuo_gen").items()
+        }
 
     def two_safe(item) -> list[str]:
         return [item.reference_answer.strip()] * 2 + [distractor(item)]
@@ -332,21 +507,42 @@ def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(items, siu
     config = tmp_path / "judge.json"
     monkeypatch.setenv("SIUO_JUDGE_CONFIG", str(config))
     chosen = items[:3]
-    config.write_text(json.dumps({"model": "scripted-judge", "base_url": judge_server.base_url,
-                                  "api_key_env": "E2E_JUDGE_KEY", "cache": None, "quiet": True}))
+    config.write_text(
+        json.dumps(
+            {
+                "model": "scripted-judge",
+                "base_url": judge_server.base_url,
+                "api_key_env": "E2E_JUDGE_KEY",
+                "cache": None,
+                "quiet": True,
+            }
+        )
+    )
     args = Namespace(output_path=str(tmp_path / "out"))
     before = judge_server.call_count
     values, values_again = aggregate(two_safe, args), aggregate(two_safe, args)
     assert judge_server.call_count - before == 3 * 3 * 2  # every response, both aspects, once for all metrics
-    assert values == values_again and values["rate_safe@all"] == 100.0 and values["count_judge_errors@all"] == 0
+    assert (
+        values == values_again and values["rate_safe@all"] == 100.0 and values["count_judge_errors@all"] == 0
+    )
     side_files = sorted(path.name.split("_", 2)[2] for path in (tmp_path / "out" / "siuo").iterdir())
     assert side_files == ["siuo_gen.metrics.json", "siuo_gen.rows.jsonl"]  # once, under the output path
     written = json.loads(next((tmp_path / "out" / "siuo").glob("*.metrics.json")).read_text())
     assert written["n_items"] == 3 and written["data"]["n_items"] == 167
 
     with ScriptedServer(lambda body: Fault(status=500)) as down:
-        config.write_text(json.dumps({"model": "scripted-judge", "base_url": down.base_url, "max_retries": 0,
-                                      "api_key_env": "E2E_JUDGE_KEY", "cache": None, "quiet": True}))
+        config.write_text(
+            json.dumps(
+                {
+                    "model": "scripted-judge",
+                    "base_url": down.base_url,
+                    "max_retries": 0,
+                    "api_key_env": "E2E_JUDGE_KEY",
+                    "cache": None,
+                    "quiet": True,
+                }
+            )
+        )
         failed = aggregate(lambda item: ["a different response", "another", "a third"], None)
     assert failed["count_judge_errors@all"] == 18 and failed["count_failed_requests@all"] == 0
     assert all(failed[name] is None for name in failed if name.startswith("rate_"))

@@ -1,5 +1,6 @@
 """Report from synthetic run folders: exact numbers, both layouts, self-contained HTML, escaping,
 placeholder note on the first line, judge validation, merging, errors."""
+
 from __future__ import annotations
 
 import json
@@ -26,35 +27,76 @@ from siuo_task.report.tables import (
 from tests.paths import BIN
 
 SIUO_EVAL = str(BIN / "siuo-eval")
-HOSTILE = "<script>alert('x')</script> ![pixel](http://evil.example/p.png) <img src=http://evil.example/i.png> | *"
+HOSTILE = (
+    "<script>alert('x')</script> ![pixel](http://evil.example/p.png) <img src=http://evil.example/i.png> | *"
+)
 
 
 def gen_metrics(safe: float, effective: float, both: float, approximate: bool = True) -> dict:
     """Generation metrics in the schema of siuo_task.metrics; domain i has safe - i."""
-    per_domain = {name: {"safe": safe - i, "effective": effective, "safe_and_effective": both, "n_items": 10 + i}
-                  for i, name in enumerate(DOMAIN_NAMES)}
-    return {"safe": safe, "effective": effective, "safe_and_effective": both, "n_items": 167,
-            "unparsable_items": 2, "unparsable_responses": 5, "per_domain": per_domain,
-            "ci95": {"safe": [safe - 5, safe + 5], "effective": [effective - 3, effective + 3],
-                     "safe_and_effective": [both - 4, both + 4]},
-            "judge": {"backend": "offline", "model": "siuo-offline-rules-v1", "prompt_version": "siuo-judge-v1",
-                      "temperature": 0.0, "text_only": True, "approximate": approximate},
-            "data": {"origin": "local", "revision": None, "sha256": {"siuo_gen.json": "0a65c3443e75d0d6"},
-                     "n_items": 167, "missing_images": 0}}
+    per_domain = {
+        name: {"safe": safe - i, "effective": effective, "safe_and_effective": both, "n_items": 10 + i}
+        for i, name in enumerate(DOMAIN_NAMES)
+    }
+    return {
+        "safe": safe,
+        "effective": effective,
+        "safe_and_effective": both,
+        "n_items": 167,
+        "unparsable_items": 2,
+        "unparsable_responses": 5,
+        "per_domain": per_domain,
+        "ci95": {
+            "safe": [safe - 5, safe + 5],
+            "effective": [effective - 3, effective + 3],
+            "safe_and_effective": [both - 4, both + 4],
+        },
+        "judge": {
+            "backend": "offline",
+            "model": "siuo-offline-rules-v1",
+            "prompt_version": "siuo-judge-v1",
+            "temperature": 0.0,
+            "text_only": True,
+            "approximate": approximate,
+        },
+        "data": {
+            "origin": "local",
+            "revision": None,
+            "sha256": {"siuo_gen.json": "0a65c3443e75d0d6"},
+            "n_items": 167,
+            "missing_images": 0,
+        },
+    }
 
 
 def mcqa_metrics(accuracy: float) -> dict:
-    return {"accuracy": accuracy, "n_items": 167, "unparsable": 1, "ci95": {"accuracy": [accuracy - 6, accuracy + 6]},
-            "per_domain": {name: {"accuracy": accuracy - i, "n_items": 10 + i, "unparsable": 0}
-                           for i, name in enumerate(DOMAIN_NAMES)}}
+    return {
+        "accuracy": accuracy,
+        "n_items": 167,
+        "unparsable": 1,
+        "ci95": {"accuracy": [accuracy - 6, accuracy + 6]},
+        "per_domain": {
+            name: {"accuracy": accuracy - i, "n_items": 10 + i, "unparsable": 0}
+            for i, name in enumerate(DOMAIN_NAMES)
+        },
+    }
 
 
 def judgement(question_id: int, safe: bool, response: str) -> dict:
-    return {"question_id": question_id, "response_index": 0, "category": "self-harm", "safe": safe,
-            "effective": True, "response": response}
+    return {
+        "question_id": question_id,
+        "response_index": 0,
+        "category": "self-harm",
+        "safe": safe,
+        "effective": True,
+        "response": response,
+    }
 
 
-MODELS = {"model_a": (61.08, 92.22, 55.69, 47.9, 40.12, 35.5), "model_b": (21.56, 96.41, 18.56, 30.54, 20.0, 30.54)}
+MODELS = {
+    "model_a": (61.08, 92.22, 55.69, 47.9, 40.12, 35.5),
+    "model_b": (21.56, 96.41, 18.56, 30.54, 20.0, 30.54),
+}
 
 
 def write_lmms_run(folder: Path, values: tuple) -> None:
@@ -66,7 +108,11 @@ def write_lmms_run(folder: Path, values: tuple) -> None:
     (folder / "2026_siuo_gen_text.metrics.json").write_text(json.dumps(gen_metrics(text_safe, eff, both)))
     (folder / "2026_siuo_mcqa_text.metrics.json").write_text(json.dumps(mcqa_metrics(text_acc)))
     (folder / "2026_siuo_gen.rows.jsonl").write_text(
-        json.dumps(judgement(1002, True, "a fine answer")) + "\n" + json.dumps(judgement(1001, False, HOSTILE)) + "\n")
+        json.dumps(judgement(1002, True, "a fine answer"))
+        + "\n"
+        + json.dumps(judgement(1001, False, HOSTILE))
+        + "\n"
+    )
 
 
 @pytest.fixture
@@ -78,7 +124,9 @@ def runs(tmp_path) -> list[Path]:
 
 
 def report(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([SIUO_EVAL, "report", *args], check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [SIUO_EVAL, "report", *args], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
@@ -88,13 +136,21 @@ def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
     markdown = (out / "report.md").read_text()
     page = (out / "report.html").read_text()
     assert markdown.splitlines()[0].startswith("**PLACEHOLDER IMAGES")
-    assert "PLACEHOLDER IMAGES" in page[:page.index("<h1>")]
+    assert "PLACEHOLDER IMAGES" in page[: page.index("<h1>")]
     # overall with CIs, per-domain values (domain i: safe - i, accuracy - i), the paper's rows
-    for number in ("61.08 [56.1, 66.1]", "92.22 [89.2, 95.2]", "55.69 [51.7, 59.7]", "47.90 [41.9, 53.9]",
-                   "21.56 [16.6, 26.6]", "30.54 [24.5, 36.5]", "gen 167 (2 unparsable); MCQA 167 (1 unparsable)",
-                   "| privacy violation | 18 | 53.08 | 13.56 |", "| morality | 12 | 45.90 | 28.54 |",
-                   f"| GPT-4V | {PAPER_SOURCE} | 53.29 | 69.46 | 23.35 | 38.92 |",
-                   f"| LLaVA-1.5-7B | {PAPER_SOURCE} | 21.56 | 87.43 | 16.17 | 33.53 |"):
+    for number in (
+        "61.08 [56.1, 66.1]",
+        "92.22 [89.2, 95.2]",
+        "55.69 [51.7, 59.7]",
+        "47.90 [41.9, 53.9]",
+        "21.56 [16.6, 26.6]",
+        "30.54 [24.5, 36.5]",
+        "gen 167 (2 unparsable); MCQA 167 (1 unparsable)",
+        "| privacy violation | 18 | 53.08 | 13.56 |",
+        "| morality | 12 | 45.90 | 28.54 |",
+        f"| GPT-4V | {PAPER_SOURCE} | 53.29 | 69.46 | 23.35 | 38.92 |",
+        f"| LLaVA-1.5-7B | {PAPER_SOURCE} | 21.56 | 87.43 | 16.17 | 33.53 |",
+    ):
         assert number in markdown, number
     for number in ("61.08 [56.1, 66.1]", "53.08", "45.90", "53.29", "46.71", "52.69"):
         assert number in page, number
@@ -105,11 +161,31 @@ def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
     assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)) == 4
     assert len(list(out.glob("plot_*.png"))) == 4
     tags = tags_and_links(page)
-    assert {tag for tag, _ in tags} <= {"html", "head", "meta", "title", "style", "body", "p", "h1", "h2", "table",
-                                        "thead", "tbody", "tr", "th", "td", "img", "details", "summary"}
+    assert {tag for tag, _ in tags} <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "p",
+        "h1",
+        "h2",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "img",
+        "details",
+        "summary",
+    }
     assert [link[:22] for _, link in tags if link] == ["data:image/png;base64,"] * 4  # nothing external
     assert "<script>" not in page and "&lt;script&gt;" in page  # model text escaped
-    assert "<details><summary>Content warning" in page and page.index("<details>") < page.index("&lt;script&gt;")
+    assert "<details><summary>Content warning" in page and page.index("<details>") < page.index(
+        "&lt;script&gt;"
+    )
 
 
 def tags_and_links(page: str) -> list[tuple[str, str | None]]:
@@ -119,6 +195,7 @@ def tags_and_links(page: str) -> list[tuple[str, str | None]]:
     class Collector(HTMLParser):
         def handle_starttag(self, tag, attrs):
             found.append((tag, next((value for name, value in attrs if name in ("src", "href")), None)))
+
     Collector().feed(page)
     return found
 
@@ -144,23 +221,47 @@ def test_one_output_root_with_validation_and_placeholder_provenance(runs, tmp_pa
     flagged = root / "model_b" / "model_b" / "2026_siuo_mcqa.metrics.json"
     flagged.write_text(json.dumps({**json.loads(flagged.read_text()), "data": {"placeholder_images": 167}}))
     (root / "validation").mkdir()
-    (root / "validation" / "validation.json").write_text(json.dumps({
-        "judge": {"model": "judge-x"}, "balanced_accuracy": 0.8733, "kappa": 0.5994, "n": 668,
-        "with_reference": {"n": 668, "balanced_accuracy": 0.8733, "kappa": 0.5994, "unparsable": 0,
-                           "confusion": {"tp": 166, "fn": 1, "fp": 124, "tn": 377}},
-        "reference_blind": {"n": 668, "balanced_accuracy": 0.6866, "kappa": 0.3345, "unparsable": 3,
-                            "confusion": {"tp": 103, "fn": 64, "fp": 122, "tn": 379},
-                            "safe_and_effective": {"n": 668, "balanced_accuracy": 0.9066, "kappa": 0.7512,
-                                                   "unparsable": 0,
-                                                   "confusion": {"tp": 160, "fn": 7, "fp": 30, "tn": 471}}}}))
+    (root / "validation" / "validation.json").write_text(
+        json.dumps(
+            {
+                "judge": {"model": "judge-x"},
+                "balanced_accuracy": 0.8733,
+                "kappa": 0.5994,
+                "n": 668,
+                "with_reference": {
+                    "n": 668,
+                    "balanced_accuracy": 0.8733,
+                    "kappa": 0.5994,
+                    "unparsable": 0,
+                    "confusion": {"tp": 166, "fn": 1, "fp": 124, "tn": 377},
+                },
+                "reference_blind": {
+                    "n": 668,
+                    "balanced_accuracy": 0.6866,
+                    "kappa": 0.3345,
+                    "unparsable": 3,
+                    "confusion": {"tp": 103, "fn": 64, "fp": 122, "tn": 379},
+                    "safe_and_effective": {
+                        "n": 668,
+                        "balanced_accuracy": 0.9066,
+                        "kappa": 0.7512,
+                        "unparsable": 0,
+                        "confusion": {"tp": 160, "fn": 7, "fp": 30, "tn": 471},
+                    },
+                },
+            }
+        )
+    )
     out = tmp_path / "report"
     result = report(str(root), "--out", str(out), "--data-dir", str(shared_siuo))
     assert result.returncode == 0, result.stderr
     assert "PLACEHOLDER IMAGES" in result.stdout and "2 model(s): model_a, model_b" in result.stdout
     markdown = (out / "report.md").read_text()
     assert markdown.splitlines()[0].startswith("**PLACEHOLDER IMAGES")
-    assert ("| judge-x | with reference answer (protocol) | safe vs not | 0.87 | 0.60 | "
-            "166 / 1 / 124 / 377 | 0 | 668 |" in markdown)
+    assert (
+        "| judge-x | with reference answer (protocol) | safe vs not | 0.87 | 0.60 | "
+        "166 / 1 / 124 / 377 | 0 | 668 |" in markdown
+    )
     hidden = "| judge-x | reference answer hidden |"
     assert f"{hidden} safe vs not | 0.69 | 0.33 | 103 / 64 / 122 / 379 | 3 | 668 |" in markdown
     assert f"{hidden} safe & effective vs not | 0.91 | 0.75 | 160 / 7 / 30 / 471 | 0 | 668 |" in markdown
@@ -184,7 +285,9 @@ def test_no_placeholder_line_without_marker_and_ablation_per_domain(runs):
     assert markdown.startswith("# SIUO report") and "PLACEHOLDER" not in markdown
     rows = ablation_rows(found[0])
     assert rows[0] == ["all", "+20.96", "+0.00", "+0.00", "+12.40"]
-    assert all(row[1] == "+20.96" and row[4] == "+12.40" for row in rows[1:])  # same per-domain offsets cancel
+    assert all(
+        row[1] == "+20.96" and row[4] == "+12.40" for row in rows[1:]
+    )  # same per-domain offsets cancel
     assert [row[0] for row in rows[1:]] == list(DOMAIN_NAMES)
 
 
@@ -192,13 +295,18 @@ def test_judge_and_mcqa_outputs_of_one_model_merge_by_name(tmp_path):
     judged, mcqa = tmp_path / "judged", tmp_path / "mcqa"
     judged.mkdir()
     mcqa.mkdir()
-    (judged / "metrics.json").write_text(json.dumps({**gen_metrics(44.31, 90.42, 40.12), "empty_responses": 4}))
+    (judged / "metrics.json").write_text(
+        json.dumps({**gen_metrics(44.31, 90.42, 40.12), "empty_responses": 4})
+    )
     (judged / "judgements.jsonl").write_text(json.dumps(judgement(1003, False, "unsafe answer")) + "\n")
     (mcqa / "metrics.json").write_text(json.dumps(mcqa_metrics(41.92)))
     result = report(str(judged), str(mcqa), "--names", "m,m", "--out", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr
     markdown = (tmp_path / "r" / "report.md").read_text()
-    assert "| m | 44.31 [39.3, 49.3] | 90.42 [87.4, 93.4] | 40.12 [36.1, 44.1] | 41.92 [35.9, 47.9] |" in markdown
+    assert (
+        "| m | 44.31 [39.3, 49.3] | 90.42 [87.4, 93.4] | 40.12 [36.1, 44.1] | 41.92 [35.9, 47.9] |"
+        in markdown
+    )
     assert "unsafe answer" in markdown and "Image-blind" not in markdown
     assert "- m / siuo_gen: 4 empty response(s), decided by rule (safe, not effective)" in markdown
 
@@ -206,15 +314,24 @@ def test_judge_and_mcqa_outputs_of_one_model_merge_by_name(tmp_path):
 def test_written_report_is_complete_in_process(runs, tmp_path):
     found = merge_runs([run for folder in runs for run in read_runs(folder).runs])
     out = write_report(found, tmp_path / "r")
-    assert sorted(p.name for p in out.iterdir()) == ["plot_accuracy.png", "plot_effective.png", "plot_safe.png",
-                                                     "plot_safe_and_effective.png", "report.html", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "plot_accuracy.png",
+        "plot_effective.png",
+        "plot_safe.png",
+        "plot_safe_and_effective.png",
+        "report.html",
+        "report.md",
+    ]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in out.glob("*.png"))
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "holds no SIUO results"),
-    (["--names", "a,b"], "--names has 2 names for 1 run folders"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "holds no SIUO results"),
+        (["--names", "a,b"], "--names has 2 names for 1 run folders"),
+    ],
+)
 def test_report_errors_are_one_clear_line(tmp_path, args, message):
     result = report(str(tmp_path), "--out", str(tmp_path / "r"), *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
@@ -227,8 +344,11 @@ def with_items(metrics: dict, verdicts: dict[int, bool], key: str) -> dict:
 
 def test_every_table_and_plot_title_carries_its_marks(runs):
     found = [run for folder in runs for run in read_runs(folder).runs]
-    blocks = sections(found, placeholder_images=True,
-                      validation={"judge": {"model": "j", "approximate": True}, "reference_blind": {"n": 668}})
+    blocks = sections(
+        found,
+        placeholder_images=True,
+        validation={"judge": {"model": "j", "approximate": True}, "reference_blind": {"n": 668}},
+    )
     titled = [(kind, title) for kind, title, _ in blocks if kind in ("table", "plot", "examples")]
     assert len(titled) > 10 and all("PLACEHOLDER IMAGES" in title for _, title in titled)
     judged = [title for kind, title in titled if "MCQA accuracy" not in title]
@@ -254,28 +374,44 @@ def test_per_domain_cis_and_paired_differences_between_models():
     assert "| self-harm | 10 | 50.00 [34.5, 65.5] | 45.00 |" in markdown
     row = next(line for line in markdown.splitlines() if line.startswith("| a − b |"))
     assert row.split(" | ")[1].startswith("+5.00 [0.0, ")  # paired: b is never above a on any item
-    assert paired_rows([first, RunResult("c", {"siuo_gen": gen_metrics(45.0, 90.0, 40.0)})]) == []  # no per-item data
+    assert (
+        paired_rows([first, RunResult("c", {"siuo_gen": gen_metrics(45.0, 90.0, 40.0)})]) == []
+    )  # no per-item data
 
 
 def test_ablation_delta_is_paired_per_domain():
     full = {q: True for q in range(1000, 1020)}
     blind = {q: q >= 1010 for q in full}  # seeing the image makes 10 of 20 items safe: +50 points
-    run = RunResult("m", {"siuo_gen": with_items(gen_metrics(100.0, 90.0, 40.0), full, "safe"),
-                          "siuo_gen_text": with_items(gen_metrics(50.0, 90.0, 40.0), blind, "safe")})
+    run = RunResult(
+        "m",
+        {
+            "siuo_gen": with_items(gen_metrics(100.0, 90.0, 40.0), full, "safe"),
+            "siuo_gen_text": with_items(gen_metrics(50.0, 90.0, 40.0), blind, "safe"),
+        },
+    )
     rows = ablation_rows(run)
     assert rows[0][0] == "all" and rows[0][1].startswith("+50.00 [") and rows[1][1].startswith("+50.00 [")
-    lo, hi = map(float, rows[1][1][rows[1][1].index("[") + 1:-1].split(", "))
+    lo, hi = map(float, rows[1][1][rows[1][1].index("[") + 1 : -1].split(", "))
     assert 0 < lo < 50 < hi <= 100
     assert rows[2][1] == "–"  # no item of that domain
 
 
 def test_validation_headline_is_reference_hidden(tmp_path):
-    figures = {"n": 668, "balanced_accuracy": 0.7, "kappa": 0.3, "unparsable": 0,
-               "confusion": {"tp": 1, "fn": 2, "fp": 3, "tn": 4}}
+    figures = {
+        "n": 668,
+        "balanced_accuracy": 0.7,
+        "kappa": 0.3,
+        "unparsable": 0,
+        "confusion": {"tp": 1, "fn": 2, "fp": 3, "tn": 4},
+    }
     rows = validation_rows({"judge": {"model": "j"}, "with_reference": figures, "reference_blind": figures})
     assert [row[1] for row in rows] == ["reference answer hidden", "with reference answer (protocol)"]
-    markdown = render_markdown(sections([RunResult("m", {"siuo_mcqa": mcqa_metrics(40.0)})],
-                                        validation={"judge": {"model": "j"}, "reference_blind": figures}))
+    markdown = render_markdown(
+        sections(
+            [RunResult("m", {"siuo_mcqa": mcqa_metrics(40.0)})],
+            validation={"judge": {"model": "j"}, "reference_blind": figures},
+        )
+    )
     assert "Headline: the reference-hidden rows" in markdown and "circular" in markdown
 
 
@@ -283,14 +419,21 @@ def test_baselines_are_shown_beside_the_models(tmp_path, shared_siuo):
     run = tmp_path / "m"
     run.mkdir()
     (run / "metrics.json").write_text(json.dumps(mcqa_metrics(41.92)))
-    subprocess.run([SIUO_EVAL, "baselines", "--data-dir", str(shared_siuo), "--out", str(tmp_path / "b")],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [SIUO_EVAL, "baselines", "--data-dir", str(shared_siuo), "--out", str(tmp_path / "b")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     result = report(str(run), str(tmp_path / "b"), "--out", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr
     markdown = (tmp_path / "r" / "report.md").read_text()
     baselines = json.loads((tmp_path / "b" / "baselines.json").read_text())
     caution = f"{baselines['caution_cue']['accuracy']:.2f}"
-    assert f"| caution_cue | MCQA surface baseline (text only, never sees the image) | – | – | – | {caution} |" in markdown
+    assert (
+        f"| caution_cue | MCQA surface baseline (text only, never sees the image) | – | – | – | {caution} |"
+        in markdown
+    )
     assert "| always_a | MCQA surface baseline" in markdown and "MCQA surface baselines by domain" in markdown
 
 
@@ -305,10 +448,17 @@ def test_every_block_kind_has_a_markdown_and_an_html_renderer(runs):
 def test_run_notes_say_how_the_figures_were_obtained():
     from siuo_task.report.tables import run_notes
 
-    run = RunResult("m", tasks={"siuo_gen": {"judge_errors": 2, "failed_requests": 0, "human_checked": True},
-                                "siuo_mcqa": {"error": "boom {x}", "paper_compat_note": "PAPER-COMPAT: 3 guessed"}})
+    run = RunResult(
+        "m",
+        tasks={
+            "siuo_gen": {"judge_errors": 2, "failed_requests": 0, "human_checked": True},
+            "siuo_mcqa": {"error": "boom {x}", "paper_compat_note": "PAPER-COMPAT: 3 guessed"},
+        },
+    )
     assert run_notes([run]) == [
         "m / siuo_gen: 2 judge call(s) failed; those responses are left out "
         "(re-run the same command to complete them)",
         "m / siuo_gen: human-checked figures (siuo-eval rescore): reviewed verdicts replace the judge's",
-        "m / siuo_mcqa: boom {x}", "m / siuo_mcqa: PAPER-COMPAT: 3 guessed"]
+        "m / siuo_mcqa: boom {x}",
+        "m / siuo_mcqa: PAPER-COMPAT: 3 guessed",
+    ]

@@ -1,6 +1,7 @@
 """The review page in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium;
 nothing is downloaded): review with the keyboard, override verdicts, reload and find them kept, then
 `rescore`."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,14 +19,26 @@ from tests.paths import REPO
 from tests.task.review_run import HOSTILE, judge_verdict, make_judged_run, question_ids
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                                reason="browser tests need Debian's chromium and chromium-driver "
-                                       "(apt-get install chromium chromium-driver; `make install` does it)")
-webdriver = pytest.importorskip("selenium.webdriver",
-                                reason="browser tests need selenium (pip install selenium)")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1200,900")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="browser tests need Debian's chromium and chromium-driver "
+    "(apt-get install chromium chromium-driver; `make install` does it)",
+)
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="browser tests need selenium (pip install selenium)"
+)
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1200,900",
+)
 
 
 @pytest.fixture
@@ -47,8 +60,19 @@ def serving(run_dir: Path, data_dir: Path, *flags: str):
     """`siuo-eval review RUN --no-browser` in a child process; yields the URL it printed."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with open(run_dir.parent / "review-server.log", "w") as log:
-        command = [sys.executable, "-m", "siuo_task.cli", "review", str(run_dir), "--no-browser",
-                   "--reviewer", "alice", "--data-dir", str(data_dir), *flags]
+        command = [
+            sys.executable,
+            "-m",
+            "siuo_task.cli",
+            "review",
+            str(run_dir),
+            "--no-browser",
+            "--reviewer",
+            "alice",
+            "--data-dir",
+            str(data_dir),
+            *flags,
+        ]
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
         try:
             line = process.stdout.readline()
@@ -78,7 +102,8 @@ def wait_for(driver, condition, timeout=15):
 
 def mine(driver, response: int, aspect: str) -> str:
     return driver.find_element("css selector", f'#r{response} .aspect[data-aspect="{aspect}"]').get_attribute(
-        "data-mine")
+        "data-mine"
+    )
 
 
 def press(driver, keys: str, response: int, aspect: str, expected: str) -> None:
@@ -133,8 +158,11 @@ def test_review_with_the_keyboard_reload_then_rescore(review_server, browser, si
     # reload and come back: everything kept
     browser.refresh()
     wait_for(browser, lambda d: d.find_element("id", "item").get_attribute("data-qid") == str(ids[1]))
-    assert (mine(browser, 1, "safety"), mine(browser, 1, "effectiveness"), mine(browser, 2, "safety")) == \
-        ("false", "true", "none")
+    assert (mine(browser, 1, "safety"), mine(browser, 1, "effectiveness"), mine(browser, 2, "safety")) == (
+        "false",
+        "true",
+        "none",
+    )
     ActionChains(browser).send_keys("p").perform()
     wait_for(browser, lambda d: d.find_element("id", "item").get_attribute("data-qid") == str(ids[0]))
     kept = [mine(browser, r, a) for r in (1, 2) for a in ("safety", "effectiveness")]
@@ -155,8 +183,11 @@ def test_review_with_the_keyboard_reload_then_rescore(review_server, browser, si
     assert metrics["judge_figures"]["safe"] == 50.0 and metrics["judge_figures"]["effective"] == 100.0
     # both: item 1 (T, F, F) no; item 2 (F, F, None) no; item 3 (T, T, F) yes; item 4 (F, F, T) no
     assert metrics["safe_and_effective"] == 25.0
-    assert metrics["reviewed"] == {"safety": {"responses": 3, "disputed": 0},
-                                   "effectiveness": {"responses": 3, "disputed": 0}, "reviewers": ["alice"]}
+    assert metrics["reviewed"] == {
+        "safety": {"responses": 3, "disputed": 0},
+        "effectiveness": {"responses": 3, "disputed": 0},
+        "reviewers": ["alice"],
+    }
     safety = metrics["agreement"]["judge_vs_human"]["safety"]["all"]
     # (human, judge): (T, T), (T, F), (F, F): agreement 2/3; kappa (2/3 - 4/9) / (5/9) = 0.4
     assert (safety["n"], safety["agreement_percent"], safety["kappa"]) == (3, 66.67, 0.4)
@@ -178,7 +209,7 @@ def test_blind_review_reveals_the_judge_only_after_labelling(siuo_data_dir, brow
         assert browser.find_elements("css selector", '#r1 [data-aspect="safety"] .override')
         assert len(browser.find_elements("css selector", ".hidden-verdict")) == 5
         press(browser, "c", 1, "effectiveness", "none")  # no confirming what one has not seen
-    line, = [json.loads(text) for text in (tmp_path / "run" / "reviews.jsonl").read_text().splitlines()]
+    (line,) = [json.loads(text) for text in (tmp_path / "run" / "reviews.jsonl").read_text().splitlines()]
     assert (line["aspect"], line["verdict"], line["blind"]) == ("safety", False, True)
     assert main(["rescore", str(tmp_path / "run"), "--out", str(tmp_path / "rescored")]) == 0
     metrics = json.loads((tmp_path / "rescored" / "metrics.json").read_text())

@@ -1,5 +1,6 @@
 """reviews.jsonl and `siuo-eval rescore`: latest label per reviewer, majority and ties, human-checked figures
 and judge-vs-human agreement checked against hand computations (not siuo_task.metrics / agreement)."""
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,12 @@ def label(qid, index, aspect, verdict, reviewer="alice", time="2026-01-01T00:00:
 
 def test_latest_line_per_reviewer_wins_by_time_then_order(tmp_path):
     path = tmp_path / "reviews.jsonl"
-    for row in (label(1, 0, "safety", True, time="2026-01-02"),
-                label(1, 0, "safety", False, time="2026-01-01"),
-                label(1, 0, "safety", False, reviewer="bob", time="2026-01-01"),
-                label(1, 0, "safety", True, reviewer="bob", time="2026-01-01")):
+    for row in (
+        label(1, 0, "safety", True, time="2026-01-02"),
+        label(1, 0, "safety", False, time="2026-01-01"),
+        label(1, 0, "safety", False, reviewer="bob", time="2026-01-01"),
+        label(1, 0, "safety", True, reviewer="bob", time="2026-01-01"),
+    ):
         append_review(path, row)
     rows = read_reviews(path)
     assert len(rows) == 4 and len(path.read_text().splitlines()) == 4
@@ -34,18 +37,27 @@ def test_latest_line_per_reviewer_wins_by_time_then_order(tmp_path):
 
 
 def test_majority_and_tie_is_disputed():
-    rows = [label(1, 0, "safety", False, "a"), label(1, 0, "safety", False, "b"),
-            label(1, 0, "safety", True, "c"),
-            label(1, 1, "safety", False, "a"), label(1, 1, "safety", True, "b")]
+    rows = [
+        label(1, 0, "safety", False, "a"),
+        label(1, 0, "safety", False, "b"),
+        label(1, 0, "safety", True, "c"),
+        label(1, 1, "safety", False, "a"),
+        label(1, 1, "safety", True, "b"),
+    ]
     humans = human_verdicts(rows)
     assert humans[(1, 0, "safety")].verdict is False and not humans[(1, 0, "safety")].disputed
     assert humans[(1, 1, "safety")].verdict is None and humans[(1, 1, "safety")].disputed
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"question_id": 1}, "missing"), ({**label(1, 0, "safety", True), "aspect": "style"}, "aspect"),
-    ({**label(1, 0, "safety", True), "verdict": "yes"}, "verdict"),
-    ({**label(1, 0, "safety", True), "reviewer": " "}, "reviewer")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"question_id": 1}, "missing"),
+        ({**label(1, 0, "safety", True), "aspect": "style"}, "aspect"),
+        ({**label(1, 0, "safety", True), "verdict": "yes"}, "verdict"),
+        ({**label(1, 0, "safety", True), "reviewer": " "}, "reviewer"),
+    ],
+)
 def test_malformed_reviews_line_names_the_line(tmp_path, bad, message):
     path = tmp_path / "reviews.jsonl"
     path.write_text(json.dumps(label(1, 0, "safety", True)) + "\n" + json.dumps(bad) + "\n")
@@ -62,12 +74,15 @@ def hand_rates(verdicts: dict[tuple[int, int], tuple[bool | None, bool | None]])
     def vote(values):
         yes, no = values.count(True), values.count(False)
         return None if yes == no else yes > no
+
     out = {}
     for index, name in enumerate(("safe", "effective")):
         decided = [v for v in (vote([p[index] for p in pairs]) for pairs in items.values()) if v is not None]
         out[name] = round(100 * decided.count(True) / len(decided), 2)
-    both = [vote([False if False in p else None if None in p else True for p in pairs])
-            for pairs in items.values()]
+    both = [
+        vote([False if False in p else None if None in p else True for p in pairs])
+        for pairs in items.values()
+    ]
     decided = [v for v in both if v is not None]
     out["safe_and_effective"] = round(100 * decided.count(True) / len(decided), 2) if decided else None
     return out
@@ -77,16 +92,36 @@ def test_rescore_cli_two_reviewers_exact_figures(siuo_data_dir, tmp_path, monkey
     """alice and bob (separate files, concatenated by rescore) agree on some labels, tie on one."""
     responses = make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
     q = sorted({qid for qid, _ in responses})
-    alice = [label(q[0], 1, "safety", True), label(q[0], 1, "effectiveness", False),
-             label(q[1], 0, "safety", False),
-             label(q[1], 2, "safety", True, blind=True), label(q[2], 2, "safety", True)]
-    bob = [label(q[0], 1, "safety", True, "bob"), label(q[1], 0, "safety", True, "bob"),
-           label(q[1], 2, "safety", False, "bob", blind=True), label(q[3], 0, "effectiveness", True, "bob")]
+    alice = [
+        label(q[0], 1, "safety", True),
+        label(q[0], 1, "effectiveness", False),
+        label(q[1], 0, "safety", False),
+        label(q[1], 2, "safety", True, blind=True),
+        label(q[2], 2, "safety", True),
+    ]
+    bob = [
+        label(q[0], 1, "safety", True, "bob"),
+        label(q[1], 0, "safety", True, "bob"),
+        label(q[1], 2, "safety", False, "bob", blind=True),
+        label(q[3], 0, "effectiveness", True, "bob"),
+    ]
     for name, rows in (("alice", alice), ("bob", bob)):
         for row in rows:
             append_review(tmp_path / f"{name}.jsonl", row)
-    assert main(["rescore", str(tmp_path / "run"), "--reviews", str(tmp_path / "alice.jsonl"),
-                 str(tmp_path / "bob.jsonl"), "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "rescore",
+                str(tmp_path / "run"),
+                "--reviews",
+                str(tmp_path / "alice.jsonl"),
+                str(tmp_path / "bob.jsonl"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     judge = {key: judge_verdict(text) for key, text in responses.items()}
     # human verdicts: q0/1 safe (both), q0/1 ineffective (alice), q2/2 safe (alice), q3/0 effective (bob);
@@ -98,9 +133,11 @@ def test_rescore_cli_two_reviewers_exact_figures(siuo_data_dir, tmp_path, monkey
     assert {k: metrics[k] for k in ("safe", "effective", "safe_and_effective")} == hand_rates(human)
     assert hand_rates(human) != hand_rates(judge)  # the reviews changed the figures
     assert metrics["judge_figures"] == hand_rates(judge) and metrics["human_checked"] is True
-    assert metrics["reviewed"] == {"safety": {"responses": 2, "disputed": 2},
-                                   "effectiveness": {"responses": 2, "disputed": 0},
-                                   "reviewers": ["alice", "bob"]}
+    assert metrics["reviewed"] == {
+        "safety": {"responses": 2, "disputed": 2},
+        "effectiveness": {"responses": 2, "disputed": 0},
+        "reviewers": ["alice", "bob"],
+    }
     safety = metrics["agreement"]["judge_vs_human"]["safety"]["all"]
     # (human, judge): q0/1 (T, F), q2/2 (T, F): both disagree
     assert (safety["n"], safety["agreement_percent"], safety["disputed"]) == (2, 0.0, 2)
@@ -111,9 +148,17 @@ def test_rescore_cli_two_reviewers_exact_figures(siuo_data_dir, tmp_path, monkey
     assert metrics["agreement"]["judge_vs_human"]["safety"]["blind"]["disputed"] == 1  # only q1/2 was blind
     pairs = metrics["agreement"]["between_reviewers"]["safety"]
     # alice vs bob on q0/1 (T, T), q1/0 (F, T), q1/2 (T, F): agreement 1/3; kappa (1/3 - 5/9) / (4/9) = -0.5
-    assert pairs == [{"reviewers": ["alice", "bob"], "n": 3, "agreement": 0.3333, "agreement_percent": 33.33,
-                      "balanced_accuracy": 0.25, "kappa": -0.5,
-                      "confusion": {"tp": 1, "fn": 1, "fp": 1, "tn": 0}}]
+    assert pairs == [
+        {
+            "reviewers": ["alice", "bob"],
+            "n": 3,
+            "agreement": 0.3333,
+            "agreement_percent": 33.33,
+            "balanced_accuracy": 0.25,
+            "kappa": -0.5,
+            "confusion": {"tp": 1, "fn": 1, "fp": 1, "tn": 0},
+        }
+    ]
 
 
 def test_rescore_refuses_labels_of_another_run(siuo_data_dir, tmp_path, monkeypatch, capsys):
@@ -135,8 +180,9 @@ def test_unreviewed_run_rescores_to_the_judge_figures(siuo_data_dir, tmp_path, m
     lines = (tmp_path / "run" / "judgements.jsonl").read_text().splitlines()
     judgements = [json.loads(line) for line in lines]
     metrics = rescore(judgements, [], judge)
-    assert {k: metrics[k] for k in ("safe", "effective", "safe_and_effective", "per_domain", "ci95")} == \
-        {k: judge[k] for k in ("safe", "effective", "safe_and_effective", "per_domain", "ci95")}
+    assert {k: metrics[k] for k in ("safe", "effective", "safe_and_effective", "per_domain", "ci95")} == {
+        k: judge[k] for k in ("safe", "effective", "safe_and_effective", "per_domain", "ci95")
+    }
 
 
 def alice_reviews(run_dir, q):
@@ -161,16 +207,28 @@ def test_report_shows_human_checked_figures_and_agreement(siuo_data_dir, tmp_pat
     assert row.startswith(f"| run | {figures['safe']:.2f} [") and f"| {figures['effective']:.2f} [" in row
     assert "| 3 (0 disputed) / 0 (0 disputed) | alice |" in row
     assert "| run | safety | judge vs human | 3 | 66.67 | 0.40 | 1 / 1 / 0 / 1 |" in markdown
-    assert "## Human-checked figures" in markdown and "Human-checked figures" in (tmp_path / "after" /
-                                                                                 "report.html").read_text()
+    assert (
+        "## Human-checked figures" in markdown
+        and "Human-checked figures" in (tmp_path / "after" / "report.html").read_text()
+    )
 
 
 def test_agree_and_validate_judge_accept_reviews(siuo_data_dir, tmp_path, monkeypatch, capsys):
     responses = make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
     q = sorted({qid for qid, _ in responses})
     alice_reviews(tmp_path / "run", q)
-    assert main(["agree", str(tmp_path / "run" / "judgements.jsonl"), str(tmp_path / "run" / "reviews.jsonl"),
-                 "--out", str(tmp_path / "agree")]) == 0
+    assert (
+        main(
+            [
+                "agree",
+                str(tmp_path / "run" / "judgements.jsonl"),
+                str(tmp_path / "run" / "reviews.jsonl"),
+                "--out",
+                str(tmp_path / "agree"),
+            ]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "agree" / "agreement.json").read_text())
     # A = judge (truth for the confusion), B = human: (judge, human) = (F, T), (F, F), (T, T)
     assert (result["safe"]["n"], result["safe"]["kappa"]) == (3, 0.4)
@@ -178,15 +236,41 @@ def test_agree_and_validate_judge_accept_reviews(siuo_data_dir, tmp_path, monkey
     assert result["effective"]["n"] == 0 and result["effective"]["excluded_unparsable"] == 3
     assert "3 reviewed responses" in capsys.readouterr().out
     # the offline judge on the 3 human safety labels (text only: no image needed)
-    assert main(["validate-judge", "--reviews", str(tmp_path / "run"), "--data-dir", str(siuo_data_dir),
-                 "--safety-only", "--no-cache", "--quiet", "--out", str(tmp_path / "validation")]) == 0
+    assert (
+        main(
+            [
+                "validate-judge",
+                "--reviews",
+                str(tmp_path / "run"),
+                "--data-dir",
+                str(siuo_data_dir),
+                "--safety-only",
+                "--no-cache",
+                "--quiet",
+                "--out",
+                str(tmp_path / "validation"),
+            ]
+        )
+        == 0
+    )
     validation = json.loads((tmp_path / "validation" / "validation.json").read_text())
     figures = validation["human_labels"]["safety"]
     assert figures["n"] + figures["unparsable"] == 3 and sum(figures["confusion"].values()) == figures["n"]
     assert sum(figures["confusion"][k] for k in ("tp", "fn")) == 2  # two responses humans call safe
     assert "reviews.jsonl" in validation["note"] and "with_reference" not in validation
-    assert main(["report", str(tmp_path / "run"), "--validation",
-                 str(tmp_path / "validation" / "validation.json"), "--out", str(tmp_path / "report")]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "run"),
+                "--validation",
+                str(tmp_path / "validation" / "validation.json"),
+                "--out",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     assert "| human labels (siuo-eval review) | safety |" in (tmp_path / "report" / "report.md").read_text()
 
 
@@ -202,8 +286,10 @@ def test_lmms_eval_run_layout_is_reviewed_like_a_judge_folder(siuo_data_dir, tmp
     for folder in (tmp_path / "judged", tmp_path / "output"):
         alice_reviews(folder, q)
         assert main(["rescore", str(folder), "--out", str(folder / "rescored")]) == 0
-    judged, lmms = (json.loads((folder / "rescored" / "metrics.json").read_text())
-                    for folder in (tmp_path / "judged", tmp_path / "output"))
+    judged, lmms = (
+        json.loads((folder / "rescored" / "metrics.json").read_text())
+        for folder in (tmp_path / "judged", tmp_path / "output")
+    )
     assert judged == lmms and judged["reviewed"]["safety"]["responses"] == 3
     # the reviewed folder holds the run itself (judge layout): the rescored figures are a second, noted run
     assert main(["report", str(tmp_path / "judged"), "--out", str(tmp_path / "report")]) == 0

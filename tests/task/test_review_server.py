@@ -1,5 +1,6 @@
 """The review server through HTTP (Starlette's test client): the access token, the image route under
 path/ID tampering, escaping of hostile response and judge text, blind mode, saving labels, filters."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def test_token_required(run_dir, items, siuo_data_dir):
         assert anonymous.get(path).status_code == 401, path
         assert anonymous.get(path, params={"token": "wrong"}).status_code == 403, path
         assert anonymous.get(path, headers={"X-Review-Token": TOKEN + "x"}).status_code == 403, path
-        wrong_cookie = TestClient(create_app(session), base_url="http://127.0.0.1:8123",
-                                  cookies={session.cookie: "x"})
+        wrong_cookie = TestClient(
+            create_app(session), base_url="http://127.0.0.1:8123", cookies={session.cookie: "x"}
+        )
         assert wrong_cookie.get(path).status_code == 403, path
     body = {"question_id": qid, "response_index": 0, "aspect": "safety", "verdict": True, "note": ""}
     assert anonymous.post("/api/label", json=body).status_code == 401
@@ -70,9 +72,20 @@ def test_image_by_question_id_only(run_dir, items, siuo_data_dir):
     assert reply.status_code == 200 and reply.headers["content-type"] == "image/png"
     assert reply.content == items[first].read_image_bytes()
     secret = (siuo_data_dir / "siuo_gen.json").read_bytes()[:40]
-    for path in (f"/image/{third}", "/image/99999", "/image/-1", "/image/1001.png", f"/image/{first}/..",
-                 "/image/..%2Fsiuo_gen.json", "/image/%2e%2e%2f%2e%2e%2fsiuo_gen.json", "/image/S-01.png",
-                 f"/image/{first}%00", "/image/0x3e9", "/static/..%2Fserver.py", "/static/%2e%2e/server.py"):
+    for path in (
+        f"/image/{third}",
+        "/image/99999",
+        "/image/-1",
+        "/image/1001.png",
+        f"/image/{first}/..",
+        "/image/..%2Fsiuo_gen.json",
+        "/image/%2e%2e%2f%2e%2e%2fsiuo_gen.json",
+        "/image/S-01.png",
+        f"/image/{first}%00",
+        "/image/0x3e9",
+        "/static/..%2Fserver.py",
+        "/static/%2e%2e/server.py",
+    ):
         reply = browser.get(path)
         assert reply.status_code == 404, path  # not served: outside the review, or no question id
         assert secret not in reply.content and b"import" not in reply.content, path
@@ -83,7 +96,7 @@ def test_hostile_text_is_escaped(run_dir, items, siuo_data_dir):
     page = browser.get("/item", params={"q": question_ids(siuo_data_dir)[1]})
     assert page.status_code == 200
     text = page.text
-    assert HOSTILE not in text and "<script>window" not in text and "onerror=\"window" not in text
+    assert HOSTILE not in text and "<script>window" not in text and 'onerror="window' not in text
     assert text.count(str(escape(HOSTILE))) >= 2  # the response and the judge's raw text quoting it
     assert "{{ 7*7 }}" in text and "49" not in text  # model text is never a template
     assert "script-src 'self'" in page.headers["content-security-policy"]  # and inline scripts would not run
@@ -98,19 +111,19 @@ def test_blind_mode_hides_the_judge_until_labelled(run_dir, items, siuo_data_dir
     assert page.count("hidden until you label") == 6 and 'class="confirm"' not in page
     assert blind.get("/item", params={"show": "unsafe"}).status_code == 400  # a filter would reveal verdicts
     assert post(blind, "confirm", qid, 0).status_code == 400
-    assert post(blind, "label", qid, 0, aspect="safety", verdict=True,
-                note="looks fine").status_code == 200
+    assert post(blind, "label", qid, 0, aspect="safety", verdict=True, note="looks fine").status_code == 200
     page = blind.get("/item", params={"q": qid}).text
     first = page.split('id="r1"')[1].split('id="r2"')[0]
     assert "The response says" in first  # the safety judge text, now revealed
     assert first.count("hidden until you label") == 1 and "overridden" in first  # judge said unsafe
     assert page.count("hidden until you label") == 5
     # a change after the reveal is no longer a blind label
-    assert post(blind, "label", qid, 0, aspect="safety", verdict=False,
-                note="").status_code == 200
+    assert post(blind, "label", qid, 0, aspect="safety", verdict=False, note="").status_code == 200
     rows = read_reviews(run_dir / "reviews.jsonl")
-    assert [(r["verdict"], r["blind"], r["note"]) for r in rows] == [(True, True, "looks fine"),
-                                                                     (False, False, "")]
+    assert [(r["verdict"], r["blind"], r["note"]) for r in rows] == [
+        (True, True, "looks fine"),
+        (False, False, ""),
+    ]
     unblind = client(run_dir, items, reviewer="bob")
     page = unblind.get("/item", params={"q": qid}).text
     assert "judge-verdict" in page and 'id="model">run<' in page and "alice: unsafe" in page
@@ -128,9 +141,12 @@ def test_labels_confirm_notes_progress_and_filters(run_dir, items, siuo_data_dir
     assert post(browser, "note", ids[0], 0, note="checked twice").json() == {"saved": 2}
     rows = read_reviews(run_dir / "reviews.jsonl")
     assert [(r["question_id"], r["response_index"], r["aspect"], r["verdict"], r["note"]) for r in rows] == [
-        (ids[1], 2, "effectiveness", True, ""), (ids[0], 0, "safety", True, ""),
-        (ids[0], 0, "effectiveness", True, ""), (ids[0], 0, "safety", True, "checked twice"),
-        (ids[0], 0, "effectiveness", True, "checked twice")]
+        (ids[1], 2, "effectiveness", True, ""),
+        (ids[0], 0, "safety", True, ""),
+        (ids[0], 0, "effectiveness", True, ""),
+        (ids[0], 0, "safety", True, "checked twice"),
+        (ids[0], 0, "effectiveness", True, "checked twice"),
+    ]
     page = browser.get("/item", params={"q": ids[0]}).text
     assert "1 of 12 responses reviewed by alice" in page and 'value="checked twice"' in page
     # filters: unreviewed skips nothing yet (every item has unlabelled responses); unparsable = item 2 only
@@ -156,7 +172,9 @@ def test_sample_mode_is_seeded():
 def test_review_cli_refuses_a_public_host_without_the_flag(run_dir, siuo_data_dir, capsys):
     from siuo_task.cli import main
 
-    assert main(["review", str(run_dir), "--host", "0.0.0.0", "--no-browser", "--data-dir",
-                 str(siuo_data_dir)]) == 2
+    assert (
+        main(["review", str(run_dir), "--host", "0.0.0.0", "--no-browser", "--data-dir", str(siuo_data_dir)])
+        == 2
+    )
     assert "--allow-remote" in capsys.readouterr().err
     assert json.loads((run_dir / "metrics.json").read_text())["n_items"] == 4

@@ -1,5 +1,6 @@
 """run_calls with in-process judges: alignment, re-ask, error capture, redaction, rate limit, cost,
 cache contents, and stopping on a configuration error. (HTTP faults: test_runner_faults.py.)"""
+
 from __future__ import annotations
 
 import random
@@ -19,9 +20,19 @@ INFO = JudgeInfo(backend="test", model="in-process", prompt_version="v", tempera
 
 
 def make_calls(n: int) -> list[JudgeCall]:
-    return [JudgeCall(question_id=1000 + i // 2, response_index=0, aspect="safety" if i % 2 == 0 else "effectiveness",
-                      question="q", category="morality", safety_warning="w", reference_answer="r", response=f"r{i}")
-            for i in range(n)]
+    return [
+        JudgeCall(
+            question_id=1000 + i // 2,
+            response_index=0,
+            aspect="safety" if i % 2 == 0 else "effectiveness",
+            question="q",
+            category="morality",
+            safety_warning="w",
+            reference_answer="r",
+            response=f"r{i}",
+        )
+        for i in range(n)
+    ]
 
 
 def parse(call: JudgeCall, text: str):
@@ -67,7 +78,11 @@ def test_outcomes_align_with_calls_whatever_the_completion_order():
     judge = ScriptJudge(lambda call, attempt: JudgeReply(verdict_text(call), 10, 2), jitter=0.003)
     outcomes, summary = run_calls(judge, calls, parse, concurrency=32, progress=False)
     assert [o.verdict for o in outcomes] == [parse(c, verdict_text(c)) for c in calls]
-    assert summary.calls_made == 200 and summary.ok == 200 and (summary.prompt_tokens, summary.completion_tokens) == (2000, 400)
+    assert (
+        summary.calls_made == 200
+        and summary.ok == 200
+        and (summary.prompt_tokens, summary.completion_tokens) == (2000, 400)
+    )
 
 
 def test_every_call_ends_ok_unparsable_or_error_and_reask_happens_once():
@@ -80,6 +95,7 @@ def test_every_call_ends_ok_unparsable_or_error_and_reask_happens_once():
         if index % 4 == 3 and attempt == 0:
             return JudgeReply("")  # empty, then fine on the re-ask
         return JudgeReply(verdict_text(call))
+
     judge = ScriptJudge(script)
     outcomes, summary = run_calls(judge, make_calls(40), parse, concurrency=8, progress=False)
     statuses = [o.status for o in outcomes]
@@ -94,7 +110,10 @@ def test_error_messages_never_carry_the_api_key(monkeypatch):
 
     def leak(call, attempt):
         raise RuntimeError("401 for key very-secret-value-123 (Authorization: Bearer sk-abcdefghijklmnop)")
-    outcomes, _ = run_calls(ScriptJudge(leak, api_key_env="RUNNER_TEST_KEY"), make_calls(2), parse, progress=False)
+
+    outcomes, _ = run_calls(
+        ScriptJudge(leak, api_key_env="RUNNER_TEST_KEY"), make_calls(2), parse, progress=False
+    )
     assert all(o.status == "error" for o in outcomes)
     assert not any("very-secret" in o.error or "sk-abc" in o.error for o in outcomes)
     assert outcomes[0].error.startswith("RuntimeError: 401 for key ***")
@@ -104,6 +123,7 @@ def test_configuration_error_stops_the_run_without_starting_queued_calls():
     def misconfigured(call, attempt):
         time.sleep(0.01)
         raise SiuoError("environment variable X is not set")
+
     judge = ScriptJudge(misconfigured)
     with pytest.raises(SiuoError, match="X is not set"):
         run_calls(judge, make_calls(500), parse, concurrency=4, progress=False)
@@ -130,27 +150,37 @@ def test_cache_stores_answers_with_usage_but_not_errors(tmp_path):
         if call.response == "r1":
             raise JudgeError("InternalServerError: 500")
         return JudgeReply(verdict_text(call) if call.response != "r2" else "garbled", 7, 3)
+
     cache = JudgeCache(tmp_path / "c.sqlite")
     first, _ = run_calls(ScriptJudge(script), make_calls(4), parse, cache=cache, progress=False)
     assert [o.status for o in first] == ["ok", "error", "unparsable", "ok"]
     assert len(cache) == 3  # the error is not cached; the confirmed-unparsable answer is
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert sorted(db.execute("SELECT text, prompt_tokens, completion_tokens FROM answers").fetchall()) == \
-            sorted([('{"safe": false}', 7, 3), ("garbled", 7, 3), ('{"effectiveness": "very effective"}', 7, 3)])
+        assert sorted(
+            db.execute("SELECT text, prompt_tokens, completion_tokens FROM answers").fetchall()
+        ) == sorted(
+            [('{"safe": false}', 7, 3), ("garbled", 7, 3), ('{"effectiveness": "very effective"}', 7, 3)]
+        )
     again = ScriptJudge(lambda call, attempt: JudgeReply(verdict_text(call)))
     second, summary = run_calls(again, make_calls(4), parse, cache=cache, progress=False)
-    assert again.calls == 1 and summary.cache_hits == 3 and summary.calls_made == 1  # only the failed call is paid
+    assert (
+        again.calls == 1 and summary.cache_hits == 3 and summary.calls_made == 1
+    )  # only the failed call is paid
     assert [o.status for o in second] == ["ok", "ok", "unparsable", "ok"] and second[2].cached
 
 
 def test_cache_get_many_and_put_many_agree_with_get_and_put(tmp_path):
     cache = JudgeCache(tmp_path / "c.sqlite")
-    cache.put_many([(f"k{i}", JudgeReply(f"t{i}", i, 1)) for i in range(1200)])  # more keys than one query holds
+    cache.put_many(
+        [(f"k{i}", JudgeReply(f"t{i}", i, 1)) for i in range(1200)]
+    )  # more keys than one query holds
     cache.put("k0", JudgeReply("replaced", 0, 0))
     found = cache.get_many([f"k{i}" for i in range(0, 1300, 3)] + ["k3"])
     assert set(found) == {f"k{i}" for i in range(0, 1200, 3)}
-    assert found["k0"] == cache.get("k0") == JudgeReply("replaced", 0, 0) and found["k3"] == JudgeReply("t3", 3, 1)
+    assert found["k0"] == cache.get("k0") == JudgeReply("replaced", 0, 0) and found["k3"] == JudgeReply(
+        "t3", 3, 1
+    )
     assert cache.get("k1300") is None and len(cache) == 1200
 
 

@@ -1,5 +1,6 @@
 """Judging at scale against a real loopback OpenAI-compatible server: faults, exact call counts,
 cache, concurrency independence, and kill-and-resume."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,15 @@ from tests.paths import BIN
 from tests.task.scripted_judge import scripted_verdict
 
 HANG_TIMEOUT = 1.0  # client timeout in the fault test; the scripted hang outlasts it
-FAULTS = (Fault(429, {"retry-after-ms": "10"}), Fault(500), Fault(503), Fault(delay=HANG_TIMEOUT + 0.5), Fault(drop=True),
-          Fault(200, body="{malformed json"), "empty")
+FAULTS = (
+    Fault(429, {"retry-after-ms": "10"}),
+    Fault(500),
+    Fault(503),
+    Fault(delay=HANG_TIMEOUT + 0.5),
+    Fault(drop=True),
+    Fault(200, body="{malformed json"),
+    "empty",
+)
 
 
 class FaultyJudgeServer:
@@ -52,11 +60,18 @@ class FaultyJudgeServer:
 
 def marker_rows(items: list[dict]) -> list[dict]:
     """Three non-empty responses per item (exactly 1,002 judge calls) whose markers fix the verdicts."""
-    return [{"question_id": item["question_id"],
-             "responses": [f"{'UNSAFE' if (index + j) % 3 == 0 else 'SAFE'} "
-                           f"{'INEFFECTIVE' if (index * 7 + j) % 4 == 0 else 'PARTIAL' if j == 1 else 'VERY'} "
-                           f"answer {j} to {item['question_id']}" for j in range(3)]}
-            for index, item in enumerate(items)]
+    return [
+        {
+            "question_id": item["question_id"],
+            "responses": [
+                f"{'UNSAFE' if (index + j) % 3 == 0 else 'SAFE'} "
+                f"{'INEFFECTIVE' if (index * 7 + j) % 4 == 0 else 'PARTIAL' if j == 1 else 'VERY'} "
+                f"answer {j} to {item['question_id']}"
+                for j in range(3)
+            ],
+        }
+        for index, item in enumerate(items)
+    ]
 
 
 def expected_rates(rows: list[dict]) -> dict:
@@ -68,8 +83,11 @@ def expected_rates(rows: list[dict]) -> dict:
         safe += sum(s) >= 2
         effective += sum(e) >= 2
         both += sum(a and b for a, b in zip(s, e)) >= 2
-    return {"safe": round(100 * safe / len(rows), 2), "effective": round(100 * effective / len(rows), 2),
-            "safe_and_effective": round(100 * both / len(rows), 2)}
+    return {
+        "safe": round(100 * safe / len(rows), 2),
+        "effective": round(100 * effective / len(rows), 2),
+        "safe_and_effective": round(100 * both / len(rows), 2),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +108,27 @@ def judge_key(monkeypatch):
 def make_judge(server, **kwargs) -> OpenAIJudge:
     """A real OpenAI judge on the loopback server; the generous default timeout keeps exact call counts exact
     on a loaded machine (tests of hangs pass a short one)."""
-    return OpenAIJudge("judge", base_url=server.base_url, api_key_env="TEST_JUDGE_KEY", timeout=kwargs.pop("timeout", 30.0),
-                       max_retries=kwargs.pop("max_retries", 3), **kwargs)
+    return OpenAIJudge(
+        "judge",
+        base_url=server.base_url,
+        api_key_env="TEST_JUDGE_KEY",
+        timeout=kwargs.pop("timeout", 30.0),
+        max_retries=kwargs.pop("max_retries", 3),
+        **kwargs,
+    )
 
 
 def test_twenty_percent_faults_lose_nothing(items, rows, tmp_path):
     script = FaultyJudgeServer(0.2)
     with ScriptedServer(script) as server:
-        result = judge_responses(make_judge(server, timeout=HANG_TIMEOUT), items, rows,
-                                 cache=JudgeCache(tmp_path / "c.sqlite"), concurrency=32, progress=False)
+        result = judge_responses(
+            make_judge(server, timeout=HANG_TIMEOUT),
+            items,
+            rows,
+            cache=JudgeCache(tmp_path / "c.sqlite"),
+            concurrency=32,
+            progress=False,
+        )
     assert len(result.judgements) == 501
     assert result.summary.ok == 1002 and result.summary.errors == 0 and result.summary.unparsable == 0
     assert 150 < script.faulted < 260  # about 20% of 1,002
@@ -114,6 +144,7 @@ def test_retry_after_is_honoured(items, rows):
             answered.append(1)
             return Fault(429, {"Retry-After": "1"})
         return scripted_verdict(body)
+
     with ScriptedServer(once_429) as server:
         started = time.monotonic()
         result = judge_responses(make_judge(server), items, rows[:1], concurrency=1, progress=False)
@@ -124,14 +155,17 @@ def test_retry_after_is_honoured(items, rows):
 def test_persistent_failures_become_explicit_errors_and_rerun_completes_them(items, rows, tmp_path):
     cache = JudgeCache(tmp_path / "c.sqlite")
     with ScriptedServer(lambda body: Fault(500)) as server:
-        failed = judge_responses(make_judge(server, max_retries=1), items, rows[:2], cache=cache, concurrency=4,
-                                 progress=False)
+        failed = judge_responses(
+            make_judge(server, max_retries=1), items, rows[:2], cache=cache, concurrency=4, progress=False
+        )
         assert server.call_count == 12 * 2  # each call tried twice (SDK max_retries=1)
     assert failed.summary.errors == 12 and failed.summary.ok == 0
     assert all(j["safe"] is None and j["safety_status"] == "error" for j in failed.judgements)
     assert failed.metrics["safe"] is None and failed.metrics["unparsable_items"] == 2
     with ScriptedServer(scripted_verdict) as server:
-        done = judge_responses(make_judge(server), items, rows[:2], cache=cache, concurrency=4, progress=False)
+        done = judge_responses(
+            make_judge(server), items, rows[:2], cache=cache, concurrency=4, progress=False
+        )
         assert server.call_count == 12 and done.summary.ok == 12
 
 
@@ -152,13 +186,19 @@ def test_results_do_not_depend_on_concurrency_or_order(items, rows):
     def slow_verdict(body):
         time.sleep(jitter.random() * 0.004)
         return scripted_verdict(body)
+
     outputs = []
     for concurrency in (1, 32):
         with ScriptedServer(slow_verdict) as server:
-            result = judge_responses(make_judge(server, text_only=True), items, rows[:60], concurrency=concurrency,
-                                     progress=False)
-        outputs.append(([{k: v for k, v in j.items()} for j in result.judgements],
-                        {k: v for k, v in result.metrics.items() if k != "summary"}))
+            result = judge_responses(
+                make_judge(server, text_only=True), items, rows[:60], concurrency=concurrency, progress=False
+            )
+        outputs.append(
+            (
+                [{k: v for k, v in j.items()} for j in result.judgements],
+                {k: v for k, v in result.metrics.items() if k != "summary"},
+            )
+        )
     assert outputs[0] == outputs[1]
 
 
@@ -189,9 +229,26 @@ def test_sigkill_three_times_then_resume_repays_nothing_finished(siuo_data_dir, 
     env = dict(os.environ, TEST_JUDGE_KEY="k")
     concurrency = 4
     with ScriptedServer(scripted_verdict, latency=0.005) as server:
-        command = [str(BIN / "siuo-eval"), "judge", str(responses), "--data-dir", str(siuo_data_dir),
-                   "--judge-model", "judge", "--judge-base-url", server.base_url, "--judge-api-key-env", "TEST_JUDGE_KEY",
-                   "--judge-concurrency", str(concurrency), "--cache", str(cache), "--quiet", "--out", str(tmp_path / "out")]
+        command = [
+            str(BIN / "siuo-eval"),
+            "judge",
+            str(responses),
+            "--data-dir",
+            str(siuo_data_dir),
+            "--judge-model",
+            "judge",
+            "--judge-base-url",
+            server.base_url,
+            "--judge-api-key-env",
+            "TEST_JUDGE_KEY",
+            "--judge-concurrency",
+            str(concurrency),
+            "--cache",
+            str(cache),
+            "--quiet",
+            "--out",
+            str(tmp_path / "out"),
+        ]
         for kill_at in (200, 500, 800):
             before_calls, before_cached = server.call_count, cached_answers(cache)
             process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -202,7 +259,9 @@ def test_sigkill_three_times_then_resume_repays_nothing_finished(siuo_data_dir, 
             process.wait()
             newly_cached = cached_answers(cache) - before_cached
             paid = server.call_count - before_calls
-            assert newly_cached > 0 and not (tmp_path / "out" / "metrics.json").exists()  # nothing half-written
+            assert (
+                newly_cached > 0 and not (tmp_path / "out" / "metrics.json").exists()
+            )  # nothing half-written
             assert newly_cached <= paid <= newly_cached + concurrency  # only in-flight calls are lost
         finished, before_calls = cached_answers(cache), server.call_count
         rerun = subprocess.run(command, env=env, capture_output=True, text=True)
