@@ -208,6 +208,7 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     env={**os.environ, "PYTHONPATH": str(args.code.resolve())},
+                    cwd=args.code,  # `python -m` puts the working folder first on sys.path
                 )
                 return time.perf_counter() - start, children_cpu() - cpu_before, server.count() - before
 

@@ -6,6 +6,8 @@ never a traceback.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -33,7 +35,11 @@ def run_cli(
 ) -> int:
     """``action()``'s exit status; instead one line on stderr and 2 for a user-fixable error (``SiuoError``,
     ``OSError``), ``PROG: interrupted`` and 130 on Ctrl-C, and 1 for a bug (traceback with SIUO_DEBUG=1).
-    Every error line passes through ``scrub`` (siuo-eval masks credentials with it)."""
+    Every error line passes through ``scrub`` (siuo-eval masks credentials with it).
+
+    At exit the objects still alive are frozen (``gc.freeze``), so Python's final collections skip them: with
+    the ``openai`` SDK loaded that saves ~0.25 s per process (nothing is left to write by then)."""
+    atexit.register(gc.freeze)
     try:
         return action()
     except (SiuoError, OSError) as error:
