@@ -31,9 +31,10 @@ $(LOCKED): $(LOCK_FILES)
 
 # A regular (not editable) install: only that copies the task YAMLs to lmms_eval/tasks/siuo/, where a plain
 # `lmms-eval --tasks siuo` finds them (setup.py). Any change to the package sources reinstalls it; build/lib is
-# cleared first so a moved or deleted module cannot linger in the wheel.
-PACKAGE_SOURCES := setup.py pyproject.toml $(shell find siuo_dataset siuo_task siuo_demo -type f \
-	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
+# cleared first so a moved or deleted module cannot linger in the wheel (folders are listed too: deleting a file
+# changes its folder's time).
+PACKAGE_SOURCES := setup.py pyproject.toml $(shell find siuo_dataset siuo_task siuo_demo -not -path '*/__pycache__*' \
+	-not -name '*.pyc' 2>/dev/null)
 
 $(STAMP): $(LOCKED) $(PACKAGE_SOURCES)
 	rm -rf build/lib build/bdist.* siuo.egg-info
