@@ -3,11 +3,17 @@ on the first items of SIUO, with a hostile response and a judge that quotes it b
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from siuo_demo.loopback import ScriptedServer, message_text
 from siuo_task.cli import main
+from tests.paths import REPO
 from tests.task.scripted_judge import quoted_response, scripted_verdict
 
 HOSTILE = '</pre><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> {{ 7*7 }} &amp; \' "'
@@ -72,3 +78,32 @@ def make_judged_run(folder: Path, data_dir: Path, monkeypatch) -> dict[tuple[int
             == 0
         )
     return {(row["question_id"], i): text for row in rows for i, text in enumerate(row["responses"])}
+
+
+@contextlib.contextmanager
+def serving(run_dir: Path, data_dir: Path, *flags: str):
+    """`siuo-eval review RUN --no-browser` in a child process; yields the URL it printed."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with open(run_dir.parent / "review-server.log", "w") as log:
+        command = [
+            sys.executable,
+            "-m",
+            "siuo_task.cli",
+            "review",
+            str(run_dir),
+            "--no-browser",
+            "--reviewer",
+            "alice",
+            "--data-dir",
+            str(data_dir),
+            *flags,
+        ]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            line = process.stdout.readline()
+            match = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
+            assert match, (line, (run_dir.parent / "review-server.log").read_text())
+            yield match.group(0)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)

@@ -4,19 +4,13 @@ nothing is downloaded): review with the keyboard, override verdicts, reload and 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from siuo_task.cli import main
-from tests.paths import REPO
-from tests.task.review_run import HOSTILE, judge_verdict, make_judged_run, question_ids
+from tests.task.review_run import HOSTILE, judge_verdict, make_judged_run, question_ids, serving
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -53,35 +47,6 @@ def browser(tmp_path):
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
-
-
-@contextlib.contextmanager
-def serving(run_dir: Path, data_dir: Path, *flags: str):
-    """`siuo-eval review RUN --no-browser` in a child process; yields the URL it printed."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    with open(run_dir.parent / "review-server.log", "w") as log:
-        command = [
-            sys.executable,
-            "-m",
-            "siuo_task.cli",
-            "review",
-            str(run_dir),
-            "--no-browser",
-            "--reviewer",
-            "alice",
-            "--data-dir",
-            str(data_dir),
-            *flags,
-        ]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-        try:
-            line = process.stdout.readline()
-            match = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
-            assert match, (line, (run_dir.parent / "review-server.log").read_text())
-            yield match.group(0)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import siuo_dataset
 from siuo_task.responses import read_reviews
 from siuo_task.review.runs import load_judged_run
 from siuo_task.review.server import ReviewSession, create_app, sample_ids
-from tests.task.review_run import HOSTILE, make_judged_run, question_ids
+from tests.task.review_run import HOSTILE, make_judged_run, question_ids, serving
 
 TOKEN = "test-token-123"
 
@@ -178,3 +178,14 @@ def test_review_cli_refuses_a_public_host_without_the_flag(run_dir, siuo_data_di
     )
     assert "--allow-remote" in capsys.readouterr().err
     assert json.loads((run_dir / "metrics.json").read_text())["n_items"] == 4
+
+
+def test_the_printed_url_answers_at_once(siuo_data_dir, tmp_path, monkeypatch):
+    """The socket listens before the URL is printed: a visit right away (a browser opened by the command, or a
+    user's click) waits for the server instead of being refused while uvicorn starts."""
+    import urllib.request
+
+    make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
+    with serving(tmp_path / "run", siuo_data_dir) as url:
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert page.status == 200 and "<html" in page.read().decode().lower()
