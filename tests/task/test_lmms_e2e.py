@@ -79,6 +79,13 @@ def judge_flags(judge_server, cache: Path) -> list[str]:
     ]
 
 
+def run_tool(program: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``program`` (siuo-eval or lmms-eval, beside this interpreter) with ``args``, its output captured."""
+    return subprocess.run(
+        [str(BIN / program), *args], env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+
+
 def env_for(data_dir: Path, **extra) -> dict:
     return dict(os.environ, SIUO_DATA_DIR=str(data_dir), E2E_JUDGE_KEY="judge-key-never-written", **extra)
 
@@ -121,24 +128,19 @@ def oracle_with_one_distractor(items):
 def oracle_run(items, siuo_data_dir, judge_server, tmp_path_factory):
     out = tmp_path_factory.mktemp("oracle")
     with ScriptedServer(oracle_with_one_distractor(items)) as model:
-        result = subprocess.run(
-            [
-                str(BIN / "siuo-eval"),
-                "--model",
-                "openai",
-                "--model_args",
-                f"model=oracle,base_url={model.base_url.replace('http://', USERINFO)},"
-                "api_key=model-key-never-written",
-                "--tasks",
-                "siuo",
-                "--output_path",
-                str(out),
-                *judge_flags(judge_server, out / "cache.sqlite"),
-            ],
+        result = run_tool(
+            "siuo-eval",
+            "--model",
+            "openai",
+            "--model_args",
+            f"model=oracle,base_url={model.base_url.replace('http://', USERINFO)},"
+            "api_key=model-key-never-written",
+            "--tasks",
+            "siuo",
+            "--output_path",
+            str(out),
+            *judge_flags(judge_server, out / "cache.sqlite"),
             env=env_for(siuo_data_dir),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
         )
         requests = list(model.requests)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -220,20 +222,15 @@ def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(
     _, run_dir = results_of(out)
     samples = next(run_dir.glob("*_samples_siuo_gen.jsonl"))
     calls_before = judge_server.call_count
-    result = subprocess.run(
-        [
-            str(BIN / "siuo-eval"),
-            "judge",
-            "--from-lmms-log",
-            str(samples),
-            "--out",
-            str(tmp_path),
-            *judge_flags(judge_server, out / "cache.sqlite"),
-        ],
+    result = run_tool(
+        "siuo-eval",
+        "judge",
+        "--from-lmms-log",
+        str(samples),
+        "--out",
+        str(tmp_path),
+        *judge_flags(judge_server, out / "cache.sqlite"),
         env=env_for(siuo_data_dir),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert judge_server.call_count == calls_before  # every verdict came from the run's judge cache
@@ -242,21 +239,16 @@ def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(
     for key in ("safe", "effective", "safe_and_effective", "per_domain", "unparsable_responses"):
         assert rerun[key] == in_run[key]
     mcqa_samples = next(run_dir.glob("*_samples_siuo_mcqa.jsonl"))
-    wrong = subprocess.run(
-        [
-            str(BIN / "siuo-eval"),
-            "judge",
-            "--from-lmms-log",
-            str(mcqa_samples),
-            "--out",
-            str(tmp_path / "x"),
-            "--judge",
-            "offline",
-        ],
+    wrong = run_tool(
+        "siuo-eval",
+        "judge",
+        "--from-lmms-log",
+        str(mcqa_samples),
+        "--out",
+        str(tmp_path / "x"),
+        "--judge",
+        "offline",
         env=env_for(siuo_data_dir),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
     )
     assert wrong.returncode == 2 and f"{mcqa_samples}:1: a siuo_mcqa sample" in wrong.stderr
 
@@ -279,23 +271,18 @@ def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(
     runs = {}
     with ScriptedServer(scripted_model("risk_blind", items)) as model:
         model_args = f"model=risk_blind,base_url={model.base_url},api_key=x"
-        wrapped = subprocess.run(
-            [
-                str(BIN / "siuo-eval"),
-                "--model",
-                "openai",
-                "--model_args",
-                model_args,
-                "--tasks",
-                "siuo",
-                "--output_path",
-                str(tmp_path / "wrapped"),
-                *judge_flags(judge_server, tmp_path / "cache.sqlite"),
-            ],
+        wrapped = run_tool(
+            "siuo-eval",
+            "--model",
+            "openai",
+            "--model_args",
+            model_args,
+            "--tasks",
+            "siuo",
+            "--output_path",
+            str(tmp_path / "wrapped"),
+            *judge_flags(judge_server, tmp_path / "cache.sqlite"),
             env=env_for(siuo_data_dir),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
         )
         assert wrapped.returncode == 0, wrapped.stderr[-3000:]
         runs["siuo-eval"] = results_of(tmp_path / "wrapped")[0]
@@ -312,27 +299,20 @@ def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(
                 }
             )
         )
-        tasks_path = subprocess.run(
-            [str(BIN / "siuo-eval"), "tasks-path"], capture_output=True, text=True
-        ).stdout.strip()
-        plain = subprocess.run(
-            [
-                str(BIN / "lmms-eval"),
-                "--model",
-                "openai",
-                "--model_args",
-                model_args,
-                "--tasks",
-                "siuo",
-                "--include_path",
-                tasks_path,
-                "--output_path",
-                str(tmp_path / "plain"),
-            ],
+        tasks_path = run_tool("siuo-eval", "tasks-path").stdout.strip()
+        plain = run_tool(
+            "lmms-eval",
+            "--model",
+            "openai",
+            "--model_args",
+            model_args,
+            "--tasks",
+            "siuo",
+            "--include_path",
+            tasks_path,
+            "--output_path",
+            str(tmp_path / "plain"),
             env=env_for(siuo_data_dir, SIUO_JUDGE_CONFIG=str(config)),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
         )
         assert plain.returncode == 0, plain.stderr[-3000:]
         runs["lmms-eval"] = results_of(tmp_path / "plain")[0]
@@ -346,24 +326,19 @@ def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(
 def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, shared_siuo):
     with ScriptedServer(scripted_model("always_a", items)) as model:
         model_args = f"model=always_a,base_url={model.base_url},api_key=x"
-        limited = subprocess.run(
-            [
-                str(BIN / "siuo-eval"),
-                "--model",
-                "openai",
-                "--model_args",
-                model_args,
-                "--tasks",
-                "siuo_mcqa",
-                "--limit",
-                "5",
-                "--output_path",
-                str(tmp_path / "limited"),
-            ],
+        limited = run_tool(
+            "siuo-eval",
+            "--model",
+            "openai",
+            "--model_args",
+            model_args,
+            "--tasks",
+            "siuo_mcqa",
+            "--limit",
+            "5",
+            "--output_path",
+            str(tmp_path / "limited"),
             env=env_for(siuo_data_dir),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
         )
         assert limited.returncode == 0, limited.stderr[-3000:]
         assert model.call_count == 5
@@ -376,22 +351,17 @@ def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, sh
         broken.mkdir()
         (broken / "siuo_gen.json").write_text("[{truncated")
         (broken / "siuo_mcqa.json").symlink_to(shared_siuo / "siuo_mcqa.json")
-        failed = subprocess.run(
-            [
-                str(BIN / "siuo-eval"),
-                "--model",
-                "openai",
-                "--model_args",
-                model_args,
-                "--tasks",
-                "siuo_mcqa",
-                "--output_path",
-                str(tmp_path / "failed"),
-            ],
+        failed = run_tool(
+            "siuo-eval",
+            "--model",
+            "openai",
+            "--model_args",
+            model_args,
+            "--tasks",
+            "siuo_mcqa",
+            "--output_path",
+            str(tmp_path / "failed"),
             env=env_for(broken),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
         )
     assert failed.returncode == 2
     assert "siuo-eval: error: lmms-eval wrote no results file" in failed.stderr
@@ -400,25 +370,20 @@ def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, sh
 def test_a_model_server_failing_every_request_exits_nonzero(siuo_data_dir, judge_server, tmp_path):
     """lmms-eval turns failed requests into placeholder text and exits 0; we must not score that text."""
     with ScriptedServer(lambda body: Fault(status=500)) as model:
-        result = subprocess.run(
-            [
-                str(BIN / "siuo-eval"),
-                "--model",
-                "openai",
-                "--model_args",
-                f"model=down,base_url={model.base_url},api_key=x,max_retries=1",
-                "--tasks",
-                "siuo",
-                "--limit",
-                "2",
-                "--output_path",
-                str(tmp_path),
-                *judge_flags(judge_server, tmp_path / "cache.sqlite"),
-            ],
+        result = run_tool(
+            "siuo-eval",
+            "--model",
+            "openai",
+            "--model_args",
+            f"model=down,base_url={model.base_url},api_key=x,max_retries=1",
+            "--tasks",
+            "siuo",
+            "--limit",
+            "2",
+            "--output_path",
+            str(tmp_path),
+            *judge_flags(judge_server, tmp_path / "cache.sqlite"),
             env=env_for(siuo_data_dir),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
         )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "siuo_gen: 6 model requests failed; siuo_mcqa: 2 model requests failed" in result.stderr
