@@ -19,7 +19,14 @@ from siuo_task.io import clean_text
 from siuo_task.judge.base import Judge, JudgeCall
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.calls import item_calls
-from siuo_task.judge.runner import BREAKER_AFTER, CallOutcome, Price, RunSummary, run_calls
+from siuo_task.judge.runner import (
+    BREAKER_AFTER,
+    DEFAULT_CONCURRENCY,
+    CallOutcome,
+    Price,
+    RunSummary,
+    run_calls,
+)
 from siuo_task.metrics import ResponseVerdict, generation_metrics
 from siuo_task.provenance import judge_block
 from siuo_task.verdicts import parse_verdict
@@ -108,7 +115,7 @@ def judge_responses(
     rows: Sequence[dict],
     *,
     cache: JudgeCache | None = None,
-    concurrency: int = 16,
+    concurrency: int = DEFAULT_CONCURRENCY,
     requests_per_minute: float | None = None,
     price: Price | None = None,
     progress: bool = True,

@@ -10,9 +10,9 @@ from pathlib import Path
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_task.judge.base import Judge
 from siuo_task.judge.cache import default_cache_path
-from siuo_task.judge.config import DEFAULT_CONCURRENCY, JUDGE_KINDS, JudgeConfig
+from siuo_task.judge.config import JUDGE_KINDS, JudgeConfig
 from siuo_task.judge.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from siuo_task.judge.runner import BREAKER_AFTER
+from siuo_task.judge.runner import BREAKER_AFTER, DEFAULT_CONCURRENCY
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

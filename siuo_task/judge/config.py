@@ -19,10 +19,9 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import Judge
 from siuo_task.judge.cache import JudgeCache, default_cache_path
 from siuo_task.judge.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from siuo_task.judge.runner import BREAKER_AFTER, Price
+from siuo_task.judge.runner import BREAKER_AFTER, DEFAULT_CONCURRENCY, Price
 
 JUDGE_KINDS = ("openai", "azure", "offline")
-DEFAULT_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from siuo_task.redact import redact
 
 Parse = Callable[[JudgeCall, str], Any]
 BREAKER_AFTER = 8  # calls in a row that could not reach the judge before the run stops
+DEFAULT_CONCURRENCY = 16  # judge calls in flight
 
 
 def error_message(error: BaseException, secrets: Sequence[str] = ()) -> str:
@@ -190,7 +191,7 @@ def run_calls(
     parse: Parse,
     *,
     cache: JudgeCache | None = None,
-    concurrency: int = 16,
+    concurrency: int = DEFAULT_CONCURRENCY,
     requests_per_minute: float | None = None,
     price: Price | None = None,
     progress: bool = True,

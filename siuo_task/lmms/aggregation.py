@@ -34,7 +34,7 @@ from siuo_dataset.sources import SiuoSource
 from siuo_task.io import write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import SIDE_FOLDER
-from siuo_task.lmms.task import loaded_siuo
+from siuo_task.lmms.task import loaded_siuo, sees_images
 from siuo_task.provenance import provenance
 
 JUDGE_CONFIG_ENV = "SIUO_JUDGE_CONFIG"  # path of a JSON judge config (written by siuo-eval)
@@ -160,11 +160,6 @@ def _judge_records(records: list[dict], args) -> dict:
         )
 
 
-def _sees_images(task: str) -> bool:
-    """Whether the model saw the images in ``task`` (not an image-blind ``*_text`` variant)."""
-    return not task.endswith("_text")
-
-
 def _failed(task: str, why: str, **counts) -> dict:
     print(f"ERROR: {task}: {why}. Its rates are left empty.", file=sys.stderr)
     return {"error": why, **counts}
@@ -207,7 +202,7 @@ def _judge(task: str, records: list[dict], args) -> dict:
     print(result.summary.line(), file=sys.stderr)
     metrics = {
         **result.metrics,
-        **provenance(loaded, judge=judge.info, images_used=_sees_images(task)),
+        **provenance(loaded, judge=judge.info, images_used=sees_images(task)),
         "failed_requests": 0,
     }
     write_side_files(args, task, metrics, result.judgements)
@@ -236,7 +231,7 @@ def _score_mcqa(records: list[dict], args) -> dict:
     metrics = mcqa_metrics(
         [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records]
     )
-    metrics.update(provenance(loaded_siuo(task), images_used=_sees_images(task)), failed_requests=0)
+    metrics.update(provenance(loaded_siuo(task), images_used=sees_images(task)), failed_requests=0)
     write_side_files(args, task, metrics, [{k: v for k, v in r.items() if k != "metric"} for r in records])
     return metrics
 

@@ -38,6 +38,7 @@ GEN_COUNTS = (
     "count_failed_requests@all",
 )
 _TASK_DATA: dict[str, LoadedSiuo] = {}  # task name -> the SIUO its documents came from
+_IMAGE_BLIND: set[str] = set()  # tasks whose YAML metadata says text_only (the model never sees the image)
 
 
 @functools.cache
@@ -52,6 +53,11 @@ def loaded_siuo(task: str, *, allow_missing_images: bool = True) -> LoadedSiuo:
     return _TASK_DATA[task]
 
 
+def sees_images(task: str) -> bool:
+    """Whether the model saw the images in ``task`` (its YAML metadata has no ``text_only``)."""
+    return task not in _IMAGE_BLIND
+
+
 class SiuoTask(ConfigurableMessagesTask):
     """A SIUO task whose documents come from ``siuo_dataset`` (config in ``dataset_name``)."""
 
@@ -60,6 +66,8 @@ class SiuoTask(ConfigurableMessagesTask):
 
     def download(self, dataset_kwargs=None) -> None:
         text_only = bool((self.config.metadata or {}).get("text_only"))
+        if text_only:
+            _IMAGE_BLIND.add(self.config.task)
         loaded = loaded_siuo(self.config.task, allow_missing_images=text_only)
         name = self.config.dataset_name
         data = datasets.Dataset.from_list(

@@ -4,9 +4,12 @@ It starts lmms-eval three times, so it takes ~30-45 s on a 2-core machine."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+
+import siuo_task
 
 
 def test_demo_on_two_items_without_images_says_placeholder_everywhere(tmp_path, shared_siuo):
@@ -38,3 +41,11 @@ def test_demo_on_two_items_without_images_says_placeholder_everywhere(tmp_path, 
     assert "Image-blind ablation: oracle" in markdown and "Judge validation" in markdown
     assert (out / "report" / "report.html").is_file() and lines[-1].startswith("report: ")
     assert not list(tmp_path.glob("siuo-demo-*"))  # placeholder images lived in a temp dir, now removed
+    # the flag travels in every lmms-eval result's provenance: placeholders counted where the model saw images
+    seen = {}
+    for path in (out / "runs").rglob("*.metrics.json"):
+        metrics = json.loads(path.read_text())
+        task = path.name.split(".")[0].split("_", 2)[2]
+        assert metrics["siuo_version"] == siuo_task.__version__, path
+        seen[task] = metrics["data"]["placeholder_images"]
+    assert seen == {"siuo_gen": 167, "siuo_mcqa": 167, "siuo_gen_text": 0, "siuo_mcqa_text": 0}
