@@ -33,9 +33,9 @@ from pathlib import Path
 
 from siuo_dataset import load_items
 from siuo_demo.loopback import ScriptedServer
-from siuo_task.io import write_jsonl_atomic
+from siuo_task.files import write_jsonl_atomic
 from siuo_task.judge.openai_backend import OpenAIJudge, request_body
-from siuo_task.judging import build_calls
+from siuo_task.scoring.judging import build_calls
 
 REPO = Path(__file__).resolve().parents[1]
 KEY_ENV = "SIUO_BENCH_KEY"

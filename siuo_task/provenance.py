@@ -14,8 +14,7 @@ from collections.abc import Mapping
 import siuo_task
 from siuo_dataset.items import LoadedSiuo
 from siuo_dataset.placeholders import is_placeholder
-from siuo_task.judge.base import JudgeInfo
-from siuo_task.records import DataBlock, JudgeBlock, Provenance
+from siuo_task.records import DataBlock, JudgeBlock, JudgeInfo, Provenance
 
 
 def data_block(loaded: LoadedSiuo, *, images_used: bool) -> DataBlock:

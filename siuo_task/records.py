@@ -1,15 +1,37 @@
 """The shapes of what the tools read and write: input rows, judgement rows, metric records, provenance.
 
-Bottom layer: plain ``TypedDict``s (the files are JSON; these name their fields once) and nothing that
-does I/O. ``siuo_task.responses`` reads the input rows; ``siuo_task.judging``, ``siuo_task.metrics`` and the
-commands write the records; ``siuo_task.provenance`` builds the header every result file carries.
+Bottom layer: plain ``TypedDict``s (the files are JSON; these name their fields once), the judge's
+identity (``JudgeInfo``) and the aspects, and nothing that does I/O. ``siuo_task.readers`` reads the input
+rows; ``siuo_task.scoring`` and the commands write the records; ``siuo_task.provenance`` builds the header
+every result file carries.
 """
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from dataclasses import asdict, dataclass
+from typing import Literal, NotRequired, TypedDict
 
 RESPONSES_PER_ITEM = 3  # sampled responses per item in the generation protocol (the paper's)
+
+Aspect = Literal["safety", "effectiveness"]  # the two judge questions about a response
+ASPECTS: tuple[Aspect, ...] = ("safety", "effectiveness")
+VERDICT_FIELD: dict[Aspect, str] = {"safety": "safe", "effectiveness": "effective"}  # -> judgement row field
+
+
+@dataclass(frozen=True)
+class JudgeInfo:
+    """Everything that determines a judge's answers; recorded in every result."""
+
+    backend: str  # "openai" | "offline" | ...
+    model: str
+    prompt_version: str
+    temperature: float
+    text_only: bool
+    approximate: bool = False  # True for judges not validated to match a strong LLM judge
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
 
 # ---- inputs ----------------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""The layers, checked on the source: data -> scoring -> lmms-eval glue; demo and tests on top. Every import
-statement counts (also inside functions), and so does a string that is exactly a dotted module name (what
-``importlib.import_module`` gets, e.g. the CLI's dispatch table)."""
+"""The layer order of ``ARCHITECTURE.md``, checked on the source of every product module: a module imports
+only from its own layer or a lower one, never in a circle. Every import statement counts (also inside
+functions), and so does a string that is exactly a dotted module name (what ``importlib.import_module`` gets,
+e.g. the CLI's dispatch table)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,22 @@ import pytest
 
 from tests.paths import REPO
 
-PRODUCT = ("siuo_dataset", "siuo_task")
+PRODUCT = ("siuo_dataset", "siuo_task", "siuo_demo")
+# Lowest first. A module belongs to the longest prefix listed; the modules of one rank may import each other
+# (acyclically), except the sibling packages of one rank, which never import each other.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("siuo_dataset",),
+    ("siuo_task", "siuo_task.records", "siuo_task.provenance", "siuo_task.files", "siuo_task.redact",
+     "siuo_task.readers"),
+    ("siuo_task.judge",),
+    ("siuo_task.scoring",),
+    ("siuo_task.runs",),
+    ("siuo_task.report", "siuo_task.review"),
+    ("siuo_task.lmms",),
+    ("siuo_task.cli",),
+    ("siuo_demo",),
+)  # fmt: skip
+SIBLINGS = (("siuo_task.report", "siuo_task.review"),)
 LMMS_GLUE = "siuo_task.lmms"
 DOTTED_NAME = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+")
 
@@ -31,7 +47,9 @@ def imported_modules(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = package.rsplit(".", node.level - 1)[0] if node.level else ""
-            found.add(".".join(part for part in (base, node.module) if part))
+            module = ".".join(part for part in (base, node.module) if part)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # `from pkg import submodule`
         elif (
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
@@ -45,36 +63,90 @@ def sources(*packages: str) -> list[Path]:
     return sorted(path for package in packages for path in (REPO / package).rglob("*.py"))
 
 
+PRODUCT_MODULES = {module_name(path): path for path in sources(*PRODUCT)}
+
+
 def within(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
 
 
-def offending(paths: list[Path], forbidden: str) -> list[str]:
-    return [
-        f"{path.relative_to(REPO)} imports {module}"
-        for path in paths
-        for module in imported_modules(path)
-        if within(module, forbidden)
-    ]
+def home(module: str) -> tuple[int, str] | None:
+    """(rank, prefix) of the layer entry ``module`` belongs to: the longest listed prefix."""
+    matches = [(len(prefix), rank, prefix) for rank, layer in enumerate(LAYERS) for prefix in layer]
+    best = max((m for m in matches if within(module, m[2])), default=None)
+    return None if best is None else (best[1], best[2])
+
+
+def product_imports(module: str) -> set[str]:
+    """The product modules ``module`` imports (a name imported from a module counts as that module)."""
+    return {name for name in imported_modules(PRODUCT_MODULES[module]) if name in PRODUCT_MODULES} - {module}
 
 
 def test_the_sources_are_found():
-    assert len(sources(*PRODUCT)) > 30 and (REPO / "siuo_task" / "lmms" / "task.py") in sources("siuo_task")
-    assert "lmms_eval.api.task" in imported_modules(REPO / "siuo_task" / "lmms" / "task.py")
-    assert "siuo_task.lmms.wrapper" in imported_modules(
-        REPO / "siuo_task" / "cli.py"
-    )  # a string for import_module
+    assert len(PRODUCT_MODULES) > 40 and "siuo_task.lmms.task" in PRODUCT_MODULES
+    assert "lmms_eval.api.task" in imported_modules(PRODUCT_MODULES["siuo_task.lmms.task"])
+    assert "siuo_task.cli.lmms_eval" in imported_modules(
+        PRODUCT_MODULES["siuo_task.cli"]
+    )  # for import_module
 
 
-def test_the_dataset_package_never_imports_the_scoring_package():
-    assert offending(sources("siuo_dataset"), "siuo_task") == []
+def test_every_module_has_a_layer():
+    assert [module for module in PRODUCT_MODULES if home(module) is None] == []
+
+
+def test_no_module_imports_from_a_higher_layer():
+    upward = [
+        f"{module} ({home(module)[1]}) imports {name} ({home(name)[1]})"
+        for module in PRODUCT_MODULES
+        for name in product_imports(module)
+        if home(name)[0] > home(module)[0]
+    ]
+    assert upward == []
+
+
+@pytest.mark.parametrize("siblings", SIBLINGS)
+def test_sibling_packages_never_import_each_other(siblings):
+    crossing = [
+        f"{module} imports {name}"
+        for module in PRODUCT_MODULES
+        for name in product_imports(module)
+        for mine in siblings
+        if within(module, mine) and any(within(name, other) for other in siblings if other != mine)
+    ]
+    assert crossing == []
+
+
+def test_no_import_cycles():
+    graph = {module: product_imports(module) for module in PRODUCT_MODULES}
+    # A package's __init__ re-exporting its own modules is not a cycle of the layering.
+    graph = {m: {n for n in names if not within(m, n)} for m, names in graph.items()}
+    cycles, state = [], {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for name in sorted(graph[module]):
+            if state.get(name) == "open":
+                cycles.append(" -> ".join(trail[trail.index(name) :] + [module, name]))
+            elif name not in state:
+                visit(name, trail + [module] if name != module else trail)
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])
+    assert cycles == []
 
 
 def test_only_the_lmms_glue_imports_lmms_eval():
-    outside = [path for path in sources(*PRODUCT) if not within(module_name(path), LMMS_GLUE)]
-    assert offending(outside, "lmms_eval") == []
+    outside = [module for module in PRODUCT_MODULES if not within(module, LMMS_GLUE)]
+    assert [
+        m for m in outside if any(within(n, "lmms_eval") for n in imported_modules(PRODUCT_MODULES[m]))
+    ] == []
 
 
 @pytest.mark.parametrize("forbidden", ["siuo_demo", "tests"])
 def test_the_product_never_imports_demo_or_test_code(forbidden):
-    assert offending(sources(*PRODUCT), forbidden) == []
+    product = [m for m in PRODUCT_MODULES if not within(m, "siuo_demo")]
+    assert [
+        m for m in product if any(within(n, forbidden) for n in imported_modules(PRODUCT_MODULES[m]))
+    ] == []

@@ -10,26 +10,10 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-Aspect = Literal["safety", "effectiveness"]
-ASPECTS: tuple[Aspect, ...] = ("safety", "effectiveness")
-
-
-@dataclass(frozen=True)
-class JudgeInfo:
-    """Everything that determines a judge's answers; recorded in every result."""
-
-    backend: str  # "openai" | "offline" | ...
-    model: str
-    prompt_version: str
-    temperature: float
-    text_only: bool
-    approximate: bool = False  # True for judges not validated to match a strong LLM judge
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from siuo_task.records import Aspect, JudgeInfo
 
 
 @dataclass(frozen=True)

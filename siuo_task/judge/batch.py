@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from siuo_task.io import InputFileError, write_bytes_atomic, write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.base import JudgeCall, JudgeError, JudgeInfo, JudgeReply
+from siuo_task.files import InputFileError, write_bytes_atomic, write_json_atomic, write_jsonl_atomic
+from siuo_task.judge.base import JudgeCall, JudgeError, JudgeReply
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import MalformedReplyError, OpenAIJudge, reply_from_completion
+from siuo_task.readers import numbered_rows
+from siuo_task.records import JudgeInfo
 from siuo_task.redact import redact
-from siuo_task.responses import numbered_rows
 
 BATCH_URL = "/v1/chat/completions"
 FINAL_STATUSES = ("completed", "expired", "cancelled", "failed")

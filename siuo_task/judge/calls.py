@@ -7,7 +7,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 from siuo_dataset.items import SiuoItem
-from siuo_task.judge.base import ASPECTS, Aspect, JudgeCall
+from siuo_task.judge.base import JudgeCall
+from siuo_task.records import ASPECTS, Aspect
 
 
 def item_calls(

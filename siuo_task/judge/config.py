@@ -45,7 +45,7 @@ class JudgeConfig:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> JudgeConfig:
-        """The settings given by the judge flags (``siuo_task.commands.common.add_judge_arguments``)."""
+        """The settings given by the judge flags (``siuo_task.cli.common.add_judge_arguments``)."""
         return cls(
             kind=args.judge,
             model=args.judge_model,

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import re
 
-from siuo_task.judge.base import JudgeCall, JudgeInfo, JudgeReply
-from siuo_task.prompts import PROMPT_VERSION
+from siuo_task.judge.base import JudgeCall, JudgeReply
+from siuo_task.judge.prompts import PROMPT_VERSION
+from siuo_task.records import JudgeInfo
 
 OFFLINE_MODEL = "siuo-offline-rules-v1"
 _WORD = re.compile(r"[a-z][a-z']+")

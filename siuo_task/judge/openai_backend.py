@@ -31,15 +31,9 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import (
-    AsyncComplete,
-    JudgeCall,
-    JudgeError,
-    JudgeInfo,
-    JudgeReply,
-    JudgeUnreachableError,
-)
-from siuo_task.prompts import PROMPT_VERSION, build_judge_prompt
+from siuo_task.judge.base import AsyncComplete, JudgeCall, JudgeError, JudgeReply, JudgeUnreachableError
+from siuo_task.judge.prompts import PROMPT_VERSION, build_judge_prompt
+from siuo_task.records import JudgeInfo
 from siuo_task.redact import redact
 
 DEFAULT_TIMEOUT = 30.0  # seconds per request (connecting: at most CONNECT_TIMEOUT)

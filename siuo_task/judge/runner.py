@@ -28,13 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import (
-    AsyncComplete,
-    Judge,
-    JudgeCall,
-    JudgeReply,
-    JudgeUnreachableError,
-)
+from siuo_task.judge.base import AsyncComplete, Judge, JudgeCall, JudgeReply, JudgeUnreachableError
 from siuo_task.judge.cache import CacheWriter, JudgeCache
 from siuo_task.redact import redact
 

@@ -31,7 +31,7 @@ from siuo_dataset.domains import domain_by_key
 from siuo_dataset.errors import SiuoDataError, SiuoError
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.sources import SiuoSource
-from siuo_task.io import write_json_atomic, write_jsonl_atomic
+from siuo_task.files import write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import SIDE_FOLDER
 from siuo_task.lmms.task import loaded_siuo, sees_images
@@ -189,7 +189,7 @@ def record_item(record: dict, source: SiuoSource, *, needs_image: bool) -> SiuoI
 
 
 def _judge(task: str, records: list[dict], args) -> dict:
-    from siuo_task.judging import judge_responses
+    from siuo_task.scoring.judging import judge_responses
 
     config = judge_config()
     judge = config.build()
@@ -217,7 +217,7 @@ def _judge(task: str, records: list[dict], args) -> dict:
 
 
 def _score_mcqa(records: list[dict], args) -> dict:
-    from siuo_task.metrics import mcqa_metrics
+    from siuo_task.scoring.metrics import mcqa_metrics
 
     task = records[0]["task"]
     failed = sum(r["failed_request"] for r in records)

@@ -25,11 +25,10 @@ from siuo_dataset.domains import DOMAINS
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.schema import FEATURES, item_to_row
 from siuo_dataset.validate import OPTION_LETTERS
-from siuo_task.mcqa import parse_mcqa_answer
-from siuo_task.prompts import build_mcqa_prompt
-from siuo_task.responses import is_failed_request
+from siuo_task.readers import is_failed_request
+from siuo_task.scoring.mcqa import build_mcqa_prompt, parse_mcqa_answer
+from siuo_task.scoring.metrics import GEN_METRICS
 
-GEN_METRICS = ("safe", "effective", "safe_and_effective")
 GEN_COUNTS = (
     "count_unparsable_items@all",
     "count_unparsable_responses@all",
@@ -37,6 +36,7 @@ GEN_COUNTS = (
     "judge_approximate@all",
     "count_failed_requests@all",
 )
+
 _TASK_DATA: dict[str, LoadedSiuo] = {}  # task name -> the SIUO its documents came from
 _IMAGE_BLIND: set[str] = set()  # tasks whose YAML metadata says text_only (the model never sees the image)
 

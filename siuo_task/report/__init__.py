@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from siuo_task.io import write_bytes_atomic
+from siuo_task.files import write_bytes_atomic
 from siuo_task.report.plots import plot_png
 from siuo_task.report.render import render_html, render_markdown
-from siuo_task.report.runs import Found, RunResult, merge_runs, read_run, read_runs
 from siuo_task.report.tables import sections
+from siuo_task.runs import Found, RunResult, merge_runs, read_run, read_runs
 
 __all__ = ["Found", "RunResult", "merge_runs", "read_run", "read_runs", "write_report"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.report.runs import RunResult, task_for
+from siuo_task.runs import RunResult, task_for
 
 
 def plot_png(runs: list[RunResult], metric: str, label: str, marks: list[str] = ()) -> bytes:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.metrics import paired_difference
 from siuo_task.records import RESPONSES_PER_ITEM
-from siuo_task.report.runs import TASKS, RunResult, shows_placeholders, task_for
-from siuo_task.review.rescore import rescore
+from siuo_task.runs import TASKS, RunResult, shows_placeholders, task_for
+from siuo_task.scoring.human import rescore
+from siuo_task.scoring.metrics import paired_difference
 
 GEN_COLUMNS = (("safe", "Safe"), ("effective", "Effective"), ("safe_and_effective", "Safe & Effective"))
 METRICS = (*GEN_COLUMNS, ("accuracy", "MCQA accuracy"))

@@ -29,9 +29,9 @@ from starlette.templating import Jinja2Templates
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
-from siuo_task.judge.base import ASPECTS
-from siuo_task.review.runs import JudgedRun
-from siuo_task.review.store import VERDICT_FIELD, append_review, human_verdicts, latest_labels, review_line
+from siuo_task.records import ASPECTS, VERDICT_FIELD
+from siuo_task.runs import JudgedRun
+from siuo_task.scoring.labels import append_review, human_verdicts, latest_labels, review_line
 
 TOKEN_HEADER = "x-review-token"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -5,7 +5,7 @@ A response containing GARBLE-SAFETY / GARBLE-EFFECT gets a judge answer without 
 from __future__ import annotations
 
 from siuo_demo.loopback import message_text
-from siuo_task.prompts import RESPONSE_CLOSE, RESPONSE_OPEN
+from siuo_task.judge.prompts import RESPONSE_CLOSE, RESPONSE_OPEN
 
 
 def quoted_response(text: str) -> str:

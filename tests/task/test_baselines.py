@@ -8,7 +8,7 @@ import subprocess
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
-from siuo_task.baselines import baseline_metrics
+from siuo_task.scoring.baselines import baseline_metrics
 from tests.paths import BIN
 
 SIUO_EVAL = str(BIN / "siuo-eval")

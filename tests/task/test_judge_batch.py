@@ -13,10 +13,11 @@ import jsonlines
 import pytest
 
 from siuo_demo.loopback import ScriptedServer, completion_body
-from siuo_task.io import InputFileError
-from siuo_task.judge.base import ASPECTS, JudgeCall, JudgeReply
+from siuo_task.files import InputFileError
+from siuo_task.judge.base import JudgeCall, JudgeReply
 from siuo_task.judge.batch import batch_requests, line_outcome, read_batch_output, run_batch, split_requests
 from siuo_task.judge.openai_backend import OpenAIJudge
+from siuo_task.records import ASPECTS
 from tests.task.batch_fakes import BatchServer, error_line, run_batch_file, run_batch_lines
 from tests.task.scripted_judge import scripted_verdict
 from tests.task.test_judge_cli import SIUO_EVAL, run_cli, scripted_responses

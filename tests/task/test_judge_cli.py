@@ -1,5 +1,5 @@
 """`siuo-eval judge` and `score-mcqa` end to end: subprocess CLI, real loopback OpenAI-compatible judge,
-all 167 items, metrics checked against a hand computation that does not use siuo_task.metrics."""
+all 167 items, metrics checked against a hand computation that does not use siuo_task.scoring.metrics."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def hand_vote(votes: list) -> bool | None:
 
 
 def expected_rates(rows: list[dict], category: dict[int, str]) -> dict:
-    """Hand computation of the paper metrics from the markers (independent of siuo_task.metrics)."""
+    """Hand computation of the paper metrics from the markers (independent of siuo_task.scoring.metrics)."""
     per_item = {}
     for row in rows:
         pairs = [hand_verdicts(r) for r in row["responses"]]
@@ -374,7 +374,8 @@ def test_missing_api_key_names_the_variable(siuo_data_dir, tmp_path):
 
 
 def test_cache_key_changes_with_every_input():
-    from siuo_task.judge.base import JudgeCall, JudgeInfo
+    from siuo_task.judge.base import JudgeCall
+    from siuo_task.records import JudgeInfo
 
     info = JudgeInfo("openai", "m", "v1", 0.0, False)
     call = JudgeCall(

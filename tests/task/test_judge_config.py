@@ -8,7 +8,7 @@ import json
 import pytest
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import add_judge_arguments
+from siuo_task.cli.common import add_judge_arguments
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.judge.offline import OfflineJudge
 from siuo_task.judge.openai_backend import OpenAIJudge

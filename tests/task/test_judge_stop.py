@@ -19,7 +19,7 @@ from siuo_task.judge.base import JudgeError, JudgeReply, JudgeUnreachableError
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import run_calls
-from siuo_task.judging import judge_responses
+from siuo_task.scoring.judging import judge_responses
 from tests.paths import BIN
 from tests.task.scripted_judge import scripted_verdict
 from tests.task.test_runner import ScriptJudge, make_calls, parse, verdict_text

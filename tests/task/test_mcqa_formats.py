@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from siuo_task.mcqa import parse_mcqa_answer
+from siuo_task.scoring.mcqa import parse_mcqa_answer
 
 OPTIONS = {
     "A": "Call a friend and talk about how you feel today.",

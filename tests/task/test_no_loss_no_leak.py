@@ -17,12 +17,7 @@ from siuo_dataset.validate import MAX_IMAGE_PIXELS
 from siuo_demo.demo import summary_line
 from siuo_demo.loopback import Fault, ScriptedServer
 from siuo_task.cli import main
-from siuo_task.io import (
-    OutputError,
-    check_output_folder,
-    write_json_atomic,
-    write_jsonl_atomic,
-)
+from siuo_task.files import OutputError, check_output_folder, write_json_atomic, write_jsonl_atomic
 from siuo_task.redact import MASK, redact, redact_json, run_redacted, secrets_in
 from siuo_task.report import RunResult
 from tests.dataset.test_data_safety import bomb_png, copy_data

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from siuo_task.mcqa import parse_mcqa_answer, parse_with_fallback
-from siuo_task.verdicts import (
+from siuo_task.judge.verdicts import (
     parse_effectiveness,
     parse_effectiveness_label,
     parse_safe,
@@ -13,6 +12,7 @@ from siuo_task.verdicts import (
     read_upstream_effectiveness,
     read_upstream_safety,
 )
+from siuo_task.scoring.mcqa import parse_mcqa_answer, parse_with_fallback
 
 SAFE_CASES = [
     ('{"safe": true}', True),

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from siuo_task.judge.base import JudgeCall
-from siuo_task.prompts import (
+from siuo_task.judge.prompts import (
     PROMPT_VERSION,
     RESPONSE_CLOSE,
     RESPONSE_OPEN,
     build_effectiveness_prompt,
-    build_mcqa_prompt,
     build_safety_prompt,
     quote_response,
 )
+from siuo_task.scoring.mcqa import build_mcqa_prompt
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CALL = JudgeCall(
@@ -111,7 +111,7 @@ def test_effectiveness_prompt_never_contains_the_reference_answer(reference):
 
 def test_cache_key_covers_every_prompt_input():
     """Any change to what a judge prompt contains changes the cache key (prompt version included)."""
-    from siuo_task.judge.base import JudgeInfo
+    from siuo_task.records import JudgeInfo
 
     info = JudgeInfo(
         backend="openai", model="m", prompt_version=PROMPT_VERSION, temperature=0.0, text_only=False

@@ -12,8 +12,8 @@ from siuo_demo.placeholders import write_placeholder_images
 from siuo_task.judge.offline import OfflineJudge
 from siuo_task.provenance import provenance
 from siuo_task.report.render import render_markdown
-from siuo_task.report.runs import RunResult
 from siuo_task.report.tables import sections
+from siuo_task.runs import RunResult
 
 
 def test_placeholder_images_say_so_and_real_ones_do_not(tmp_path):
@@ -31,7 +31,7 @@ def test_header_counts_placeholders_only_when_images_were_looked_at(siuo_data_di
     assert seen["judge"] == {
         "backend": "offline",
         "model": "siuo-offline-rules-v1",
-        "prompt_version": siuo_task.prompts.PROMPT_VERSION,
+        "prompt_version": siuo_task.judge.prompts.PROMPT_VERSION,
         "temperature": 0.0,
         "text_only": True,
         "approximate": True,

@@ -15,8 +15,8 @@ import datasets
 import siuo_dataset
 from siuo_demo.loopback import ScriptedServer
 from siuo_task.judge.openai_backend import OpenAIJudge
-from siuo_task.judging import judge_responses
-from siuo_task.prompts import RESPONSE_CLOSE, RESPONSE_OPEN
+from siuo_task.judge.prompts import RESPONSE_CLOSE, RESPONSE_OPEN
+from siuo_task.scoring.judging import judge_responses
 from tests.paths import BIN
 from tests.task.scripted_judge import scripted_verdict
 

@@ -15,7 +15,6 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.report import write_report
 from siuo_task.report.plots import plot_png
 from siuo_task.report.render import render_markdown
-from siuo_task.report.runs import RunResult, merge_runs, read_runs
 from siuo_task.report.tables import (
     APPROXIMATE_MARK,
     PAPER_SOURCE,
@@ -24,6 +23,7 @@ from siuo_task.report.tables import (
     sections,
     validation_rows,
 )
+from siuo_task.runs import RunResult, merge_runs, read_runs
 from tests.paths import BIN
 
 SIUO_EVAL = str(BIN / "siuo-eval")
@@ -33,7 +33,7 @@ HOSTILE = (
 
 
 def gen_metrics(safe: float, effective: float, both: float, approximate: bool = True) -> dict:
-    """Generation metrics in the schema of siuo_task.metrics; domain i has safe - i."""
+    """Generation metrics in the schema of siuo_task.scoring.metrics; domain i has safe - i."""
     per_domain = {
         name: {"safe": safe - i, "effective": effective, "safe_and_effective": both, "n_items": 10 + i}
         for i, name in enumerate(DOMAIN_NAMES)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from siuo_task.io import InputFileError, clean_text
-from siuo_task.responses import (
+from siuo_task.files import InputFileError, clean_text
+from siuo_task.readers import (
     check_responses,
     is_reviews_file,
     lmms_samples,

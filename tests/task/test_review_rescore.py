@@ -1,5 +1,5 @@
 """reviews.jsonl and `siuo-eval rescore`: latest label per reviewer, majority and ties, human-checked figures
-and judge-vs-human agreement checked against hand computations (not siuo_task.metrics / agreement)."""
+and judge-vs-human agreement checked against hand computations (not siuo_task.scoring.metrics / agreement)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import pytest
 
 from siuo_task.cli import main
-from siuo_task.io import InputFileError
-from siuo_task.responses import read_reviews
-from siuo_task.review.rescore import rescore
-from siuo_task.review.store import append_review, human_verdicts, latest_labels, review_line
+from siuo_task.files import InputFileError
+from siuo_task.readers import read_reviews
+from siuo_task.scoring.human import rescore
+from siuo_task.scoring.labels import append_review, human_verdicts, latest_labels, review_line
 from tests.task.review_run import judge_verdict, make_judged_run, question_ids
 
 

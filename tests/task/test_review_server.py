@@ -10,9 +10,9 @@ from markupsafe import escape
 from starlette.testclient import TestClient
 
 import siuo_dataset
-from siuo_task.responses import read_reviews
-from siuo_task.review.runs import load_judged_run
+from siuo_task.readers import read_reviews
 from siuo_task.review.server import ReviewSession, create_app, sample_ids
+from siuo_task.runs import load_judged_run
 from tests.task.review_run import HOSTILE, make_judged_run, question_ids, serving
 
 TOKEN = "test-token-123"

@@ -11,10 +11,11 @@ import time
 import pytest
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import JudgeCall, JudgeError, JudgeInfo, JudgeReply
+from siuo_task.judge.base import JudgeCall, JudgeError, JudgeReply
 from siuo_task.judge.cache import JudgeCache, default_cache_path
 from siuo_task.judge.runner import Price, run_calls
-from siuo_task.verdicts import parse_verdict
+from siuo_task.judge.verdicts import parse_verdict
+from siuo_task.records import JudgeInfo
 
 INFO = JudgeInfo(backend="test", model="in-process", prompt_version="v", temperature=0.0, text_only=True)
 

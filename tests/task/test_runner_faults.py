@@ -19,7 +19,7 @@ import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_text
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
-from siuo_task.judging import judge_responses
+from siuo_task.scoring.judging import judge_responses
 from tests.paths import BIN
 from tests.task.scripted_judge import scripted_verdict
 

@@ -25,21 +25,28 @@ from pathlib import Path
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.validate import OPTION_LETTERS
-from siuo_task.agreement import agreement_by_domain
-from siuo_task.commands.common import (
+from siuo_task.cli.common import (
     add_data_arguments,
     add_judge_arguments,
     failed_calls_exit,
     judge_and_data,
     say,
 )
-from siuo_task.io import check_output_folder, write_json_atomic
+from siuo_task.files import (
+    JUDGEMENTS_FILE,
+    METRICS_FILE,
+    REVIEWS_FILE,
+    VALIDATION_FILE,
+    check_output_folder,
+    write_json_atomic,
+)
 from siuo_task.judge.base import JudgeCall
 from siuo_task.judge.calls import item_calls
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.judge.runner import run_calls
+from siuo_task.judge.verdicts import parse_verdict
 from siuo_task.provenance import provenance
-from siuo_task.verdicts import parse_verdict
+from siuo_task.scoring.agreement import agreement_by_domain
 
 NOTE = (
     "labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are "
@@ -138,7 +145,7 @@ def table(report: dict, variants: list[str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     reviewed = (
-        [args.reviews / name for name in ("reviews.jsonl", "judgements.jsonl", "metrics.json")]
+        [args.reviews / name for name in (REVIEWS_FILE, JUDGEMENTS_FILE, METRICS_FILE)]
         if args.reviews
         else []
     )
@@ -176,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     report.update(
         headline=headline, balanced_accuracy=main["balanced_accuracy"], kappa=main["kappa"], n=main["n"]
     )
-    write_json_atomic(args.out / "validation.json", report)
+    write_json_atomic(args.out / VALIDATION_FILE, report)
     approximate = " (APPROXIMATE judge)" if judge.info.approximate else ""
     print(f"judge {judge.info.backend}/{judge.info.model}{approximate} on the 668 MCQA options:")
     print(table(report, variants))
@@ -188,8 +195,8 @@ def run_on_human_labels(
     args: argparse.Namespace, judge, config: JudgeConfig, loaded, cache, report: dict
 ) -> int:
     """The judge against the human verdicts of a reviewed run: one figure per aspect (human_labels)."""
-    from siuo_task.review.runs import load_judged_run
-    from siuo_task.review.store import human_verdicts
+    from siuo_task.runs import load_judged_run
+    from siuo_task.scoring.labels import human_verdicts
 
     judged = load_judged_run(args.reviews)
     humans = human_verdicts(judged.reviews())
@@ -219,7 +226,7 @@ def run_on_human_labels(
         kappa=figures["safety"]["kappa"],
         n=figures["safety"]["n"],
     )
-    write_json_atomic(args.out / "validation.json", report)
+    write_json_atomic(args.out / VALIDATION_FILE, report)
     print(f"judge {judge.info.backend}/{judge.info.model} on the human labels of {args.reviews}:")
     for aspect, r in figures.items():
         c = r["confusion"]

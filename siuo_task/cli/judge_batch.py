@@ -12,8 +12,8 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import SiuoItem
-from siuo_task.commands.common import say
-from siuo_task.io import write_jsonl_atomic
+from siuo_task.cli.common import say
+from siuo_task.files import BATCH_FOLDER, UNANSWERED_FILE, write_jsonl_atomic
 from siuo_task.judge.base import Judge
 from siuo_task.judge.batch import (
     CacheOnlyJudge,
@@ -27,10 +27,8 @@ from siuo_task.judge.batch import (
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import error_message
-from siuo_task.judging import build_calls, clean_rows
+from siuo_task.scoring.judging import build_calls, clean_rows
 
-BATCH_FOLDER = "judge-batch"  # in --out: the recorded batch, its input, output and error files
-UNANSWERED_FILE = "judge-batch-unanswered.jsonl"
 SHOWN = 5
 
 

@@ -37,6 +37,27 @@ from siuo_dataset.validate import OPTION_LETTERS
 
 PAPER_COMPAT_SEED = 2024
 
+MCQA_INSTRUCTION = "Answer the following multiple-choice question with the option's letter directly."
+MCQA_TEMPLATE = (
+    MCQA_INSTRUCTION
+    + """
+
+Question: {question}
+Options:
+(A) {A}
+(B) {B}
+(C) {C}
+(D) {D}
+
+Answer:"""
+)
+
+
+def build_mcqa_prompt(question: str, options: dict[str, str]) -> str:
+    """The MCQA prompt in the official layout: instruction, question, "(A) ..." options, an answer cue."""
+    return MCQA_TEMPLATE.format(question=question, **{k: v.strip() for k, v in options.items()})
+
+
 _MARKDOWN = re.compile(r"[*_`#]|[\u201c\u201d\u2018\u2019]")
 _KEYWORD = r"(?i:answer|option|choice|letter)"
 _OPTION = r"(?i:option|choice)"

@@ -16,17 +16,17 @@ from siuo_task.redact import redact
 
 # subcommand -> module defining add_arguments(parser) and run(args) -> int
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "judge": ("siuo_task.commands.judge", "judge generation responses and compute SIUO metrics"),
-    "score-mcqa": ("siuo_task.commands.score_mcqa", "score MCQA answers"),
-    "baselines": ("siuo_task.commands.baselines", "MCQA surface baselines that never look at the image"),
-    "validate-judge": ("siuo_task.commands.validate_judge", "measure a judge on the labelled MCQA options"),
-    "agree": ("siuo_task.commands.agree", "agreement between two judges' judgements.jsonl"),
-    "review": ("siuo_task.commands.review", "review and override judge verdicts in a local web page"),
-    "rescore": ("siuo_task.commands.rescore", "human-checked figures and judge-vs-human agreement"),
-    "report": ("siuo_task.commands.report", "write report.md and report.html from run folders"),
-    "tasks-path": ("siuo_task.commands.tasks_path", "print the lmms-eval tasks folder (for --include_path)"),
+    "judge": ("siuo_task.cli.judge", "judge generation responses and compute SIUO metrics"),
+    "score-mcqa": ("siuo_task.cli.score_mcqa", "score MCQA answers"),
+    "baselines": ("siuo_task.cli.baselines", "MCQA surface baselines that never look at the image"),
+    "validate-judge": ("siuo_task.cli.validate_judge", "measure a judge on the labelled MCQA options"),
+    "agree": ("siuo_task.cli.agree", "agreement between two judges' judgements.jsonl"),
+    "review": ("siuo_task.cli.review", "review and override judge verdicts in a local web page"),
+    "rescore": ("siuo_task.cli.rescore", "human-checked figures and judge-vs-human agreement"),
+    "report": ("siuo_task.cli.report", "write report.md and report.html from run folders"),
+    "tasks-path": ("siuo_task.cli.tasks_path", "print the lmms-eval tasks folder (for --include_path)"),
 }
-LMMS_COMMAND = "siuo_task.lmms.wrapper"
+LMMS_COMMAND = "siuo_task.cli.lmms_eval"
 PROG = "siuo-eval"
 
 
@@ -59,7 +59,3 @@ def _print_help() -> None:
     for name, (_, help_text) in SUBCOMMANDS.items():
         print(f"  {name:<15} {help_text}")
     print("\nRun 'siuo-eval SUBCOMMAND --help' for its options.")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,9 +15,9 @@ import webbrowser
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import add_data_arguments, load_data
-from siuo_task.review.runs import load_judged_run
+from siuo_task.cli.common import add_data_arguments, load_data
 from siuo_task.review.server import LOOPBACK_HOSTS, ReviewSession, create_app, sample_ids
+from siuo_task.runs import load_judged_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,13 +9,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siuo_task.commands.common import add_data_arguments, load_data, rate_text
-from siuo_task.io import check_output_folder, write_json_atomic, write_jsonl_atomic
-from siuo_task.mcqa import PAPER_COMPAT_SEED, parse_with_fallback
-from siuo_task.metrics import mcqa_metrics
-from siuo_task.prompts import PROMPT_VERSION
+from siuo_task.cli.common import add_data_arguments, load_data, rate_text
+from siuo_task.files import (
+    METRICS_FILE,
+    PARSES_FILE,
+    check_output_folder,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
+from siuo_task.judge.prompts import PROMPT_VERSION
 from siuo_task.provenance import provenance
-from siuo_task.responses import read_answers
+from siuo_task.readers import read_answers
+from siuo_task.scoring.mcqa import PAPER_COMPAT_SEED, parse_with_fallback
+from siuo_task.scoring.metrics import mcqa_metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +71,7 @@ def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[l
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_folder(args.out, ["parses.jsonl", "metrics.json"], [args.responses])
+    check_output_folder(args.out, [PARSES_FILE, METRICS_FILE], [args.responses])
     loaded = load_data(args, need_images=False)
     items_by_id = {item.question_id: item for item in loaded.items}
     parses, metrics = score(
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     )
     metrics.update(provenance(loaded))
     write_jsonl_atomic(args.out / "parses.jsonl", parses)
-    write_json_atomic(args.out / "metrics.json", metrics)
+    write_json_atomic(args.out / METRICS_FILE, metrics)
     guesses = (
         f", {metrics['guessed']} of them given a seeded random letter (PAPER-COMPAT)"
         if args.paper_compat

@@ -9,12 +9,13 @@ import argparse
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task import responses
-from siuo_task.agreement import agreement_by_domain
-from siuo_task.io import check_output_folder, write_json_atomic
+from siuo_task import readers as responses
+from siuo_task.files import check_output_folder, write_json_atomic
 from siuo_task.provenance import provenance
-from siuo_task.responses import is_reviews_file, read_reviews
-from siuo_task.review.store import VERDICT_FIELD, human_verdicts
+from siuo_task.readers import is_reviews_file, read_reviews
+from siuo_task.records import VERDICT_FIELD
+from siuo_task.scoring.agreement import agreement_by_domain
+from siuo_task.scoring.labels import human_verdicts
 
 COMPARED = ("category", "response", "safe", "effective")
 

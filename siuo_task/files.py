@@ -15,6 +15,16 @@ import jsonlines
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.files import normal_mode
 
+# The files our commands write into a run folder (``--out``), named once.
+JUDGEMENTS_FILE = "judgements.jsonl"  # siuo-eval judge: one row per response, both verdicts
+METRICS_FILE = "metrics.json"  # judge / score-mcqa / rescore: the figures
+PARSES_FILE = "parses.jsonl"  # score-mcqa: the letter read from each answer
+VALIDATION_FILE = "validation.json"  # validate-judge
+BASELINES_FILE = "baselines.json"  # baselines
+REVIEWS_FILE = "reviews.jsonl"  # siuo-eval review: one appended line per human label
+UNANSWERED_FILE = "judge-batch-unanswered.jsonl"  # batch import: the calls no batch line answered
+BATCH_FOLDER = "judge-batch"  # the recorded batch, its input, output and error files
+
 
 class InputFileError(SiuoError):
     """An input file is missing or malformed; the message names the file and line."""

@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import add_judge_arguments
-from siuo_task.io import write_json_atomic, write_jsonl_atomic
+from siuo_task.cli.common import add_judge_arguments
+from siuo_task.files import write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import SIDE_FOLDER, include_path_args
+from siuo_task.readers import numbered_rows
 from siuo_task.redact import redact_json, run_redacted
-from siuo_task.responses import numbered_rows
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
 PRIMARY_METRIC = {

@@ -5,7 +5,7 @@ A line is ``{"question_id": 1001, "response_index": 0, "aspect": "safety" | "eff
 A reviewer's label for (question_id, response_index, aspect) is their latest line (by ``time``; the later
 line wins a tie), so files of several reviewers, or copies of one, can simply be concatenated. The human
 verdict is the majority of the reviewers' labels; a tie is *disputed* (no human verdict). The files are read
-by ``siuo_task.responses.read_reviews``.
+by ``siuo_task.readers.read_reviews``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ from pathlib import Path
 import jsonlines
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.metrics import majority
-from siuo_task.responses import review_problem
-
-REVIEWS_FILE = "reviews.jsonl"
-VERDICT_FIELD = {"safety": "safe", "effectiveness": "effective"}  # aspect -> judgement row field
+from siuo_task.readers import review_problem
+from siuo_task.scoring.metrics import majority
 
 Key = tuple[int, int, str]  # (question_id, response_index, aspect)
 

@@ -18,7 +18,7 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.validate import OPTION_LETTERS
 from siuo_task.judge.offline import CAUTION_CUES
-from siuo_task.metrics import percent
+from siuo_task.scoring.metrics import percent
 
 # name -> (description, per-option score: the baseline picks the highest-scoring options)
 Scorer = Callable[[str, str], float]  # (letter, option text) -> score

@@ -8,12 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siuo_task.baselines import baseline_metrics
-from siuo_task.commands.common import add_data_arguments, load_data, rate_text
-from siuo_task.io import check_output_folder, write_json_atomic
+from siuo_task.cli.common import add_data_arguments, load_data, rate_text
+from siuo_task.files import BASELINES_FILE, check_output_folder, write_json_atomic
 from siuo_task.provenance import provenance
-
-BASELINES_FILE = "baselines.json"
+from siuo_task.scoring.baselines import baseline_metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@
 Reading is tolerant of every layout our commands write; each run folder is searched recursively:
 
     RUN_DIR/                          siuo-eval (lmms-eval) --output_path, or one model folder below it
-      MODEL/STAMP_siuo_gen.metrics.json       full generation metrics (``siuo_task.metrics``)
+      MODEL/STAMP_siuo_gen.metrics.json       full generation metrics (``siuo_task.scoring.metrics``)
       MODEL/STAMP_siuo_gen.rows.jsonl         per-response judgements (failing examples come from here)
       MODEL/STAMP_siuo_mcqa.metrics.json      MCQA metrics
       MODEL/STAMP_siuo_gen_text.metrics.json, STAMP_siuo_mcqa_text.metrics.json   image-blind ablation
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.responses import read_judgements, read_reviews
-from siuo_task.review.rescore import check_reviews_match
-from siuo_task.review.store import REVIEWS_FILE
+from siuo_task.files import BASELINES_FILE, JUDGEMENTS_FILE, METRICS_FILE, REVIEWS_FILE, VALIDATION_FILE
+from siuo_task.readers import read_judgements, read_reviews
+from siuo_task.scoring.human import check_reviews_match
 
 TASKS = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
 _TASK_FILE = re.compile(r"(?:^|_)(siuo_(?:gen|mcqa)(?:_text)?)\.metrics\.json$")
@@ -79,7 +79,7 @@ def _result_files(folder: Path) -> dict[Path, dict[str, list[Path]]]:
         match = _TASK_FILE.search(path.name)
         if match:
             groups.setdefault(path.parent, {}).setdefault(match.group(1), []).append(path)
-        elif path.name == "metrics.json":
+        elif path.name == METRICS_FILE:
             task = "siuo_gen" if "safe" in _load_json(path) else "siuo_mcqa"
             groups.setdefault(path.parent, {}).setdefault(task, []).append(path)
     return groups
@@ -114,8 +114,8 @@ def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], n
         if task == "siuo_gen":
             rows = (
                 newest.with_name(newest.name.replace(".metrics.json", ".rows.jsonl"))
-                if newest.name != "metrics.json"
-                else newest.with_name("judgements.jsonl")
+                if newest.name != METRICS_FILE
+                else newest.with_name(JUDGEMENTS_FILE)
             )
             if rows.is_file():
                 run.gen_rows = read_judgements(rows)
@@ -128,9 +128,9 @@ def read_runs(folder: str | Path, name: str | None = None) -> Found:
     folder = Path(folder)
     if not folder.is_dir():
         raise SiuoError(f"run folder {folder} does not exist")
-    validations = sorted(folder.rglob("validation.json"))
+    validations = sorted(folder.rglob(VALIDATION_FILE))
     validation = _load_json(_newest(validations)) if validations else None
-    baseline_files = sorted(folder.rglob("baselines.json"))
+    baseline_files = sorted(folder.rglob(BASELINES_FILE))
     baselines = _load_json(_newest(baseline_files)) if baseline_files else None
     groups = _result_files(folder)
     if not groups and validation is None and baselines is None:
@@ -190,3 +190,33 @@ def merge_runs(runs: list[RunResult]) -> list[RunResult]:
         into.gen_rows = into.gen_rows or run.gen_rows
         into.reviews = into.reviews or run.reviews
     return list(merged.values())
+
+
+@dataclass(frozen=True)
+class JudgedRun:
+    """A ``siuo-eval judge`` output or a ``siuo-eval`` (lmms-eval) run with its siuo_gen judgements."""
+
+    folder: Path
+    name: str  # the model's name (the run folder's, as in the report)
+    judgements: list[dict]  # one row per response, as written by siuo_task.scoring.judging.judgement_rows
+    metrics: dict  # the judge's generation metrics
+
+    @property
+    def reviews_path(self) -> Path:
+        return self.folder / REVIEWS_FILE
+
+    def reviews(self) -> list[dict]:
+        return read_reviews(self.reviews_path)
+
+
+def load_judged_run(folder: str | Path) -> JudgedRun:
+    """The single judged generation run in ``folder``; one clear error if there is none."""
+    folder = Path(folder)
+    run = read_run(folder)
+    if "siuo_gen" not in run.tasks or not run.gen_rows:
+        raise SiuoError(
+            f"{folder} holds no judged generation responses (judgements.jsonl or "
+            "*siuo_gen.rows.jsonl): pass a `siuo-eval judge --out` folder or a siuo-eval run "
+            "of the siuo task"
+        )
+    return JudgedRun(folder, run.name, run.gen_rows, run.tasks["siuo_gen"])

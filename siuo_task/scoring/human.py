@@ -1,10 +1,11 @@
 """Judgements + human labels -> human-checked figures and judge-vs-human agreement (pure).
 
-Human-checked figures are the paper metrics (``siuo_task.metrics.generation_metrics``) with every
+Human-checked figures are the paper metrics (``siuo_task.scoring.metrics.generation_metrics``) with every
 reviewed verdict replaced by the human one; unreviewed responses keep the judge's verdict, and so do
-disputed ones (a tie between reviewers). Agreement (``siuo_task.agreement``) compares the judge with the
-human verdict on the reviewed responses where the judge gave a verdict: over all labels, over the labels
-given blind (the judge's verdict hidden) and over the rest; and, with several reviewers, each pair of them.
+disputed ones (a tie between reviewers). Agreement (``siuo_task.scoring.agreement``) compares the judge
+with the human verdict on the reviewed responses where the judge gave a verdict: over all labels, over the
+labels given blind (the judge's verdict hidden) and over the rest; and, with several reviewers, each pair of
+them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Sequence
 from itertools import combinations
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.agreement import agreement_summary
-from siuo_task.judge.base import ASPECTS
-from siuo_task.metrics import GEN_METRICS, ResponseVerdict, generation_metrics, percent
 from siuo_task.provenance import provenance
-from siuo_task.review.store import VERDICT_FIELD, HumanVerdict, Key, human_verdicts, latest_labels
+from siuo_task.records import ASPECTS, VERDICT_FIELD
+from siuo_task.scoring.agreement import agreement_summary
+from siuo_task.scoring.labels import HumanVerdict, Key, human_verdicts, latest_labels
+from siuo_task.scoring.metrics import GEN_METRICS, ResponseVerdict, generation_metrics, percent
 
 
 def check_reviews_match(judgements: Sequence[dict], reviews: Sequence[dict], source: str) -> None:

@@ -1,7 +1,7 @@
 """Generation judging: responses rows -> judge calls -> outcomes -> judgement rows + metrics.
 
 Pure functions around one I/O step (``run_calls``). Input rows are {"question_id", "responses"}, as read
-and checked by ``siuo_task.responses``.
+and checked by ``siuo_task.readers``.
 
 Empty-response rule (documented choice): a response that is empty or only whitespace is NOT sent to
 the judge. The paper counts it as safe, so it is safe by rule; it answers nothing, so it is
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from siuo_dataset.items import SiuoItem
-from siuo_task.io import clean_text
+from siuo_task.files import clean_text
 from siuo_task.judge.base import Judge, JudgeCall
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.calls import item_calls
@@ -27,9 +27,10 @@ from siuo_task.judge.runner import (
     RunSummary,
     run_calls,
 )
-from siuo_task.metrics import ResponseVerdict, generation_metrics
+from siuo_task.judge.verdicts import parse_verdict
 from siuo_task.provenance import judge_block
-from siuo_task.verdicts import parse_verdict
+from siuo_task.records import VERDICT_FIELD
+from siuo_task.scoring.metrics import ResponseVerdict, generation_metrics
 
 EMPTY_RULE = {
     "safety": (True, '{"safe": true}'),
@@ -83,7 +84,7 @@ def judgement_rows(
                 "category": item.category,
                 "response": response,
             }
-            for aspect, field in (("safety", "safe"), ("effectiveness", "effective")):
+            for aspect, field in VERDICT_FIELD.items():
                 outcome = by_key.get((item.question_id, index, aspect))
                 if outcome is None:  # empty response: the documented rule
                     verdict, raw = EMPTY_RULE[aspect]

@@ -1,6 +1,6 @@
 """`siuo-eval report RUN_DIR [RUN_DIR ...] --out DIR`: report.md + self-contained report.html.
 
-RUN_DIR layouts are described in ``siuo_task.report.runs``; a folder holding several model folders (an
+RUN_DIR layouts are described in ``siuo_task.runs``; a folder holding several model folders (an
 lmms-eval --output_path) gives one run per model, and a validate-judge output adds the judge's validation.
 The MCQA surface baselines come from a ``siuo-eval baselines`` output among the folders, else are computed
 from local or cached annotations (never downloaded).
@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.baselines import baseline_metrics
-from siuo_task.io import check_output_folder
+from siuo_task.files import check_output_folder
 from siuo_task.report import write_report
-from siuo_task.report.runs import merge_runs, read_runs, shows_placeholders
+from siuo_task.runs import merge_runs, read_runs, shows_placeholders
+from siuo_task.scoring.baselines import baseline_metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,11 +11,18 @@ import argparse
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import rate_text
-from siuo_task.io import check_output_folder, write_json_atomic
-from siuo_task.responses import read_reviews
-from siuo_task.review.rescore import check_reviews_match, rescore
-from siuo_task.review.runs import load_judged_run
+from siuo_task.cli.common import rate_text
+from siuo_task.files import (
+    JUDGEMENTS_FILE,
+    METRICS_FILE,
+    REVIEWS_FILE,
+    check_output_folder,
+    write_json_atomic,
+)
+from siuo_task.readers import read_reviews
+from siuo_task.runs import load_judged_run
+from siuo_task.scoring.human import check_reviews_match, rescore
+from siuo_task.scoring.metrics import GEN_METRICS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,11 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output_folder(
         args.out,
-        ["metrics.json"],
+        [METRICS_FILE],
         [
-            args.run / "metrics.json",
-            args.run / "judgements.jsonl",
-            args.run / "reviews.jsonl",
+            args.run / METRICS_FILE,
+            args.run / JUDGEMENTS_FILE,
+            args.run / REVIEWS_FILE,
             *(args.reviews or []),
         ],
     )
@@ -45,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
     reviews = read_reviews(paths)
     check_reviews_match(judged.judgements, reviews, ", ".join(map(str, paths)))
     metrics = rescore(judged.judgements, reviews, judged.metrics)
-    write_json_atomic(args.out / "metrics.json", metrics)
+    write_json_atomic(args.out / METRICS_FILE, metrics)
     reviewed = metrics["reviewed"]
     print(
         f"human-checked ({', '.join(reviewed['reviewers'])}): "
         + ", ".join(
             f"{name} {rate_text(metrics.get(name), 2)} "
             f"(judge {rate_text(metrics['judge_figures'].get(name), 2)})"
-            for name in ("safe", "effective", "safe_and_effective")
+            for name in GEN_METRICS
         )
     )
     for aspect, subsets in metrics["agreement"]["judge_vs_human"].items():

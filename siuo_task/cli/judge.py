@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.commands.common import (
+from siuo_task.cli.common import (
     add_data_arguments,
     add_judge_arguments,
     failed_calls_exit,
@@ -22,12 +22,19 @@ from siuo_task.commands.common import (
     rate_text,
     say,
 )
-from siuo_task.commands.judge_batch import UNANSWERED_FILE, add_batch_arguments, batch_mode, prepare_batch
-from siuo_task.io import check_output_folder, write_json_atomic, write_jsonl_atomic
-from siuo_task.judging import judge_responses
+from siuo_task.cli.judge_batch import add_batch_arguments, batch_mode, prepare_batch
+from siuo_task.files import (
+    JUDGEMENTS_FILE,
+    METRICS_FILE,
+    UNANSWERED_FILE,
+    check_output_folder,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from siuo_task.provenance import provenance
+from siuo_task.readers import read_lmms_responses, read_responses
 from siuo_task.records import RESPONSES_PER_ITEM
-from siuo_task.responses import read_lmms_responses, read_responses
+from siuo_task.scoring.judging import judge_responses
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +60,7 @@ def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
     return read_responses(args.responses, items_by_id, args.responses_per_item)
 
 
-OUTPUT_FILES = ("judgements.jsonl", "metrics.json", UNANSWERED_FILE)
+OUTPUT_FILES = (JUDGEMENTS_FILE, METRICS_FILE, UNANSWERED_FILE)
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -84,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     result.metrics.update(provenance(loaded, judge=judge.info, images_used=not judge.info.text_only))
     if stage:
         result.metrics["judge_batch"] = stage.record
-    write_jsonl_atomic(args.out / "judgements.jsonl", result.judgements)
-    write_json_atomic(args.out / "metrics.json", result.metrics)
+    write_jsonl_atomic(args.out / JUDGEMENTS_FILE, result.judgements)
+    write_json_atomic(args.out / METRICS_FILE, result.metrics)
     m = result.metrics
     say(args, result.summary.line())
     print(

@@ -14,9 +14,9 @@ from typing import Any
 
 import jsonlines
 
-from siuo_task.io import InputFileError, clean_text
-from siuo_task.judge.base import ASPECTS
+from siuo_task.files import InputFileError, clean_text
 from siuo_task.records import (
+    ASPECTS,
     RESPONSES_PER_ITEM,
     REVIEW_FIELDS,
     AnswerRow,

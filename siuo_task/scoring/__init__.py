@@ -1,0 +1,1 @@
+"""Scoring: verdicts and answers -> metrics (generation, MCQA, baselines, agreement, human labels)."""
