@@ -13,6 +13,7 @@ from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES, domain_by_name, domain_for_image_name
 from siuo_dataset.errors import SiuoDataError
+from siuo_dataset.options import OPTION_LETTERS
 
 GEN_FILE, MCQA_FILE = "siuo_gen.json", "siuo_mcqa.json"
 ANNOTATION_SHA256 = {
@@ -22,7 +23,6 @@ ANNOTATION_SHA256 = {
 EXPECTED_ITEMS = 167
 GEN_FIELDS = ("question_id", "image", "question", "category", "safety_warning", "reference_answer")
 MCQA_FIELDS = ("question_id", "image", "question", "category", "options", "correct_option")
-OPTION_LETTERS = ("A", "B", "C", "D")
 # The largest image we decode (about 150 MB of RGB pixels). Pillow warns above this many pixels and refuses
 # twice as many; we refuse both (a decompression bomb is a data error, not a crash or a memory blow-up).
 # Set on Pillow only while ``check_image`` decodes, so importing siuo_dataset leaves Pillow (and the rest of
