@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import mimetypes
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -102,15 +103,16 @@ def _bad(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _response_row(session: ReviewSession, body: object) -> dict | str:
-    """The judgement row a request body names, or what is wrong with the body."""
+async def _request_row(session: ReviewSession, request: Request) -> tuple[dict, dict] | Response:
+    """A POST's JSON body and the judgement row it names, or the 400 saying what is wrong with the body."""
+    body = await _json(request)
     if not isinstance(body, dict):
-        return "expected a JSON object"
+        return _bad("expected a JSON object")
     qid, index = body.get("question_id"), body.get("response_index")
     if not isinstance(qid, int) or not isinstance(index, int) or qid not in session.question_ids:
-        return "question_id is not an item of this review"
+        return _bad("question_id is not an item of this review")
     rows = [row for row in session.responses[qid] if row["response_index"] == index]
-    return rows[0] if rows else "no such response_index"
+    return (body, rows[0]) if rows else _bad("no such response_index")
 
 
 def _note(body: dict) -> str | None:
@@ -163,11 +165,18 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             media_type=media if media.startswith("image/") else "application/octet-stream",
         )
 
-    async def label(request: Request) -> Response:
-        body = await _json(request)
-        row = _response_row(session, body)
-        if isinstance(row, str):
-            return _bad(row)
+    def on_response(handler: Callable[[dict, dict], Response]) -> Callable:
+        """The endpoint calling ``handler(body, row)`` with a POST's JSON body and the judgement row it
+        names, or answering the 400 that says what is wrong with the body."""
+
+        async def endpoint(request: Request) -> Response:
+            found = await _request_row(session, request)
+            return found if isinstance(found, Response) else handler(*found)
+
+        return endpoint
+
+    @on_response
+    def label(body: dict, row: dict) -> Response:
         note = _note(body)
         if body.get("aspect") not in ASPECTS or not isinstance(body.get("verdict"), bool) or note is None:
             return _bad(f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false); {NOTE_RULE}")
@@ -176,11 +185,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         _save(key, body["verdict"], note, blind)
         return JSONResponse({"saved": 1})
 
-    async def confirm(request: Request) -> Response:
-        body = await _json(request)
-        row = _response_row(session, body)
-        if isinstance(row, str):
-            return _bad(row)
+    @on_response
+    def confirm(body: dict, row: dict) -> Response:
         if session.blind:
             return _bad("blind mode: label safe/unsafe and effective/ineffective yourself")
         note = _note(body)
@@ -193,11 +199,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             _save((row["question_id"], row["response_index"], aspect), verdict, note, False)
         return JSONResponse({"saved": len(decided)})
 
-    async def note(request: Request) -> Response:
-        body = await _json(request)
-        row = _response_row(session, body)
-        if isinstance(row, str):
-            return _bad(row)
+    @on_response
+    def note(body: dict, row: dict) -> Response:
         text = _note(body)
         if text is None:
             return _bad(NOTE_RULE)
