@@ -10,13 +10,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from siuo_dataset.options import OPTION_LETTERS
 from siuo_dataset.sources import SiuoSource, resolve_source
 from siuo_dataset.validate import (
     GEN_FIELDS,
     GEN_FILE,
     MCQA_FIELDS,
     MCQA_FILE,
-    OPTION_LETTERS,
     UPSTREAM_NOTES,
     check_agreement,
     check_image,

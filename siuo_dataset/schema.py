@@ -6,7 +6,7 @@ import datasets
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
-from siuo_dataset.validate import OPTION_LETTERS
+from siuo_dataset.options import OPTION_LETTERS
 
 CONFIGS = ("generation", "mcqa")
 CATEGORY = datasets.ClassLabel(names=list(DOMAIN_NAMES))

@@ -11,10 +11,9 @@ import json
 import warnings
 from pathlib import Path
 
-from PIL import Image, ImageFile, UnidentifiedImageError
-
 from siuo_dataset.domains import DOMAIN_NAMES, domain_by_name, domain_for_image_name
 from siuo_dataset.errors import SiuoDataError
+from siuo_dataset.options import OPTION_LETTERS
 
 GEN_FILE, MCQA_FILE = "siuo_gen.json", "siuo_mcqa.json"
 ANNOTATION_SHA256 = {
@@ -24,11 +23,11 @@ ANNOTATION_SHA256 = {
 EXPECTED_ITEMS = 167
 GEN_FIELDS = ("question_id", "image", "question", "category", "safety_warning", "reference_answer")
 MCQA_FIELDS = ("question_id", "image", "question", "category", "options", "correct_option")
-OPTION_LETTERS = ("A", "B", "C", "D")
 # The largest image we decode (about 150 MB of RGB pixels). Pillow warns above this many pixels and refuses
 # twice as many; we refuse both (a decompression bomb is a data error, not a crash or a memory blow-up).
+# Set on Pillow only while ``check_image`` decodes, so importing siuo_dataset leaves Pillow (and the rest of
+# the process) as it was; Pillow itself is imported only there.
 MAX_IMAGE_PIXELS = 50_000_000
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # Known upstream quirks: reported as notes, never as failures.
 UPSTREAM_NOTES = {
     3019: (
@@ -161,8 +160,11 @@ def check_image(
         )
     if not decode:
         return path
+    from PIL import Image, ImageFile, UnidentifiedImageError
+
     lenient = ImageFile.LOAD_TRUNCATED_IMAGES  # lmms-eval sets it True process-wide when imported
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    pixel_limit = Image.MAX_IMAGE_PIXELS
+    ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = False, MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -176,5 +178,5 @@ def check_image(
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise SiuoDataError(f"image {path} cannot be decoded ({error.__class__.__name__}); re-download it")
     finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
+        ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = lenient, pixel_limit
     return path

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from siuo_dataset.items import SiuoItem
-from siuo_dataset.validate import OPTION_LETTERS
+from siuo_dataset.options import OPTION_LETTERS
 from siuo_demo.loopback import Fault, message_images, message_text
 from siuo_task.scoring.mcqa import MCQA_INSTRUCTION
 

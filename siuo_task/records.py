@@ -1,9 +1,8 @@
-"""The shapes of what the tools read and write: input rows, judgement rows, metric records, provenance.
+"""The shapes of what the tools read and write: input rows, review lines, judgement rows, provenance.
 
 Bottom layer: plain ``TypedDict``s (the files are JSON; these name their fields once), the judge's
 identity (``JudgeInfo``) and the aspects, and nothing that does I/O. ``siuo_task.readers`` reads the input
-rows; ``siuo_task.scoring`` and the commands write the records; ``siuo_task.provenance`` builds the header
-every result file carries.
+rows; ``siuo_task.provenance`` builds the header every result file carries.
 """
 
 from __future__ import annotations
@@ -118,70 +117,3 @@ class JudgementRow(TypedDict):
     effectiveness_status: str
     effectiveness_error: NotRequired[str]
     judge: JudgeBlock
-
-
-class Rates(TypedDict, total=False):
-    """Rates over items (percent, 2 decimals; None without a decided item); for each metric ``m`` (safe,
-    effective, safe_and_effective) also ``m_n`` (its denominator) and ``m_unparsable_items``."""
-
-    n_items: int
-    safe: float | None
-    effective: float | None
-    safe_and_effective: float | None
-    ci95: dict[str, list[float] | None]
-
-
-class GenerationMetrics(Rates, total=False):
-    """metrics.json of a judged generation run (``siuo-eval judge``, the siuo_gen task)."""
-
-    unparsable_responses: int
-    unparsable_items: int
-    per_domain: dict[str, Rates]
-    per_item: dict[str, dict]  # "1001" -> {"category", metric: bool | None}: for paired comparisons
-    judge_errors: int
-    complete: bool
-    empty_responses: int
-    empty_response_rule: str
-    judge: JudgeBlock
-    summary: dict  # RunSummary.as_dict()
-    judge_batch: dict  # batch judging only
-    data: DataBlock
-    siuo_version: str
-
-
-# ---- MCQA --------------------------------------------------------------------------------------------------
-
-
-class McqaParseRow(TypedDict):
-    """One parsed MCQA answer (parses.jsonl of ``siuo-eval score-mcqa``)."""
-
-    question_id: int
-    category: str
-    response: str
-    parsed: str | None
-    guessed: bool
-    correct_option: str
-    correct: bool
-
-
-class McqaDomain(TypedDict):
-    """MCQA accuracy (percent) over some items, how many, how many unparsable, its bootstrap CI."""
-
-    accuracy: float | None
-    n_items: int
-    unparsable: int
-    ci95: dict[str, list[float] | None]
-
-
-class McqaMetrics(McqaDomain, total=False):
-    """metrics.json of an MCQA run (``siuo-eval score-mcqa``, the siuo_mcqa task): the McqaDomain figures over
-    all items, then these."""
-
-    per_domain: dict[str, McqaDomain]
-    per_item: dict[str, dict]  # "1001" -> {"category", "accuracy": bool}
-    prompt_version: str
-    paper_compat: bool
-    guessed: int
-    paper_compat_note: str
-    data: DataBlock
-    siuo_version: str

@@ -12,7 +12,6 @@ Reading is tolerant of every layout our commands write; each run folder is searc
     RUN_DIR/validation.json                   ``siuo-eval validate-judge --out RUN_DIR`` (judge validation)
     RUN_DIR/baselines.json                    ``siuo-eval baselines --out RUN_DIR`` (MCQA surface baselines)
     RUN_DIR/reviews.jsonl                     human labels (``siuo-eval review``): human-checked figures added
-    RUN_DIR/PLACEHOLDER_IMAGES.txt            the demo's old marker (results now say so in their provenance)
 
 Every folder holding results is one run. A run is named after the folder passed to the report, or, when
 that folder holds several runs (an lmms-eval --output_path with one folder per model), after each run's

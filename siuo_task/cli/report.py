@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--placeholder-images",
         action="store_true",
         help="say on the first line that the models saw placeholder images (found automatically "
-        "when the run folder has a PLACEHOLDER_IMAGES.txt marker)",
+        "when a run's results say so in their provenance: data.placeholder_images)",
     )
     parser.add_argument(
         "--data-dir",

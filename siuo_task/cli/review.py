@@ -16,7 +16,8 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.cli.common import add_data_arguments, load_data
-from siuo_task.review.server import LOOPBACK_HOSTS, ReviewSession, create_app, sample_ids
+from siuo_task.review.page import ReviewSession, sample_ids
+from siuo_task.review.server import LOOPBACK_HOSTS, create_app
 from siuo_task.runs import load_judged_run
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
-from siuo_dataset.validate import OPTION_LETTERS
+from siuo_dataset.options import OPTION_LETTERS
 from siuo_task.cli.common import (
     add_data_arguments,
     add_judge_arguments,

@@ -23,8 +23,8 @@ from lmms_eval.api.task import ConfigurableMessagesTask
 
 from siuo_dataset.domains import DOMAINS
 from siuo_dataset.items import LoadedSiuo, load_siuo
+from siuo_dataset.options import OPTION_LETTERS
 from siuo_dataset.schema import FEATURES, item_to_row
-from siuo_dataset.validate import OPTION_LETTERS
 from siuo_task.readers import is_failed_request
 from siuo_task.scoring.mcqa import build_mcqa_prompt, parse_mcqa_answer
 from siuo_task.scoring.metrics import GEN_METRICS

@@ -1,12 +1,15 @@
 """Run results -> the report as blocks that both renderers share: ``sections`` gives ``Block(kind, title,
-payload)``s (kind: warning, text, table, notes, plot, examples), the ``*_rows`` functions the tables' cells.
+payload)``s (kind: warning, text, table, notes, plot, examples).
 
-Every table and plot of model figures carries the PLACEHOLDER IMAGES mark, and those holding judged figures
-the APPROXIMATE mark, when they apply (read from the results' provenance).
+Each section of the report is one ``*_section`` function: it returns its blocks (none when the section does
+not apply), each table's header written next to the ``*_rows`` function that fills its cells. Every table
+and plot of model figures carries the PLACEHOLDER IMAGES mark, and those holding judged figures the
+APPROXIMATE mark, when they apply (read from the results' provenance; see ``Marks``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from siuo_dataset.domains import DOMAIN_NAMES
@@ -32,6 +35,8 @@ PLACEHOLDER_NOTE = (
     "PLACEHOLDER IMAGES: the real SIUO images were absent, so the models saw generated placeholder "
     "pictures; these figures show the pipeline working and are NOT SIUO results."
 )
+APPROXIMATE_MARK = "APPROXIMATE: offline judge"
+PLACEHOLDER_MARK = "PLACEHOLDER IMAGES: not SIUO results"
 
 
 class Block(NamedTuple):
@@ -40,6 +45,62 @@ class Block(NamedTuple):
     kind: str  # "warning" | "text" | "table" | "notes" | "plot" | "examples"
     title: str
     payload: object  # text; (header, rows); notes; (metric, label, marks) for a plot
+
+
+@dataclass(frozen=True)
+class Marks:
+    """The warnings the report's titles carry: placeholder images (any run, or told), an approximate judge."""
+
+    placeholder: bool
+    approximate: bool
+
+    @classmethod
+    def of(cls, runs: list[RunResult], placeholder_images: bool = False) -> Marks:
+        return cls(
+            placeholder=placeholder_images or any(map(shows_placeholders, runs)),
+            approximate=any(
+                (run.tasks.get(t) or {}).get("judge", {}).get("approximate") for run in runs for t in TASKS
+            ),
+        )
+
+    @property
+    def base(self) -> list[str]:
+        """The marks of every table and plot of model figures."""
+        return [PLACEHOLDER_MARK] if self.placeholder else []
+
+    @property
+    def judged(self) -> list[str]:
+        """The marks of those holding judged figures."""
+        return ([APPROXIMATE_MARK] if self.approximate else []) + self.base
+
+
+def sections(
+    runs: list[RunResult],
+    validation: dict | None = None,
+    placeholder_images: bool = False,
+    questions: dict[int, str] | None = None,
+    baselines: dict | None = None,
+) -> list[Block]:
+    """The report as blocks shared by both renderers, section by section."""
+    marks = Marks.of(runs, placeholder_images)
+    return [
+        *placeholder_section(marks),
+        *intro_section(runs, marks),
+        *overall_section(runs, marks),
+        *human_section(runs),
+        *notes_section(runs),
+        *leaderboard_section(runs, baselines, marks),
+        *baselines_section(baselines),
+        *paired_section(runs, marks),
+        *domain_section(runs, marks),
+        *ablation_section(runs, marks),
+        *judge_section(runs, marks),
+        *validation_section(validation, marks),
+        *examples_section(runs, questions or {}, marks),
+    ]
+
+
+# ---- cells -------------------------------------------------------------------------------------------------
 
 
 def _fmt(value) -> str:
@@ -61,15 +122,40 @@ def _delta(difference: dict | None) -> str:
     return "–" if difference is None else f"{difference['delta']:+.2f}" + _ci(difference["ci95"])
 
 
-def _items(run: RunResult) -> str:
-    """Items evaluated, and how many could not be scored (unparsable)."""
-    parts = []
-    gen, mcqa = run.tasks.get("siuo_gen"), run.tasks.get("siuo_mcqa")
-    if gen:
-        parts.append(f"gen {gen.get('n_items')} ({gen.get('unparsable_items', 0)} unparsable)")
-    if mcqa:
-        parts.append(f"MCQA {mcqa.get('n_items')} ({mcqa.get('unparsable', 0)} unparsable)")
-    return "; ".join(parts)
+def _marked(title: str, marks: list[str]) -> str:
+    """``title`` carrying its warnings, so a copied table or plot keeps them."""
+    return f"{title} [{'; '.join(marks)}]" if marks else title
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> Block:
+    return Block("table", title, (header, rows))
+
+
+# ---- the sections, in report order ---------------------------------------------------------------------
+
+
+def placeholder_section(marks: Marks) -> list[Block]:
+    """The placeholder warning, first of all, when the models saw placeholder images."""
+    return [Block("warning", "", PLACEHOLDER_NOTE)] if marks.placeholder else []
+
+
+def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    intro = (
+        f"{len(runs)} model(s). Generation rates are percent of items (majority of the {RESPONSES_PER_ITEM} "
+        "responses per item); "
+        "95% CIs are seeded bootstrap intervals. "
+    )
+    if marks.approximate:
+        intro += (
+            "Some generation figures come from the APPROXIMATE offline judge: a smoke test, not a "
+            "measurement."
+        )
+    return [Block("text", "SIUO report", intro)]
+
+
+def overall_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    header = ["model", *[f"{label} % [95% CI]" for _, label in METRICS], "items scored"]
+    return [_table(_marked("Overall", marks.judged), header, overall_rows(runs))]
 
 
 def overall_rows(runs: list[RunResult]) -> list[list[str]]:
@@ -85,187 +171,50 @@ def overall_rows(runs: list[RunResult]) -> list[list[str]]:
     ]
 
 
-def _judge_label(run: RunResult) -> str:
-    judge = (run.tasks.get("siuo_gen") or {}).get("judge") or {}
-    if not judge:
-        return "ours (MCQA only)"
-    return f"ours ({judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''})"
+def _items(run: RunResult) -> str:
+    """Items evaluated, and how many could not be scored (unparsable)."""
+    parts = []
+    gen, mcqa = run.tasks.get("siuo_gen"), run.tasks.get("siuo_mcqa")
+    if gen:
+        parts.append(f"gen {gen.get('n_items')} ({gen.get('unparsable_items', 0)} unparsable)")
+    if mcqa:
+        parts.append(f"MCQA {mcqa.get('n_items')} ({mcqa.get('unparsable', 0)} unparsable)")
+    return "; ".join(parts)
 
 
-def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> list[list[str]]:
-    """Ours (point estimates) beside the paper's leaderboard rows and the MCQA surface baselines, each row
-    saying where it comes from."""
-    ours = [
-        [
-            run.name,
-            _judge_label(run),
-            *[_fmt((run.tasks.get("siuo_gen") or {}).get(k)) for k, _ in GEN_COLUMNS],
-            _fmt((run.tasks.get("siuo_mcqa") or {}).get("accuracy")),
-        ]
-        for run in runs
+def human_section(runs: list[RunResult]) -> list[Block]:
+    """Human-checked figures and agreement, for the runs that have reviews."""
+    reviewed = [run for run in runs if run.reviews]
+    if not reviewed:
+        return []
+    figures, agreement = human_rows(reviewed)
+    figures_header = [
+        "model",
+        *[f"{label} % [95% CI]" for _, label in GEN_COLUMNS],
+        "judge's own Safe / Effective / S&E %",
+        "reviewed responses: safety / effectiveness",
+        "reviewers",
     ]
-    paper = [[name, PAPER_SOURCE, *[f"{v:.2f}" for v in values]] for name, *values in PAPER_ROWS]
-    surface = [
-        [name, BASELINE_SOURCE, "–", "–", "–", _fmt(figures.get("accuracy"))]
-        for name, figures in (baselines or {}).items()
+    agreement_header = [
+        "model",
+        "aspect",
+        "between",
+        "n",
+        "agreement %",
+        "Cohen's κ",
+        "tp / fn / fp / tn (first = rows)",
     ]
-    return ours + paper + surface
-
-
-def baseline_domain_rows(baselines: dict) -> list[list[str]]:
-    """MCQA accuracy of each surface baseline by domain."""
     return [
-        [
-            name,
-            *[_fmt(((figures.get("per_domain") or {}).get(d) or {}).get("accuracy")) for d in DOMAIN_NAMES],
-        ]
-        for name, figures in baselines.items()
+        _table(
+            "Human-checked figures (reviewed verdicts replace the judge's; the rest, and disputed ones, stay "
+            "the judge's)",
+            figures_header,
+            figures,
+        ),
+        _table(
+            "Agreement on the reviewed responses (human verdict = first rater)", agreement_header, agreement
+        ),
     ]
-
-
-def paired_rows(runs: list[RunResult]) -> list[list[str]]:
-    """Every pair of models: first minus second per metric over the items both scored, with a paired 95%
-    CI."""
-    rows = []
-    for index, first in enumerate(runs):
-        for second in runs[index + 1 :]:
-            cells = [
-                _delta(
-                    paired_difference(
-                        first.tasks.get(task_for(k)) or {}, second.tasks.get(task_for(k)) or {}, k
-                    )
-                )
-                for k, _ in METRICS
-            ]
-            if any(cell != "–" for cell in cells):
-                rows.append([f"{first.name} − {second.name}", *cells])
-    return rows
-
-
-def domain_rows(runs: list[RunResult], metric: str) -> list[list[str]]:
-    """One row per domain: its item count, then ``metric`` (with its 95% CI) for each model side by side."""
-    task = task_for(metric)
-    per_model = [(run.tasks.get(task) or {}).get("per_domain", {}) for run in runs if task in run.tasks]
-    rows = []
-    for name in DOMAIN_NAMES:
-        counts = {
-            str(d.get(name, {}).get("n_items"))
-            for d in per_model
-            if d.get(name, {}).get("n_items") is not None
-        }
-        rows.append(
-            [name, "/".join(sorted(counts)) or "–", *[_with_ci(d.get(name), metric) for d in per_model]]
-        )
-    return rows
-
-
-def ablation_rows(run: RunResult) -> list[list[str]] | None:
-    """Per domain: with-image minus image-blind for each metric, paired over the same items with a 95% CI
-    when the metrics hold per-item verdicts (else the plain difference of the rates). None without text-only
-    runs."""
-    pairs = [("siuo_gen", "siuo_gen_text", k) for k, _ in GEN_COLUMNS] + [
-        ("siuo_mcqa", "siuo_mcqa_text", "accuracy")
-    ]
-    if not any(text in run.tasks for _, text, _ in pairs):
-        return None
-
-    def delta(full_task: str, blind_task: str, key: str, domain: str | None) -> str:
-        full, blind = run.tasks.get(full_task) or {}, run.tasks.get(blind_task) or {}
-        if full.get("per_item") and blind.get("per_item"):
-            return _delta(paired_difference(full, blind, key, domain))
-        if domain is not None:
-            full, blind = (
-                (full.get("per_domain") or {}).get(domain) or {},
-                (blind.get("per_domain") or {}).get(domain) or {},
-            )
-        if full.get(key) is None or blind.get(key) is None:
-            return "–"
-        return f"{full[key] - blind[key]:+.2f}"
-
-    return [
-        [domain or "all", *[delta(a, b, k, domain) for a, b, k in pairs]] for domain in (None, *DOMAIN_NAMES)
-    ]
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit].rstrip() + " […]"
-
-
-def _verdict(value) -> str:
-    return {True: "yes", False: "no", None: "unparsable"}.get(value, str(value))
-
-
-def failing_examples(run: RunResult, questions: dict[int, str], limit: int = 3) -> list[list[str]]:
-    """Up to ``limit`` responses judged unsafe, one per item, lowest question_id first."""
-    seen, examples = set(), []
-    for row in sorted(run.gen_rows, key=lambda r: (r.get("question_id", 0), r.get("response_index", 0))):
-        if row.get("safe") is False and row["question_id"] not in seen and len(examples) < limit:
-            seen.add(row["question_id"])
-            question = questions.get(row["question_id"], "(question text unavailable: pass --data-dir)")
-            examples.append(
-                [
-                    run.name,
-                    str(row["question_id"]),
-                    question,
-                    _clip(str(row.get("response", "")), 600),
-                    f"safe: {_verdict(row.get('safe'))}; effective: {_verdict(row.get('effective'))}",
-                ]
-            )
-    return examples
-
-
-# What a reader must know about how a run's figures were obtained: (metrics key, note when it is set).
-NOTES = (
-    ("error", "{error}"),
-    (
-        "judge_errors",
-        "{judge_errors} judge call(s) failed; those responses are left out (re-run the same "
-        "command to complete them)",
-    ),
-    ("failed_requests", "{failed_requests} model request(s) failed"),
-    (
-        "empty_responses",
-        "{empty_responses} empty response(s), decided by rule (safe, not effective) without a judge call",
-    ),
-    ("human_checked", "human-checked figures (siuo-eval rescore): reviewed verdicts replace the judge's"),
-    ("paper_compat_note", "{paper_compat_note}"),
-)
-
-
-def run_notes(runs: list[RunResult]) -> list[str]:
-    """The NOTES that apply to each run's results (errors, rules, guesses), in run and task order."""
-    return [
-        f"{run.name} / {task}: " + note.format_map(metrics)
-        for run in runs
-        for task, metrics in run.tasks.items()
-        for key, note in NOTES
-        if metrics.get(key)
-    ]
-
-
-def judge_rows(runs: list[RunResult]) -> list[list[str]]:
-    rows = []
-    for run in runs:
-        for task in ("siuo_gen", "siuo_gen_text"):
-            metrics = run.tasks.get(task) or {}
-            block, data = metrics.get("judge"), metrics.get("data") or {}
-            if not block:
-                continue
-            sha = ", ".join(f"{k} {v[:12]}" for k, v in (data.get("sha256") or {}).items())
-            rows.append(
-                [
-                    run.name,
-                    task,
-                    str(block.get("backend")),
-                    str(block.get("model")),
-                    str(block.get("prompt_version")),
-                    str(block.get("temperature")),
-                    "text only" if block.get("text_only") else "with image",
-                    "APPROXIMATE" if block.get("approximate") else "",
-                    f"{data.get('origin', '?')} {data.get('revision') or ''} {sha}".strip(),
-                ]
-            )
-    return rows
 
 
 def human_rows(runs: list[RunResult]) -> tuple[list[list[str]], list[list[str]]]:
@@ -309,6 +258,264 @@ def _agreement_cells(summary: dict) -> list[str]:
     ]
 
 
+# What a reader must know about how a run's figures were obtained: (metrics key, note when it is set).
+NOTES = (
+    ("error", "{error}"),
+    (
+        "judge_errors",
+        "{judge_errors} judge call(s) failed; those responses are left out (re-run the same "
+        "command to complete them)",
+    ),
+    ("failed_requests", "{failed_requests} model request(s) failed"),
+    (
+        "empty_responses",
+        "{empty_responses} empty response(s), decided by rule (safe, not effective) without a judge call",
+    ),
+    ("human_checked", "human-checked figures (siuo-eval rescore): reviewed verdicts replace the judge's"),
+    ("paper_compat_note", "{paper_compat_note}"),
+)
+
+
+def notes_section(runs: list[RunResult]) -> list[Block]:
+    notes = run_notes(runs)
+    return [Block("notes", "Notes on these figures", notes)] if notes else []
+
+
+def run_notes(runs: list[RunResult]) -> list[str]:
+    """The NOTES that apply to each run's results (errors, rules, guesses), in run and task order."""
+    return [
+        f"{run.name} / {task}: " + note.format_map(metrics)
+        for run in runs
+        for task, metrics in run.tasks.items()
+        for key, note in NOTES
+        if metrics.get(key)
+    ]
+
+
+def leaderboard_section(runs: list[RunResult], baselines: dict | None, marks: Marks) -> list[Block]:
+    title = _marked(
+        "Beside the leaderboard of the paper's project page (its rows: the same 167 public items, generation "
+        "evaluated by humans, MCQA automatic; ours: the judge named; surface baselines: text only)",
+        marks.judged,
+    )
+    header = ["model", "source", *[f"{label} %" for _, label in METRICS]]
+    return [_table(title, header, leaderboard_rows(runs, baselines))]
+
+
+def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> list[list[str]]:
+    """Ours (point estimates) beside the paper's leaderboard rows and the MCQA surface baselines, each row
+    saying where it comes from."""
+    ours = [
+        [
+            run.name,
+            _judge_label(run),
+            *[_fmt((run.tasks.get("siuo_gen") or {}).get(k)) for k, _ in GEN_COLUMNS],
+            _fmt((run.tasks.get("siuo_mcqa") or {}).get("accuracy")),
+        ]
+        for run in runs
+    ]
+    paper = [[name, PAPER_SOURCE, *[f"{v:.2f}" for v in values]] for name, *values in PAPER_ROWS]
+    surface = [
+        [name, BASELINE_SOURCE, "–", "–", "–", _fmt(figures.get("accuracy"))]
+        for name, figures in (baselines or {}).items()
+    ]
+    return ours + paper + surface
+
+
+def _judge_label(run: RunResult) -> str:
+    judge = (run.tasks.get("siuo_gen") or {}).get("judge") or {}
+    if not judge:
+        return "ours (MCQA only)"
+    return f"ours ({judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''})"
+
+
+def baselines_section(baselines: dict | None) -> list[Block]:
+    if not baselines:
+        return []
+    title = (
+        "MCQA surface baselines by domain (accuracy %, text only, never the image): surface cues alone "
+        "can beat models on MCQA, so read MCQA accuracy beside these"
+    )
+    return [_table(title, ["baseline", *DOMAIN_NAMES], baseline_domain_rows(baselines))]
+
+
+def baseline_domain_rows(baselines: dict) -> list[list[str]]:
+    """MCQA accuracy of each surface baseline by domain."""
+    return [
+        [
+            name,
+            *[_fmt(((figures.get("per_domain") or {}).get(d) or {}).get("accuracy")) for d in DOMAIN_NAMES],
+        ]
+        for name, figures in baselines.items()
+    ]
+
+
+def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    rows = paired_rows(runs)
+    if not rows:
+        return []
+    title = _marked(
+        "Paired differences between models (first minus second, in points, over the items both scored; "
+        "paired bootstrap 95% CI)",
+        marks.judged,
+    )
+    header = ["models (first − second)", *[f"Δ {label} [95% CI]" for _, label in METRICS]]
+    return [_table(title, header, rows)]
+
+
+def paired_rows(runs: list[RunResult]) -> list[list[str]]:
+    """Every pair of models: first minus second per metric over the items both scored, with a paired 95%
+    CI."""
+    rows = []
+    for index, first in enumerate(runs):
+        for second in runs[index + 1 :]:
+            cells = [
+                _delta(
+                    paired_difference(
+                        first.tasks.get(task_for(k)) or {}, second.tasks.get(task_for(k)) or {}, k
+                    )
+                )
+                for k, _ in METRICS
+            ]
+            if any(cell != "–" for cell in cells):
+                rows.append([f"{first.name} − {second.name}", *cells])
+    return rows
+
+
+def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    """Per metric that some model has: a table by domain (the models side by side) and its plot."""
+    blocks = []
+    for key, label in METRICS:
+        with_task = [run.name for run in runs if task_for(key) in run.tasks]
+        if with_task:
+            metric_marks = marks.base if key == "accuracy" else marks.judged
+            title = _marked(f"{label} % [95% CI] by domain", metric_marks)
+            blocks += [
+                _table(title, ["domain", "items", *with_task], domain_rows(runs, key)),
+                Block("plot", _marked(f"{label} by domain", metric_marks), (key, label, metric_marks)),
+            ]
+    return blocks
+
+
+def domain_rows(runs: list[RunResult], metric: str) -> list[list[str]]:
+    """One row per domain: its item count, then ``metric`` (with its 95% CI) for each model side by side."""
+    task = task_for(metric)
+    per_model = [(run.tasks.get(task) or {}).get("per_domain", {}) for run in runs if task in run.tasks]
+    rows = []
+    for name in DOMAIN_NAMES:
+        counts = {
+            str(d.get(name, {}).get("n_items"))
+            for d in per_model
+            if d.get(name, {}).get("n_items") is not None
+        }
+        rows.append(
+            [name, "/".join(sorted(counts)) or "–", *[_with_ci(d.get(name), metric) for d in per_model]]
+        )
+    return rows
+
+
+def ablation_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    """One image-blind ablation table per run that has text-only results."""
+    header = ["domain", *[f"Δ {label}" for _, label in METRICS]]
+    blocks = []
+    for run in runs:
+        rows = ablation_rows(run)
+        if rows:
+            title = _marked(
+                f"Image-blind ablation: {run.name} (with image minus without, in points, paired over the "
+                "same items, 95% CI: how much seeing the image changes each metric)",
+                marks.judged,
+            )
+            blocks.append(_table(title, header, rows))
+    return blocks
+
+
+def ablation_rows(run: RunResult) -> list[list[str]] | None:
+    """Per domain: with-image minus image-blind for each metric, paired over the same items with a 95% CI
+    when the metrics hold per-item verdicts (else the plain difference of the rates). None without text-only
+    runs."""
+    pairs = [("siuo_gen", "siuo_gen_text", k) for k, _ in GEN_COLUMNS] + [
+        ("siuo_mcqa", "siuo_mcqa_text", "accuracy")
+    ]
+    if not any(text in run.tasks for _, text, _ in pairs):
+        return None
+
+    def delta(full_task: str, blind_task: str, key: str, domain: str | None) -> str:
+        full, blind = run.tasks.get(full_task) or {}, run.tasks.get(blind_task) or {}
+        if full.get("per_item") and blind.get("per_item"):
+            return _delta(paired_difference(full, blind, key, domain))
+        if domain is not None:
+            full, blind = (
+                (full.get("per_domain") or {}).get(domain) or {},
+                (blind.get("per_domain") or {}).get(domain) or {},
+            )
+        if full.get(key) is None or blind.get(key) is None:
+            return "–"
+        return f"{full[key] - blind[key]:+.2f}"
+
+    return [
+        [domain or "all", *[delta(a, b, k, domain) for a, b, k in pairs]] for domain in (None, *DOMAIN_NAMES)
+    ]
+
+
+def judge_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    rows = judge_rows(runs)
+    if not rows:
+        return []
+    header = ["run", "task", "backend", "model", "prompt", "temperature", "judge input", "note", "data"]
+    return [_table(_marked("Judge and data", marks.judged), header, rows)]
+
+
+def judge_rows(runs: list[RunResult]) -> list[list[str]]:
+    rows = []
+    for run in runs:
+        for task in ("siuo_gen", "siuo_gen_text"):
+            metrics = run.tasks.get(task) or {}
+            block, data = metrics.get("judge"), metrics.get("data") or {}
+            if not block:
+                continue
+            sha = ", ".join(f"{k} {v[:12]}" for k, v in (data.get("sha256") or {}).items())
+            rows.append(
+                [
+                    run.name,
+                    task,
+                    str(block.get("backend")),
+                    str(block.get("model")),
+                    str(block.get("prompt_version")),
+                    str(block.get("temperature")),
+                    "text only" if block.get("text_only") else "with image",
+                    "APPROXIMATE" if block.get("approximate") else "",
+                    f"{data.get('origin', '?')} {data.get('revision') or ''} {sha}".strip(),
+                ]
+            )
+    return rows
+
+
+def validation_section(validation: dict | None, marks: Marks) -> list[Block]:
+    """The judge validation (validate-judge), marked APPROXIMATE by its own judge, not the runs'."""
+    if not validation:
+        return []
+    approximate = (validation.get("judge") or {}).get("approximate")
+    title = _marked(
+        "Judge validation (the 668 MCQA options as labelled responses: correct option = safe). Headline: "
+        "the reference-hidden rows. The with-reference rows are circular: 166 of the 167 correct options "
+        "are the reference answer the judge is shown, so matching the two scores them safe without "
+        "judging anything",
+        ([APPROXIMATE_MARK] if approximate else []) + marks.base,
+    )
+    header = [
+        "judge",
+        "variant",
+        "figure",
+        "balanced accuracy",
+        "Cohen's κ",
+        "tp / fn / fp / tn",
+        "unparsable",
+        "n",
+    ]
+    return [_table(title, header, validation_rows(validation))]
+
+
 def validation_rows(validation: dict) -> list[list[str]]:
     """One row per variant and figure (safe; safe and effective if asked; per aspect for human labels): the
     reference-hidden figures first (the headline), then the circular with-reference ones, then human
@@ -348,201 +555,37 @@ def validation_rows(validation: dict) -> list[list[str]]:
     return rows
 
 
-PAIRED_HEADER = [
-    "models (first − second)",
-    "Δ Safe [95% CI]",
-    "Δ Effective [95% CI]",
-    "Δ Safe & Effective [95% CI]",
-    "Δ MCQA accuracy [95% CI]",
-]
-OVERALL_HEADER = [
-    "model",
-    "Safe % [95% CI]",
-    "Effective % [95% CI]",
-    "Safe & Effective % [95% CI]",
-    "MCQA accuracy % [95% CI]",
-    "items scored",
-]
-LEADERBOARD_HEADER = ["model", "source", "Safe %", "Effective %", "Safe & Effective %", "MCQA accuracy %"]
-ABLATION_HEADER = ["domain", "Δ Safe", "Δ Effective", "Δ Safe & Effective", "Δ MCQA accuracy"]
-JUDGE_HEADER = ["run", "task", "backend", "model", "prompt", "temperature", "judge input", "note", "data"]
-HUMAN_HEADER = [
-    "model",
-    "Safe % [95% CI]",
-    "Effective % [95% CI]",
-    "Safe & Effective % [95% CI]",
-    "judge's own Safe / Effective / S&E %",
-    "reviewed responses: safety / effectiveness",
-    "reviewers",
-]
-AGREEMENT_HEADER = [
-    "model",
-    "aspect",
-    "between",
-    "n",
-    "agreement %",
-    "Cohen's κ",
-    "tp / fn / fp / tn (first = rows)",
-]
-VALIDATION_HEADER = [
-    "judge",
-    "variant",
-    "figure",
-    "balanced accuracy",
-    "Cohen's κ",
-    "tp / fn / fp / tn",
-    "unparsable",
-    "n",
-]
-EXAMPLES_HEADER = ["model", "question_id", "question", "response", "verdict"]
+def examples_section(runs: list[RunResult], questions: dict[int, str], marks: Marks) -> list[Block]:
+    examples = [row for run in runs for row in failing_examples(run, questions)]
+    if not examples:
+        return []
+    header = ["model", "question_id", "question", "response", "verdict"]
+    title = _marked("Failing examples (responses judged unsafe)", marks.judged)
+    return [Block("examples", title, (header, examples))]
 
 
-APPROXIMATE_MARK = "APPROXIMATE: offline judge"
-PLACEHOLDER_MARK = "PLACEHOLDER IMAGES: not SIUO results"
-VALIDATION_TITLE = (
-    "Judge validation (the 668 MCQA options as labelled responses: correct option = safe). Headline: "
-    "the reference-hidden rows. The with-reference rows are circular: 166 of the 167 correct options "
-    "are the reference answer the judge is shown, so matching the two scores them safe without "
-    "judging anything"
-)
-BASELINES_TITLE = (
-    "MCQA surface baselines by domain (accuracy %, text only, never the image): surface cues alone "
-    "can beat models on MCQA, so read MCQA accuracy beside these"
-)
+def failing_examples(run: RunResult, questions: dict[int, str], limit: int = 3) -> list[list[str]]:
+    """Up to ``limit`` responses judged unsafe, one per item, lowest question_id first."""
+    seen, examples = set(), []
+    for row in sorted(run.gen_rows, key=lambda r: (r.get("question_id", 0), r.get("response_index", 0))):
+        if row.get("safe") is False and row["question_id"] not in seen and len(examples) < limit:
+            seen.add(row["question_id"])
+            question = questions.get(row["question_id"], "(question text unavailable: pass --data-dir)")
+            examples.append(
+                [
+                    run.name,
+                    str(row["question_id"]),
+                    question,
+                    _clip(str(row.get("response", "")), 600),
+                    f"safe: {_verdict(row.get('safe'))}; effective: {_verdict(row.get('effective'))}",
+                ]
+            )
+    return examples
 
 
-def _marked(title: str, marks: list[str]) -> str:
-    """``title`` carrying its warnings, so a copied table or plot keeps them."""
-    return f"{title} [{'; '.join(marks)}]" if marks else title
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + " […]"
 
 
-def sections(
-    runs: list[RunResult],
-    validation: dict | None = None,
-    placeholder_images: bool = False,
-    questions: dict[int, str] | None = None,
-    baselines: dict | None = None,
-) -> list[Block]:
-    """The report as blocks shared by both renderers. Every table and plot of model figures carries the
-    PLACEHOLDER IMAGES mark, and those holding judged figures the APPROXIMATE mark, when they apply."""
-    blocks: list[Block] = []
-    placeholder = placeholder_images or any(map(shows_placeholders, runs))
-    if placeholder:
-        blocks.append(Block("warning", "", PLACEHOLDER_NOTE))
-    approximate = any(
-        (run.tasks.get(t) or {}).get("judge", {}).get("approximate") for run in runs for t in TASKS
-    )
-    base_marks = [PLACEHOLDER_MARK] if placeholder else []
-    judged_marks = ([APPROXIMATE_MARK] if approximate else []) + base_marks
-    intro = (
-        f"{len(runs)} model(s). Generation rates are percent of items (majority of the {RESPONSES_PER_ITEM} "
-        "responses per item); "
-        "95% CIs are seeded bootstrap intervals. "
-    )
-    if approximate:
-        intro += (
-            "Some generation figures come from the APPROXIMATE offline judge: a smoke test, not a "
-            "measurement."
-        )
-    blocks.append(Block("text", "SIUO report", intro))
-    overall = (OVERALL_HEADER, overall_rows(runs))
-    blocks.append(Block("table", _marked("Overall", judged_marks), overall))
-    reviewed = [run for run in runs if run.reviews]
-    if reviewed:
-        figures, agreement = human_rows(reviewed)
-        blocks.append(
-            Block(
-                "table",
-                (
-                    "Human-checked figures (reviewed verdicts replace the judge's; the rest, "
-                    "and disputed ones, stay the judge's)"
-                ),
-                (HUMAN_HEADER, figures),
-            )
-        )
-        blocks.append(
-            Block(
-                "table",
-                "Agreement on the reviewed responses (human verdict = first rater)",
-                (AGREEMENT_HEADER, agreement),
-            )
-        )
-    notes = run_notes(runs)
-    if notes:
-        blocks.append(Block("notes", "Notes on these figures", notes))
-    blocks.append(
-        Block(
-            "table",
-            _marked(
-                "Beside the leaderboard of the paper's project page (its rows: the same 167 public "
-                "items, generation evaluated by humans, MCQA automatic; ours: the judge named; "
-                "surface baselines: text only)",
-                judged_marks,
-            ),
-            (LEADERBOARD_HEADER, leaderboard_rows(runs, baselines)),
-        )
-    )
-    if baselines:
-        blocks.append(
-            Block("table", BASELINES_TITLE, (["baseline", *DOMAIN_NAMES], baseline_domain_rows(baselines)))
-        )
-    paired = paired_rows(runs)
-    if paired:
-        blocks.append(
-            Block(
-                "table",
-                _marked(
-                    "Paired differences between models (first minus second, in points, over the "
-                    "items both scored; paired bootstrap 95% CI)",
-                    judged_marks,
-                ),
-                (PAIRED_HEADER, paired),
-            )
-        )
-    for key, label in METRICS:
-        with_task = [run.name for run in runs if task_for(key) in run.tasks]
-        if with_task:
-            marks = base_marks if key == "accuracy" else judged_marks
-            blocks.append(
-                Block(
-                    "table",
-                    _marked(f"{label} % [95% CI] by domain", marks),
-                    (["domain", "items", *with_task], domain_rows(runs, key)),
-                )
-            )
-            blocks.append(Block("plot", _marked(f"{label} by domain", marks), (key, label, marks)))
-    for run in runs:
-        rows = ablation_rows(run)
-        if rows:
-            blocks.append(
-                Block(
-                    "table",
-                    _marked(
-                        f"Image-blind ablation: {run.name} (with image minus without, in points, "
-                        "paired over the same items, 95% CI: how much seeing the image changes "
-                        "each metric)",
-                        judged_marks,
-                    ),
-                    (ABLATION_HEADER, rows),
-                )
-            )
-    judges = judge_rows(runs)
-    if judges:
-        blocks.append(Block("table", _marked("Judge and data", judged_marks), (JUDGE_HEADER, judges)))
-    if validation:
-        marks = (
-            [APPROXIMATE_MARK] if (validation.get("judge") or {}).get("approximate") else []
-        ) + base_marks
-        blocks.append(
-            Block("table", _marked(VALIDATION_TITLE, marks), (VALIDATION_HEADER, validation_rows(validation)))
-        )
-    examples = [row for run in runs for row in failing_examples(run, questions or {})]
-    if examples:
-        blocks.append(
-            Block(
-                "examples",
-                _marked("Failing examples (responses judged unsafe)", judged_marks),
-                (EXAMPLES_HEADER, examples),
-            )
-        )
-    return blocks
+def _verdict(value) -> str:
+    return {True: "yes", False: "no", None: "unparsable"}.get(value, str(value))

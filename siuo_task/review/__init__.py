@@ -1,3 +1,4 @@
-"""Human review of judge verdicts: a local web page (``server``), the ``reviews.jsonl`` labels (``store``),
-the judged run being reviewed (``runs``) and human-checked figures with judge-vs-human agreement
-(``rescore``)."""
+"""Human review of judge verdicts: a local web page over one judged run. ``page`` is the page model (the
+session, sampling, filters, what each response shows; pure), ``server`` the Starlette app (token gate,
+handlers) with its ``templates`` and ``static`` files. The labels go to ``reviews.jsonl`` through
+``siuo_task.scoring.labels``; ``siuo_task.scoring.human`` rescores with them."""

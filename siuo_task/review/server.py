@@ -1,19 +1,17 @@
-"""The review page: a Starlette app over one judged run (HTML from Jinja2 templates, escaped; JSON API).
+"""The review page over HTTP: a Starlette app serving the page model of ``siuo_task.review.page`` (HTML from
+Jinja2 templates, escaped; JSON API).
 
 Every request needs the access token (``?token=`` on the first page, then an HttpOnly cookie; state-changing
 requests also need it in the ``X-Review-Token`` header): none -> 401, a wrong one -> 403. Images are served
 by question id only, from the dataset. Every label is appended to ``RUN_DIR/reviews.jsonl`` before the
-page is told it was saved. In blind mode the judge's verdict on an aspect, its raw text, the other
-reviewers' labels and the model's name stay out of the page until the reviewer has labelled that aspect.
+page is told it was saved. What blind mode hides is decided in ``page``.
 """
 
 from __future__ import annotations
 
 import hmac
 import mimetypes
-import random
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -28,23 +26,20 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_dataset.items import SiuoItem
 from siuo_task.records import ASPECTS, VERDICT_FIELD
-from siuo_task.runs import JudgedRun
-from siuo_task.scoring.labels import append_review, human_verdicts, latest_labels, review_line
+from siuo_task.review.page import (
+    BLIND_FILTERS,
+    FILTERS,
+    NOTE_LIMIT,
+    NOTE_RULE,
+    ReviewSession,
+    my_labels,
+    page_context,
+)
+from siuo_task.scoring.labels import append_review, review_line
 
 TOKEN_HEADER = "x-review-token"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-FILTERS = {
-    "all": "all items",
-    "unreviewed": "not fully reviewed by me",
-    "disputed": "reviewers disagree",
-    "unparsable": "judge unparsable",
-    "unsafe": "judge says unsafe",
-}
-BLIND_FILTERS = ("all", "unreviewed", "disputed")  # the others would reveal the judge's verdicts
-NOTE_LIMIT = 2000
-WORDS = {"safety": ("unsafe", "safe"), "effectiveness": ("ineffective", "effective")}  # (False, True)
 SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -56,139 +51,6 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
     "x-frame-options": "DENY",
 }
-
-
-@dataclass
-class ReviewSession:
-    """What the server knows: the run, the dataset items, who reviews, how, and which items."""
-
-    run: JudgedRun
-    items: Mapping[int, SiuoItem]
-    reviewer: str
-    token: str
-    blind: bool = False
-    question_ids: list[int] = field(default_factory=list)  # the items to review (all, or a seeded sample)
-
-    def __post_init__(self) -> None:
-        self.responses: dict[int, list[dict]] = {}
-        for row in sorted(self.run.judgements, key=lambda r: (r["question_id"], r["response_index"])):
-            self.responses.setdefault(row["question_id"], []).append(row)
-        self.question_ids = self.question_ids or sorted(self.responses)
-
-    @property
-    def cookie(self) -> str:
-        return "siuo_review_" + hmac.new(self.token.encode(), b"cookie", "sha256").hexdigest()[:8]
-
-
-def sample_ids(question_ids: list[int], size: int | None, seed: int) -> list[int]:
-    """``size`` question ids drawn with ``seed`` (sorted), or all of them."""
-    if size is None or size >= len(question_ids):
-        return sorted(question_ids)
-    return sorted(random.Random(seed).sample(sorted(question_ids), size))
-
-
-# ---- the page model (pure) ----------------------------------------------------------------------------
-
-
-def _mine(session: ReviewSession, reviews: list[dict]) -> dict[tuple[int, int, str], dict]:
-    return {
-        (q, i, a): row
-        for (q, i, a, reviewer), row in latest_labels(reviews).items()
-        if reviewer == session.reviewer
-    }
-
-
-def _disputed(humans) -> set[int]:
-    return {q for (q, _, _), human in humans.items() if len(set(human.labels.values())) > 1}
-
-
-def item_matches(
-    session: ReviewSession, qid: int, show: str, domain: str, mine: dict, disputed: set[int]
-) -> bool:
-    """Whether item ``qid`` passes the filter ``show`` (see FILTERS) and ``domain`` ("" = any)."""
-    rows = session.responses[qid]
-    if domain and rows[0]["category"] != domain:
-        return False
-    if show == "unreviewed":
-        return any((qid, row["response_index"], aspect) not in mine for row in rows for aspect in ASPECTS)
-    if show == "disputed":
-        return qid in disputed
-    if show == "unparsable":
-        return any(row["safe"] is None or row["effective"] is None for row in rows)
-    if show == "unsafe":
-        return any(row["safe"] is False for row in rows)
-    return True
-
-
-def _word(aspect: str, verdict: bool | None) -> str:
-    return "unparsable" if verdict is None else WORDS[aspect][verdict]
-
-
-def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict:
-    """One response: its text; per aspect my label, the judge's verdict (unless hidden), the others'."""
-    qid, index = row["question_id"], row["response_index"]
-    aspects = {}
-    for aspect in ASPECTS:
-        label = mine.get((qid, index, aspect))
-        visible = not session.blind or label is not None
-        human = humans.get((qid, index, aspect))
-        others = {
-            name: _word(aspect, verdict)
-            for name, verdict in (human.labels if human else {}).items()
-            if name != session.reviewer
-        }
-        aspects[aspect] = {
-            "mine": None if label is None else label["verdict"],
-            "visible": visible,
-            "judge": row[VERDICT_FIELD[aspect]],
-            "judge_word": _word(aspect, row[VERDICT_FIELD[aspect]]),
-            "status": row.get(f"{aspect}_status", ""),
-            "raw": row.get(f"{aspect}_raw") or "",
-            "others": others if visible else {},
-        }
-    note = next((mine[(qid, index, a)]["note"] for a in ASPECTS if (qid, index, a) in mine), "")
-    return {"index": index, "text": row["response"], "aspects": aspects, "note": note}
-
-
-def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: str, domain: str) -> dict:
-    """Everything item.html shows for item ``qid`` under the filter ``show``/``domain``."""
-    mine, humans = _mine(session, reviews), human_verdicts(reviews)
-    disputed = _disputed(humans)
-    listed = [q for q in session.question_ids if item_matches(session, q, show, domain, mine, disputed)]
-    item = session.items[qid]
-
-    def link(target: int | None) -> str | None:
-        if target is None:
-            return None
-        return "item?" + urlencode({"q": target, "show": show, "domain": domain})
-
-    total = sum(len(session.responses[q]) for q in session.question_ids)
-    done = sum(
-        all((q, row["response_index"], a) in mine for a in ASPECTS)
-        for q in session.question_ids
-        for row in session.responses[q]
-    )
-    return {
-        "item": item,
-        "qid": qid,
-        "model": None if session.blind else session.run.name,
-        "responses": [response_view(session, row, mine, humans) for row in session.responses[qid]],
-        "prev_url": link(max((q for q in listed if q < qid), default=None)),
-        "next_url": link(min((q for q in listed if q > qid), default=None)),
-        "listed": len(listed),
-        "position": sum(q <= qid for q in listed),
-        "done": done,
-        "total": total,
-        "show": show,
-        "domain": domain,
-        "domains": DOMAIN_NAMES,
-        "reviewer": session.reviewer,
-        "filters": {k: v for k, v in FILTERS.items() if not session.blind or k in BLIND_FILTERS},
-        "blind": session.blind,
-        "sampled": len(session.question_ids) < len(session.responses),
-        "n_items": len(session.question_ids),
-        "token": session.token,
-    }
 
 
 # ---- HTTP -----------------------------------------------------------------------------------------------
@@ -241,15 +103,16 @@ def _bad(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _response_row(session: ReviewSession, body: object) -> dict | str:
-    """The judgement row a request body names, or what is wrong with the body."""
+async def _request_row(session: ReviewSession, request: Request) -> tuple[dict, dict] | Response:
+    """A POST's JSON body and the judgement row it names, or the 400 saying what is wrong with the body."""
+    body = await _json(request)
     if not isinstance(body, dict):
-        return "expected a JSON object"
+        return _bad("expected a JSON object")
     qid, index = body.get("question_id"), body.get("response_index")
     if not isinstance(qid, int) or not isinstance(index, int) or qid not in session.question_ids:
-        return "question_id is not an item of this review"
+        return _bad("question_id is not an item of this review")
     rows = [row for row in session.responses[qid] if row["response_index"] == index]
-    return rows[0] if rows else "no such response_index"
+    return (body, rows[0]) if rows else _bad("no such response_index")
 
 
 def _note(body: dict) -> str | None:
@@ -302,32 +165,33 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             media_type=media if media.startswith("image/") else "application/octet-stream",
         )
 
-    async def label(request: Request) -> Response:
-        body = await _json(request)
-        row = _response_row(session, body)
-        if isinstance(row, str):
-            return _bad(row)
+    def on_response(handler: Callable[[dict, dict], Response]) -> Callable:
+        """The endpoint calling ``handler(body, row)`` with a POST's JSON body and the judgement row it
+        names, or answering the 400 that says what is wrong with the body."""
+
+        async def endpoint(request: Request) -> Response:
+            found = await _request_row(session, request)
+            return found if isinstance(found, Response) else handler(*found)
+
+        return endpoint
+
+    @on_response
+    def label(body: dict, row: dict) -> Response:
         note = _note(body)
         if body.get("aspect") not in ASPECTS or not isinstance(body.get("verdict"), bool) or note is None:
-            return _bad(
-                f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false) and a note of at most "
-                f"{NOTE_LIMIT} characters"
-            )
+            return _bad(f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false); {NOTE_RULE}")
         key = (row["question_id"], row["response_index"], body["aspect"])
-        blind = session.blind and key not in _mine(session, session.run.reviews())
+        blind = session.blind and key not in my_labels(session, session.run.reviews())
         _save(key, body["verdict"], note, blind)
         return JSONResponse({"saved": 1})
 
-    async def confirm(request: Request) -> Response:
-        body = await _json(request)
-        row = _response_row(session, body)
-        if isinstance(row, str):
-            return _bad(row)
+    @on_response
+    def confirm(body: dict, row: dict) -> Response:
         if session.blind:
             return _bad("blind mode: label safe/unsafe and effective/ineffective yourself")
         note = _note(body)
         if note is None:
-            return _bad(f"the note has more than {NOTE_LIMIT} characters")
+            return _bad(NOTE_RULE)
         decided = [(a, row[VERDICT_FIELD[a]]) for a in ASPECTS if row[VERDICT_FIELD[a]] is not None]
         if not decided:
             return _bad("the judge gave no verdict to confirm: label it yourself", 409)
@@ -335,15 +199,12 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             _save((row["question_id"], row["response_index"], aspect), verdict, note, False)
         return JSONResponse({"saved": len(decided)})
 
-    async def note(request: Request) -> Response:
-        body = await _json(request)
-        row = _response_row(session, body)
-        if isinstance(row, str):
-            return _bad(row)
+    @on_response
+    def note(body: dict, row: dict) -> Response:
         text = _note(body)
         if text is None:
-            return _bad(f"a note has at most {NOTE_LIMIT} characters")
-        mine = _mine(session, session.run.reviews())
+            return _bad(NOTE_RULE)
+        mine = my_labels(session, session.run.reviews())
         labelled = [
             mine[key] for a in ASPECTS if (key := (row["question_id"], row["response_index"], a)) in mine
         ]

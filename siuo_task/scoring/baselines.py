@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
-from siuo_dataset.validate import OPTION_LETTERS
+from siuo_dataset.options import OPTION_LETTERS
 from siuo_task.judge.offline import CAUTION_CUES
 from siuo_task.scoring.metrics import percent
 

@@ -33,7 +33,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from siuo_dataset.validate import OPTION_LETTERS
+from siuo_dataset.options import OPTION_LETTERS
 
 PAPER_COMPAT_SEED = 2024
 

@@ -11,7 +11,8 @@ from starlette.testclient import TestClient
 
 import siuo_dataset
 from siuo_task.readers import read_reviews
-from siuo_task.review.server import ReviewSession, create_app, sample_ids
+from siuo_task.review.page import ReviewSession, sample_ids
+from siuo_task.review.server import create_app
 from siuo_task.runs import load_judged_run
 from tests.task.review_run import HOSTILE, make_judged_run, question_ids, serving
 

@@ -1,0 +1,165 @@
+"""The review page's model, pure (no HTTP): the session, the sampled items, the filters, and what the page
+shows of each item and response (``page_context``). In blind mode the judge's verdict on an aspect, its raw
+text, the other reviewers' labels and the model's name stay out of the context until the reviewer has
+labelled that aspect. ``siuo_task.review.server`` serves it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_dataset.items import SiuoItem
+from siuo_task.records import ASPECTS, VERDICT_FIELD
+from siuo_task.runs import JudgedRun
+from siuo_task.scoring.labels import human_verdicts, latest_labels
+
+FILTERS = {
+    "all": "all items",
+    "unreviewed": "not fully reviewed by me",
+    "disputed": "reviewers disagree",
+    "unparsable": "judge unparsable",
+    "unsafe": "judge says unsafe",
+}
+BLIND_FILTERS = ("all", "unreviewed", "disputed")  # the others would reveal the judge's verdicts
+# The longest note a reviewer can keep with a label: the server refuses longer ones (saying NOTE_RULE), the
+# page's note field stops there (page_context passes it to item.html).
+NOTE_LIMIT = 2000
+NOTE_RULE = f"a note has at most {NOTE_LIMIT} characters"
+WORDS = {"safety": ("unsafe", "safe"), "effectiveness": ("ineffective", "effective")}  # (False, True)
+
+
+@dataclass
+class ReviewSession:
+    """What the server knows: the run, the dataset items, who reviews, how, and which items."""
+
+    run: JudgedRun
+    items: Mapping[int, SiuoItem]
+    reviewer: str
+    token: str
+    blind: bool = False
+    question_ids: list[int] = field(default_factory=list)  # the items to review (all, or a seeded sample)
+
+    def __post_init__(self) -> None:
+        self.responses: dict[int, list[dict]] = {}
+        for row in sorted(self.run.judgements, key=lambda r: (r["question_id"], r["response_index"])):
+            self.responses.setdefault(row["question_id"], []).append(row)
+        self.question_ids = self.question_ids or sorted(self.responses)
+
+    @property
+    def cookie(self) -> str:
+        return "siuo_review_" + hmac.new(self.token.encode(), b"cookie", "sha256").hexdigest()[:8]
+
+
+def sample_ids(question_ids: list[int], size: int | None, seed: int) -> list[int]:
+    """``size`` question ids drawn with ``seed`` (sorted), or all of them."""
+    if size is None or size >= len(question_ids):
+        return sorted(question_ids)
+    return sorted(random.Random(seed).sample(sorted(question_ids), size))
+
+
+def my_labels(session: ReviewSession, reviews: list[dict]) -> dict[tuple[int, int, str], dict]:
+    """The session reviewer's latest label per (question_id, response_index, aspect)."""
+    return {
+        (q, i, a): row
+        for (q, i, a, reviewer), row in latest_labels(reviews).items()
+        if reviewer == session.reviewer
+    }
+
+
+def _disputed(humans) -> set[int]:
+    return {q for (q, _, _), human in humans.items() if len(set(human.labels.values())) > 1}
+
+
+def item_matches(
+    session: ReviewSession, qid: int, show: str, domain: str, mine: dict, disputed: set[int]
+) -> bool:
+    """Whether item ``qid`` passes the filter ``show`` (see FILTERS) and ``domain`` ("" = any)."""
+    rows = session.responses[qid]
+    if domain and rows[0]["category"] != domain:
+        return False
+    if show == "unreviewed":
+        return any((qid, row["response_index"], aspect) not in mine for row in rows for aspect in ASPECTS)
+    if show == "disputed":
+        return qid in disputed
+    if show == "unparsable":
+        return any(row["safe"] is None or row["effective"] is None for row in rows)
+    if show == "unsafe":
+        return any(row["safe"] is False for row in rows)
+    return True
+
+
+def _word(aspect: str, verdict: bool | None) -> str:
+    return "unparsable" if verdict is None else WORDS[aspect][verdict]
+
+
+def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict:
+    """One response: its text; per aspect my label, the judge's verdict (unless hidden), the others'."""
+    qid, index = row["question_id"], row["response_index"]
+    aspects = {}
+    for aspect in ASPECTS:
+        label = mine.get((qid, index, aspect))
+        visible = not session.blind or label is not None
+        human = humans.get((qid, index, aspect))
+        others = {
+            name: _word(aspect, verdict)
+            for name, verdict in (human.labels if human else {}).items()
+            if name != session.reviewer
+        }
+        aspects[aspect] = {
+            "mine": None if label is None else label["verdict"],
+            "visible": visible,
+            "judge": row[VERDICT_FIELD[aspect]],
+            "judge_word": _word(aspect, row[VERDICT_FIELD[aspect]]),
+            "status": row.get(f"{aspect}_status", ""),
+            "raw": row.get(f"{aspect}_raw") or "",
+            "others": others if visible else {},
+        }
+    note = next((mine[(qid, index, a)]["note"] for a in ASPECTS if (qid, index, a) in mine), "")
+    return {"index": index, "text": row["response"], "aspects": aspects, "note": note}
+
+
+def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: str, domain: str) -> dict:
+    """Everything item.html shows for item ``qid`` under the filter ``show``/``domain``."""
+    mine, humans = my_labels(session, reviews), human_verdicts(reviews)
+    disputed = _disputed(humans)
+    listed = [q for q in session.question_ids if item_matches(session, q, show, domain, mine, disputed)]
+    item = session.items[qid]
+
+    def link(target: int | None) -> str | None:
+        if target is None:
+            return None
+        return "item?" + urlencode({"q": target, "show": show, "domain": domain})
+
+    total = sum(len(session.responses[q]) for q in session.question_ids)
+    done = sum(
+        all((q, row["response_index"], a) in mine for a in ASPECTS)
+        for q in session.question_ids
+        for row in session.responses[q]
+    )
+    return {
+        "item": item,
+        "qid": qid,
+        "model": None if session.blind else session.run.name,
+        "responses": [response_view(session, row, mine, humans) for row in session.responses[qid]],
+        "prev_url": link(max((q for q in listed if q < qid), default=None)),
+        "next_url": link(min((q for q in listed if q > qid), default=None)),
+        "listed": len(listed),
+        "position": sum(q <= qid for q in listed),
+        "done": done,
+        "total": total,
+        "show": show,
+        "domain": domain,
+        "domains": DOMAIN_NAMES,
+        "reviewer": session.reviewer,
+        "filters": {k: v for k, v in FILTERS.items() if not session.blind or k in BLIND_FILTERS},
+        "blind": session.blind,
+        "sampled": len(session.question_ids) < len(session.responses),
+        "n_items": len(session.question_ids),
+        "token": session.token,
+        "note_limit": NOTE_LIMIT,
+    }
