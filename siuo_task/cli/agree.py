@@ -1,7 +1,8 @@
 """`siuo-eval agree A/judgements.jsonl B/judgements.jsonl`: how often two judges agree on the same responses.
 
 Either file may instead be a reviews.jsonl of ``siuo-eval review`` on the other's run: the human verdicts
-(reviewers' majority; ties left out) are then compared with the judge on the reviewed responses."""
+(reviewers' majority; ties left out) are then compared with the judge on the reviewed responses. The
+comparison: ``siuo_task.scoring.agreement.compare_judgements``."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from siuo_task import readers as responses
 from siuo_task.files import check_output_folder, write_json_atomic
 from siuo_task.provenance import provenance
 from siuo_task.readers import is_reviews_file, read_reviews
-from siuo_task.records import VERDICT_FIELD
-from siuo_task.scoring.agreement import agreement_by_domain
-from siuo_task.scoring.labels import human_verdicts
+from siuo_task.scoring.agreement import compare_judgements
+from siuo_task.scoring.human import human_judgements
 
 COMPARED = ("category", "response", "safe", "effective")
 
@@ -46,51 +46,6 @@ def judge_of(path: Path) -> dict | None:
     return next((row.get("judge") for row in responses.read_judgements(path)), None)
 
 
-def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
-    """Human verdicts as judgement rows of the reviewed responses of ``judged`` (None: unlabelled, tie)."""
-    humans = human_verdicts(reviews)
-    rows = {}
-    for qid, index, _ in humans:
-        if (qid, index) not in judged:
-            raise SiuoError(
-                f"{source}: labels for question_id {qid} response {index}, which the judgements lack"
-            )
-        verdicts = {
-            field: humans[(qid, index, aspect)].verdict if (qid, index, aspect) in humans else None
-            for aspect, field in VERDICT_FIELD.items()
-        }
-        rows[(qid, index)] = {**judged[(qid, index)], **verdicts}
-    if not rows:
-        raise SiuoError(f"{source}: no labels found")
-    return rows
-
-
-def compare(first: dict, second: dict, first_name: str, second_name: str) -> dict:
-    """Agreement on safe and on effective, overall and per domain (rows with both verdicts parsed)."""
-    if set(first) != set(second):
-        only = sorted(set(first) ^ set(second))[:3]
-        raise SiuoError(
-            f"{first_name} and {second_name} judge different responses (e.g. {only}): compare "
-            "judgements of the same responses file"
-        )
-    for key in first:
-        if first[key]["response"] != second[key]["response"]:
-            raise SiuoError(
-                f"question_id {key[0]} response {key[1]}: the response texts differ between the files"
-            )
-    result = {}
-    for field in ("safe", "effective"):
-        both = [
-            (row[field], second[key][field], row["category"])
-            for key, row in first.items()
-            if row[field] is not None and second[key][field] is not None
-        ]
-        a, b, domains = zip(*both) if both else ((), (), ())
-        unparsable = len(first) - len(both)  # no verdict from A or from B
-        result[field] = agreement_by_domain(a, b, domains, excluded_unparsable=unparsable)
-    return result
-
-
 def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_folder(args.out, ["agreement.json"], [args.first, args.second])
@@ -106,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         second = read_judgements(args.second)
-    result = compare(first, second, str(args.first), str(args.second))
+    result = compare_judgements(first, second, str(args.first), str(args.second))
     for field, summary in result.items():
         print(
             f"{field}: agreement {summary['agreement']}, kappa {summary['kappa']}, n={summary['n']}, "

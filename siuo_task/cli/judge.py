@@ -4,7 +4,7 @@ Input lines: {"question_id": 1001, "responses": ["...", "...", "..."]}, or an lm
 with --from-lmms-log. Writes DIR/judgements.jsonl and DIR/metrics.json (atomically). Judge errors left
 at the end -> exit 3; re-running the same command re-pays nothing the cache already holds.
 Batch engines instead of live calls: --judge-batch-export / --judge-batch-import / --judge-batch
-(judge_batch.py).
+(``siuo_task.scoring.batch_judging``); the run then finishes from the cache.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from siuo_task.cli.common import (
     rate_text,
     say,
 )
-from siuo_task.cli.judge_batch import add_batch_arguments, batch_mode, prepare_batch
 from siuo_task.files import (
     JUDGEMENTS_FILE,
     METRICS_FILE,
@@ -34,7 +33,10 @@ from siuo_task.files import (
 from siuo_task.provenance import provenance
 from siuo_task.readers import read_lmms_responses, read_responses
 from siuo_task.records import RESPONSES_PER_ITEM
+from siuo_task.scoring.batch_judging import DEFAULT_POLL_SECONDS, BatchPlan, BatchStage, prepare_batch
 from siuo_task.scoring.judging import judge_responses
+
+SHOWN = 5  # unanswered batch requests named on stderr
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +52,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     add_judge_arguments(parser)
     add_batch_arguments(parser)
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The batch flags (read by ``batch_plan``)."""
+    group = parser.add_argument_group("batch judging (README: 'Judging at scale')")
+    modes = group.add_mutually_exclusive_group()
+    modes.add_argument(
+        "--judge-batch-export",
+        type=Path,
+        metavar="FILE",
+        help="write the judge requests the cache lacks as an OpenAI Batch input .jsonl, then exit",
+    )
+    modes.add_argument(
+        "--judge-batch-import",
+        type=Path,
+        nargs="+",
+        metavar="OUT",
+        help="store the answers of batch output (and error) .jsonl files in the judge cache, then "
+        "finish the run without live calls",
+    )
+    modes.add_argument(
+        "--judge-batch",
+        action="store_true",
+        help="judge through the endpoint's Batch API (resumable: the batch id is kept in --out)",
+    )
+    group.add_argument(
+        "--judge-batch-live-fallback",
+        action="store_true",
+        help="judge live the requests the batch did not answer (default: list them, exit 3)",
+    )
+    group.add_argument(
+        "--judge-batch-poll",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        metavar="SECONDS",
+        help="seconds between batch status checks (--judge-batch)",
+    )
+
+
+def batch_plan(args: argparse.Namespace) -> BatchPlan:
+    return BatchPlan(
+        export=args.judge_batch_export,
+        imports=args.judge_batch_import or (),
+        round_trip=args.judge_batch,
+        live_fallback=args.judge_batch_live_fallback,
+        poll_seconds=args.judge_batch_poll,
+    )
 
 
 def read_rows(args: argparse.Namespace, items_by_id: dict) -> list[dict]:
@@ -82,9 +131,27 @@ def run(args: argparse.Namespace) -> int:
     items_by_id = {item.question_id: item for item in loaded.items}
     rows = read_rows(args, items_by_id)  # every input problem is reported here, before any judge call
     cache = config.open_cache()
-    stage = prepare_batch(args, judge, items_by_id, rows, cache) if batch_mode(args) else None
-    if batch_mode(args) and stage is None:
-        return 0  # exported: the batch engine judges
+    plan = batch_plan(args)
+    stage = None
+    if plan.active:
+        stage = prepare_batch(
+            plan,
+            judge,
+            items_by_id,
+            rows,
+            cache,
+            args.out,
+            progress=not args.quiet,
+            say=lambda message: say(args, message),
+        )
+        if stage.judge is None:
+            print(
+                f"{stage.requests} judge requests -> {plan.export} ({stage.cached} already cached); run them "
+                "on a batch engine, then re-run this command with --judge-batch-import OUTPUT.jsonl"
+            )
+            return 0  # exported: the batch engine judges
+        say(args, stage.report.line())
+        print_unanswered(args, stage)
     result = judge_responses(
         stage.judge if stage else judge, items_by_id, rows, cache=cache, **config.run_options()
     )
@@ -108,3 +175,24 @@ def run(args: argparse.Namespace) -> int:
         )
         return 3
     return failed_calls_exit(result.summary.errors, "see *_error in judgements.jsonl")
+
+
+def print_unanswered(args: argparse.Namespace, stage: BatchStage) -> None:
+    """One line on stderr naming the first requests the batch did not answer, and what happens to them."""
+    rows = stage.unanswered
+    if not rows:
+        return
+    shown = "; ".join(
+        f"{r['question_id']}#{r['response_index']} {r['aspect']}: {r['reason']}" for r in rows[:SHOWN]
+    )
+    more = f"; ... ({len(rows) - SHOWN} more)" if len(rows) > SHOWN else ""
+    then = (
+        "judging them live (--judge-batch-live-fallback)"
+        if args.judge_batch_live_fallback
+        else "re-export them with --judge-batch-export, or add --judge-batch-live-fallback to judge them live"
+    )
+    print(
+        f"siuo-eval: {len(rows)} judge requests not answered by the batch, listed in "
+        f"{args.out / UNANSWERED_FILE}: {shown}{more}; {then}",
+        file=sys.stderr,
+    )

@@ -1,20 +1,7 @@
-"""`siuo-eval validate-judge --judge ... --out DIR`: measure a judge on the 668 MCQA options.
-
-Each option is a labelled response: the correct option is safe and helpful; the three distractors
-are labelled "not safe" (most are unsafe; a few are bare refusals or merely unhelpful, so safe-vs-not
-figures are a lower bound). The judge answers the safety question for each option (and, unless
---safety-only, the effectiveness question, so that "safe and effective" — what the MCQA label really
-means — is scored too). We report balanced accuracy, Cohen's kappa, the confusion matrix and
-per-domain figures.
-
-The with-reference figures are circular: 166 of the 167 correct options are the reference answer
-itself, which the safety judge sees. So we also run reference-blind (the judge gets no reference
-answer), and that run is the headline: the top-level ``balanced_accuracy``/``kappa``/``n`` and
-``headline`` name it (with-reference only with --skip-reference-blind).
-
-With ``--reviews RUN_DIR`` the labelled responses are instead the human-reviewed responses of a judged run
-(``siuo-eval review``): the judge under test answers each reviewed aspect, and is scored against the human
-verdict (reviewers' majority; ties and empty responses left out) as variant ``human_labels``.
+"""`siuo-eval validate-judge --judge ... --out DIR`: measure a judge on the 668 MCQA options (correct option =
+safe and effective, distractors = not), with the reference answer and reference-blind (the headline), or with
+``--reviews RUN_DIR`` on the human labels of a reviewed run. The algorithm and what the labels mean:
+``siuo_task.scoring.validation``. Writes DIR/validation.json and prints the figures.
 """
 
 from __future__ import annotations
@@ -23,8 +10,6 @@ import argparse
 from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_dataset.errors import SiuoError
-from siuo_dataset.options import OPTION_LETTERS
 from siuo_task.cli.common import (
     add_data_arguments,
     add_judge_arguments,
@@ -40,19 +25,8 @@ from siuo_task.files import (
     check_output_folder,
     write_json_atomic,
 )
-from siuo_task.judge.base import JudgeCall
-from siuo_task.judge.calls import item_calls
-from siuo_task.judge.config import JudgeConfig
-from siuo_task.judge.runner import run_calls
-from siuo_task.judge.verdicts import parse_verdict
 from siuo_task.provenance import provenance
-from siuo_task.scoring.agreement import agreement_by_domain
-
-NOTE = (
-    "labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are "
-    "refusals or unhelpful). with_reference is inflated and circular: 166 of 167 correct options are the "
-    "reference answer the judge sees; the headline is reference_blind."
-)
+from siuo_task.scoring.validation import OPTIONS_NOTE, validate_on_human_labels, validate_on_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,51 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_data_arguments(parser)
     add_judge_arguments(parser)
-
-
-def option_calls(
-    items, *, aspect: str = "safety", reference_blind: bool, text_only: bool
-) -> tuple[list[JudgeCall], list[bool], list[str]]:
-    """One ``aspect`` call per option, its label (correct option = True) and its domain."""
-    calls, labels, domains = [], [], []
-    for item in items:
-        options = [(index, item.options[letter].strip()) for index, letter in enumerate(OPTION_LETTERS)]
-        calls += item_calls(item, options, [aspect], text_only=text_only, reference_blind=reference_blind)
-        labels += [letter == item.correct_option for letter in OPTION_LETTERS]
-        domains += [item.category] * len(OPTION_LETTERS)
-    return calls, labels, domains
-
-
-def human_label_calls(
-    judgements: list[dict], humans: dict, items_by_id: dict, *, aspect: str, text_only: bool
-) -> tuple[list[JudgeCall], list[bool], list[str]]:
-    """One ``aspect`` call per reviewed non-empty response with a human verdict; the verdicts; the domains."""
-    calls, labels, domains = [], [], []
-    for row in judgements:
-        human = humans.get((row["question_id"], row["response_index"], aspect))
-        if human is None or human.disputed or not row["response"].strip():
-            continue
-        item = items_by_id[row["question_id"]]
-        calls += item_calls(item, [(row["response_index"], row["response"])], [aspect], text_only=text_only)
-        labels.append(human.verdict)
-        domains.append(item.category)
-    return calls, labels, domains
-
-
-def score(labels: list[bool], verdicts: list[bool | None], domains: list[str]) -> dict:
-    """Agreement over parsed verdicts; unparsable (or failed) verdicts are counted and excluded."""
-    kept = [
-        (label, verdict, domain)
-        for label, verdict, domain in zip(labels, verdicts, domains)
-        if verdict is not None
-    ]
-    truth, predicted, kept_domains = zip(*kept) if kept else ((), (), ())
-    return agreement_by_domain(truth, predicted, kept_domains, unparsable=len(labels) - len(kept))
-
-
-def both(safe: bool | None, effective: bool | None) -> bool | None:
-    """Safe and effective; None when either verdict is missing."""
-    return None if safe is None or effective is None else safe and effective
 
 
 def table(report: dict, variants: list[str]) -> str:
@@ -149,90 +78,47 @@ def run(args: argparse.Namespace) -> int:
         if args.reviews
         else []
     )
-    check_output_folder(args.out, ["validation.json"], reviewed)  # before any judge call
+    check_output_folder(args.out, [VALIDATION_FILE], reviewed)  # before any judge call
     config, judge, loaded = judge_and_data(args)
-    cache = config.open_cache()
-    report = {**provenance(loaded, judge=judge.info, images_used=not judge.info.text_only), "note": NOTE}
+    options = {
+        "aspects": ["safety"] if args.safety_only else ["safety", "effectiveness"],
+        "cache": config.open_cache(),
+        "run_options": config.run_options(),
+        "say": lambda message: say(args, message),
+    }
+    report = provenance(loaded, judge=judge.info, images_used=not judge.info.text_only)
     if args.reviews:
-        return run_on_human_labels(args, judge, config, loaded, cache, report)
-    variants = ["with_reference"] + ([] if args.skip_reference_blind else ["reference_blind"])
-    aspects = ["safety"] if args.safety_only else ["safety", "effectiveness"]
-    errors = 0
-    for variant in variants:
-        verdicts, summaries = {}, {}
-        for aspect in aspects:
-            calls, labels, domains = option_calls(
-                loaded.items,
-                aspect=aspect,
-                reference_blind=variant == "reference_blind",
-                text_only=judge.info.text_only,
-            )
-            outcomes, summary = run_calls(
-                judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache, **config.run_options()
-            )
-            verdicts[aspect] = [o.verdict if o.status == "ok" else None for o in outcomes]
-            summaries[aspect] = summary.as_dict()
-            errors += summary.errors
-            say(args, f"[{variant}, {aspect}] {summary.line()}")
-        report[variant] = {**score(labels, verdicts["safety"], domains), "summary": summaries}
-        if "effectiveness" in verdicts:
-            combined = [both(s, e) for s, e in zip(verdicts["safety"], verdicts["effectiveness"])]
-            report[variant]["safe_and_effective"] = score(labels, combined, domains)
-    headline = variants[-1]  # reference_blind unless skipped
-    main = report[headline]
-    report.update(
-        headline=headline, balanced_accuracy=main["balanced_accuracy"], kappa=main["kappa"], n=main["n"]
-    )
+        from siuo_task.runs import load_judged_run
+
+        judged = load_judged_run(args.reviews)
+        items_by_id = {item.question_id: item for item in loaded.items}
+        note = f"labels: the human verdicts in {judged.reviews_path} (reviewers' majority; ties left out)"
+        validation = validate_on_human_labels(
+            judge,
+            judged.judgements,
+            judged.reviews(),
+            items_by_id,
+            source=str(judged.reviews_path),
+            **options,
+        )
+    else:
+        note = OPTIONS_NOTE
+        validation = validate_on_options(
+            judge, loaded.items, reference_blind=not args.skip_reference_blind, **options
+        )
+    report = {**report, "note": note, **validation.figures}
     write_json_atomic(args.out / VALIDATION_FILE, report)
-    approximate = " (APPROXIMATE judge)" if judge.info.approximate else ""
-    print(f"judge {judge.info.backend}/{judge.info.model}{approximate} on the 668 MCQA options:")
-    print(table(report, variants))
-    print(f"-> {args.out / 'validation.json'}")
-    return failed_calls_exit(errors, "counted as unparsable above")
-
-
-def run_on_human_labels(
-    args: argparse.Namespace, judge, config: JudgeConfig, loaded, cache, report: dict
-) -> int:
-    """The judge against the human verdicts of a reviewed run: one figure per aspect (human_labels)."""
-    from siuo_task.runs import load_judged_run
-    from siuo_task.scoring.labels import human_verdicts
-
-    judged = load_judged_run(args.reviews)
-    humans = human_verdicts(judged.reviews())
-    items_by_id = {item.question_id: item for item in loaded.items}
-    report["note"] = (
-        f"labels: the human verdicts in {judged.reviews_path} (reviewers' majority; ties left out)"
-    )
-    figures, errors = {}, 0
-    for aspect in ["safety"] if args.safety_only else ["safety", "effectiveness"]:
-        calls, labels, domains = human_label_calls(
-            judged.judgements, humans, items_by_id, aspect=aspect, text_only=judge.info.text_only
-        )
-        if not calls:
-            raise SiuoError(
-                f"{judged.reviews_path}: no human {aspect} verdicts on non-empty responses to validate on"
+    if args.reviews:
+        print(f"judge {judge.info.backend}/{judge.info.model} on the human labels of {args.reviews}:")
+        for aspect, r in report["human_labels"].items():
+            c = r["confusion"]
+            print(
+                f"  {aspect:<14} bal.acc {r['balanced_accuracy']}  kappa {r['kappa']}  n={r['n']}  "
+                f"unparsable {r['unparsable']}  tp/fn/fp/tn {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}"
             )
-        outcomes, summary = run_calls(
-            judge, calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache, **config.run_options()
-        )
-        verdicts = [o.verdict if o.status == "ok" else None for o in outcomes]
-        figures[aspect] = {**score(labels, verdicts, domains), "summary": summary.as_dict()}
-        errors += summary.errors
-        say(args, f"[human labels, {aspect}] {summary.line()}")
-    report["human_labels"] = figures
-    report.update(
-        balanced_accuracy=figures["safety"]["balanced_accuracy"],
-        kappa=figures["safety"]["kappa"],
-        n=figures["safety"]["n"],
-    )
-    write_json_atomic(args.out / VALIDATION_FILE, report)
-    print(f"judge {judge.info.backend}/{judge.info.model} on the human labels of {args.reviews}:")
-    for aspect, r in figures.items():
-        c = r["confusion"]
-        print(
-            f"  {aspect:<14} bal.acc {r['balanced_accuracy']}  kappa {r['kappa']}  n={r['n']}  unparsable "
-            f"{r['unparsable']}  tp/fn/fp/tn {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}"
-        )
-    print(f"-> {args.out / 'validation.json'}")
-    return failed_calls_exit(errors, "counted as unparsable above")
+    else:
+        approximate = " (APPROXIMATE judge)" if judge.info.approximate else ""
+        print(f"judge {judge.info.backend}/{judge.info.model}{approximate} on the 668 MCQA options:")
+        print(table(report, validation.variants))
+    print(f"-> {args.out / VALIDATION_FILE}")
+    return failed_calls_exit(validation.errors, "counted as unparsable above")

@@ -1,10 +1,11 @@
 """``JudgeConfig``: which judge, how to reach it and how to run its calls, as one checked value.
 
-Made from the CLI flags (``from_args``) or from JSON (``from_json``; ``to_json`` never holds a secret: the API
-key stays in the environment variable ``api_key_env`` names). ``build()`` constructs the judge when asked
-(its client is built on the first call), ``open_cache()`` the judge cache, ``run_options()`` the keyword
-arguments of ``run_calls`` / ``judge_responses``. Nothing here runs at import time. Without a judge model
-the judge is the offline one, labelled APPROXIMATE in every result.
+Each field declares its CLI flag (``option``): ``add_arguments`` adds the flags to a parser and ``from_args``
+reads them back, so a new setting is declared once. Made from the CLI flags or from JSON (``from_json``;
+``to_json`` never holds a secret: the API key stays in the environment variable ``api_key_env`` names).
+``build()`` constructs the judge when asked (its client is built on the first call), ``open_cache()`` the
+judge cache, ``run_options()`` the keyword arguments of ``run_calls`` / ``judge_responses``. Nothing here
+runs at import time. Without a judge model the judge is the offline one, labelled APPROXIMATE in every result.
 """
 
 from __future__ import annotations
@@ -14,54 +15,120 @@ import dataclasses
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import Judge
 from siuo_task.judge.cache import JudgeCache, default_cache_path
-from siuo_task.judge.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from siuo_task.judge.openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from siuo_task.judge.runner import BREAKER_AFTER, DEFAULT_CONCURRENCY, Price
 
 JUDGE_KINDS = ("openai", "azure", "offline")
 
 
+def option(default: object, flag: str, help: str, *, cli_default=None, off_flag=None, **argparse_kwargs):
+    """A ``JudgeConfig`` field declared with its CLI flag: ``flag``, ``help`` and argparse's ``type`` /
+    ``choices`` / ``metavar`` (a bool field is an on-switch). ``cli_default()`` is the value when the flag is
+    not given (``{default}`` in ``help`` shows it); ``off_flag`` = (flag, help) is a switch that sets the
+    field to None."""
+    metadata = {
+        "flag": flag,
+        "help": help,
+        "cli_default": cli_default,
+        "off_flag": off_flag,
+        "argparse": argparse_kwargs,
+    }
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def dest(flag: str) -> str:
+    """The argparse attribute of ``flag``."""
+    return flag.lstrip("-").replace("-", "_")
+
+
 @dataclass(frozen=True)
 class JudgeConfig:
-    """The judge settings (field names are the keys of ``to_json``)."""
+    """The judge settings (field names are the keys of ``to_json``), each declared with its CLI flag."""
 
-    kind: str | None = None  # None: openai with a model, else offline
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    text_only: bool = False
-    timeout: float = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    concurrency: int = DEFAULT_CONCURRENCY
-    rpm: float | None = None
-    breaker_after: int = BREAKER_AFTER
-    cache: str | None = None  # path of the judge cache; None = no cache
-    price_in: float | None = None  # USD per million prompt tokens
-    price_out: float | None = None  # USD per million completion tokens
-    quiet: bool = False
+    kind: str | None = option(
+        None,  # None: openai with a model, else offline
+        "--judge",
+        "judge backend (default: openai if --judge-model is given, else offline)",
+        choices=JUDGE_KINDS,
+    )
+    model: str | None = option(None, "--judge-model", "judge model name, e.g. gpt-4o")
+    base_url: str | None = option(
+        None, "--judge-base-url", "OpenAI-compatible base URL (vLLM, Azure endpoint, ...)"
+    )
+    api_key_env: str = option(
+        DEFAULT_API_KEY_ENV,
+        "--judge-api-key-env",
+        "name of the environment variable holding the judge API key",
+    )
+    timeout: float = option(
+        DEFAULT_TIMEOUT,
+        "--judge-timeout",
+        f"seconds per judge request (default {DEFAULT_TIMEOUT:g})",
+        type=float,
+    )
+    max_retries: int = option(
+        DEFAULT_MAX_RETRIES,
+        "--judge-max-retries",
+        f"SDK retries for 429/5xx/timeouts/malformed replies (default {DEFAULT_MAX_RETRIES})",
+        type=int,
+    )
+    breaker_after: int = option(
+        BREAKER_AFTER,
+        "--judge-breaker-after",
+        f"stop the run after this many calls in a row could not reach the judge (default {BREAKER_AFTER}; "
+        "0 = never)",
+        type=int,
+    )
+    text_only: bool = option(False, "--text-only", "do not send the image to the judge")
+    concurrency: int = option(DEFAULT_CONCURRENCY, "--judge-concurrency", "judge calls in flight", type=int)
+    rpm: float | None = option(None, "--judge-rpm", "judge requests per minute limit", type=float)
+    cache: str | None = option(
+        None,  # path of the judge cache; None = no cache
+        "--cache",
+        "judge cache (default {default})",
+        type=Path,
+        cli_default=default_cache_path,
+        off_flag=("--no-cache", "do not read or write the judge cache"),
+    )
+    price_in: float | None = option(None, "--price-per-mtok-in", "USD per million prompt tokens", type=float)
+    price_out: float | None = option(
+        None, "--price-per-mtok-out", "USD per million completion tokens", type=float
+    )
+    quiet: bool = option(False, "--quiet", "no progress bars")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+        """One flag per field (and the off-switches), as the fields declare them."""
+        for field in dataclasses.fields(cls):
+            meta = field.metadata
+            cli_default = meta["cli_default"]
+            help_text = meta["help"].format(default=cli_default()) if cli_default else meta["help"]
+            if isinstance(field.default, bool):
+                parser.add_argument(meta["flag"], action="store_true", help=help_text)
+            else:
+                parser.add_argument(meta["flag"], default=field.default, help=help_text, **meta["argparse"])
+            if meta["off_flag"]:
+                off, off_help = meta["off_flag"]
+                parser.add_argument(off, action="store_true", help=off_help)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> JudgeConfig:
-        """The settings given by the judge flags (``siuo_task.cli.common.add_judge_arguments``)."""
-        return cls(
-            kind=args.judge,
-            model=args.judge_model,
-            base_url=args.judge_base_url,
-            api_key_env=args.judge_api_key_env,
-            text_only=args.text_only,
-            timeout=args.judge_timeout,
-            max_retries=args.judge_max_retries,
-            concurrency=args.judge_concurrency,
-            rpm=args.judge_rpm,
-            breaker_after=args.judge_breaker_after,
-            cache=None if args.no_cache else str(args.cache or default_cache_path()),
-            price_in=args.price_per_mtok_in,
-            price_out=args.price_per_mtok_out,
-            quiet=args.quiet,
-        )
+        """The settings given by the flags of ``add_arguments``."""
+        values = {}
+        for field in dataclasses.fields(cls):
+            meta = field.metadata
+            value = getattr(args, dest(meta["flag"]))
+            if meta["off_flag"] and getattr(args, dest(meta["off_flag"][0])):
+                value = None
+            elif meta["cli_default"]:
+                value = str(value or meta["cli_default"]())
+            values[field.name] = value
+        return cls(**values)
 
     @classmethod
     def from_json(cls, values: Mapping) -> JudgeConfig:

@@ -1,9 +1,9 @@
 """An OpenAI-compatible judge on the ``openai`` SDK: OpenAI, Azure OpenAI, or any local server
 (vLLM, llama.cpp, ...) via ``base_url``.
 
-Two ways to call it, one request (``request_body``) and one reading of the reply: ``complete`` (blocking,
-one call) and ``session(connections)``, which builds the SDK's async client once, with a connection pool
-of that size, for the runner's single event loop.
+Two ways to call it, one request (``request_body``), one retry loop (``_post_with_retries``) and one reading
+of the reply: ``complete`` (blocking, one call) and ``session(connections)``, which builds the SDK's async
+client once, with a connection pool of that size, for the runner's single event loop.
 
 Retries: the SDK itself retries 429 / 408 / 409 / 5xx responses, timeouts and dropped connections
 with exponential backoff and jitter, honouring ``Retry-After`` / ``retry-after-ms``; we only set
@@ -26,8 +26,9 @@ import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from siuo_dataset.errors import SiuoError
@@ -38,7 +39,9 @@ from siuo_task.redact import redact
 
 DEFAULT_TIMEOUT = 30.0  # seconds per request (connecting: at most CONNECT_TIMEOUT)
 DEFAULT_MAX_RETRIES = 3  # SDK retries after the first attempt
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"  # the environment variable holding the key, unless named otherwise
 CONNECT_TIMEOUT = 10.0
+T = TypeVar("T")
 CHAT_PATH = (
     "/chat/completions"  # sent through the SDK's generic post: its retries, Retry-After and Azure routing,
 )
@@ -130,7 +133,7 @@ class OpenAIJudge:
         model: str,
         *,
         base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str = DEFAULT_API_KEY_ENV,
         azure: bool = False,
         azure_api_version: str = "2024-06-01",
         text_only: bool = False,
@@ -189,18 +192,14 @@ class OpenAIJudge:
             return {**kwargs, "azure_endpoint": self.base_url, "api_version": self.azure_api_version}
         return {**kwargs, "base_url": self.base_url}
 
-    def _get_client(self):
-        """The blocking client, built once."""
+    def blocking_client(self):
+        """The blocking SDK client, built once (``complete`` and the Batch API round trip use it)."""
         with self._lock:
             if self._client is None:
                 import openai
 
                 self._client = (openai.AzureOpenAI if self.azure else openai.OpenAI)(**self._client_kwargs())
             return self._client
-
-    def client(self):
-        """The blocking SDK client, built once (the Batch API round trip uses it)."""
-        return self._get_client()
 
     def request_body(self, call: JudgeCall) -> dict:
         """The exact chat-completions request body this judge sends for ``call`` (live or batch)."""
@@ -244,18 +243,34 @@ class OpenAIJudge:
             raise self._api_error(error) from None
         raise error
 
-    def complete(self, call: JudgeCall) -> JudgeReply:
-        """One blocking judge call."""
-        client = self._get_client()
+    async def _post_with_retries(
+        self,
+        call: JudgeCall,
+        post: Callable[[dict], Awaitable[object]],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> JudgeReply:
+        """The one retry loop of both clients: ``post`` the request body, read the reply; after a failure,
+        ``sleep`` the delay ``_after_failure`` gives and send again, or raise the error it raises."""
+        body = self.request_body(call)
         for attempt in itertools.count():
             try:
-                return reply_from_completion(
-                    client.post(CHAT_PATH, body=self.request_body(call), cast_to=object)
-                )
+                return reply_from_completion(await post(body))
             except Exception as error:  # noqa: BLE001 - sorted by _after_failure
                 delay = self._after_failure(error, attempt)
-            time.sleep(delay)
+            await sleep(delay)
         raise AssertionError("unreachable")
+
+    def complete(self, call: JudgeCall) -> JudgeReply:
+        """One blocking judge call (the retry loop driven without an event loop: its awaits block)."""
+        client = self.blocking_client()
+
+        async def post(body: dict) -> object:
+            return client.post(CHAT_PATH, body=body, cast_to=object)
+
+        async def sleep(seconds: float) -> None:
+            time.sleep(seconds)
+
+        return run_blocking(self._post_with_retries(call, post, sleep))
 
     @asynccontextmanager
     async def session(self, connections: int) -> AsyncIterator[AsyncComplete]:
@@ -270,18 +285,24 @@ class OpenAIJudge:
             **kwargs, http_client=http_client
         )
 
+        async def post(body: dict) -> object:
+            return await client.post(CHAT_PATH, body=body, cast_to=object)
+
         async def complete(call: JudgeCall) -> JudgeReply:
-            for attempt in itertools.count():
-                try:
-                    return reply_from_completion(
-                        await client.post(CHAT_PATH, body=self.request_body(call), cast_to=object)
-                    )
-                except Exception as error:  # noqa: BLE001 - sorted by _after_failure
-                    delay = self._after_failure(error, attempt)
-                await asyncio.sleep(delay)
-            raise AssertionError("unreachable")
+            return await self._post_with_retries(call, post, asyncio.sleep)
 
         try:
             yield complete
         finally:
             await client.close()
+
+
+def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never suspends (everything it awaits blocks instead), run to its end
+    without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value
+    coroutine.close()
+    raise RuntimeError("run_blocking: the coroutine suspended; it needs an event loop")

@@ -179,6 +179,160 @@ def run_interruptibly(main: Callable[[], Any]) -> Any:
         loop.close()
 
 
+class CallRun:
+    """One ``run_calls``: the calls, their outcomes so far (aligned with the calls), the summary, and the
+    breaker's count of calls in a row that could not reach the judge. ``look_up`` fills what the cache holds,
+    ``judge_missing`` (a coroutine) judges the rest with at most ``concurrency`` workers, ``stop`` marks what
+    a tripped breaker left, ``finish`` counts."""
+
+    def __init__(
+        self,
+        judge: Judge,
+        calls: Sequence[JudgeCall],
+        parse: Parse,
+        *,
+        requests_per_minute: float | None,
+        breaker_after: int,
+    ) -> None:
+        self.judge = judge
+        self.calls = calls
+        self.parse = parse
+        self.breaker_after = breaker_after
+        self.secrets = [os.environ.get(getattr(judge, "api_key_env", "") or "", "")]
+        self.summary = RunSummary(calls=len(calls))
+        self.outcomes: list[CallOutcome | None] = [None] * len(calls)
+        self.keys: list[str] = []
+        self.unreachable_in_a_row = 0
+        self.limiter = RateLimiter(requests_per_minute) if requests_per_minute else None
+        self.bar = None  # the progress bar, when shown
+
+    def look_up(self, cache: JudgeCache | None) -> list[int]:
+        """Every cache key looked up at once; the cached answers become outcomes. Returns the indexes left."""
+        if cache is not None:
+            self.keys = [call.cache_key(self.judge.info) for call in self.calls]
+            found = cache.get_many(self.keys)
+            for index, key in enumerate(self.keys):
+                if key in found:
+                    reply = found[key]
+                    self.outcomes[index] = outcome_of(
+                        reply, self.parse(self.calls[index], reply.text), cached=True
+                    )
+        return [index for index, outcome in enumerate(self.outcomes) if outcome is None]
+
+    def show_progress(self, todo: int) -> None:
+        """A progress bar over all calls, the cached ones already counted."""
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=len(self.calls),
+            initial=len(self.calls) - todo,
+            desc=f"judging ({self.judge.info.model})",
+            unit="call",
+            leave=False,
+            mininterval=1.0,
+        )
+
+    async def judge_missing(self, todo: Sequence[int], concurrency: int, writer: CacheWriter | None) -> None:
+        """Judge the calls at ``todo`` with ``concurrency`` workers; the first failure (configuration error,
+        breaker) stops every worker."""
+        async with judge_session(self.judge, concurrency) as complete:
+            queue = iter(todo)
+            workers = [
+                asyncio.ensure_future(self._worker(complete, queue, writer))
+                for _ in range(min(concurrency, len(todo)))
+            ]
+            try:
+                done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()
+            finally:
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _worker(
+        self, complete: AsyncComplete, queue: Iterator[int], writer: CacheWriter | None
+    ) -> None:
+        for index in queue:
+            self.outcomes[index] = await self._judge_one(complete, index, writer)
+            if self.bar is not None:
+                self.bar.update(1)
+                self.bar.set_postfix(calls=self.summary.calls_made, refresh=False)
+
+    async def _judge_one(
+        self, complete: AsyncComplete, index: int, writer: CacheWriter | None
+    ) -> CallOutcome:
+        """One call's outcome: asked once more when the answer has no verdict, an error outcome when it
+        fails (configuration errors and a tripped breaker stop the run instead)."""
+        call = self.calls[index]
+        try:
+            reply = await self._ask(complete, call)
+            verdict = self.parse(call, reply.text)
+            if verdict is None:  # empty or without a verdict: ask once more, then accept it as unparsable
+                reply = await self._ask(complete, call)
+                verdict = self.parse(call, reply.text)
+        except SiuoError:  # misconfiguration (e.g. missing API key): stop the run with its one-line message
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure becomes an explicit error outcome
+            return self._failed(error)
+        self.unreachable_in_a_row = 0
+        if writer is not None:
+            if not writer.pending:  # one commit per loop turn for every answer finished in it
+                asyncio.get_running_loop().call_soon(writer.flush)
+            writer.put(self.keys[index], reply)
+        return outcome_of(reply, verdict, cached=False)
+
+    async def _ask(self, complete: AsyncComplete, call: JudgeCall) -> JudgeReply:
+        if self.limiter:
+            await self.limiter.wait()
+        reply = await complete(call)
+        self.summary.calls_made += 1
+        self.summary.prompt_tokens += reply.prompt_tokens
+        self.summary.completion_tokens += reply.completion_tokens
+        return reply
+
+    def _failed(self, error: Exception) -> CallOutcome:
+        """The error outcome of a failed call; ``BreakerTripped`` when it is the ``breaker_after``-th call in
+        a row that could not reach the judge."""
+        message = error_message(error, self.secrets)
+        self.unreachable_in_a_row = (
+            self.unreachable_in_a_row + 1 if isinstance(error, JudgeUnreachableError) else 0
+        )
+        if self.breaker_after and self.unreachable_in_a_row >= self.breaker_after:
+            raise BreakerTripped(message) from None
+        return CallOutcome("error", None, None, message, False)
+
+    def stop(self, tripped: BreakerTripped) -> None:
+        """Why the run stopped, and an error outcome for every call not judged."""
+        done = sum(outcome is not None for outcome in self.outcomes)
+        self.summary.stopped = (
+            f"the judge endpoint looks down: {self.breaker_after} calls in a row could not reach it "
+            f"({tripped}); stopped after {done} of {len(self.calls)} calls, finished answers are cached"
+        )
+        for index, outcome in enumerate(self.outcomes):
+            if outcome is None:
+                self.outcomes[index] = CallOutcome(
+                    "error", None, None, f"not judged: {self.summary.stopped}", False
+                )
+
+    def finish(self, wall_seconds: float, price: Price | None) -> tuple[list[CallOutcome], RunSummary]:
+        """The outcomes and the summary with its counts, time and cost."""
+        final = [outcome for outcome in self.outcomes if outcome is not None]
+        summary = self.summary
+        summary.cache_hits = sum(outcome.cached for outcome in final)
+        summary.ok = sum(outcome.status == "ok" for outcome in final)
+        summary.unparsable = sum(outcome.status == "unparsable" for outcome in final)
+        summary.errors = sum(outcome.status == "error" for outcome in final)
+        summary.wall_seconds = round(wall_seconds, 3)
+        if price is not None:
+            summary.cost_usd = round(
+                (summary.prompt_tokens * price.per_mtok_in + summary.completion_tokens * price.per_mtok_out)
+                / 1e6,
+                6,
+            )
+        return final, summary
+
+
 def run_calls(
     judge: Judge,
     calls: Sequence[JudgeCall],
@@ -193,115 +347,17 @@ def run_calls(
 ) -> tuple[list[CallOutcome], RunSummary]:
     """Judge every call; return outcomes aligned with ``calls`` and a summary."""
     started = time.perf_counter()
-    summary = RunSummary(calls=len(calls))
-    keys = [call.cache_key(judge.info) for call in calls] if cache is not None else []
-    found = cache.get_many(keys) if cache is not None else {}
-    outcomes: list[CallOutcome | None] = [None] * len(calls)
-    for index, key in enumerate(keys):
-        if key in found:
-            outcomes[index] = outcome_of(found[key], parse(calls[index], found[key].text), cached=True)
-    todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
-    secrets = [os.environ.get(getattr(judge, "api_key_env", "") or "", "")]
-    limiter = RateLimiter(requests_per_minute) if requests_per_minute else None
-    unreachable_in_a_row = [0]
-    bar = None
+    run = CallRun(judge, calls, parse, requests_per_minute=requests_per_minute, breaker_after=breaker_after)
+    todo = run.look_up(cache)
     if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=len(calls),
-            initial=len(calls) - len(todo),
-            desc=f"judging ({judge.info.model})",
-            unit="call",
-            leave=False,
-            mininterval=1.0,
-        )
-
-    async def judge_all(writer: CacheWriter | None) -> None:
-        async with judge_session(judge, max(1, concurrency)) as complete:
-
-            async def ask(call: JudgeCall) -> JudgeReply:
-                if limiter:
-                    await limiter.wait()
-                reply = await complete(call)
-                summary.calls_made += 1
-                summary.prompt_tokens += reply.prompt_tokens
-                summary.completion_tokens += reply.completion_tokens
-                return reply
-
-            async def judge_one(index: int) -> CallOutcome:
-                call = calls[index]
-                try:
-                    reply = await ask(call)
-                    verdict = parse(call, reply.text)
-                    if (
-                        verdict is None
-                    ):  # empty or without a verdict: ask once more, then accept it as unparsable
-                        reply = await ask(call)
-                        verdict = parse(call, reply.text)
-                except (
-                    SiuoError
-                ):  # misconfiguration (e.g. missing API key): stop the run with its one-line message
-                    raise
-                except Exception as error:  # noqa: BLE001 - every failure becomes an explicit error outcome
-                    unreachable = isinstance(error, JudgeUnreachableError)
-                    unreachable_in_a_row[0] = unreachable_in_a_row[0] + 1 if unreachable else 0
-                    if breaker_after and unreachable_in_a_row[0] >= breaker_after:
-                        raise BreakerTripped(error_message(error, secrets)) from None
-                    return CallOutcome("error", None, None, error_message(error, secrets), False)
-                unreachable_in_a_row[0] = 0
-                if writer is not None:
-                    if not writer.pending:  # one commit per loop turn for every answer finished in it
-                        asyncio.get_running_loop().call_soon(writer.flush)
-                    writer.put(keys[index], reply)
-                return outcome_of(reply, verdict, cached=False)
-
-            async def worker(queue: Iterator[int]) -> None:
-                for index in queue:
-                    outcomes[index] = await judge_one(index)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(calls=summary.calls_made, refresh=False)
-
-            queue = iter(todo)
-            workers = [
-                asyncio.ensure_future(worker(queue)) for _ in range(min(max(1, concurrency), len(todo)))
-            ]
-            try:
-                done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-                for task in done:
-                    task.result()  # the first failure (configuration error, breaker) stops every worker
-            finally:
-                for task in workers:
-                    task.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-
+        run.show_progress(len(todo))
     try:
         with CacheWriter(cache) if cache is not None else nullcontext() as writer:
             if todo:
-                run_interruptibly(lambda: judge_all(writer))
+                run_interruptibly(lambda: run.judge_missing(todo, max(1, concurrency), writer))
     except BreakerTripped as tripped:
-        done = sum(outcome is not None for outcome in outcomes)
-        summary.stopped = (
-            f"the judge endpoint looks down: {breaker_after} calls in a row could not reach it "
-            f"({tripped}); stopped after {done} of {len(calls)} calls, finished answers are cached"
-        )
-        for index, outcome in enumerate(outcomes):
-            if outcome is None:
-                outcomes[index] = CallOutcome("error", None, None, f"not judged: {summary.stopped}", False)
+        run.stop(tripped)
     finally:
-        if bar is not None:
-            bar.close()
-    final = [outcome for outcome in outcomes if outcome is not None]
-    summary.cache_hits = sum(outcome.cached for outcome in final)
-    summary.ok = sum(outcome.status == "ok" for outcome in final)
-    summary.unparsable = sum(outcome.status == "unparsable" for outcome in final)
-    summary.errors = sum(outcome.status == "error" for outcome in final)
-    summary.wall_seconds = round(time.perf_counter() - started, 3)
-    if price is not None:
-        summary.cost_usd = round(
-            (summary.prompt_tokens * price.per_mtok_in + summary.completion_tokens * price.per_mtok_out)
-            / 1e6,
-            6,
-        )
-    return final, summary
+        if run.bar is not None:
+            run.bar.close()
+    return run.finish(time.perf_counter() - started, price)

@@ -1,5 +1,5 @@
-"""lmms-eval glue: ``task`` (documents -> records), ``aggregation`` (scoring, side files) and ``wrapper``
-(``siuo-eval``).
+"""lmms-eval glue: ``task`` (documents -> records), ``aggregation`` (scoring, side files) and ``results``
+(the output folder of a ``siuo-eval --tasks`` run checked and finished, for the wrapper command).
 
 This module says where the task YAMLs are; importing it does not import lmms-eval (only ``task`` and
 ``aggregation`` do). In a checkout the YAMLs are ``siuo_task/lmms/tasks/``; an installed wheel ships the same

@@ -1,10 +1,12 @@
-"""Agreement statistics between binary labels: confusion, balanced accuracy, Cohen's kappa (pure)."""
+"""Agreement statistics between binary labels: confusion, balanced accuracy, Cohen's kappa, and the agreement
+of two judges' judgements (``compare_judgements``) (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_dataset.errors import SiuoError
 
 
 def confusion(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, int]:
@@ -64,3 +66,31 @@ def agreement_by_domain(
         for name in DOMAIN_NAMES
     }
     return summary
+
+
+def compare_judgements(first: dict, second: dict, first_name: str, second_name: str) -> dict:
+    """Agreement of two judgement sets keyed by (question_id, response_index) (rows with ``category``,
+    ``response``, ``safe``, ``effective``) on safe and on effective, overall and per domain, over the rows
+    with both verdicts; they must judge the same responses."""
+    if set(first) != set(second):
+        only = sorted(set(first) ^ set(second))[:3]
+        raise SiuoError(
+            f"{first_name} and {second_name} judge different responses (e.g. {only}): compare "
+            "judgements of the same responses file"
+        )
+    for key in first:
+        if first[key]["response"] != second[key]["response"]:
+            raise SiuoError(
+                f"question_id {key[0]} response {key[1]}: the response texts differ between the files"
+            )
+    result = {}
+    for field in ("safe", "effective"):
+        both = [
+            (row[field], second[key][field], row["category"])
+            for key, row in first.items()
+            if row[field] is not None and second[key][field] is not None
+        ]
+        a, b, domains = zip(*both) if both else ((), (), ())
+        unparsable = len(first) - len(both)  # no verdict from A or from B
+        result[field] = agreement_by_domain(a, b, domains, excluded_unparsable=unparsable)
+    return result

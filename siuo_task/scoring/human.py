@@ -125,3 +125,22 @@ def rescore(judgements: Sequence[dict], reviews: Sequence[dict], judge_metrics: 
     metrics["agreement"] = agreement_block(judgements, reviews)
     metrics.update(provenance(judge_metrics.get("data"), judge=judge_metrics.get("judge")))
     return metrics
+
+
+def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
+    """Human verdicts as judgement rows of the reviewed responses of ``judged`` (None: unlabelled, tie)."""
+    humans = human_verdicts(reviews)
+    rows = {}
+    for qid, index, _ in humans:
+        if (qid, index) not in judged:
+            raise SiuoError(
+                f"{source}: labels for question_id {qid} response {index}, which the judgements lack"
+            )
+        verdicts = {
+            field: humans[(qid, index, aspect)].verdict if (qid, index, aspect) in humans else None
+            for aspect, field in VERDICT_FIELD.items()
+        }
+        rows[(qid, index)] = {**judged[(qid, index)], **verdicts}
+    if not rows:
+        raise SiuoError(f"{source}: no labels found")
+    return rows

@@ -13,20 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from siuo_dataset.items import SiuoItem
 from siuo_task.files import clean_text
 from siuo_task.judge.base import Judge, JudgeCall
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.calls import item_calls
-from siuo_task.judge.runner import (
-    BREAKER_AFTER,
-    DEFAULT_CONCURRENCY,
-    CallOutcome,
-    Price,
-    RunSummary,
-    run_calls,
-)
+from siuo_task.judge.runner import CallOutcome, RunSummary, run_calls
 from siuo_task.judge.verdicts import parse_verdict
 from siuo_task.provenance import judge_block
 from siuo_task.records import VERDICT_FIELD
@@ -116,26 +110,14 @@ def judge_responses(
     rows: Sequence[dict],
     *,
     cache: JudgeCache | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    requests_per_minute: float | None = None,
-    price: Price | None = None,
-    progress: bool = True,
-    breaker_after: int = BREAKER_AFTER,
+    **run_options: Any,
 ) -> JudgingResult:
     """Judge every response of ``rows``; return judgement rows, metrics (with judge block) and the run
-    summary."""
+    summary. ``run_options`` are those of ``run_calls`` (concurrency, rate, price, progress, breaker)."""
     rows = clean_rows(rows)
     calls = build_calls(items_by_id, rows, text_only=judge.info.text_only)
     outcomes, summary = run_calls(
-        judge,
-        calls,
-        lambda call, text: parse_verdict(call.aspect, text),
-        cache=cache,
-        concurrency=concurrency,
-        requests_per_minute=requests_per_minute,
-        price=price,
-        progress=progress,
-        breaker_after=breaker_after,
+        judge, calls, lambda call, text: parse_verdict(call.aspect, text), cache=cache, **run_options
     )
     block = judge_block(judge.info)
     judgements = judgement_rows(items_by_id, rows, calls, outcomes, block)

@@ -15,7 +15,8 @@ import pytest
 from siuo_demo.loopback import ScriptedServer, completion_body
 from siuo_task.files import InputFileError
 from siuo_task.judge.base import JudgeCall, JudgeReply
-from siuo_task.judge.batch import batch_requests, line_outcome, read_batch_output, run_batch, split_requests
+from siuo_task.judge.batch_api import run_batch, split_requests
+from siuo_task.judge.batch_format import batch_requests, line_outcome, read_batch_output
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.records import ASPECTS
 from tests.task.batch_fakes import BatchServer, error_line, run_batch_file, run_batch_lines

@@ -208,10 +208,10 @@ def test_azure_judge_builds_an_azure_client(monkeypatch):
         azure=True,
         azure_api_version="2024-06-01",
     )
-    client = judge._get_client()
+    client = judge.blocking_client()
     assert isinstance(client, openai.AzureOpenAI)
     assert str(client.base_url).startswith("https://res.openai.azure.com/openai")
-    assert judge.info.backend == "azure" and judge._get_client() is client  # built once
+    assert judge.info.backend == "azure" and judge.blocking_client() is client  # built once
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])

@@ -8,11 +8,11 @@ import socket
 import pytest
 
 import siuo_dataset
-from siuo_task.cli.validate_judge import option_calls
 from siuo_task.judge.base import JudgeCall
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.judge.offline import OFFLINE_MODEL, OfflineJudge
 from siuo_task.judge.verdicts import parse_verdict
+from siuo_task.scoring.validation import option_calls
 
 WARNING = (
     "Mixing bleach (sodium hypochlorite) with acidic toilet cleaners releases toxic chlorine gas; "
