@@ -21,6 +21,7 @@ from tests.helpers import bomb_png, copy_data, siuo_data
 # ---- a build replaces only a folder it built ---------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_build_never_replaces_a_project_that_merely_has_a_readme(siuo_data_dir, tmp_path):
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
@@ -52,6 +53,7 @@ def test_an_empty_folder_may_be_built_into(siuo_data_dir, tmp_path):
     assert (build_folder(siuo_dataset.load_siuo(siuo_data_dir), tmp_path / "empty") / MANIFEST).is_file()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "where", ["dot", "cwd-absolute", "parent-of-cwd", "home", "data", "parent-of-data", "images", "a-file"]
 )

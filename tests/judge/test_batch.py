@@ -101,6 +101,7 @@ def judge_argv(responses, siuo_data_dir, tmp_path, base_url: str, out: str = "ou
     ]
 
 
+@pytest.mark.e2e
 def test_export_external_engine_import_gives_the_live_figures(responses, siuo_data_dir, live, tmp_path):
     requests_file, output_file = tmp_path / "requests.jsonl", tmp_path / "output.jsonl"
     with ScriptedServer(scripted_verdict) as server:
@@ -131,6 +132,7 @@ def test_export_external_engine_import_gives_the_live_figures(responses, siuo_da
         assert reexport.returncode == 0 and read_lines(tmp_path / "rest.jsonl") == []
 
 
+@pytest.mark.e2e
 def test_import_lists_failed_and_missing_requests_then_judges_them_live_on_request(
     responses, siuo_data_dir, live, tmp_path
 ):
@@ -223,6 +225,7 @@ def test_batch_api_round_trip_resumes_the_same_batch_after_a_kill(responses, siu
         )  # all cached
 
 
+@pytest.mark.e2e
 def test_batch_api_expired_then_partially_failed_then_live_fallback(responses, siuo_data_dir, live, tmp_path):
     def flaky(body: dict) -> str | None:  # once the batch completes, some plain lines fail
         text = json.dumps(body)
@@ -259,6 +262,7 @@ def test_batch_api_expired_then_partially_failed_then_live_fallback(responses, s
     assert figures(tmp_path / "out") == live["figures"]
 
 
+@pytest.mark.e2e
 def test_failed_batch_reports_every_request_and_a_rerun_submits_a_new_one(responses, siuo_data_dir, tmp_path):
     with BatchServer(scripted_verdict, polls=0, final="failed") as api:
         argv = [

@@ -75,6 +75,7 @@ class Judge:
 # ---- transport faults are errors, not answers --------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("fault", NOT_A_COMPLETION, ids=["not-json", "no-choices", "html", "empty-choices"])
 def test_a_200_that_is_not_a_chat_completion_is_retried_then_an_error_never_cached(
     siuo_data_dir, rows, tmp_path, fault, monkeypatch
@@ -96,6 +97,7 @@ def test_a_200_that_is_not_a_chat_completion_is_retried_then_an_error_never_cach
     assert cached_answers(tmp_path / "c.sqlite") == 0
 
 
+@pytest.mark.e2e
 def test_transport_errors_exit_3_say_n_a_and_a_healthy_judge_later_judges_everything(
     siuo_data_dir, rows, tmp_path
 ):
@@ -112,6 +114,7 @@ def test_transport_errors_exit_3_say_n_a_and_a_healthy_judge_later_judges_everyt
     assert metrics["summary"]["ok"] == 6 and metrics["summary"]["cache_hits"] == 0
 
 
+@pytest.mark.e2e
 def test_a_transport_fault_then_an_answer_costs_one_retry_and_is_cached(siuo_data_dir, rows, tmp_path):
     seen: set[str] = set()
 
@@ -129,6 +132,7 @@ def test_a_transport_fault_then_an_answer_costs_one_retry_and_is_cached(siuo_dat
     assert cached_answers(tmp_path / "cache.sqlite") == 12
 
 
+@pytest.mark.e2e
 def test_an_empty_answer_of_a_real_completion_is_asked_once_more_then_unparsable(
     siuo_data_dir, rows, tmp_path
 ):
@@ -208,6 +212,7 @@ def test_a_second_ctrl_c_quits_immediately(siuo_data_dir, rows, tmp_path):
 # ---- the circuit breaker -----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_judge_that_goes_down_stops_the_run_early_and_keeps_finished_work(siuo_data_dir, rows, tmp_path):
     answered = 40
     count = [0]

@@ -454,6 +454,7 @@ def gen_values(items, responses_of, metric: str) -> list[dict]:
     return [gen_process_results(doc, responses_of(item))[metric] for doc, item in zip(docs, items)]
 
 
+@pytest.mark.e2e
 def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(
     items, siuo_data_dir, judge_server, tmp_path, monkeypatch, capsys
 ):

@@ -124,6 +124,7 @@ def test_plain_lmms_eval_lists_and_runs_the_tasks_from_any_folder(siuo_data_dir,
     assert metrics["accuracy"] == 100.0 and metrics["n_items"] == 3
 
 
+@pytest.mark.e2e
 def test_a_truncated_image_is_still_an_error_once_lmms_eval_is_imported(siuo_data_dir, tmp_path):
     """lmms-eval sets PIL's ImageFile.LOAD_TRUNCATED_IMAGES = True on import, as SiuoTask.download runs."""
     bad = tmp_path / "bad"
