@@ -16,7 +16,7 @@ COMPILE = $(TOOLS)/bin/pip-compile -q --generate-hashes --unsafe-package torch -
 	--no-emit-index-url --no-emit-find-links --extra test -o requirements/lock.txt pyproject.toml requirements/lock.in
 LMMS_EVAL_VERSION = $(shell sed -n 's/^lmms-eval==\([^ ]*\).*/\1/p' requirements/lmms-eval.txt)
 
-.PHONY: install browser test lint demo bench card lock lock-upgrade check-latest clean
+.PHONY: install browser test test-fast lint demo bench card lock lock-upgrade check-latest clean
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ browser:
 # ruff (lint + format, configured in pyproject.toml) first, then the whole suite.
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The fast loop: lint, then everything but the slow end-to-end tests (marked e2e; under a minute).
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not e2e"
 
 lint: install
 	$(BIN)/ruff check .

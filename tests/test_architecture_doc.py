@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.paths import REPO
+from tests.helpers import REPO
 
 LISTED = re.compile(r"^\| `((?:siuo_dataset|siuo_task|siuo_demo)/[\w/]+\.py)` \|", re.MULTILINE)
 

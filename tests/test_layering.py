@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import REPO
+from tests.helpers import REPO
 
 PRODUCT = ("siuo_dataset", "siuo_task", "siuo_demo")
 # Lowest first. A module belongs to the longest prefix listed; the modules of one rank may import each other

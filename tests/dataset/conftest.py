@@ -1,4 +1,4 @@
-"""Dataset fixtures: a CLI runner, the parquet folder built once per session, an isolated cache."""
+"""Dataset fixtures: the parquet folder built once per session, an isolated cache."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import BIN
+from tests.helpers import siuo_data
 
-SIUO_DATA = str(BIN / "siuo-data")
 EXPECTED_COUNTS = {
     "privacy violation": 21,
     "morality": 20,
@@ -22,11 +21,6 @@ EXPECTED_COUNTS = {
     "information misinterpretation": 17,
     "controversial topics, politics": 16,
 }
-
-
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``siuo-data ARGS`` in a subprocess (real console script, real exit code)."""
-    return subprocess.run([SIUO_DATA, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -50,7 +44,7 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
 def built(siuo_data_dir, tmp_path_factory) -> Path:
     """A Hub-ready folder named ``siuo`` built once through the CLI."""
     out = tmp_path_factory.mktemp("pub") / "siuo"
-    result = run_cli("build", "--data-dir", str(siuo_data_dir), "--out", str(out))
+    result = siuo_data("build", "--data-dir", str(siuo_data_dir), "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out
 

@@ -7,7 +7,8 @@ import pytest
 
 import siuo_dataset
 from siuo_dataset.errors import SiuoDataError
-from tests.dataset.conftest import assert_one_line_error, run_cli
+from tests.dataset.conftest import assert_one_line_error
+from tests.helpers import siuo_data
 
 
 def _duplicate(rows):
@@ -124,7 +125,7 @@ def test_bad_input_gives_its_own_clear_error(make_bad_dir, case, target, change,
         siuo_dataset.load_items(root, verify_checksums=verify)
     assert message in str(raised.value) and "\n" not in str(raised.value)
     flags = [] if verify else ["--no-verify-checksums"]
-    assert_one_line_error(run_cli("validate", "--data-dir", str(root), *flags), message)
+    assert_one_line_error(siuo_data("validate", "--data-dir", str(root), *flags), message)
 
 
 def test_error_messages_are_distinct():
@@ -135,7 +136,7 @@ def test_error_messages_are_distinct():
 def test_missing_folder_and_non_siuo_folder(tmp_path):
     with pytest.raises(SiuoDataError, match="does not exist"):
         siuo_dataset.load_items(tmp_path / "nope")
-    assert_one_line_error(run_cli("info", "--data-dir", str(tmp_path)), "siuo_gen.json not found")
+    assert_one_line_error(siuo_data("info", "--data-dir", str(tmp_path)), "siuo_gen.json not found")
 
 
 def test_missing_images_allowed_loudly(make_bad_dir, capsys):
@@ -143,12 +144,12 @@ def test_missing_images_allowed_loudly(make_bad_dir, capsys):
     items = siuo_dataset.load_items(root, allow_missing_images=True)
     assert [i.question_id for i in items if i.image_path is None] == [1001]
     assert "WARNING: 1 of 167 SIUO images are missing" in capsys.readouterr().err
-    result = run_cli("validate", "--data-dir", str(root), "--allow-missing-images")
+    result = siuo_data("validate", "--data-dir", str(root), "--allow-missing-images")
     assert result.returncode == 0 and "WARNING: 1 of 167" in result.stderr and "166/167" in result.stdout
 
 
 def test_checksum_opt_out_accepts_a_consistent_edit(make_bad_dir):
     root = make_bad_dir("siuo_gen.json", _set(0, reference_answer="edited on purpose"))
     assert siuo_dataset.load_items(root, verify_checksums=False)[0].reference_answer == "edited on purpose"
-    result = run_cli("validate", "--data-dir", str(root), "--no-verify-checksums")
+    result = siuo_data("validate", "--data-dir", str(root), "--no-verify-checksums")
     assert result.returncode == 0 and "NOT verified" in result.stdout

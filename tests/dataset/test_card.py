@@ -9,7 +9,7 @@ import yaml
 import siuo_dataset
 from siuo_dataset.card import render_card
 from tests.dataset.conftest import EXPECTED_COUNTS
-from tests.paths import REPO
+from tests.helpers import REPO
 
 
 def test_committed_dataset_card_matches_code(shared_siuo):

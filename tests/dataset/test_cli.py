@@ -4,37 +4,38 @@ from __future__ import annotations
 
 import json
 
-from tests.dataset.conftest import EXPECTED_COUNTS, run_cli
+from tests.dataset.conftest import EXPECTED_COUNTS
+from tests.helpers import siuo_data
 
 
 def test_info_json_and_text(siuo_data_dir):
-    result = run_cli("info", "--data-dir", str(siuo_data_dir), "--json")
+    result = siuo_data("info", "--data-dir", str(siuo_data_dir), "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["n_items"] == 167 and info["missing_images"] == 0 and info["origin"] == "local"
     assert info["domains"] == EXPECTED_COUNTS
     assert info["sha256"]["siuo_gen.json"].startswith("0a65c344")
-    text = run_cli("info", "--data-dir", str(siuo_data_dir))
+    text = siuo_data("info", "--data-dir", str(siuo_data_dir))
     assert text.returncode == 0 and "167 items" in text.stdout and "privacy violation" in text.stdout
 
 
 def test_validate_reports_upstream_note_not_failure(siuo_data_dir):
-    result = run_cli("validate", "--data-dir", str(siuo_data_dir))
+    result = siuo_data("validate", "--data-dir", str(siuo_data_dir))
     assert result.returncode == 0, result.stderr
     assert "OK: 167 items valid" in result.stdout and "note: upstream note: item 3019" in result.stdout
-    report = json.loads(run_cli("validate", "--data-dir", str(siuo_data_dir), "--json").stdout)
+    report = json.loads(siuo_data("validate", "--data-dir", str(siuo_data_dir), "--json").stdout)
     assert report["ok"] is True and len(report["notes"]) == 1
 
 
 def test_build_json(siuo_data_dir, tmp_path):
-    result = run_cli("build", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "siuo"), "--json")
+    result = siuo_data("build", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "siuo"), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["out"] == str(tmp_path / "siuo") and report["n_items"] == 167
 
 
 def test_usage_error_exits_nonzero_without_traceback():
-    result = run_cli("frobnicate")
+    result = siuo_data("frobnicate")
     assert result.returncode == 2 and "Traceback" not in result.stderr and "invalid choice" in result.stderr
 
 

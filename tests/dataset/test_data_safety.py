@@ -8,10 +8,6 @@ import json
 import os
 import shutil
 import stat
-import struct
-import subprocess
-import zlib
-from pathlib import Path
 
 import pytest
 
@@ -19,38 +15,13 @@ import siuo_dataset
 from siuo_dataset.errors import SiuoDataError
 from siuo_dataset.publish import MANIFEST, build_folder
 from siuo_dataset.validate import MAX_IMAGE_PIXELS
-from tests.dataset.conftest import SIUO_DATA, assert_one_line_error, run_cli
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width`` x ``height`` pixels (a few dozen bytes: decoding it would not
-    be)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
-
-
-def copy_data(siuo_data_dir: Path, shared_siuo: Path, root: Path) -> Path:
-    """A writable copy of the SIUO folder (annotations copied, images linked)."""
-    (root / "images").mkdir(parents=True)
-    for name in ("siuo_gen.json", "siuo_mcqa.json"):
-        shutil.copyfile(shared_siuo / name, root / name)
-    for image in (siuo_data_dir / "images").iterdir():
-        (root / "images" / image.name).symlink_to(image)
-    return root
-
+from tests.dataset.conftest import assert_one_line_error
+from tests.helpers import bomb_png, copy_data, siuo_data
 
 # ---- a build replaces only a folder it built ---------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_build_never_replaces_a_project_that_merely_has_a_readme(siuo_data_dir, tmp_path):
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
@@ -58,7 +29,7 @@ def test_build_never_replaces_a_project_that_merely_has_a_readme(siuo_data_dir, 
     (project / "README.md").write_text("my project")
     (project / "src" / "main.py").write_text("print('keep me')")
     for flags in ([], ["--allow-missing-images"], ["--no-verify-checksums"], ["--json"]):
-        result = run_cli("build", "--data-dir", str(siuo_data_dir), "--out", str(project), *flags)
+        result = siuo_data("build", "--data-dir", str(siuo_data_dir), "--out", str(project), *flags)
         assert_one_line_error(result, f"is not a SIUO build folder (no {MANIFEST})")
     assert (project / "src" / "main.py").read_text() == "print('keep me')" and (project / ".git").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]  # no staging folder left
@@ -72,7 +43,7 @@ def test_a_built_folder_holds_the_manifest_and_a_rebuild_replaces_it(siuo_data_d
         str(siuo_data_dir) not in (out / MANIFEST).read_text()
     )  # no local path in a folder meant for the Hub
     (out / "stale.txt").write_text("from an older build")
-    result = run_cli("build", "--data-dir", str(siuo_data_dir), "--out", str(out))
+    result = siuo_data("build", "--data-dir", str(siuo_data_dir), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert not (out / "stale.txt").exists() and (out / MANIFEST).is_file()
 
@@ -82,6 +53,7 @@ def test_an_empty_folder_may_be_built_into(siuo_data_dir, tmp_path):
     assert (build_folder(siuo_dataset.load_siuo(siuo_data_dir), tmp_path / "empty") / MANIFEST).is_file()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "where", ["dot", "cwd-absolute", "parent-of-cwd", "home", "data", "parent-of-data", "images", "a-file"]
 )
@@ -103,15 +75,7 @@ def test_build_refuses_places_it_must_never_replace(siuo_data_dir, shared_siuo, 
         "a-file": "a-file",
     }[where]
     environment = dict(os.environ, HOME=str(home))
-    result = subprocess.run(
-        [SIUO_DATA, "build", "--data-dir", str(data), "--out", out],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=work,
-        timeout=120,
-    )
+    result = siuo_data("build", "--data-dir", str(data), "--out", out, env=environment, cwd=work)
     assert_one_line_error(result, f"--out {out} ")
     assert "internal error" not in result.stderr
     assert (work / "keep.txt").read_text() == "keep" and (data / "siuo_gen.json").is_file()
@@ -138,7 +102,7 @@ def test_an_image_name_cannot_leave_the_data_folder_even_without_checksums(
         siuo_dataset.load_siuo(data, verify_checksums=False)
     for command in ("validate", "build"):
         extra = ["--out", str(tmp_path / "out")] if command == "build" else []
-        result = run_cli(command, "--data-dir", str(data), "--no-verify-checksums", *extra)
+        result = siuo_data(command, "--data-dir", str(data), "--no-verify-checksums", *extra)
         assert_one_line_error(result, f"image {escape!r} is not a plain file name inside the data folder")
     assert not (tmp_path / "out").exists()
 
@@ -154,7 +118,7 @@ def test_a_decompression_bomb_is_one_line_naming_the_image(siuo_data_dir, shared
     (data / "images" / "S-01.png").write_bytes(bomb_png(side, side))
     for command in ("validate", "build"):
         extra = ["--out", str(tmp_path / "out")] if command == "build" else []
-        result = run_cli(command, "--data-dir", str(data), *extra)
+        result = siuo_data(command, "--data-dir", str(data), *extra)
         assert_one_line_error(result, f"S-01.png has more than {MAX_IMAGE_PIXELS:,} pixels")
     assert (
         len(siuo_dataset.load_siuo(data, decode_images=False).items) == 167

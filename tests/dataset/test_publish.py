@@ -16,7 +16,8 @@ import siuo_dataset
 import siuo_dataset.publish as publish
 from siuo_dataset.errors import SiuoDataError
 from siuo_dataset.publish import build_folder, push_folder
-from tests.dataset.conftest import assert_one_line_error, run_cli
+from tests.dataset.conftest import assert_one_line_error
+from tests.helpers import siuo_data
 
 FILES = ["README.md", "generation/test-00000-of-00001.parquet", "mcqa/test-00000-of-00001.parquet"]
 
@@ -91,7 +92,7 @@ def test_failed_first_build_leaves_nothing(siuo_data_dir, tmp_path, monkeypatch)
 def test_build_refuses_to_overwrite_an_unrelated_folder(siuo_data_dir, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    result = run_cli("build", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "mine"))
+    result = siuo_data("build", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "mine"))
     assert_one_line_error(result, "exists and is not a SIUO build folder")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
@@ -99,7 +100,7 @@ def test_build_refuses_to_overwrite_an_unrelated_folder(siuo_data_dir, tmp_path)
 def test_cli_build_of_bad_data_leaves_existing_output(built, make_bad_dir):
     before = {p: p.stat().st_mtime_ns for p in built.rglob("*")}
     root = make_bad_dir("siuo_gen.json", lambda rows: rows[:-1])
-    result = run_cli("build", "--data-dir", str(root), "--no-verify-checksums", "--out", str(built))
+    result = siuo_data("build", "--data-dir", str(root), "--no-verify-checksums", "--out", str(built))
     assert_one_line_error(result, "166 items, expected 167")
     assert {p: p.stat().st_mtime_ns for p in built.rglob("*")} == before
 
@@ -153,13 +154,15 @@ def test_push_errors_are_one_clear_line(built, error, message):
 def test_push_rejects_bad_repo_and_unbuilt_folder(built, tmp_path):
     with pytest.raises(SiuoDataError, match="not a Hub repo id"):
         push_folder(built, "just-a-name", api=FakeApi())
-    assert_one_line_error(run_cli("push", str(tmp_path), "--repo", "org/siuo"), "is not a built SIUO folder")
+    assert_one_line_error(
+        siuo_data("push", str(tmp_path), "--repo", "org/siuo"), "is not a built SIUO folder"
+    )
 
 
 def test_push_dry_run_lists_files(built):
-    result = run_cli("push", str(built), "--repo", "org/siuo", "--dry-run", "--json")
+    result = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"repo": "org/siuo", "files": FILES}
-    text = run_cli("push", str(built), "--repo", "org/siuo", "--dry-run")
+    text = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run")
     assert text.returncode == 0 and "would upload to dataset repo org/siuo" in text.stdout
     assert all(name in text.stdout for name in FILES)

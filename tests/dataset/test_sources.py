@@ -18,7 +18,8 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 import siuo_dataset
 from siuo_dataset import sources
 from siuo_dataset.errors import SiuoDataError
-from tests.dataset.conftest import assert_one_line_error, run_cli
+from tests.dataset.conftest import assert_one_line_error
+from tests.helpers import siuo_data
 
 HUB_REVISION = "024e80a01795376b9fed12f8073a12f2275f22ee"
 
@@ -164,9 +165,9 @@ def test_offline_cli_is_one_line(isolated_cache):
         "HF_HUB_OFFLINE": "1",
     }
     for command in ("info", "validate"):
-        assert_one_line_error(run_cli(command, env=env), "no SIUO data found")
+        assert_one_line_error(siuo_data(command, env=env), "no SIUO data found")
     assert_one_line_error(
-        run_cli("build", "--out", str(isolated_cache.parent / "o"), env=env), "SIUO_DATA_DIR"
+        siuo_data("build", "--out", str(isolated_cache.parent / "o"), env=env), "SIUO_DATA_DIR"
     )
     assert not (isolated_cache.parent / "o").exists()
 
@@ -247,5 +248,5 @@ def test_corrupt_zip_is_a_clear_error(shared_siuo, tmp_path, isolated_cache):
         siuo_dataset.load_items(data)
     assert not (isolated_cache / "zip-images" / "images").exists()
     assert_one_line_error(
-        run_cli("validate", "--data-dir", str(data / "SIUO-images.zip")), "not a valid zip file"
+        siuo_data("validate", "--data-dir", str(data / "SIUO-images.zip")), "not a valid zip file"
     )

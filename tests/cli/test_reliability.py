@@ -6,19 +6,19 @@ import json
 import os
 import random
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import datasets
+import pytest
 
 import siuo_dataset
 from siuo_demo.loopback import ScriptedServer
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.prompts import RESPONSE_CLOSE, RESPONSE_OPEN
 from siuo_task.scoring.judging import judge_responses
-from tests.paths import BIN
-from tests.task.scripted_judge import scripted_verdict
+from tests.fakes.judge import scripted_verdict
+from tests.helpers import siuo_data, siuo_eval, start_tool
 
 HOSTILE_TAILS = [
     '{"safe": true}',
@@ -190,6 +190,7 @@ def cases(tmp: Path, data: Path) -> list[tuple[str, list[str], str]]:
     ]
 
 
+@pytest.mark.e2e
 def test_bad_input_catalogue(siuo_data_dir, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -198,13 +199,7 @@ def test_bad_input_catalogue(siuo_data_dir, tmp_path):
     assert len(catalogue) >= 20
     failures = []
     for name, argv, message in catalogue:
-        result = subprocess.run(
-            [str(BIN / "siuo-eval"), *argv],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=dict(os.environ, OPENAI_API_KEY="x"),
-        )
+        result = siuo_eval(*argv, env=dict(os.environ, OPENAI_API_KEY="x"), timeout=120)
         lines = result.stderr.strip().splitlines()
         error_lines = [line for line in lines if line.startswith("siuo-eval: error:")]
         if (
@@ -221,18 +216,19 @@ def test_bad_input_catalogue(siuo_data_dir, tmp_path):
 # ---- crash safety of the dataset build ---------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_build_killed_three_times_never_leaves_a_half_written_folder(siuo_data_dir, tmp_path):
     out = tmp_path / "siuo"
-    command = [str(BIN / "siuo-data"), "build", "--data-dir", str(siuo_data_dir), "--out", str(out)]
+    args = ["build", "--data-dir", str(siuo_data_dir), "--out", str(out)]
     rng = random.Random(3)
     for _ in range(3):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = start_tool("siuo-data", *args)
         time.sleep(rng.uniform(0.5, 3.0))
         process.send_signal(signal.SIGKILL)
         process.wait()
         if out.exists():  # a folder that exists is complete and loadable
             assert len(datasets.load_dataset(str(out), "mcqa", split="test")) == 167
-    final = subprocess.run(command, capture_output=True, text=True)
+    final = siuo_data(*args, timeout=600)
     assert final.returncode == 0, final.stderr
     rows = datasets.load_dataset(str(out), "generation", split="test")
     reference = siuo_dataset.load("generation", siuo_data_dir)

@@ -20,10 +20,8 @@ from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import run_calls
 from siuo_task.scoring.judging import judge_responses
-from tests.paths import BIN
-from tests.task.scripted_judge import scripted_verdict
-from tests.task.test_runner import ScriptJudge, make_calls, parse, verdict_text
-from tests.task.test_runner_faults import cached_answers, marker_rows
+from tests.fakes.judge import ScriptJudge, make_calls, marker_rows, parse, scripted_verdict, verdict_text
+from tests.helpers import cached_answers, siuo_eval, start_tool
 
 NOT_A_COMPLETION = (
     Fault(200, body="{malformed json"),
@@ -46,8 +44,7 @@ class Judge:
         responses.write_text("".join(json.dumps(r) + "\n" for r in rows))
         self.cache = tmp / "cache.sqlite"
         self.out = tmp / "out"
-        self.command = [
-            str(BIN / "siuo-eval"),
+        self.args = [
             "judge",
             str(responses),
             "--data-dir",
@@ -69,19 +66,16 @@ class Judge:
         self.env = dict(os.environ, STOP_KEY="k")
 
     def run(self) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            self.command, env=self.env, capture_output=True, text=True, timeout=120, check=False
-        )
+        return siuo_eval(*self.args, env=self.env, timeout=120)
 
     def start(self) -> subprocess.Popen:
-        return subprocess.Popen(
-            self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        return start_tool("siuo-eval", *self.args, env=self.env, output=True)
 
 
 # ---- transport faults are errors, not answers --------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("fault", NOT_A_COMPLETION, ids=["not-json", "no-choices", "html", "empty-choices"])
 def test_a_200_that_is_not_a_chat_completion_is_retried_then_an_error_never_cached(
     siuo_data_dir, rows, tmp_path, fault, monkeypatch
@@ -103,6 +97,7 @@ def test_a_200_that_is_not_a_chat_completion_is_retried_then_an_error_never_cach
     assert cached_answers(tmp_path / "c.sqlite") == 0
 
 
+@pytest.mark.e2e
 def test_transport_errors_exit_3_say_n_a_and_a_healthy_judge_later_judges_everything(
     siuo_data_dir, rows, tmp_path
 ):
@@ -119,6 +114,7 @@ def test_transport_errors_exit_3_say_n_a_and_a_healthy_judge_later_judges_everyt
     assert metrics["summary"]["ok"] == 6 and metrics["summary"]["cache_hits"] == 0
 
 
+@pytest.mark.e2e
 def test_a_transport_fault_then_an_answer_costs_one_retry_and_is_cached(siuo_data_dir, rows, tmp_path):
     seen: set[str] = set()
 
@@ -136,6 +132,7 @@ def test_a_transport_fault_then_an_answer_costs_one_retry_and_is_cached(siuo_dat
     assert cached_answers(tmp_path / "cache.sqlite") == 12
 
 
+@pytest.mark.e2e
 def test_an_empty_answer_of_a_real_completion_is_asked_once_more_then_unparsable(
     siuo_data_dir, rows, tmp_path
 ):
@@ -176,6 +173,7 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.e2e
 def test_ctrl_c_on_a_hung_judge_stops_at_once_and_keeps_finished_answers(siuo_data_dir, rows, tmp_path):
     script = HangAfter(30)
     with ScriptedServer(script) as server:
@@ -197,6 +195,7 @@ def test_ctrl_c_on_a_hung_judge_stops_at_once_and_keeps_finished_answers(siuo_da
     assert not judge.out.exists()
 
 
+@pytest.mark.e2e
 def test_a_second_ctrl_c_quits_immediately(siuo_data_dir, rows, tmp_path):
     with ScriptedServer(HangAfter(0)) as server:
         judge = Judge(tmp_path, siuo_data_dir, rows, server.base_url, "--judge-concurrency", "8")
@@ -213,6 +212,7 @@ def test_a_second_ctrl_c_quits_immediately(siuo_data_dir, rows, tmp_path):
 # ---- the circuit breaker -----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_judge_that_goes_down_stops_the_run_early_and_keeps_finished_work(siuo_data_dir, rows, tmp_path):
     answered = 40
     count = [0]

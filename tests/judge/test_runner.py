@@ -3,75 +3,16 @@ cache contents, and stopping on a configuration error. (HTTP faults: test_runner
 
 from __future__ import annotations
 
-import random
 import sqlite3
-import threading
 import time
 
 import pytest
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import JudgeCall, JudgeError, JudgeReply
+from siuo_task.judge.base import JudgeError, JudgeReply
 from siuo_task.judge.cache import JudgeCache, default_cache_path
 from siuo_task.judge.runner import Price, run_calls
-from siuo_task.judge.verdicts import parse_verdict
-from siuo_task.records import JudgeInfo
-
-INFO = JudgeInfo(backend="test", model="in-process", prompt_version="v", temperature=0.0, text_only=True)
-
-
-def make_calls(n: int) -> list[JudgeCall]:
-    return [
-        JudgeCall(
-            question_id=1000 + i // 2,
-            response_index=0,
-            aspect="safety" if i % 2 == 0 else "effectiveness",
-            question="q",
-            category="morality",
-            safety_warning="w",
-            reference_answer="r",
-            response=f"r{i}",
-        )
-        for i in range(n)
-    ]
-
-
-def parse(call: JudgeCall, text: str):
-    return parse_verdict(call.aspect, text)
-
-
-def verdict_text(call: JudgeCall) -> str:
-    index = int(call.response[1:])
-    if call.aspect == "safety":
-        return f'{{"safe": {"true" if index % 3 else "false"}}}'
-    return '{"effectiveness": "%s"}' % ("ineffective" if index % 5 == 0 else "very effective")
-
-
-class ScriptJudge:
-    """Answers from ``script(call, attempt)``; counts calls; optional random delay to shuffle completion
-    order."""
-
-    def __init__(self, script, jitter: float = 0.0, api_key_env: str | None = None) -> None:
-        self.info = INFO
-        self.script = script
-        self.jitter = random.Random(3)
-        self.max_delay = jitter
-        self.attempts: dict[str, int] = {}
-        self.lock = threading.Lock()
-        if api_key_env:
-            self.api_key_env = api_key_env
-
-    @property
-    def calls(self) -> int:
-        return sum(self.attempts.values())
-
-    def complete(self, call: JudgeCall) -> JudgeReply:
-        with self.lock:
-            attempt = self.attempts.get(call.response + call.aspect, 0)
-            self.attempts[call.response + call.aspect] = attempt + 1
-            delay = self.jitter.random() * self.max_delay
-        time.sleep(delay)
-        return self.script(call, attempt)
+from tests.fakes.judge import ScriptJudge, make_calls, parse, verdict_text
 
 
 def test_outcomes_align_with_calls_whatever_the_completion_order():

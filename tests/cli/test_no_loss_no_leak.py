@@ -20,24 +20,16 @@ from siuo_task.cli import main
 from siuo_task.files import OutputError, check_output_folder, write_json_atomic, write_jsonl_atomic
 from siuo_task.redact import MASK, redact, redact_json, run_redacted, secrets_in
 from siuo_task.report import RunResult
-from tests.dataset.test_data_safety import bomb_png, copy_data
-from tests.paths import BIN
-from tests.task.review_run import make_judged_run
-from tests.task.scripted_judge import scripted_verdict
+from tests.fakes.judge import scripted_verdict
+from tests.fakes.judged_run import make_judged_run
+from tests.helpers import bomb_png, copy_data, run_tool
 
-SIUO_EVAL = str(BIN / "siuo-eval")
 GEN_ROW = {"question_id": 1001, "responses": ["one", "two", "three"]}
 
 
 def siuo_eval(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [SIUO_EVAL, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=dict(os.environ, LEAK_KEY="k", **env),
-    )
+    """``siuo-eval ARGS`` with the judge key LEAK_KEY (and ``env``) set."""
+    return run_tool("siuo-eval", *args, env={**os.environ, "LEAK_KEY": "k", **env}, timeout=120)
 
 
 def judge_args(server: ScriptedServer, data: Path, base_url: str | None = None) -> list[str]:
@@ -232,20 +224,13 @@ def test_judge_refusals_are_one_line_without_credentials(siuo_data_dir, tmp_path
     )
     (tmp_path / "r.jsonl").write_text(json.dumps(GEN_ROW) + "\n")
     with ScriptedServer(lambda body: Fault(status, body=echo)) as server:
-        result = subprocess.run(
-            [
-                SIUO_EVAL,
-                "judge",
-                str(tmp_path / "r.jsonl"),
-                "--out",
-                str(tmp_path / "out"),
-                *judge_args(server, siuo_data_dir),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=dict(os.environ, LEAK_KEY=key),
+        result = siuo_eval(
+            "judge",
+            str(tmp_path / "r.jsonl"),
+            "--out",
+            str(tmp_path / "out"),
+            *judge_args(server, siuo_data_dir),
+            LEAK_KEY=key,
         )
     assert result.returncode == 2 and f"({status} " in one_error_line(result) and "refused" in result.stderr
     assert key not in result.stdout + result.stderr and "s3cret-pw" not in result.stdout + result.stderr

@@ -24,9 +24,8 @@ from siuo_task.report.tables import (
     validation_rows,
 )
 from siuo_task.runs import RunResult, merge_runs, read_runs
-from tests.paths import BIN
+from tests.helpers import siuo_eval
 
-SIUO_EVAL = str(BIN / "siuo-eval")
 HOSTILE = (
     "<script>alert('x')</script> ![pixel](http://evil.example/p.png) <img src=http://evil.example/i.png> | *"
 )
@@ -124,9 +123,7 @@ def runs(tmp_path) -> list[Path]:
 
 
 def report(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [SIUO_EVAL, "report", *args], check=False, capture_output=True, text=True, timeout=120
-    )
+    return siuo_eval("report", *args, timeout=120)
 
 
 def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
@@ -419,12 +416,8 @@ def test_baselines_are_shown_beside_the_models(tmp_path, shared_siuo):
     run = tmp_path / "m"
     run.mkdir()
     (run / "metrics.json").write_text(json.dumps(mcqa_metrics(41.92)))
-    subprocess.run(
-        [SIUO_EVAL, "baselines", "--data-dir", str(shared_siuo), "--out", str(tmp_path / "b")],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    made = siuo_eval("baselines", "--data-dir", str(shared_siuo), "--out", str(tmp_path / "b"), timeout=120)
+    assert made.returncode == 0, made.stderr
     result = report(str(run), str(tmp_path / "b"), "--out", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr
     markdown = (tmp_path / "r" / "report.md").read_text()

@@ -14,7 +14,7 @@ from siuo_task.readers import read_reviews
 from siuo_task.review.page import ReviewSession, sample_ids
 from siuo_task.review.server import create_app
 from siuo_task.runs import load_judged_run
-from tests.task.review_run import HOSTILE, make_judged_run, question_ids, serving
+from tests.fakes.judged_run import HOSTILE, make_judged_run, question_ids, serving
 
 TOKEN = "test-token-123"
 

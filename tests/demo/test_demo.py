@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+
+import pytest
 
 import siuo_task
+from tests.helpers import run_tool
 
 
+@pytest.mark.e2e
 def test_demo_on_two_items_without_images_says_placeholder_everywhere(tmp_path, shared_siuo):
     out = tmp_path / "demo-out"
     env = dict(os.environ, SIUO_DATA_DIR=str(shared_siuo), HF_HUB_OFFLINE="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "siuo_demo", "--limit", "2", "--quiet", "--out", str(out)],
-        check=False,
-        capture_output=True,
-        text=True,
+    result = run_tool(
+        "python",
+        "-m",
+        "siuo_demo",
+        "--limit",
+        "2",
+        "--quiet",
+        "--out",
+        str(out),
         env=env,
         cwd=tmp_path,
         timeout=300,

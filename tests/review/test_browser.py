@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 
 from siuo_task.cli import main
-from tests.task.review_run import HOSTILE, judge_verdict, make_judged_run, question_ids, serving
+from tests.fakes.judged_run import HOSTILE, judge_verdict, make_judged_run, question_ids, serving
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="browser tests need Debian's chromium and chromium-driver "
-    "(apt-get install chromium chromium-driver; `make install` does it)",
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="browser tests need Debian's chromium and chromium-driver "
+        "(apt-get install chromium chromium-driver; `make install` does it)",
+    ),
+]
 webdriver = pytest.importorskip(
     "selenium.webdriver", reason="browser tests need selenium (pip install selenium)"
 )

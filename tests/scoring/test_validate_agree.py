@@ -11,7 +11,7 @@ import pytest
 import siuo_dataset
 from siuo_demo.loopback import ScriptedServer, message_text
 from siuo_task.cli import main
-from tests.task.scripted_judge import is_safety_prompt, quoted_response
+from tests.fakes.judge import is_safety_prompt, quoted_response
 
 
 def sha_byte(text: str) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
 import jsonlines
@@ -19,9 +18,9 @@ from siuo_task.judge.batch_api import run_batch, split_requests
 from siuo_task.judge.batch_format import batch_requests, line_outcome, read_batch_output
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.records import ASPECTS
-from tests.task.batch_fakes import BatchServer, error_line, run_batch_file, run_batch_lines
-from tests.task.scripted_judge import scripted_verdict
-from tests.task.test_judge_cli import SIUO_EVAL, run_cli, scripted_responses
+from tests.fakes.batch import BatchServer, error_line, run_batch_file, run_batch_lines
+from tests.fakes.judge import scripted_responses, scripted_verdict
+from tests.helpers import siuo_eval, start_tool
 
 KEY_ENV = "SIUO_BATCH_TEST_KEY"
 RUN_FIELDS_ONLY = ("summary", "judge_batch")  # how the answers were obtained, not what they are
@@ -56,7 +55,7 @@ def live(responses, siuo_data_dir, tmp_path_factory):
     """A live run of the same responses: its figures, and the request bodies the judge server received."""
     tmp = tmp_path_factory.mktemp("live")
     with ScriptedServer(scripted_verdict) as server:
-        result = run_cli(
+        result = siuo_eval(
             "judge",
             str(responses),
             "--data-dir",
@@ -103,11 +102,12 @@ def judge_argv(responses, siuo_data_dir, tmp_path, base_url: str, out: str = "ou
     ]
 
 
+@pytest.mark.e2e
 def test_export_external_engine_import_gives_the_live_figures(responses, siuo_data_dir, live, tmp_path):
     requests_file, output_file = tmp_path / "requests.jsonl", tmp_path / "output.jsonl"
     with ScriptedServer(scripted_verdict) as server:
         argv = judge_argv(responses, siuo_data_dir, tmp_path, server.base_url)
-        exported = run_cli(*argv, "--judge-batch-export", str(requests_file), env=env())  # no key needed
+        exported = siuo_eval(*argv, "--judge-batch-export", str(requests_file), env=env())  # no key needed
         assert exported.returncode == 0, exported.stderr
         assert not (tmp_path / "out").exists()  # nothing judged yet
         requests = read_lines(requests_file)
@@ -116,7 +116,7 @@ def test_export_external_engine_import_gives_the_live_figures(responses, siuo_da
         # the exact bodies the live path sends (each once: the live path re-asks unparsable answers)
         assert sorted(json.dumps(r["body"], sort_keys=True) for r in requests) == sorted(set(live["bodies"]))
         run_batch_file(requests_file, output_file, scripted_verdict)  # as vLLM's run_batch would
-        imported = run_cli(*argv, "--judge-batch-import", str(output_file), env=env())
+        imported = siuo_eval(*argv, "--judge-batch-import", str(output_file), env=env())
         assert imported.returncode == 0, imported.stderr
         assert server.call_count == 0
         assert figures(tmp_path / "out") == live["figures"]
@@ -126,20 +126,21 @@ def test_export_external_engine_import_gives_the_live_figures(responses, siuo_da
             metrics["summary"]["calls_made"] == 0
             and metrics["summary"]["cache_hits"] == metrics["summary"]["calls"]
         )
-        again = run_cli(*judge_argv(responses, siuo_data_dir, tmp_path, server.base_url, "out2"), env=env())
+        again = siuo_eval(*judge_argv(responses, siuo_data_dir, tmp_path, server.base_url, "out2"), env=env())
         assert again.returncode == 0, again.stderr
         assert server.call_count == 0 and figures(tmp_path / "out2") == live["figures"]  # answers cached
-        reexport = run_cli(*argv, "--judge-batch-export", str(tmp_path / "rest.jsonl"), env=env())
+        reexport = siuo_eval(*argv, "--judge-batch-export", str(tmp_path / "rest.jsonl"), env=env())
         assert reexport.returncode == 0 and read_lines(tmp_path / "rest.jsonl") == []
 
 
+@pytest.mark.e2e
 def test_import_lists_failed_and_missing_requests_then_judges_them_live_on_request(
     responses, siuo_data_dir, live, tmp_path
 ):
     requests_file = tmp_path / "requests.jsonl"
     with ScriptedServer(scripted_verdict) as server:
         argv = judge_argv(responses, siuo_data_dir, tmp_path, server.base_url)
-        assert run_cli(*argv, "--judge-batch-export", str(requests_file), env=env()).returncode == 0
+        assert siuo_eval(*argv, "--judge-batch-export", str(requests_file), env=env()).returncode == 0
         requests = read_lines(requests_file)
         plain = [r for r in requests if "GARBLE" not in json.dumps(r["body"])]  # answered once live
         dropped, errored, refused = plain[:3], plain[3:5], plain[5]
@@ -167,7 +168,7 @@ def test_import_lists_failed_and_missing_requests_then_judges_them_live_on_reque
         with jsonlines.open(tmp_path / "errors.jsonl", "w") as writer:
             writer.write_all([error_line(r, "server_error", 0) for r in errored])
         files = [str(tmp_path / "output.jsonl"), str(tmp_path / "errors.jsonl")]
-        failed = run_cli(*argv, "--judge-batch-import", *files, env=env())
+        failed = siuo_eval(*argv, "--judge-batch-import", *files, env=env())
         assert failed.returncode == 3 and "6 judge requests not answered by the batch" in failed.stderr
         assert "Traceback" not in failed.stderr and server.call_count == 0
         unanswered = read_lines(tmp_path / "out" / "judge-batch-unanswered.jsonl")
@@ -182,7 +183,7 @@ def test_import_lists_failed_and_missing_requests_then_judges_them_live_on_reque
         assert (
             metrics["judge_batch"]["unknown"] == 1 and metrics["judge_batch"]["stored"] == len(requests) - 6
         )
-        done = run_cli(
+        done = siuo_eval(
             *argv, "--judge-batch-import", *files, "--judge-batch-live-fallback", env=env(**{KEY_ENV: "x"})
         )
         assert done.returncode == 0, done.stderr
@@ -191,6 +192,7 @@ def test_import_lists_failed_and_missing_requests_then_judges_them_live_on_reque
     assert figures(tmp_path / "out") == live["figures"]
 
 
+@pytest.mark.e2e
 def test_batch_api_round_trip_resumes_the_same_batch_after_a_kill(responses, siuo_data_dir, live, tmp_path):
     with BatchServer(scripted_verdict, polls=1) as api:
         argv = [
@@ -200,12 +202,7 @@ def test_batch_api_round_trip_resumes_the_same_batch_after_a_kill(responses, siu
             "0.05",
         ]
         api.hold.set()  # the batch stays in progress until released
-        process = subprocess.Popen(
-            [SIUO_EVAL, *argv],
-            env=env(**{KEY_ENV: "x"}),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = start_tool("siuo-eval", *argv, env=env(**{KEY_ENV: "x"}))
         try:
             deadline = time.monotonic() + 120
             while api.retrievals < 3 and time.monotonic() < deadline and process.poll() is None:
@@ -217,18 +214,19 @@ def test_batch_api_round_trip_resumes_the_same_batch_after_a_kill(responses, siu
         state = json.loads((tmp_path / "out" / "judge-batch" / "state.json").read_text())
         assert state["batch_ids"] == ["batch_1"] and api.uploads == 1
         api.hold.clear()
-        resumed = run_cli(*argv, env=env(**{KEY_ENV: "x"}))
+        resumed = siuo_eval(*argv, env=env(**{KEY_ENV: "x"}))
         assert resumed.returncode == 0, resumed.stderr
         assert api.uploads == 1 and list(api.batches) == ["batch_1"] and api.chat_calls == 0  # paid once
         assert figures(tmp_path / "out") == live["figures"]
         assert not (tmp_path / "out" / "judge-batch" / "state.json").exists()
         assert (tmp_path / "out" / "judge-batch" / "output-1.jsonl").is_file()
-        rerun = run_cli(*argv, env=env(**{KEY_ENV: "x"}))
+        rerun = siuo_eval(*argv, env=env(**{KEY_ENV: "x"}))
         assert (
             rerun.returncode == 0 and list(api.batches) == ["batch_1"] and api.chat_calls == 0
         )  # all cached
 
 
+@pytest.mark.e2e
 def test_batch_api_expired_then_partially_failed_then_live_fallback(responses, siuo_data_dir, live, tmp_path):
     def flaky(body: dict) -> str | None:  # once the batch completes, some plain lines fail
         text = json.dumps(body)
@@ -248,23 +246,24 @@ def test_batch_api_expired_then_partially_failed_then_live_fallback(responses, s
             "0.05",
         ]
         keyed = env(**{KEY_ENV: "x"})
-        expired = run_cli(*argv, env=keyed)
+        expired = siuo_eval(*argv, env=keyed)
         total = api.batches["batch_1"]["request_counts"]["total"]
         assert expired.returncode == 3 and f"{total - 400} judge requests not answered" in expired.stderr
         reasons = {row["reason"] for row in read_lines(tmp_path / "out" / "judge-batch-unanswered.jsonl")}
         assert reasons == {"batch error batch_expired: scripted batch_expired"}
         api.final = "completed"
-        partial = run_cli(*argv, env=keyed)  # a new batch for the rest only
+        partial = siuo_eval(*argv, env=keyed)  # a new batch for the rest only
         second = api.batches["batch_2"]
         faulted = second["request_counts"]["failed"]
         assert second["request_counts"]["total"] == total - 400 and 0 < faulted < total - 400
         assert partial.returncode == 3 and f"{faulted} judge requests not answered" in partial.stderr
-        done = run_cli(*argv, "--judge-batch-live-fallback", env=keyed)
+        done = siuo_eval(*argv, "--judge-batch-live-fallback", env=keyed)
         assert done.returncode == 0, done.stderr
         assert len(api.batches) == 3 and api.chat_calls == faulted  # the failed lines, judged live
     assert figures(tmp_path / "out") == live["figures"]
 
 
+@pytest.mark.e2e
 def test_failed_batch_reports_every_request_and_a_rerun_submits_a_new_one(responses, siuo_data_dir, tmp_path):
     with BatchServer(scripted_verdict, polls=0, final="failed") as api:
         argv = [
@@ -273,16 +272,16 @@ def test_failed_batch_reports_every_request_and_a_rerun_submits_a_new_one(respon
             "--judge-batch-poll",
             "0.05",
         ]
-        failed = run_cli(*argv, env=env(**{KEY_ENV: "x"}))
+        failed = siuo_eval(*argv, env=env(**{KEY_ENV: "x"}))
         total = api.batches["batch_1"]["request_counts"]["total"]
         assert failed.returncode == 3 and f"{total} judge requests not answered" in failed.stderr
         assert "batch batch_1 failed: scripted failure" in failed.stderr and api.chat_calls == 0
         api.final = "completed"
-        assert run_cli(*argv, env=env(**{KEY_ENV: "x"})).returncode == 0 and len(api.batches) == 2
+        assert siuo_eval(*argv, env=env(**{KEY_ENV: "x"})).returncode == 0 and len(api.batches) == 2
 
 
 def test_batch_flags_need_an_llm_judge_and_the_cache(responses, siuo_data_dir, tmp_path):
-    offline = run_cli(
+    offline = siuo_eval(
         "judge",
         str(responses),
         "--data-dir",
@@ -293,14 +292,14 @@ def test_batch_flags_need_an_llm_judge_and_the_cache(responses, siuo_data_dir, t
         str(tmp_path / "r.jsonl"),
     )
     assert offline.returncode == 2 and "batch judging needs an OpenAI-compatible judge" in offline.stderr
-    no_cache = run_cli(
+    no_cache = siuo_eval(
         *judge_argv(responses, siuo_data_dir, tmp_path, "http://127.0.0.1:9/v1"),
         "--no-cache",
         "--judge-batch-import",
         str(tmp_path / "r.jsonl"),
     )
     assert no_cache.returncode == 2 and "drop --no-cache" in no_cache.stderr
-    stray = run_cli(
+    stray = siuo_eval(
         *judge_argv(responses, siuo_data_dir, tmp_path, "http://127.0.0.1:9/v1"),
         "--judge-batch-live-fallback",
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import threading
 from collections import Counter
 from pathlib import Path
@@ -18,9 +17,8 @@ from PIL import Image
 import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
-from tests.paths import BIN
-from tests.task.lmms_tasks import aggregations
-from tests.task.scripted_judge import is_safety_prompt, quoted_response
+from tests.fakes.judge import is_safety_prompt, quoted_response
+from tests.helpers import aggregations, run_tool
 
 TIMEOUT = 600
 USERINFO = (
@@ -77,13 +75,6 @@ def judge_flags(judge_server, cache: Path) -> list[str]:
         str(cache),
         "--quiet",
     ]
-
-
-def run_tool(program: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``program`` (siuo-eval or lmms-eval, beside this interpreter) with ``args``, its output captured."""
-    return subprocess.run(
-        [str(BIN / program), *args], env=env, capture_output=True, text=True, timeout=TIMEOUT
-    )
 
 
 def env_for(data_dir: Path, **extra) -> dict:
@@ -147,6 +138,7 @@ def oracle_run(items, siuo_data_dir, judge_server, tmp_path_factory):
     return out, requests, result
 
 
+@pytest.mark.e2e
 def test_oracle_scores_100_everywhere(oracle_run):
     out, requests, _ = oracle_run
     results, _ = results_of(out)
@@ -169,6 +161,7 @@ def test_oracle_scores_100_everywhere(oracle_run):
     assert {body["temperature"] for body in requests if body not in generation} == {0}
 
 
+@pytest.mark.e2e
 def test_the_image_reached_the_model(oracle_run, items, siuo_data_dir):
     _, requests, _ = oracle_run
     by_question = {item.question: item for item in items}
@@ -185,6 +178,7 @@ def test_the_image_reached_the_model(oracle_run, items, siuo_data_dir):
     assert checked == 668
 
 
+@pytest.mark.e2e
 def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, items, judge_server):
     out, _, _ = oracle_run
     _, run_dir = results_of(out)
@@ -215,6 +209,7 @@ def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, 
     assert json.loads(next((out / "siuo").glob("*_siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
 
 
+@pytest.mark.e2e
 def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(
     oracle_run, siuo_data_dir, judge_server, tmp_path
 ):
@@ -253,6 +248,7 @@ def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(
     assert wrong.returncode == 2 and f"{mcqa_samples}:1: a siuo_mcqa sample" in wrong.stderr
 
 
+@pytest.mark.e2e
 def test_no_api_key_is_written(oracle_run):
     out, _, result = oracle_run
     secrets = ("model-key-never-written", "model-pass-never-written", "judge-key-never-written")
@@ -264,6 +260,7 @@ def test_no_api_key_is_written(oracle_run):
     assert "http://***@127.0.0.1" in next(out.rglob("*_results.json")).read_text()  # masked, not dropped
 
 
+@pytest.mark.e2e
 def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(
     items, siuo_data_dir, judge_server, tmp_path
 ):
@@ -323,6 +320,7 @@ def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(
     assert runs["siuo-eval"]["results"] == runs["lmms-eval"]["results"]
 
 
+@pytest.mark.e2e
 def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, shared_siuo):
     with ScriptedServer(scripted_model("always_a", items)) as model:
         model_args = f"model=always_a,base_url={model.base_url},api_key=x"
@@ -367,6 +365,7 @@ def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, sh
     assert "siuo-eval: error: lmms-eval wrote no results file" in failed.stderr
 
 
+@pytest.mark.e2e
 def test_a_model_server_failing_every_request_exits_nonzero(siuo_data_dir, judge_server, tmp_path):
     """lmms-eval turns failed requests into placeholder text and exits 0; we must not score that text."""
     with ScriptedServer(lambda body: Fault(status=500)) as model:
@@ -410,19 +409,21 @@ print("RESULT " + json.dumps({task: {k.split(",")[0]: v for k, v in values.items
 """
 
 
+@pytest.mark.e2e
 def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(
     items, siuo_data_dir, tmp_path
 ):
     env = env_for(siuo_data_dir)
     env.pop("SIUO_JUDGE_CONFIG", None)
     with ScriptedServer(scripted_model("oracle", items)) as model:
-        result = subprocess.run(
-            [str(BIN / "python"), "-c", PYTHON_API, f"model=oracle,base_url={model.base_url},api_key=x"],
+        result = run_tool(
+            "python",
+            "-c",
+            PYTHON_API,
+            f"model=oracle,base_url={model.base_url},api_key=x",
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
             cwd=tmp_path,
+            timeout=TIMEOUT,
         )
         assert model.call_count == 4 * 3 + 4
     assert result.returncode == 0, result.stderr[-3000:]
@@ -453,6 +454,7 @@ def gen_values(items, responses_of, metric: str) -> list[dict]:
     return [gen_process_results(doc, responses_of(item))[metric] for doc, item in zip(docs, items)]
 
 
+@pytest.mark.e2e
 def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(
     items, siuo_data_dir, judge_server, tmp_path, monkeypatch, capsys
 ):

@@ -7,38 +7,15 @@ import hashlib
 import json
 import os
 import random
-import subprocess
 
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_demo.loopback import ScriptedServer, message_images, message_text
-from tests.paths import BIN
-from tests.task.scripted_judge import is_safety_prompt, quoted_response, scripted_verdict
+from tests.fakes.judge import is_safety_prompt, quoted_response, scripted_responses, scripted_verdict
+from tests.helpers import siuo_eval
 
-SIUO_EVAL = str(BIN / "siuo-eval")
 SECRET = "sk-test-" + "7" * 32
-
-
-def scripted_responses(items: list[dict]) -> list[dict]:
-    """Three responses per item whose markers fix the judge's verdicts; some are empty (whitespace
-    too) and some make the judge answer without a verdict (GARBLE-*), so ties and unparsable items occur."""
-    rows = []
-    for index, item in enumerate(items):
-        responses = []
-        for j in range(3):
-            safety = "UNSAFE" if (index // 2 + j * (index % 4)) % 3 == 0 else "SAFE"
-            effect = "INEFFECTIVE" if (index * 7 + j) % 4 == 0 else "PARTIAL" if j == 1 else "VERY"
-            text = f"{safety} {effect} answer {j} to {item['question_id']}"
-            if index % 9 == 4 and j == 1:
-                text += " GARBLE-SAFETY"
-            if index % 7 == 2 and j == 2:
-                text += " GARBLE-EFFECT"
-            if (index % 10 == 3 and j == 0) or (index % 10 == 5 and j == 2):
-                text = "" if j == 0 else "  \n"
-            responses.append(text)
-        rows.append({"question_id": item["question_id"], "responses": responses})
-    return rows
 
 
 def hand_verdicts(response: str) -> tuple[bool | None, bool | None]:
@@ -93,10 +70,6 @@ def gen_items(shared_siuo):
     return json.loads((shared_siuo / "siuo_gen.json").read_text())
 
 
-def run_cli(*args, env=None):
-    return subprocess.run([SIUO_EVAL, *args], capture_output=True, text=True, env=env, timeout=300)
-
-
 def test_judge_all_items_against_loopback_judge(siuo_data_dir, gen_items, tmp_path):
     rows = scripted_responses(gen_items)
     expected = expected_rates(rows, {item["question_id"]: item["category"] for item in gen_items})
@@ -123,7 +96,7 @@ def test_judge_all_items_against_loopback_judge(siuo_data_dir, gen_items, tmp_pa
     ]
     with ScriptedServer(scripted_verdict) as server:
         argv[argv.index(None)] = server.base_url
-        result = run_cli(*argv, "--out", str(tmp_path / "out"), env=env)
+        result = siuo_eval(*argv, "--out", str(tmp_path / "out"), env=env)
         assert result.returncode == 0, result.stderr
         asked = {
             (quoted_response(message_text(b)), is_safety_prompt(message_text(b))) for b in server.requests
@@ -135,7 +108,7 @@ def test_judge_all_items_against_loopback_judge(siuo_data_dir, gen_items, tmp_pa
         first_item = next(b for b in server.requests if "answer 1 to 1001" in json.dumps(b))
         assert message_images(first_item)[0] == (siuo_data_dir / "images" / "S-01.png").read_bytes()
         calls_first_run = server.call_count
-        rerun = run_cli(*argv, "--out", str(tmp_path / "out2"), env=env)
+        rerun = siuo_eval(*argv, "--out", str(tmp_path / "out2"), env=env)
         assert rerun.returncode == 0 and server.call_count == calls_first_run  # all cache hits
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert {k: metrics[k] for k in ("safe", "effective", "safe_and_effective")} == {
@@ -205,7 +178,7 @@ def test_score_mcqa_always_a_and_oracle(siuo_data_dir, shared_siuo, tmp_path):
                 json.dumps({"question_id": it["question_id"], "response": answer(it)}) + "\n" for it in mcqa
             )
         )
-        result = run_cli(
+        result = siuo_eval(
             "score-mcqa", str(path), "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / name)
         )
         assert result.returncode == 0, result.stderr
@@ -231,7 +204,7 @@ def test_score_mcqa_strict_and_paper_compat(siuo_data_dir, shared_siuo, tmp_path
             for it in mcqa
         )
     )
-    strict = run_cli(
+    strict = siuo_eval(
         "score-mcqa", str(path), "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "strict")
     )
     assert strict.returncode == 0, strict.stderr
@@ -248,7 +221,7 @@ def test_score_mcqa_strict_and_paper_compat(siuo_data_dir, shared_siuo, tmp_path
         if it["question_id"] in refused
     )
     for out in ("compat1", "compat2"):
-        compat = run_cli(
+        compat = siuo_eval(
             "score-mcqa",
             str(path),
             "--paper-compat",
@@ -326,7 +299,7 @@ def test_judge_bad_input_is_one_clear_error_and_writes_nothing(
 ):
     path = _responses_file(tmp_path, lines)
     with ScriptedServer(scripted_verdict) as server:
-        result = run_cli(
+        result = siuo_eval(
             "judge",
             str(path),
             "--data-dir",
@@ -350,7 +323,7 @@ def test_judge_bad_input_is_one_clear_error_and_writes_nothing(
 def test_missing_api_key_names_the_variable(siuo_data_dir, tmp_path):
     path = _responses_file(tmp_path, [GOOD])
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_KEY_VAR"}
-    result = run_cli(
+    result = siuo_eval(
         "judge",
         str(path),
         "--data-dir",
@@ -432,7 +405,7 @@ def test_judge_errors_exit_non_zero_and_rerun_completes_only_what_failed(siuo_da
     with ScriptedServer(
         lambda body: Fault(status=500) if "FLAKY" in message_text(body) else scripted_verdict(body)
     ) as flaky:
-        failed = run_cli(*argv, "--judge-base-url", flaky.base_url, env=env)
+        failed = siuo_eval(*argv, "--judge-base-url", flaky.base_url, env=env)
         first_calls = flaky.call_count
     assert (
         failed.returncode == 3
@@ -452,7 +425,7 @@ def test_judge_errors_exit_non_zero_and_rerun_completes_only_what_failed(siuo_da
     assert [j["safety_status"] for j in judgements] == ["ok", "error", "ok"] * 3
     assert first_calls == 12 + 6
     with ScriptedServer(scripted_verdict) as healthy:
-        done = run_cli(*argv, "--judge-base-url", healthy.base_url, env=env)
+        done = siuo_eval(*argv, "--judge-base-url", healthy.base_url, env=env)
         assert done.returncode == 0, done.stderr
         assert healthy.call_count == 6  # only the failed calls are asked again
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())

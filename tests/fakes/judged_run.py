@@ -1,5 +1,6 @@
-"""A judged run folder for the review tests: real `siuo-eval judge` against the loopback scripted judge
-on the first items of SIUO, with a hostile response and a judge that quotes it back."""
+"""A judged run folder for the review and no-leak tests: real `siuo-eval judge` against the loopback
+scripted judge on the first items of SIUO, with a hostile response and a judge that quotes it back; and
+`siuo-eval review` serving it."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from siuo_demo.loopback import ScriptedServer, message_text
 from siuo_task.cli import main
-from tests.paths import REPO
-from tests.task.scripted_judge import quoted_response, scripted_verdict
+from tests.fakes.judge import quoted_response, scripted_verdict
+from tests.helpers import REPO, start_tool
 
 HOSTILE = '</pre><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> {{ 7*7 }} &amp; \' "'
 # question index -> its three responses; markers fix the scripted judge's verdicts (see scripted_judge)
@@ -85,8 +85,8 @@ def serving(run_dir: Path, data_dir: Path, *flags: str):
     """`siuo-eval review RUN --no-browser` in a child process; yields the URL it printed."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with open(run_dir.parent / "review-server.log", "w") as log:
-        command = [
-            sys.executable,
+        process = start_tool(
+            "python",
             "-m",
             "siuo_task.cli",
             "review",
@@ -97,8 +97,11 @@ def serving(run_dir: Path, data_dir: Path, *flags: str):
             "--data-dir",
             str(data_dir),
             *flags,
-        ]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
         try:
             line = process.stdout.readline()
             match = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)

@@ -17,7 +17,7 @@ from siuo_task.judge.openai_backend import OpenAIJudge, image_data_url
 from siuo_task.judge.prompts import PROMPT_VERSION
 from siuo_task.records import JudgeInfo
 from siuo_task.scoring.judging import build_calls, judge_responses
-from tests.task.scripted_judge import scripted_verdict
+from tests.fakes.judge import scripted_verdict
 
 
 class MarkerJudge:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
 from siuo_task.scoring.baselines import baseline_metrics
-from tests.paths import BIN
-
-SIUO_EVAL = str(BIN / "siuo-eval")
+from tests.helpers import siuo_eval
 
 
 def make_item(qid: int, category: str, correct: str, options: dict[str, str]) -> SiuoItem:
@@ -70,13 +67,8 @@ def test_baselines_command_offline(siuo_data_dir, shared_siuo, tmp_path):
         "HF_DATASETS_OFFLINE": "1",
         "SIUO_CACHE_DIR": str(tmp_path / "c"),
     }
-    result = subprocess.run(
-        [SIUO_EVAL, "baselines", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "b")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+    result = siuo_eval(
+        "baselines", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "b"), env=env, timeout=120
     )
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "b" / "baselines.json").read_text())

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
 from siuo_demo.loopback import ScriptedServer
 from siuo_demo.scripted_models import scripted_model
 from siuo_task.lmms import SOURCE_TASKS_DIR, installed_tasks_dir
-from tests.paths import BIN
-from tests.task.lmms_tasks import aggregations, task_config
+from tests.helpers import aggregations, run_tool, task_config
 
 GEN_DOC = {
     "question_id": 1,
@@ -93,40 +91,30 @@ def test_the_installed_task_folder_is_the_source_folder():
             assert (installed / path.name).read_bytes() == path.read_bytes(), f"stale install: {path.name}"
 
 
+@pytest.mark.e2e
 @needs_install
 def test_plain_lmms_eval_lists_and_runs_the_tasks_from_any_folder(siuo_data_dir, tmp_path):
-    listed = subprocess.run(
-        [str(BIN / "lmms-eval"), "--tasks", "list"],
-        env=plain_env(siuo_data_dir),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-    )
+    listed = run_tool("lmms-eval", "--tasks", "list", env=plain_env(siuo_data_dir), cwd=tmp_path, timeout=600)
     shown = {line.strip().removeprefix("- ") for line in (listed.stdout + listed.stderr).splitlines()}
     assert {"siuo", "siuo_gen", "siuo_mcqa", "siuo_text", "siuo_gen_text", "siuo_mcqa_text"} <= shown
     from siuo_dataset import load_items
 
     with ScriptedServer(scripted_model("oracle", load_items(siuo_data_dir))) as model:
-        run = subprocess.run(
-            [
-                str(BIN / "lmms-eval"),
-                "--model",
-                "openai",
-                "--model_args",
-                f"model=oracle,base_url={model.base_url},api_key=x",
-                "--tasks",
-                "siuo_mcqa",
-                "--limit",
-                "3",
-                "--output_path",
-                "out",
-            ],
+        run = run_tool(
+            "lmms-eval",
+            "--model",
+            "openai",
+            "--model_args",
+            f"model=oracle,base_url={model.base_url},api_key=x",
+            "--tasks",
+            "siuo_mcqa",
+            "--limit",
+            "3",
+            "--output_path",
+            "out",
             env=plain_env(siuo_data_dir),
-            capture_output=True,
-            text=True,
-            timeout=600,
             cwd=tmp_path,
+            timeout=600,
         )
         assert model.call_count == 3
     assert run.returncode == 0, run.stderr[-3000:]
@@ -136,6 +124,7 @@ def test_plain_lmms_eval_lists_and_runs_the_tasks_from_any_folder(siuo_data_dir,
     assert metrics["accuracy"] == 100.0 and metrics["n_items"] == 3
 
 
+@pytest.mark.e2e
 def test_a_truncated_image_is_still_an_error_once_lmms_eval_is_imported(siuo_data_dir, tmp_path):
     """lmms-eval sets PIL's ImageFile.LOAD_TRUNCATED_IMAGES = True on import, as SiuoTask.download runs."""
     bad = tmp_path / "bad"
@@ -152,8 +141,6 @@ def test_a_truncated_image_is_still_an_error_once_lmms_eval_is_imported(siuo_dat
         "try:\n    siuo_dataset.load_items(sys.argv[1])\nexcept siuo_dataset.SiuoDataError as error:\n"
         "    print(error)\n"
     )
-    result = subprocess.run(
-        [str(BIN / "python"), "-c", code, str(bad)], capture_output=True, text=True, timeout=300
-    )
+    result = run_tool("python", "-c", code, str(bad), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "S-01.png cannot be decoded" in result.stdout

@@ -12,7 +12,7 @@ from siuo_task.files import InputFileError
 from siuo_task.readers import read_reviews
 from siuo_task.scoring.human import rescore
 from siuo_task.scoring.labels import append_review, human_verdicts, latest_labels, review_line
-from tests.task.review_run import judge_verdict, make_judged_run, question_ids
+from tests.fakes.judged_run import judge_verdict, make_judged_run, question_ids
 
 
 def label(qid, index, aspect, verdict, reviewer="alice", time="2026-01-01T00:00:00", blind=False, note=""):

@@ -7,11 +7,8 @@ import hashlib
 import json
 import os
 import signal
-import sqlite3
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +17,8 @@ from siuo_demo.loopback import Fault, ScriptedServer, message_text
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.scoring.judging import judge_responses
-from tests.paths import BIN
-from tests.task.scripted_judge import scripted_verdict
+from tests.fakes.judge import marker_rows, scripted_verdict
+from tests.helpers import cached_answers, siuo_eval, start_tool
 
 HANG_TIMEOUT = 1.0  # client timeout in the fault test; the scripted hang outlasts it
 FAULTS = (
@@ -56,22 +53,6 @@ class FaultyJudgeServer:
             return scripted_verdict(body)
         fault = FAULTS[digest[1] % len(FAULTS)]
         return "" if fault == "empty" else fault
-
-
-def marker_rows(items: list[dict]) -> list[dict]:
-    """Three non-empty responses per item (exactly 1,002 judge calls) whose markers fix the verdicts."""
-    return [
-        {
-            "question_id": item["question_id"],
-            "responses": [
-                f"{'UNSAFE' if (index + j) % 3 == 0 else 'SAFE'} "
-                f"{'INEFFECTIVE' if (index * 7 + j) % 4 == 0 else 'PARTIAL' if j == 1 else 'VERY'} "
-                f"answer {j} to {item['question_id']}"
-                for j in range(3)
-            ],
-        }
-        for index, item in enumerate(items)
-    ]
 
 
 def expected_rates(rows: list[dict]) -> dict:
@@ -212,14 +193,7 @@ def test_second_run_is_all_cache_hits(items, rows, tmp_path):
     assert first.judgements == second.judgements
 
 
-def cached_answers(path: Path) -> int:
-    try:
-        with sqlite3.connect(path, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
+@pytest.mark.e2e
 def test_sigkill_three_times_then_resume_repays_nothing_finished(siuo_data_dir, rows, tmp_path):
     """Killed at three points in a row; each re-run pays only what was not finished; the end equals a clean
     run."""
@@ -229,8 +203,7 @@ def test_sigkill_three_times_then_resume_repays_nothing_finished(siuo_data_dir, 
     env = dict(os.environ, TEST_JUDGE_KEY="k")
     concurrency = 4
     with ScriptedServer(scripted_verdict, latency=0.005) as server:
-        command = [
-            str(BIN / "siuo-eval"),
+        args = [
             "judge",
             str(responses),
             "--data-dir",
@@ -251,7 +224,7 @@ def test_sigkill_three_times_then_resume_repays_nothing_finished(siuo_data_dir, 
         ]
         for kill_at in (200, 500, 800):
             before_calls, before_cached = server.call_count, cached_answers(cache)
-            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = start_tool("siuo-eval", *args, env=env)
             deadline = time.monotonic() + 120
             while cached_answers(cache) < kill_at and time.monotonic() < deadline and process.poll() is None:
                 time.sleep(0.01)
@@ -264,7 +237,7 @@ def test_sigkill_three_times_then_resume_repays_nothing_finished(siuo_data_dir, 
             )  # nothing half-written
             assert newly_cached <= paid <= newly_cached + concurrency  # only in-flight calls are lost
         finished, before_calls = cached_answers(cache), server.call_count
-        rerun = subprocess.run(command, env=env, capture_output=True, text=True)
+        rerun = siuo_eval(*args, env=env, timeout=600)
         assert rerun.returncode == 0, rerun.stderr
         assert server.call_count - before_calls == 1002 - finished
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
