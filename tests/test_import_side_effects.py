@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from siuo_dataset.validate import MAX_IMAGE_PIXELS, check_image
-from tests.paths import REPO
+from tests.helpers import REPO
 
 IMPORTS = "import siuo_dataset, siuo_task.cli"
 
