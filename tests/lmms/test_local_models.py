@@ -77,7 +77,9 @@ def lmms_env(data_dir: Path, site: Path, probe: Path) -> dict:
     return env
 
 
-def run_lmms(tmp: Path, data_dir: Path, model: str, model_args: str, *extra: str, launcher=()) -> Run:
+def run_lmms(
+    tmp: Path, data_dir: Path, model: str, model_args: str, *extra: str, launcher=(), limit: int = LIMIT
+) -> Run:
     """The real ``lmms-eval`` CLI (or ``launcher`` + ``-m lmms_eval``), probed, in its own folders."""
     site, probe, out = tmp / "site", tmp / "probe", tmp / "out"
     for folder in (site, probe):
@@ -93,7 +95,7 @@ def run_lmms(tmp: Path, data_dir: Path, model: str, model_args: str, *extra: str
         "--tasks",
         "siuo_gen,siuo_mcqa",
         "--limit",
-        str(LIMIT),
+        str(limit),
         "--output_path",
         str(out),
         "--log_samples",
@@ -286,3 +288,106 @@ def test_generic_huggingface_chat_model(checkpoints, items, siuo_data_dir, tmp_p
     chat = "lmms_eval.models.chat.huggingface"
     known = "You passed keyword argument `audios` which is deprecated"
     run_and_check(tmp_path, siuo_data_dir, items, tiny, "huggingface", chat, known=known)
+
+
+# ---- data parallel: accelerate launch, two CPU processes ---------------------------------------------------
+
+# `accelerate launch --cpu --num_processes 2` starts ONE process (its simple launcher: multi-CPU needs
+# an mpirun hostfile); `--multi_gpu` goes through torch.distributed.run, and without CUDA accelerate makes a
+# gloo (MULTI_CPU) group. device_map=cpu keeps llava_hf on the CPU (with an empty device_map it binds
+# cuda:<local rank>); lmms-eval then shards the documents by RANK / WORLD_SIZE.
+TWO_PROCESSES = [
+    str(BIN / "accelerate"),
+    "launch",
+    "--multi_gpu",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+]
+ODD_LIMIT = 3  # 2 items on rank 0, 1 on rank 1: lmms-eval pads rank 1 with a repeated request
+
+
+def item_records(run: Run, task: str) -> dict[int, dict]:
+    _, run_dir = results_of(run)
+    key = "rate_safe@all" if task == "siuo_gen" else "mcqa_accuracy@all"
+    records = [sample[key] for sample in samples(run_dir, task)]
+    by_id = {record["question_id"]: {k: v for k, v in record.items() if k != "metric"} for record in records}
+    assert len(by_id) == len(records), "an item was logged twice"
+    return by_id
+
+
+def prompts(run: Run) -> dict[tuple, list]:
+    """(input_ids, settings) of every generate() call, as a sorted multiset, with the rank that made it."""
+    calls = [
+        (json.dumps(c["input_ids"]), json.dumps(c["settings"], sort_keys=True)) for c in run.of("generate")
+    ]
+    return sorted(calls)
+
+
+@pytest.fixture(scope="module")
+def one_and_two_processes(checkpoints, siuo_data_dir, tmp_path_factory):
+    tiny = checkpoints("llava")
+    one = run_lmms(
+        tmp_path_factory.mktemp("one"), siuo_data_dir, "llava_hf", model_args(tiny), limit=ODD_LIMIT
+    )
+    two = run_lmms(
+        tmp_path_factory.mktemp("two"),
+        siuo_data_dir,
+        "llava_hf",
+        model_args(tiny),
+        launcher=TWO_PROCESSES,
+        limit=ODD_LIMIT,
+    )
+    for run in (one, two):
+        assert run.result.returncode == 0, run.result.stderr[-4000:]
+    return one, two
+
+
+def test_two_processes_share_the_items_and_give_the_same_records(one_and_two_processes, items):
+    one, two = one_and_two_processes
+    by_rank: dict[int, int] = {}
+    for call in two.of("generate"):
+        by_rank[call["rank"]] = by_rank.get(call["rank"], 0) + 1
+    assert sorted(by_rank) == [0, 1], by_rank  # really two processes, each generating
+    assert by_rank[0] == 2 * (RESPONSES_PER_ITEM + 1)  # items 1 and 3; rank 1 has item 2 plus padding
+    # the same prompts and generation settings reached the model (rank 1's padding repeats one request)
+    assert set(prompts(two)) == set(prompts(one))
+    first = {item.question_id for item in items[:ODD_LIMIT]}
+    mcqa_one, mcqa_two = item_records(one, "siuo_mcqa"), item_records(two, "siuo_mcqa")
+    assert set(mcqa_one) == first and mcqa_two == mcqa_one  # greedy: identical answers, parses, verdicts
+    gen_one, gen_two = item_records(one, "siuo_gen"), item_records(two, "siuo_gen")
+    assert set(gen_one) == first and set(gen_two) == first
+    for question_id, record in gen_one.items():
+        other = gen_two[question_id]
+        # sampled responses differ between runs (each rank starts its own random stream); the rest is equal
+        assert {k: v for k, v in other.items() if k != "responses"} == {
+            k: v for k, v in record.items() if k != "responses"
+        }
+        assert len(other["responses"]) == RESPONSES_PER_ITEM
+    results_one, _ = results_of(one)
+    results_two, _ = results_of(two)
+    assert results_two["n-samples"] == results_one["n-samples"]
+    assert metric(results_two, "siuo_mcqa", "mcqa_accuracy@all") == metric(
+        results_one, "siuo_mcqa", "mcqa_accuracy@all"
+    )
+
+
+def test_two_processes_judge_once_on_rank_0_and_write_the_side_files_once(one_and_two_processes):
+    _, two = one_and_two_processes
+    stderr = two.result.stderr
+    judged = [line for line in stderr.splitlines() if "judge: " in line and " judgements (" in line]
+    assert len(judged) == 1, judged  # one judge run, not one per process
+    assert f"judge: {ODD_LIMIT * RESPONSES_PER_ITEM * 2} judgements" in judged[0]  # 3 items x 3 responses x 2
+    side = sorted(path.name.split("_", 2)[2] for path in (two.out / "siuo").iterdir())
+    assert side == [
+        "siuo_gen.metrics.json",
+        "siuo_gen.rows.jsonl",
+        "siuo_mcqa.metrics.json",
+        "siuo_mcqa.rows.jsonl",
+    ]
+    metrics = json.loads(next((two.out / "siuo").glob("*_siuo_gen.metrics.json")).read_text())
+    assert (
+        metrics["n_items"] == ODD_LIMIT and metrics["summary"]["calls"] == ODD_LIMIT * RESPONSES_PER_ITEM * 2
+    )
+    assert len(list(two.out.rglob("*_results.json"))) == 1
