@@ -1,11 +1,11 @@
 """Local transformers VLMs through the real lmms-eval CLI: tiny random-weight checkpoints built at test time
-(``tests/lmms/tiny_models.py``), ``--tasks siuo_gen,siuo_mcqa --limit 2``, judged by the offline judge.
+(``tests/fakes/tiny_models.py``), ``--tasks siuo_gen,siuo_mcqa --limit 2``, judged by the offline judge.
 
-What the model received is read from the probe (``tests/lmms/probe.py``, a sitecustomize on PYTHONPATH of
-the lmms-eval run), not from the task YAMLs: the item's image reached the processor and became image tokens
-that the vision tower encoded; generation sampled 3 responses per item (do_sample, temperature 1.0,
-max_new_tokens 500) and MCQA decoded greedily (max_new_tokens 64); the results, samples logs and SIUO side
-files are complete. lmms-eval exits 0 when a task fails, so every run is judged by its files.
+What the model received is read from the probe (``tests/fakes/model_probe.py``, a sitecustomize on the
+PYTHONPATH of the lmms-eval run), not from the task YAMLs: the item's image reached the processor and became
+image tokens that the vision tower encoded; generation sampled 3 responses per item (do_sample, temperature
+1.0, max_new_tokens 500) and MCQA decoded greedily (max_new_tokens 64); the results, samples logs and SIUO
+side files are complete. lmms-eval exits 0 when a task fails, so every run is judged by its files.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 
 import siuo_dataset
-from tests.lmms import tiny_models
-from tests.paths import BIN
+from tests.fakes import tiny_models
+from tests.helpers import BIN, REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ LIMIT = 2
 TIMEOUT = 900
 GEN_TOKENS, MCQA_TOKENS = 500, 64  # the protocol (SIUO paper): what the task YAMLs must make the model get
 RESPONSES_PER_ITEM = 3
-PROBE_SOURCE = Path(__file__).with_name("probe.py")
+PROBE_SOURCE = REPO / "tests" / "fakes" / "model_probe.py"
 
 
 @dataclass
@@ -391,3 +391,75 @@ def test_two_processes_judge_once_on_rank_0_and_write_the_side_files_once(one_an
         metrics["n_items"] == ODD_LIMIT and metrics["summary"]["calls"] == ODD_LIMIT * RESPONSES_PER_ITEM * 2
     )
     assert len(list(two.out.rglob("*_results.json"))) == 1
+
+
+# ---- siuo-eval on a local model ----------------------------------------------------------------------------
+
+
+def siuo_eval_run(tmp: Path, data_dir: Path, tiny, *extra: str, launcher=(), site_code: str = "") -> Run:
+    """``siuo-eval --model llava_hf ... --tasks siuo --limit 2`` (or ``launcher -m siuo_task.cli``)."""
+    site, probe, out = tmp / "site", tmp / "probe", tmp / "out"
+    for folder in (site, probe):
+        folder.mkdir(parents=True)
+    (site / "sitecustomize.py").write_text(site_code + PROBE_SOURCE.read_text())
+    program = [*launcher, "-m", "siuo_task.cli"] if launcher else [str(BIN / "siuo-eval")]
+    command = [*program, "--model", "llava_hf", "--model_args", model_args(tiny), "--tasks", "siuo"]
+    command += ["--limit", str(LIMIT), "--output_path", str(out), *extra]
+    result = subprocess.run(
+        command, env=lmms_env(data_dir, site, probe), capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp
+    )
+    events = [json.loads(line) for path in sorted(probe.glob("probe-*.jsonl")) for line in path.open()]
+    return Run(out, events, result)
+
+
+def test_siuo_eval_runs_llava_hf_on_a_local_checkpoint(checkpoints, items, siuo_data_dir, tmp_path):
+    tiny = checkpoints("llava")
+    run = siuo_eval_run(tmp_path, siuo_data_dir, tiny)
+    assert run.result.returncode == 0, run.result.stderr[-4000:]
+    assert "siuo-eval: results in" in run.result.stdout
+    assert_complete(run, items)
+    assert_received(run, tiny, items, siuo_data_dir, "lmms_eval.models.chat.llava_hf")
+    _, run_dir = results_of(run)
+    for sample in samples(run_dir, "siuo_gen"):  # siuo-eval adds the verdicts of each response
+        assert len(sample["siuo"]["verdicts"]) == RESPONSES_PER_ITEM
+
+
+# A package that is not installed, as Python sees it: importing `decord` fails like a missing module.
+WITHOUT_DECORD = """
+import sys
+
+class _NoDecord:
+    def find_spec(self, name, path=None, target=None):
+        if name == "decord" or name.startswith("decord."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, _NoDecord())
+"""
+
+
+def test_a_model_class_that_cannot_be_imported_names_the_package_and_the_extra(
+    checkpoints, siuo_data_dir, tmp_path
+):
+    """lmms-eval logs `Failed to import model` and exits 0; siuo-eval exits 2, one line saying what to do."""
+    run = siuo_eval_run(tmp_path, siuo_data_dir, checkpoints("llava"), site_code=WITHOUT_DECORD)
+    assert "No module named 'decord'" in run.result.stderr  # lmms-eval's own log
+    assert run.result.returncode == 2, run.result.stderr[-3000:]
+    errors = [line for line in run.result.stderr.splitlines() if line.startswith("siuo-eval: error:")]
+    assert errors == [
+        "siuo-eval: error: lmms-eval cannot import its model class for --model llava_hf: no module named "
+        "'decord'; it is in the package decord2: pip install 'siuo[local]'"
+    ]
+    assert not run.of("generate")
+
+
+def test_siuo_eval_under_accelerate_finishes_the_run_once(checkpoints, items, siuo_data_dir, tmp_path):
+    """One siuo-eval per process: their lmms-eval children form the data-parallel run, rank 0 finishes it."""
+    run = siuo_eval_run(tmp_path, siuo_data_dir, checkpoints("llava"), launcher=TWO_PROCESSES)
+    assert run.result.returncode == 0, run.result.stderr[-4000:]
+    assert run.result.stdout.count("siuo-eval: results in") == 1, run.result.stdout
+    assert sorted({call["rank"] for call in run.of("generate")}) == [0, 1]
+    assert_complete(run, items)
+    _, run_dir = results_of(run)
+    for sample in samples(run_dir, "siuo_gen"):
+        assert len(sample["siuo"]["verdicts"]) == RESPONSES_PER_ITEM
