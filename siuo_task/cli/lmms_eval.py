@@ -7,6 +7,14 @@ the task writes its full SIUO metrics under the output path itself (``<output_pa
 checks the results file (``siuo_task.lmms.results``): lmms-eval exits 0 even when a task crashed, so we exit
 non-zero when a requested task has no primary figure (crash, failed model requests, failed judge calls). It
 also adds each response's verdicts to the siuo_gen samples log and removes API keys from the results file.
+
+When lmms-eval wrote no results because it could not import its class for ``--model`` (it logs that and exits
+0), a second child interpreter imports that class to name the missing module, and the error names the package
+and the siuo extra that brings it (``decord``: ``pip install 'siuo[local]'``).
+
+Under ``accelerate launch -m siuo_task.cli`` (one siuo-eval per process, $RANK set) every process runs its
+lmms-eval child, which together form lmms-eval's data-parallel run; only rank 0 checks and finishes the run
+folder and prints the figures, the others exit with their child's code.
 """
 
 from __future__ import annotations
@@ -34,6 +42,26 @@ from siuo_task.lmms.results import (
 from siuo_task.redact import run_redacted
 
 DEFAULT_OUTPUT = "siuo-results"
+# A module lmms-eval's model classes import -> (the distribution that provides it, the siuo extra with it).
+MODULE_PACKAGES = {
+    "decord": ("decord2", "local"),
+    "lmms_eval": ("lmms-eval", "lmms"),
+    "accelerate": ("accelerate", "lmms"),
+    "av": ("av", "lmms"),
+    "qwen_vl_utils": ("qwen-vl-utils", "lmms"),
+}
+IMPORT_MODEL_CLASS = """
+import json, sys
+from lmms_eval.models import get_model
+try:
+    get_model(sys.argv[1], force_simple=sys.argv[2] == "1")
+except ModuleNotFoundError as error:
+    print(json.dumps({"missing": error.name, "error": str(error)}))
+except Exception as error:
+    print(json.dumps({"missing": None, "error": f"{type(error).__name__}: {error}"}))
+else:
+    print(json.dumps({}))
+"""
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -86,7 +114,13 @@ def main(argv: list[str]) -> int:
         ]
         started = time.time() - 1
         returncode = run_redacted(command, env)  # lmms-eval's output passed through, credentials masked
+    if os.environ.get("RANK", "0") != "0":  # another process of a data-parallel run: rank 0 finishes it
+        return 0 if returncode == 0 else 1
     results_file = newest_results(output, started) if output.exists() else None
+    if results_file is None:
+        problem = model_class_problem(rest, env)
+        if problem:
+            raise EvaluationFailed(problem)
     if results_file is not None:
         finish_run_folder(results_file, output / SIDE_FOLDER, started)
     results = check_results(results_file, tasks)
@@ -99,3 +133,52 @@ def main(argv: list[str]) -> int:
     if returncode != 0:
         raise EvaluationFailed(f"lmms-eval exited with code {returncode}")
     return 0
+
+
+def option_value(args: list[str], name: str) -> str | None:
+    """The value of lmms-eval flag ``name`` in ``args`` (``--name V`` or ``--name=V``), or None."""
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def install_hint(module: str) -> str:
+    """What to install for a missing ``module``, in words."""
+    if module in MODULE_PACKAGES:
+        package, extra = MODULE_PACKAGES[module]
+        return f"it is in the package {package}: pip install 'siuo[{extra}]'"
+    if module == "torchvision":
+        return "install the torchvision build that matches your torch (no siuo extra brings it)"
+    return f"install the package that provides the module {module}"
+
+
+def model_class_problem(lmms_args: list[str], env: dict) -> str | None:
+    """Why lmms-eval could not import its class for ``--model`` (checked in a child interpreter), or None."""
+    import subprocess
+
+    model = option_value(lmms_args, "--model")
+    if model is None:
+        return None
+    simple = "1" if "--force_simple" in lmms_args else "0"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", IMPORT_MODEL_CLASS, model, simple],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        return None
+    if not found:
+        return None
+    if found.get("missing"):
+        return (
+            f"lmms-eval cannot import its model class for --model {model}: no module named "
+            f"{found['missing']!r}; {install_hint(found['missing'])}"
+        )
+    return f"lmms-eval cannot load its model class for --model {model}: {found['error']}"

@@ -15,6 +15,11 @@ records). Without an output path nothing is written.
 Failures never become scores: a model request lmms-eval gave up on (its ``[LMMS_EVAL_REQUEST_FAILED ...]``
 placeholder text) or a failed judge call makes the task's figures None (N/A) and is counted, so ``siuo-eval``
 exits non-zero while lmms-eval still writes every response to its samples log.
+
+Data-parallel runs (``accelerate launch`` / ``torchrun``, $RANK set per process): lmms-eval 0.7.3 gathers
+every rank's records and aggregates on rank 0 only, so the judge runs and the side files are written once.
+Should an aggregation ever run on another rank, it neither judges nor writes (``is_main_process``): its
+figures are None, and rank 0's are the run's.
 """
 
 from __future__ import annotations
@@ -122,8 +127,18 @@ def _judge_config_text() -> str:
         return path
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a data-parallel run ($RANK, set by torchrun and accelerate), or a single process."""
+    return os.environ.get("RANK", "0") in ("", "0")
+
+
+NOT_RANK_0 = {"error": "not rank 0: the judge and the side files run on rank 0 only"}
+
+
 def judged_metrics(items: list[dict], args=None) -> dict:
     """The full SIUO generation metrics of a task's records (judged once), or {"error": why, ...}."""
+    if not is_main_process():
+        return NOT_RANK_0
     key = _key(items, args, _judge_config_text())
     if key not in _SCORED:
         _SCORED[key] = _judge_records(items, args)
@@ -132,6 +147,8 @@ def judged_metrics(items: list[dict], args=None) -> dict:
 
 def mcqa_scored(items: list[dict], args=None) -> dict:
     """The full SIUO MCQA metrics of a task's records (computed once), or {"error": why, ...}."""
+    if not is_main_process():
+        return NOT_RANK_0
     key = _key(items, args)
     if key not in _SCORED:
         _SCORED[key] = _score_mcqa(items, args)
@@ -258,7 +275,7 @@ def side_folder(args) -> Path | None:
 def write_side_files(args, task: str, metrics: dict, rows: list[dict]) -> None:
     """The full metrics and per-response/per-item rows of ``task`` for the report and the wrapper."""
     folder = side_folder(args)
-    if folder is None:
+    if folder is None or not is_main_process():
         return
     write_json_atomic(folder / f"{run_stamp()}_{task}.metrics.json", metrics)
     write_jsonl_atomic(folder / f"{run_stamp()}_{task}.rows.jsonl", rows)
