@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-import jsonlines
 
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.files import normal_mode
@@ -98,8 +98,8 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[Any]) -> None:
     """Write rows as JSON lines to ``path`` via a temp file + rename: readers never see half a file."""
 
     def write(handle):
-        with jsonlines.Writer(handle, compact=True, sort_keys=False) as writer:
-            writer.write_all(rows)
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
 
     _atomic_write(Path(path), write)
 
@@ -107,10 +107,97 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[Any]) -> None:
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     _atomic_write(
-        Path(path), lambda handle: handle.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        Path(path),
+        lambda handle: handle.write(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n"),
     )
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file + rename)."""
     _atomic_write(Path(path), lambda handle: handle.write(data), binary=True)
+
+
+# ---- appends: one write() per line, O_APPEND, under an advisory lock -------------------------------------
+
+
+def _locked_append_fd(path: Path) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), normal_mode())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def append_jsonl_line(path: str | Path, row: Any) -> None:
+    """Append ``row`` as one JSON line: the file is opened ``O_APPEND`` and locked (``fcntl.flock``, shared by
+    every appender of our files), the line goes out in one ``write()`` (looped only for a short write, still
+    under the lock) and is fsynced before returning. Two processes appending to one file never interleave; a
+    crash can leave at most a torn last line, which is moved away (``set_aside_torn_tail``) before the next
+    append."""
+    path = Path(path)
+    data = (json.dumps(row, ensure_ascii=False, allow_nan=False, separators=(", ", ": ")) + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _locked_append_fd(path)
+    try:
+        _torn_tail(fd, path)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _torn_tail(fd: int, path: Path) -> int:
+    """Under the lock: when the file does not end in a newline (a crash mid-line), move the torn tail to
+    ``PATH.torn`` (appended there), cut it off, and warn; returns the bytes moved."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return 0
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return 0
+        start = size
+        block = 1 << 16
+        while start > 0:
+            begin = max(0, start - block)
+            handle.seek(begin)
+            chunk = handle.read(start - begin)
+            at = chunk.rfind(b"\n")
+            if at != -1:
+                start = begin + at + 1
+                break
+            start = begin
+        handle.seek(start)
+        tail = handle.read(size - start)
+    torn = path.with_name(path.name + ".torn")
+    torn_fd = os.open(torn, os.O_WRONLY | os.O_APPEND | os.O_CREAT, normal_mode())
+    try:
+        os.write(torn_fd, tail + b"\n")
+        os.fsync(torn_fd)
+    finally:
+        os.close(torn_fd)
+    os.truncate(path, start)
+    os.fsync(fd)
+    print(
+        f"warning: {path}: its last line was torn (a crash while writing, {len(tail)} bytes): "
+        f"moved to {torn}",
+        file=sys.stderr,
+    )
+    return len(tail)
+
+
+def set_aside_torn_tail(path: str | Path) -> int:
+    """Move a torn last line of ``path`` (no final newline) to ``PATH.torn`` with a warning, under the append
+    lock; returns the bytes moved (0: the file is whole or absent)."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    fd = _locked_append_fd(path)
+    try:
+        return _torn_tail(fd, path)
+    finally:
+        os.close(fd)

@@ -1,22 +1,28 @@
 """The one reader of every JSONL file the tools accept: generation responses, MCQA answers, lmms-eval samples
 logs, judgements, human reviews (and, for ``judge.batch``, batch output lines through ``numbered_rows``).
 
-Reading goes through ``jsonlines``; every problem is one ``InputFileError`` in the form
+Reading is strict (regular files only, capped in size, JSON at most 64 levels deep, no NaN/Infinity, no key
+twice); every problem is one ``InputFileError`` in the form
 ``FILE:LINE: what is wrong — the fix`` (``FILE: ...`` for the file as a whole), raised before any work is
 done on the rows. Blank lines are skipped. The row shapes are in ``siuo_task.records``.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import re
+import stat
+from datetime import datetime
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jsonlines
-
 from siuo_task.files import InputFileError, clean_text
 from siuo_task.records import (
     ASPECTS,
+    FINGERPRINT_FIELD,
     RESPONSES_PER_ITEM,
     REVIEW_FIELDS,
     AnswerRow,
@@ -31,51 +37,129 @@ RESPONSES_LINE = '{"question_id": 1001, "responses": ["...", ...]}'
 ANSWER_LINE = '{"question_id": 1001, "response": "..."}'
 
 
-class _Numbered:
-    """The lines of a file, remembering the number of the last one read."""
-
-    def __init__(self, lines: Iterable[bytes]) -> None:
-        self._lines = iter(lines)
-        self.number = 0
-
-    def __iter__(self) -> _Numbered:
-        return self
-
-    def __next__(self) -> bytes:
-        line = next(self._lines)
-        self.number += 1
-        return line
+MAX_FILE_BYTES = 2 << 30  # the largest input file read (2 GiB); a bigger one (or /dev/zero) is refused
+MAX_JSON_BYTES = 64 << 20  # the largest single JSON file (metrics, validation, baselines) read
+MAX_JSON_DEPTH = 64  # the deepest nesting of arrays/objects accepted in any JSON we read
 
 
-def numbered_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """``(line number, value)`` for every non-blank line of the JSONL file ``path``."""
+class JsonShapeError(ValueError):
+    """JSON we refuse: too deep, NaN/Infinity, or a key given twice."""
+
+
+def _no_constant(name: str) -> object:
+    raise JsonShapeError(f"{name} is not a JSON number")
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise JsonShapeError(f"the key {twice!r} appears twice")
+    return dict(pairs)
+
+
+_STRICT = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique_pairs)
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``text`` nests arrays/objects deeper than ``limit`` (linear, no recursion;
+    brackets inside strings are skipped)."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def strict_json(text: str) -> Any:
+    """``text`` as JSON, strictly: at most ``MAX_JSON_DEPTH`` deep, no NaN/Infinity, no key twice;
+    ``ValueError`` (``json.JSONDecodeError`` or ``JsonShapeError``) otherwise."""
+    if json_depth_exceeds(text):
+        raise JsonShapeError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    value, end = _STRICT.raw_decode(text, len(text) - len(text.lstrip()))
+    if text[end:].strip():
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+def open_regular(path: str | Path, limit: int = MAX_FILE_BYTES):
+    """``path`` opened for binary reading if it is a regular file of at most ``limit`` bytes; else one
+    ``InputFileError`` (FIFOs, devices, sockets and folders are refused without blocking on them)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file — check the path")
-    with open(path, "rb") as handle:
-        lines = _Numbered(handle)
-        reader = jsonlines.Reader(lines)
-        while True:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file — check the path") from None
+    except OSError as error:
+        raise InputFileError(f"{path}: cannot be read ({error.strerror}) — check the path") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputFileError(f"{path}: not a regular file (a FIFO, device or folder) — pass a plain file")
+    if info.st_size > limit:
+        os.close(fd)
+        raise InputFileError(
+            f"{path}: {info.st_size} bytes, more than the {limit} read — pass the right file"
+        )
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def within(path: str | Path, root: str | Path) -> bool:
+    """Whether ``path``, symlinks resolved, stays inside the folder ``root`` (resolved)."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+def read_json_file(path: str | Path, limit: int = MAX_JSON_BYTES) -> Any:
+    """One JSON file, regular and capped, parsed strictly (``strict_json``); ``InputFileError`` otherwise."""
+    with open_regular(path, limit) as handle:
+        data = handle.read(limit + 1)
+    try:
+        return strict_json(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise InputFileError(f"{path}: not UTF-8 text ({error.reason}) — save the file as UTF-8") from None
+    except ValueError as error:
+        raise InputFileError(f"{path}: not valid JSON ({getattr(error, 'msg', error)})") from None
+
+
+def numbered_rows(path: str | Path, *, shared_lock: bool = False) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for every non-blank line of the JSONL file ``path`` (a regular file, capped),
+    each line parsed strictly (``strict_json``). ``shared_lock``: read under the appenders' lock (shared), so
+    a line being appended is never seen half written."""
+    path = Path(path)
+    with open_regular(path) as handle:
+        if shared_lock:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        for number, raw in enumerate(handle, start=1):
             try:
-                row = reader.read(allow_none=True, skip_empty=True)
-            except EOFError:
-                return
-            except jsonlines.InvalidLineError as error:
-                if isinstance(error.__cause__, UnicodeDecodeError):
-                    reason = error.__cause__.reason
-                    raise InputFileError(
-                        f"{path}:{error.lineno}: not UTF-8 text ({reason}) — save the file as UTF-8"
-                    ) from None
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
                 raise InputFileError(
-                    f"{path}:{error.lineno}: not valid JSON ({_reason(error)}) — write one "
+                    f"{path}:{number}: not UTF-8 text ({error.reason}) — save the file as UTF-8"
+                ) from None
+            if not text.strip():
+                continue
+            try:
+                row = strict_json(text)
+            except ValueError as error:
+                raise InputFileError(
+                    f"{path}:{number}: not valid JSON ({getattr(error, 'msg', None) or error}) — write one "
                     "JSON object per line"
                 ) from None
-            yield lines.number, row
-
-
-def _reason(error: jsonlines.InvalidLineError) -> str:
-    cause = error.__cause__
-    return getattr(cause, "msg", None) or str(cause or error)
+            yield number, row
 
 
 def _is_int(value: object) -> bool:
@@ -278,7 +362,25 @@ def review_problem(row: object) -> str | None:
         or not row["reviewer"].strip()
     ):
         return "reviewer (non-empty), time and note must be strings"
+    if not _is_time(row["time"]):
+        return "time must be an ISO 8601 time such as 2026-01-31T12:00:00.000000+00:00"
+    if FINGERPRINT_FIELD in row and not (
+        isinstance(row[FINGERPRINT_FIELD], str) and _FINGERPRINT.fullmatch(row[FINGERPRINT_FIELD])
+    ):
+        return "fingerprint must be the hex string siuo-eval review wrote"
     return None
+
+
+def _is_time(text: str) -> bool:
+    """An ISO 8601 date or time (informational: labels are ordered by line, never by time)."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) <= 40
+
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{32}")
 
 
 def read_reviews(paths: str | Path | Sequence[str | Path]) -> list[ReviewLine]:
@@ -287,14 +389,17 @@ def read_reviews(paths: str | Path | Sequence[str | Path]) -> list[ReviewLine]:
     for path in [paths] if isinstance(paths, (str, Path)) else paths:
         if not Path(path).exists():
             continue
-        for line, row in numbered_rows(path):
+        for line, row in numbered_rows(path, shared_lock=True):
             problem = review_problem(row)
             if problem:
                 raise InputFileError(
                     f"{path}:{line}: not a review label ({problem}) — fix or delete the "
                     "line (siuo-eval review writes them)"
                 )
-            rows.append({name: row[name] for name in REVIEW_FIELDS})
+            kept = {name: row[name] for name in REVIEW_FIELDS}
+            if FINGERPRINT_FIELD in row:
+                kept[FINGERPRINT_FIELD] = row[FINGERPRINT_FIELD]
+            rows.append(kept)
     return rows
 
 

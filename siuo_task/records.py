@@ -7,6 +7,8 @@ rows; ``siuo_task.provenance`` builds the header every result file carries.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 from typing import Literal, NotRequired, TypedDict
 
@@ -63,6 +65,22 @@ class ReviewLine(TypedDict):
 
 
 REVIEW_FIELDS = tuple(ReviewLine.__annotations__)
+FINGERPRINT_FIELD = (
+    "fingerprint"  # optional in a reviews.jsonl line: what the label judged (label_fingerprint)
+)
+
+
+def label_fingerprint(question_id: int, response: str, judge: object) -> str:
+    """What a human label judged: a hash of the question id, the response text and the run's judge config
+    (the judgement row's ``judge`` block). A label is only used on a run whose row has the same."""
+    blob = json.dumps([question_id, response, judge], sort_keys=True, ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def row_fingerprint(row: dict) -> str:
+    """``label_fingerprint`` of a judgement row."""
+    return label_fingerprint(row["question_id"], row["response"], row.get("judge"))
+
 
 # ---- provenance ------------------------------------------------------------------------------------------
 

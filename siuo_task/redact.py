@@ -6,7 +6,9 @@ settings (``api_key=...``, ``api-key: ...``, ``token=...``, ``password=...``, al
 ``"api_key": "..."``), OpenAI-style ``sk-...`` keys, Hugging Face ``hf_...`` tokens and ``Bearer ...`` tokens
 (a bearer token needs a digit or punctuation, so prose such as "Bearer authentication" is left alone).
 ``redact_json`` masks every string in a JSON value and the whole value of a key-like field; ``run_redacted``
-runs a child process with its output masked.
+runs a child process with its output masked. ``safe_text`` makes user or server text inert for a terminal or
+Markdown: control characters (ESC/OSC sequences included) and bidi controls are shown as ``\\xNN`` /
+``\\uNNNN`` escapes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,26 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+# C0 and C1 controls (ESC starts CSI/OSC sequences; C1 holds the 8-bit CSI/OSC), DEL, and the bidi controls
+# (embeddings/overrides U+202A-U+202E, isolates U+2066-U+2069, marks U+200E, U+200F, U+061C).
+_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def _escape_char(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(text: object, keep_newlines: bool = False) -> str:
+    """``text`` (any object, as ``str``) with credentials masked and every control character, ESC/OSC
+    sequence and bidi control made visible and inert (``\\x1b``, ``\\u202e``): safe to print to a terminal
+    or write into Markdown. ``keep_newlines`` keeps ``\\n``."""
+    text = redact(str(text))
+    if keep_newlines:
+        return "\n".join(_UNSAFE_CHARS.sub(_escape_char, part) for part in text.split("\n"))
+    return _UNSAFE_CHARS.sub(_escape_char, text)
 
 
 def redact_json(value: Any, secrets: Sequence[str] = ()) -> Any:

@@ -23,15 +23,14 @@ when the provenance of its results says so (``shows_placeholders``).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.files import BASELINES_FILE, JUDGEMENTS_FILE, METRICS_FILE, REVIEWS_FILE, VALIDATION_FILE
-from siuo_task.readers import read_judgements, read_reviews
-from siuo_task.scoring.human import check_reviews_match
+from siuo_task.readers import read_json_file, read_judgements, read_reviews, within
+from siuo_task.scoring.labels import usable_labels
 
 TASKS = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
 _TASK_FILE = re.compile(r"(?:^|_)(siuo_(?:gen|mcqa)(?:_text)?)\.metrics\.json$")
@@ -61,10 +60,14 @@ class Found:
     baselines: dict | None = None
 
 
-def _load_json(path: Path) -> dict:
+def _load_json(path: Path, root: Path | None = None) -> dict:
+    """A results file: a regular file inside the run folder ``root`` (a symlink out of it is refused), capped
+    in size, strict JSON (no NaN/Infinity, not too deep, no key twice) holding an object."""
+    if root is not None and not within(path, root):
+        raise SiuoError(f"{path} points out of the run folder {root}: copy the file in instead of linking it")
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        value = read_json_file(path)
+    except SiuoError as error:
         raise SiuoError(f"{path} is not a readable results file ({error})") from None
     if not isinstance(value, dict):
         raise SiuoError(f"{path} is not a results file (expected a JSON object)")
@@ -79,7 +82,7 @@ def _result_files(folder: Path) -> dict[Path, dict[str, list[Path]]]:
         if match:
             groups.setdefault(path.parent, {}).setdefault(match.group(1), []).append(path)
         elif path.name == METRICS_FILE:
-            task = "siuo_gen" if "safe" in _load_json(path) else "siuo_mcqa"
+            task = "siuo_gen" if "safe" in _load_json(path, folder) else "siuo_mcqa"
             groups.setdefault(path.parent, {}).setdefault(task, []).append(path)
     return groups
 
@@ -93,44 +96,53 @@ def shows_placeholders(run: RunResult) -> bool:
     return any((m.get("data") or {}).get("placeholder_images") for m in run.tasks.values())
 
 
-def _reviews(directory: Path, root: Path, gen_rows: list[dict]) -> list[dict]:
-    """The labels in the first reviews.jsonl from the run's folder up to ``root``, checked against the run."""
+def _reviews(directory: Path, root: Path, gen_rows: list[dict], accept_unfingerprinted: bool) -> list[dict]:
+    """The labels in the first reviews.jsonl from the run's folder up to ``root`` that are about this run
+    (``usable_labels``: foreign ones left out, loudly)."""
     for folder in (directory, *directory.parents):
-        if (folder / REVIEWS_FILE).is_file():
-            reviews = read_reviews(folder / REVIEWS_FILE)
-            check_reviews_match(gen_rows, reviews, str(folder / REVIEWS_FILE))
-            return reviews
+        path = folder / REVIEWS_FILE
+        if path.exists() or path.is_symlink():
+            if not within(path, root):
+                raise SiuoError(f"{path} points out of the run folder {root}: copy the file in instead")
+            return usable_labels(
+                gen_rows, read_reviews(path), str(path), accept_unfingerprinted=accept_unfingerprinted
+            )
         if folder == root:
             break
     return []
 
 
-def _read_directory(directory: Path, root: Path, tasks: dict[str, list[Path]], name: str) -> RunResult:
+def _read_directory(
+    directory: Path, root: Path, tasks: dict[str, list[Path]], name: str, accept_unfingerprinted: bool
+) -> RunResult:
     run = RunResult(name)
     for task, paths in tasks.items():
         newest = _newest(paths)
-        run.tasks[task] = _load_json(newest)
+        run.tasks[task] = _load_json(newest, root)
         if task == "siuo_gen":
             rows = (
                 newest.with_name(newest.name.replace(".metrics.json", ".rows.jsonl"))
                 if newest.name != METRICS_FILE
                 else newest.with_name(JUDGEMENTS_FILE)
             )
-            if rows.is_file():
+            if rows.exists() or rows.is_symlink():
+                if not within(rows, root):
+                    raise SiuoError(f"{rows} points out of the run folder {root}: copy the file in instead")
                 run.gen_rows = read_judgements(rows)
-                run.reviews = _reviews(directory, root, run.gen_rows)
+                run.reviews = _reviews(directory, root, run.gen_rows, accept_unfingerprinted)
     return run
 
 
-def read_runs(folder: str | Path, name: str | None = None) -> Found:
-    """Every run under ``folder`` (see module docstring) plus a validation.json if one is there."""
+def read_runs(folder: str | Path, name: str | None = None, *, accept_unfingerprinted: bool = False) -> Found:
+    """Every run under ``folder`` (see module docstring) plus a validation.json if one is there; labels
+    without a fingerprint are used only with ``accept_unfingerprinted``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SiuoError(f"run folder {folder} does not exist")
     validations = sorted(folder.rglob(VALIDATION_FILE))
-    validation = _load_json(_newest(validations)) if validations else None
+    validation = _load_json(_newest(validations), folder) if validations else None
     baseline_files = sorted(folder.rglob(BASELINES_FILE))
-    baselines = _load_json(_newest(baseline_files)) if baseline_files else None
+    baselines = _load_json(_newest(baseline_files), folder) if baseline_files else None
     groups = _result_files(folder)
     if not groups and validation is None and baselines is None:
         raise SiuoError(
@@ -153,7 +165,8 @@ def read_runs(folder: str | Path, name: str | None = None) -> Found:
             "the run it reviews"
         )
     runs = [
-        _read_directory(directory, folder, tasks, names[directory]) for directory, tasks in groups.items()
+        _read_directory(directory, folder, tasks, names[directory], accept_unfingerprinted)
+        for directory, tasks in groups.items()
     ]
     return Found(runs, validation, baselines)
 
@@ -171,9 +184,11 @@ def _run_names(folder: Path, directories: list[Path]) -> dict[Path, str]:
     return {directory: "/".join(parts) for directory, parts in zip(directories, relative)}
 
 
-def read_run(folder: str | Path, name: str | None = None) -> RunResult:
+def read_run(
+    folder: str | Path, name: str | None = None, *, accept_unfingerprinted: bool = False
+) -> RunResult:
     """The single run in ``folder`` (error if it holds none or several)."""
-    runs = read_runs(folder, name).runs
+    runs = read_runs(folder, name, accept_unfingerprinted=accept_unfingerprinted).runs
     if len(runs) != 1:
         raise SiuoError(f"{folder} holds {len(runs)} runs, expected one")
     return runs[0]
@@ -186,8 +201,8 @@ def merge_runs(runs: list[RunResult]) -> list[RunResult]:
         into = merged.setdefault(run.name, RunResult(run.name))
         for task, metrics in run.tasks.items():
             into.tasks.setdefault(task, metrics)
-        into.gen_rows = into.gen_rows or run.gen_rows
-        into.reviews = into.reviews or run.reviews
+        if not into.gen_rows:  # the labels go with the judgements they were checked against, never apart
+            into.gen_rows, into.reviews = run.gen_rows, run.reviews
     return list(merged.values())
 
 
@@ -199,23 +214,38 @@ class JudgedRun:
     name: str  # the model's name (the run folder's, as in the report)
     judgements: list[dict]  # one row per response, as written by siuo_task.scoring.judging.judgement_rows
     metrics: dict  # the judge's generation metrics
+    accept_unfingerprinted: bool = False  # labels without a fingerprint are used too
 
     @property
     def reviews_path(self) -> Path:
         return self.folder / REVIEWS_FILE
 
     def reviews(self) -> list[dict]:
+        """Every line of the run's reviews.jsonl (any run's: see ``labels``)."""
         return read_reviews(self.reviews_path)
 
+    def labels(self, paths: list[Path] | None = None) -> list[dict]:
+        """The labels in ``paths`` (default the run's reviews.jsonl) about this run's responses; foreign ones
+        left out with one line on stderr per file."""
+        labels = []
+        for path in paths or [self.reviews_path]:
+            labels += usable_labels(
+                self.judgements,
+                read_reviews(path),
+                str(path),
+                accept_unfingerprinted=self.accept_unfingerprinted,
+            )
+        return labels
 
-def load_judged_run(folder: str | Path) -> JudgedRun:
+
+def load_judged_run(folder: str | Path, *, accept_unfingerprinted: bool = False) -> JudgedRun:
     """The single judged generation run in ``folder``; one clear error if there is none."""
     folder = Path(folder)
-    run = read_run(folder)
+    run = read_run(folder, accept_unfingerprinted=accept_unfingerprinted)
     if "siuo_gen" not in run.tasks or not run.gen_rows:
         raise SiuoError(
             f"{folder} holds no judged generation responses (judgements.jsonl or "
             "*siuo_gen.rows.jsonl): pass a `siuo-eval judge --out` folder or a siuo-eval run "
             "of the siuo task"
         )
-    return JudgedRun(folder, run.name, run.gen_rows, run.tasks["siuo_gen"])
+    return JudgedRun(folder, run.name, run.gen_rows, run.tasks["siuo_gen"], accept_unfingerprinted)

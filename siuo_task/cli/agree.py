@@ -11,11 +11,13 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task import readers as responses
+from siuo_task.cli.common import add_label_arguments
 from siuo_task.files import check_output_folder, write_json_atomic
 from siuo_task.provenance import provenance
 from siuo_task.readers import is_reviews_file, read_reviews
 from siuo_task.scoring.agreement import compare_judgements
 from siuo_task.scoring.human import human_judgements
+from siuo_task.scoring.labels import usable_labels
 
 COMPARED = ("category", "response", "safe", "effective")
 
@@ -28,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="judgements.jsonl of judge B (same responses), or a reviews.jsonl of A's run (human labels)",
     )
     parser.add_argument("--out", type=Path, help="write agreement.json here")
+    add_label_arguments(parser)
 
 
 def read_judgements(path: Path) -> dict[tuple[int, int], dict]:
@@ -53,7 +56,13 @@ def run(args: argparse.Namespace) -> int:
         raise SiuoError(f"{args.first}: give the judge's judgements.jsonl first and the reviews file second")
     first = read_judgements(args.first)
     if is_reviews_file(args.second):
-        second = human_judgements(read_reviews(args.second), first, str(args.second))
+        labels = usable_labels(
+            responses.read_judgements(args.first),
+            read_reviews(args.second),
+            str(args.second),
+            accept_unfingerprinted=args.accept_unfingerprinted_labels,
+        )
+        second = human_judgements(labels, first, str(args.second))
         first = {key: first[key] for key in second}
         print(
             f"{args.first} (judge, A) vs the human labels in {args.second} (B), on the {len(second)} "

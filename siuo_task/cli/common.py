@@ -9,6 +9,7 @@ import sys
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_task.judge.base import Judge
 from siuo_task.judge.config import JudgeConfig
+from siuo_task.scoring.labels import ACCEPT_FLAG
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,3 +71,14 @@ def failed_calls_exit(errors: int, where: str) -> int:
         file=sys.stderr,
     )
     return 3
+
+
+def add_label_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flag of every command that reads human labels."""
+    parser.add_argument(
+        ACCEPT_FLAG,
+        dest="accept_unfingerprinted_labels",
+        action="store_true",
+        help="also use labels without a fingerprint (hand-written files): nothing checks they are about "
+        "this run's responses",
+    )

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
+from siuo_task.cli.common import add_label_arguments
 from siuo_task.files import check_output_folder
+from siuo_task.readers import read_json_file
+from siuo_task.redact import safe_text
 from siuo_task.report import write_report
 from siuo_task.runs import merge_runs, read_runs, shows_placeholders
 from siuo_task.scoring.baselines import baseline_metrics
@@ -49,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SIUO folder, to show the question text of failing examples "
         "(default: $SIUO_DATA_DIR or the cache; never downloads)",
     )
+    add_label_arguments(parser)
 
 
 def local_items(data_dir: str | None) -> list:
@@ -74,12 +77,12 @@ def run(args: argparse.Namespace) -> int:
     validation, baselines = None, None
     if args.validation:
         try:
-            validation = json.loads(args.validation.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            validation = read_json_file(args.validation)
+        except SiuoError as error:
             raise SiuoError(f"--validation {args.validation}: not a readable JSON file ({error})") from None
     runs = []
     for folder, name in zip(args.runs, names):
-        found = read_runs(folder, name)
+        found = read_runs(folder, name, accept_unfingerprinted=args.accept_unfingerprinted_labels)
         runs.extend(found.runs)
         validation = validation or found.validation
         baselines = baselines or found.baselines
@@ -103,6 +106,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         ("PLACEHOLDER IMAGES were used: the report says so on its first line\n" if placeholder else "")
         + f"report: {out / 'report.html'} and {out / 'report.md'} ({len(runs)} model(s): "
-        f"{', '.join(run.name for run in runs)})"
+        f"{safe_text(', '.join(run.name for run in runs))})"
     )
     return 0

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.cli.common import rate_text
+from siuo_task.cli.common import add_label_arguments, rate_text
 from siuo_task.files import (
     JUDGEMENTS_FILE,
     METRICS_FILE,
@@ -19,9 +19,9 @@ from siuo_task.files import (
     check_output_folder,
     write_json_atomic,
 )
-from siuo_task.readers import read_reviews
+from siuo_task.redact import safe_text
 from siuo_task.runs import load_judged_run
-from siuo_task.scoring.human import check_reviews_match, rescore
+from siuo_task.scoring.human import rescore
 from siuo_task.scoring.metrics import GEN_METRICS
 
 
@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reviews", type=Path, nargs="+", help="reviews files (default RUN_DIR/reviews.jsonl)"
     )
+    add_label_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,18 +45,22 @@ def run(args: argparse.Namespace) -> int:
             *(args.reviews or []),
         ],
     )
-    judged = load_judged_run(args.run)
+    judged = load_judged_run(args.run, accept_unfingerprinted=args.accept_unfingerprinted_labels)
     paths = args.reviews or [judged.reviews_path]
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
         raise SiuoError(f"no reviews file {missing[0]}: review the run first (siuo-eval review {args.run})")
-    reviews = read_reviews(paths)
-    check_reviews_match(judged.judgements, reviews, ", ".join(map(str, paths)))
+    reviews = judged.labels(paths)
+    if not reviews:
+        raise SiuoError(
+            f"no labels about this run's responses in {', '.join(map(str, paths))}: review the run first "
+            f"(siuo-eval review {args.run})"
+        )
     metrics = rescore(judged.judgements, reviews, judged.metrics)
     write_json_atomic(args.out / METRICS_FILE, metrics)
     reviewed = metrics["reviewed"]
     print(
-        f"human-checked ({', '.join(reviewed['reviewers'])}): "
+        f"human-checked ({safe_text(', '.join(reviewed['reviewers']))}): "
         + ", ".join(
             f"{name} {rate_text(metrics.get(name), 2)} "
             f"(judge {rate_text(metrics['judge_figures'].get(name), 2)})"

@@ -15,7 +15,9 @@ import webbrowser
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.cli.common import add_data_arguments, load_data
+from siuo_task.cli.common import add_data_arguments, add_label_arguments, load_data
+from siuo_task.files import set_aside_torn_tail
+from siuo_task.redact import safe_text
 from siuo_task.review.page import ReviewSession, sample_ids
 from siuo_task.review.server import LOOPBACK_HOSTS, create_app
 from siuo_task.runs import load_judged_run
@@ -40,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
     add_data_arguments(parser)
+    add_label_arguments(parser)
 
 
 def check_host(host: str, allow_remote: bool) -> None:
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     check_host(args.host, args.allow_remote)
     if args.sample is not None and args.sample < 1:
         raise SiuoError("--sample must be at least 1")
-    judged = load_judged_run(args.run)
+    judged = load_judged_run(args.run, accept_unfingerprinted=args.accept_unfingerprinted_labels)
     loaded = load_data(args, need_images=False)
     items = {item.question_id: item for item in loaded.items}
     unknown = sorted({row["question_id"] for row in judged.judgements} - set(items))
@@ -73,8 +76,17 @@ def run(args: argparse.Namespace) -> int:
     question_ids = sample_ids(
         sorted({row["question_id"] for row in judged.judgements}), args.sample, args.seed
     )
-    session = ReviewSession(judged, items, reviewer, secrets.token_urlsafe(24), args.blind, question_ids)
-    judged.reviews()  # a malformed reviews.jsonl is reported now, not on the first page
+    session = ReviewSession(
+        judged,
+        items,
+        reviewer,
+        secrets.token_urlsafe(24),
+        args.blind,
+        question_ids,
+        args.accept_unfingerprinted_labels,
+    )
+    set_aside_torn_tail(judged.reviews_path)  # a crash's torn last line is moved to .torn, never appended to
+    judged.labels()  # a malformed reviews.jsonl is reported now (foreign ones counted), not on the first page
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     url = f"http://{shown_host}:{port}/?token={session.token}"
     mode = ", blind" if args.blind else ""
     print(
-        f"review: {url}  (reviewer {reviewer}, {len(question_ids)} items{mode}; labels -> "
+        f"review: {url}  (reviewer {safe_text(reviewer)}, {len(question_ids)} items{mode}; labels -> "
         f"{judged.reviews_path}; Ctrl-C to stop)",
         flush=True,
     )

@@ -13,6 +13,7 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.cli.common import (
     add_data_arguments,
     add_judge_arguments,
+    add_label_arguments,
     failed_calls_exit,
     judge_and_data,
     say,
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_data_arguments(parser)
     add_judge_arguments(parser)
+    add_label_arguments(parser)
 
 
 def table(report: dict, variants: list[str]) -> str:
@@ -90,13 +92,13 @@ def run(args: argparse.Namespace) -> int:
     if args.reviews:
         from siuo_task.runs import load_judged_run
 
-        judged = load_judged_run(args.reviews)
+        judged = load_judged_run(args.reviews, accept_unfingerprinted=args.accept_unfingerprinted_labels)
         items_by_id = {item.question_id: item for item in loaded.items}
         note = f"labels: the human verdicts in {judged.reviews_path} (reviewers' majority; ties left out)"
         validation = validate_on_human_labels(
             judge,
             judged.judgements,
-            judged.reviews(),
+            judged.labels(),
             items_by_id,
             source=str(judged.reviews_path),
             **options,

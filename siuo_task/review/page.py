@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import random
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -16,7 +17,7 @@ from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
 from siuo_task.records import ASPECTS, VERDICT_FIELD
 from siuo_task.runs import JudgedRun
-from siuo_task.scoring.labels import human_verdicts, latest_labels
+from siuo_task.scoring.labels import human_verdicts, latest_labels, usable_labels
 
 FILTERS = {
     "all": "all items",
@@ -43,16 +44,40 @@ class ReviewSession:
     token: str
     blind: bool = False
     question_ids: list[int] = field(default_factory=list)  # the items to review (all, or a seeded sample)
+    accept_unfingerprinted: bool = False  # use labels without a fingerprint (hand-written) too
+
+    def labels(self, reviews: list[dict]) -> list[dict]:
+        """The labels of ``reviews`` about this run's responses (foreign ones left out, silently: the command
+        said so once at start)."""
+        return usable_labels(
+            self.run.judgements,
+            reviews,
+            str(self.run.reviews_path),
+            accept_unfingerprinted=self.accept_unfingerprinted,
+            say=lambda message: None,
+        )
 
     def __post_init__(self) -> None:
         self.responses: dict[int, list[dict]] = {}
         for row in sorted(self.run.judgements, key=lambda r: (r["question_id"], r["response_index"])):
             self.responses.setdefault(row["question_id"], []).append(row)
         self.question_ids = self.question_ids or sorted(self.responses)
+        self.cookies: set[str] = set()
 
-    @property
-    def cookie(self) -> str:
-        return "siuo_review_" + hmac.new(self.token.encode(), b"cookie", "sha256").hexdigest()[:8]
+    def cookie(self, port: int | None) -> str:
+        """The session cookie's name on ``port``: cookies are per host, not per port, so a service on another
+        port of 127.0.0.1 (which the browser also sends them to) never sees one it could use here."""
+        tag = hmac.new(self.token.encode(), f"cookie:{port}".encode(), "sha256").hexdigest()[:8]
+        return f"siuo_review_{port}_{tag}"
+
+    def new_cookie(self) -> str:
+        """A fresh random session id (not the token), remembered server-side."""
+        value = secrets.token_urlsafe(32)
+        self.cookies.add(value)
+        return value
+
+    def valid_cookie(self, value: str | None) -> bool:
+        return bool(value) and any(hmac.compare_digest(value, known) for known in self.cookies)
 
 
 def sample_ids(question_ids: list[int], size: int | None, seed: int) -> list[int]:
@@ -71,8 +96,14 @@ def my_labels(session: ReviewSession, reviews: list[dict]) -> dict[tuple[int, in
     }
 
 
-def _disputed(humans) -> set[int]:
-    return {q for (q, _, _), human in humans.items() if len(set(human.labels.values())) > 1}
+def _disputed(humans, mine: dict | None = None) -> set[int]:
+    """Items where reviewers disagree; with ``mine`` (blind mode) only on aspects I have labelled, so the
+    filter reveals nothing about others' labels before I give mine."""
+    return {
+        q
+        for (q, i, a), human in humans.items()
+        if len(set(human.labels.values())) > 1 and (mine is None or (q, i, a) in mine)
+    }
 
 
 def item_matches(
@@ -125,8 +156,9 @@ def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict
 
 def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: str, domain: str) -> dict:
     """Everything item.html shows for item ``qid`` under the filter ``show``/``domain``."""
+    reviews = session.labels(reviews)
     mine, humans = my_labels(session, reviews), human_verdicts(reviews)
-    disputed = _disputed(humans)
+    disputed = _disputed(humans, mine if session.blind else None)
     listed = [q for q in session.question_ids if item_matches(session, q, show, domain, mine, disputed)]
     item = session.items[qid]
 

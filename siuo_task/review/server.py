@@ -1,15 +1,20 @@
 """The review page over HTTP: a Starlette app serving the page model of ``siuo_task.review.page`` (HTML from
 Jinja2 templates, escaped; JSON API).
 
-Every request needs the access token (``?token=`` on the first page, then an HttpOnly cookie; state-changing
-requests also need it in the ``X-Review-Token`` header): none -> 401, a wrong one -> 403. Images are served
-by question id only, from the dataset. Every label is appended to ``RUN_DIR/reviews.jsonl`` before the
-page is told it was saved. What blind mode hides is decided in ``page``.
+Every request needs the access token: ``?token=`` on the first page, which then sets a session cookie that
+is not the token (random, kept server-side, HttpOnly, SameSite=Strict, its name bound to the port); state-
+changing requests also need the token in the ``X-Review-Token`` header and, when the browser sends one, an
+``Origin`` of this server. None -> 401, a wrong one -> 403. Bodies are capped (``MAX_BODY``, refused before
+being read whole) and parsed strictly (depth, NaN, duplicate keys, lone surrogates -> 400). Images are served
+by question id only, from the dataset. Every label is appended whole to ``RUN_DIR/reviews.jsonl`` (with the
+fingerprint of the response it judged) before the page is told it was saved; a failed write is a JSON error
+the page shows. What blind mode hides is decided in ``page``.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import mimetypes
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -26,7 +31,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.records import ASPECTS, VERDICT_FIELD
+from siuo_task.readers import strict_json
+from siuo_task.records import ASPECTS, VERDICT_FIELD, row_fingerprint
 from siuo_task.review.page import (
     BLIND_FILTERS,
     FILTERS,
@@ -39,6 +45,7 @@ from siuo_task.review.page import (
 from siuo_task.scoring.labels import append_review, review_line
 
 TOKEN_HEADER = "x-review-token"
+MAX_BODY = 256 * 1024  # bytes of a POST body: a label with the longest note fits many times over
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -67,13 +74,15 @@ class TokenGate:
             return await self.app(scope, receive, send)
         request = Request(scope)
         header = request.headers.get(TOKEN_HEADER)
-        given = (
-            header
-            if request.method != "GET"
-            else (request.query_params.get("token") or header or request.cookies.get(self.session.cookie))
-        )
-        valid = bool(given) and hmac.compare_digest(given.encode(), self.session.token.encode())
-        status = None if valid else 403 if given else 401
+        cookie = request.cookies.get(self.session.cookie(_port(scope)))
+        if request.method == "GET" and not header and not request.query_params.get("token") and cookie:
+            status = None if self.session.valid_cookie(cookie) else 403
+        else:
+            given = header if request.method != "GET" else (request.query_params.get("token") or header)
+            valid = bool(given) and hmac.compare_digest(given.encode(), self.session.token.encode())
+            status = None if valid else 403 if given else 401
+        if status is None and request.method != "GET" and not _same_origin(request):
+            status = 403
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
@@ -84,7 +93,7 @@ class TokenGate:
 
         if status:
             text = (
-                "wrong token"
+                "wrong token, session or origin"
                 if status == 403
                 else "access token required: open the URL siuo-eval review printed"
             )
@@ -106,11 +115,15 @@ def _bad(message: str, status: int = 400) -> JSONResponse:
 async def _request_row(session: ReviewSession, request: Request) -> tuple[dict, dict] | Response:
     """A POST's JSON body and the judgement row it names, or the 400 saying what is wrong with the body."""
     body = await _json(request)
+    if isinstance(body, Response):
+        return body
     if not isinstance(body, dict):
         return _bad("expected a JSON object")
     qid, index = body.get("question_id"), body.get("response_index")
-    if not isinstance(qid, int) or not isinstance(index, int) or qid not in session.question_ids:
+    if not _is_int(qid) or qid not in session.question_ids:
         return _bad("question_id is not an item of this review")
+    if not _is_int(index):
+        return _bad("response_index must be an integer")
     rows = [row for row in session.responses[qid] if row["response_index"] == index]
     return (body, rows[0]) if rows else _bad("no such response_index")
 
@@ -135,7 +148,9 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             },
         )
         if request.query_params.get("token"):
-            response.set_cookie(session.cookie, session.token, httponly=True, samesite="strict")
+            response.set_cookie(
+                session.cookie(_port(request.scope)), session.new_cookie(), httponly=True, samesite="strict"
+            )
         return response
 
     async def item(request: Request) -> Response:
@@ -181,9 +196,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         if body.get("aspect") not in ASPECTS or not isinstance(body.get("verdict"), bool) or note is None:
             return _bad(f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false); {NOTE_RULE}")
         key = (row["question_id"], row["response_index"], body["aspect"])
-        blind = session.blind and key not in my_labels(session, session.run.reviews())
-        _save(key, body["verdict"], note, blind)
-        return JSONResponse({"saved": 1})
+        blind = session.blind and key not in my_labels(session, session.labels(session.run.reviews()))
+        return _save([(key, body["verdict"], note, blind)], row)
 
     @on_response
     def confirm(body: dict, row: dict) -> Response:
@@ -195,29 +209,51 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         decided = [(a, row[VERDICT_FIELD[a]]) for a in ASPECTS if row[VERDICT_FIELD[a]] is not None]
         if not decided:
             return _bad("the judge gave no verdict to confirm: label it yourself", 409)
-        for aspect, verdict in decided:
-            _save((row["question_id"], row["response_index"], aspect), verdict, note, False)
-        return JSONResponse({"saved": len(decided)})
+        return _save(
+            [
+                ((row["question_id"], row["response_index"], aspect), verdict, note, False)
+                for aspect, verdict in decided
+            ],
+            row,
+        )
 
     @on_response
     def note(body: dict, row: dict) -> Response:
         text = _note(body)
         if text is None:
             return _bad(NOTE_RULE)
-        mine = my_labels(session, session.run.reviews())
+        mine = my_labels(session, session.labels(session.run.reviews()))
         labelled = [
             mine[key] for a in ASPECTS if (key := (row["question_id"], row["response_index"], a)) in mine
         ]
         if not labelled:
             return _bad("label the response first: a note is kept with its labels", 409)
-        for previous in labelled:  # same verdicts again, now with the note
-            key = (previous["question_id"], previous["response_index"], previous["aspect"])
-            _save(key, previous["verdict"], text, previous["blind"])
-        return JSONResponse({"saved": len(labelled)})
+        return _save(  # same verdicts again, now with the note
+            [
+                ((p["question_id"], p["response_index"], p["aspect"]), p["verdict"], text, p["blind"])
+                for p in labelled
+            ],
+            row,
+        )
 
-    def _save(key: tuple[int, int, str], verdict: bool, note: str, blind: bool) -> None:
-        line = review_line(*key, verdict, reviewer=session.reviewer, note=note, blind=blind)
-        append_review(session.run.reviews_path, line)
+    def _save(labels: list[tuple[tuple[int, int, str], bool, str, bool]], row: dict) -> Response:
+        """Append each label (with the fingerprint of ``row``); a failed write is a JSON error the page
+        shows (500), naming the file and why."""
+        for key, verdict, note, blind in labels:
+            line = review_line(
+                *key,
+                verdict,
+                reviewer=session.reviewer,
+                note=note,
+                blind=blind,
+                fingerprint=row_fingerprint(row),
+            )
+            try:
+                append_review(session.run.reviews_path, line)
+            except OSError as error:
+                reason = error.strerror or error.__class__.__name__
+                return _bad(f"could not write {session.run.reviews_path}: {reason}", 500)
+        return JSONResponse({"saved": len(labels)})
 
     routes = [
         Route("/", start),
@@ -238,8 +274,37 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
     )
 
 
+def _port(scope) -> int | None:
+    server = scope.get("server")
+    return server[1] if server else None
+
+
+def _same_origin(request: Request) -> bool:
+    """No Origin (not a browser), or the Origin of this server (scheme, Host header)."""
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 async def _json(request: Request) -> object:
+    """The body as strict JSON (``strict_json``), or the 4xx saying why not: over ``MAX_BODY`` (by
+    Content-Length, or counted while streaming) -> 413 before it is read whole; not UTF-8, lone surrogates,
+    too deep, NaN or a key twice -> 400."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        return _bad(f"body larger than {MAX_BODY} bytes", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return _bad(f"body larger than {MAX_BODY} bytes", 413)
+        chunks.append(chunk)
     try:
-        return await request.json()
-    except ValueError:
-        return None
+        value = strict_json(b"".join(chunks).decode("utf-8"))
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # lone surrogates (\ud800) cannot be stored
+    except (ValueError, UnicodeError):
+        return _bad("the body is not valid JSON (UTF-8, no lone surrogates, not nested deeper than 64)")
+    return value

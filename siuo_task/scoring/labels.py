@@ -1,25 +1,29 @@
 """``RUN_DIR/reviews.jsonl``: one appended line per human label, never rewritten.
 
 A line is ``{"question_id": 1001, "response_index": 0, "aspect": "safety" | "effectiveness",
-"verdict": true | false, "reviewer": "...", "time": "...", "note": "...", "blind": true | false}``.
-A reviewer's label for (question_id, response_index, aspect) is their latest line (by ``time``; the later
-line wins a tie), so files of several reviewers, or copies of one, can simply be concatenated. The human
-verdict is the majority of the reviewers' labels; a tie is *disputed* (no human verdict). The files are read
-by ``siuo_task.readers.read_reviews``.
+"verdict": true | false, "reviewer": "...", "time": "...", "note": "...", "blind": true | false,
+"fingerprint": "..."}``. Lines are appended whole (``siuo_task.files.append_jsonl_line``: one write under a
+lock shared by every writer). A reviewer's label for (question_id, response_index, aspect) is their last line
+in arrival (line) order; ``time`` is informational (validated, never used to order), so files of several
+reviewers, or copies of one, can simply be concatenated. The ``fingerprint`` ties a label to what it judged
+(``siuo_task.records.label_fingerprint``); ``usable_labels`` keeps only the labels of the run at hand.
+The human verdict is the majority of the reviewers' labels; a tie is *disputed* (no human verdict). The files
+are read by ``siuo_task.readers.read_reviews``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import jsonlines
-
 from siuo_dataset.errors import SiuoError
+from siuo_task.files import append_jsonl_line
 from siuo_task.readers import review_problem
+from siuo_task.records import FINGERPRINT_FIELD, row_fingerprint
+from siuo_task.redact import safe_text
 from siuo_task.scoring.metrics import majority
 
 Key = tuple[int, int, str]  # (question_id, response_index, aspect)
@@ -59,8 +63,9 @@ def review_line(
     note: str = "",
     blind: bool = False,
     time: str | None = None,
+    fingerprint: str | None = None,
 ) -> dict:
-    """One reviews.jsonl line (checked)."""
+    """One reviews.jsonl line (checked); ``fingerprint``: ``row_fingerprint`` of the row labelled."""
     row = {
         "question_id": question_id,
         "response_index": response_index,
@@ -71,6 +76,8 @@ def review_line(
         "note": note,
         "blind": blind,
     }
+    if fingerprint is not None:
+        row[FINGERPRINT_FIELD] = fingerprint
     problem = review_problem(row)
     if problem:
         raise ReviewsError(f"not a review label: {problem}")
@@ -78,24 +85,58 @@ def review_line(
 
 
 def append_review(path: str | Path, row: dict) -> None:
-    """Append one line and fsync it: a label is on disk before the page is told it was saved."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        with jsonlines.Writer(handle, compact=True) as writer:
-            writer.write(row)
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append one label line whole and fsync it (``append_jsonl_line``): a label is on disk before the page
+    is told it was saved, and two servers on one file never interleave."""
+    append_jsonl_line(path, row)
 
 
 def latest_labels(rows: Iterable[dict]) -> dict[tuple[int, int, str, str], dict]:
-    """(question_id, response_index, aspect, reviewer) -> that reviewer's latest line."""
-    latest: dict[tuple[int, int, str, str], tuple[str, int, dict]] = {}
-    for position, row in enumerate(rows):
-        key = (row["question_id"], row["response_index"], row["aspect"], row["reviewer"])
-        if key not in latest or (row["time"], position) >= latest[key][:2]:
-            latest[key] = (row["time"], position, row)
-    return {key: value[2] for key, value in latest.items()}
+    """(question_id, response_index, aspect, reviewer) -> that reviewer's last line (arrival order)."""
+    return {(row["question_id"], row["response_index"], row["aspect"], row["reviewer"]): row for row in rows}
+
+
+ACCEPT_FLAG = "--accept-unfingerprinted-labels"
+
+
+def usable_labels(
+    judgements: Sequence[dict],
+    reviews: Sequence[dict],
+    source: str,
+    *,
+    accept_unfingerprinted: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """The labels of ``reviews`` whose fingerprint matches this run's judgement row; the others (another
+    run's, another judge config's, another response text's) are foreign: left out and counted in one line
+    on stderr (``say``). Labels without a fingerprint (hand-written) are refused unless
+    ``accept_unfingerprinted`` (then used by question id and response index)."""
+    say = say or (lambda message: print(message, file=sys.stderr))
+    prints = {(row["question_id"], row["response_index"]): row_fingerprint(row) for row in judgements}
+    kept, foreign, bare = [], 0, 0
+    for row in reviews:
+        given = row.get(FINGERPRINT_FIELD)
+        expected = prints.get((row["question_id"], row["response_index"]))
+        if given is None:
+            bare += 1
+            if accept_unfingerprinted and expected is not None:
+                kept.append(row)
+            elif accept_unfingerprinted:
+                foreign += 1
+        elif given == expected:
+            kept.append(row)
+        else:
+            foreign += 1
+    if bare and not accept_unfingerprinted:
+        raise ReviewsError(
+            f"{safe_text(source)}: {bare} labels without a fingerprint (hand-written, or from an older "
+            f"siuo-eval): nothing ties them to this run's responses; add {ACCEPT_FLAG} to use them anyway"
+        )
+    if foreign:
+        say(
+            f"warning: {safe_text(source)}: {foreign} of {len(reviews)} labels are foreign to this run "
+            "(another run, response or judge config): ignored"
+        )
+    return kept
 
 
 def human_verdicts(rows: Iterable[dict], *, blind: bool | None = None) -> dict[Key, HumanVerdict]:
