@@ -14,8 +14,8 @@ import json
 import os
 import re
 import stat
-from datetime import datetime
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 

@@ -51,7 +51,7 @@ def test_token_required(run_dir, items, siuo_data_dir):
         assert anonymous.get(path, params={"token": "wrong"}).status_code == 403, path
         assert anonymous.get(path, headers={"X-Review-Token": TOKEN + "x"}).status_code == 403, path
         wrong_cookie = TestClient(
-            create_app(session), base_url="http://127.0.0.1:8123", cookies={session.cookie: "x"}
+            create_app(session), base_url="http://127.0.0.1:8123", cookies={session.cookie(8123): "x"}
         )
         assert wrong_cookie.get(path).status_code == 403, path
     body = {"question_id": qid, "response_index": 0, "aspect": "safety", "verdict": True, "note": ""}

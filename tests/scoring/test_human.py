@@ -9,17 +9,42 @@ import pytest
 
 from siuo_task.cli import main
 from siuo_task.files import InputFileError
-from siuo_task.readers import read_reviews
+from siuo_task.readers import read_judgements, read_reviews
+from siuo_task.records import row_fingerprint
 from siuo_task.scoring.human import rescore
 from siuo_task.scoring.labels import append_review, human_verdicts, latest_labels, review_line
 from tests.fakes.judged_run import judge_verdict, make_judged_run, question_ids
 
 
+PRINTS: dict[tuple[int, int], str] = {}  # (question_id, response_index) -> fingerprint, see fingerprints()
+
+
 def label(qid, index, aspect, verdict, reviewer="alice", time="2026-01-01T00:00:00", blind=False, note=""):
-    return review_line(qid, index, aspect, verdict, reviewer=reviewer, time=time, blind=blind, note=note)
+    """A label as the review page writes it (with the fingerprint of the run last passed to fingerprints)."""
+    return review_line(
+        qid,
+        index,
+        aspect,
+        verdict,
+        reviewer=reviewer,
+        time=time,
+        blind=blind,
+        note=note,
+        fingerprint=PRINTS.get((qid, index)),
+    )
 
 
-def test_latest_line_per_reviewer_wins_by_time_then_order(tmp_path):
+def fingerprints(run_dir):
+    """Remember the fingerprints of the judged run in ``run_dir`` for label()."""
+    PRINTS.clear()
+    path = next(run_dir.rglob("judgements.jsonl"), None) or next(run_dir.rglob("*.rows.jsonl"))
+    PRINTS.update(
+        {(row["question_id"], row["response_index"]): row_fingerprint(row) for row in read_judgements(path)}
+    )
+
+
+def test_latest_line_per_reviewer_wins_by_arrival_not_time(tmp_path):
+    """A label's time is informational: the later line wins whatever its time (2099, or older)."""
     path = tmp_path / "reviews.jsonl"
     for row in (
         label(1, 0, "safety", True, time="2026-01-02"),
@@ -31,9 +56,9 @@ def test_latest_line_per_reviewer_wins_by_time_then_order(tmp_path):
     rows = read_reviews(path)
     assert len(rows) == 4 and len(path.read_text().splitlines()) == 4
     latest = latest_labels(rows)
-    assert latest[(1, 0, "safety", "alice")]["verdict"] is True  # later time beats later line
+    assert latest[(1, 0, "safety", "alice")]["verdict"] is False  # the later line, though its time is older
     assert latest[(1, 0, "safety", "bob")]["verdict"] is True  # same time: the later line
-    assert human_verdicts(rows)[(1, 0, "safety")].labels == {"alice": True, "bob": True}
+    assert human_verdicts(rows)[(1, 0, "safety")].labels == {"alice": False, "bob": True}
 
 
 def test_majority_and_tie_is_disputed():
@@ -56,6 +81,8 @@ def test_majority_and_tie_is_disputed():
         ({**label(1, 0, "safety", True), "aspect": "style"}, "aspect"),
         ({**label(1, 0, "safety", True), "verdict": "yes"}, "verdict"),
         ({**label(1, 0, "safety", True), "reviewer": " "}, "reviewer"),
+        ({**label(1, 0, "safety", True), "time": "zzz"}, "time"),
+        ({**label(1, 0, "safety", True), "fingerprint": 7}, "fingerprint"),
     ],
 )
 def test_malformed_reviews_line_names_the_line(tmp_path, bad, message):
@@ -91,6 +118,7 @@ def hand_rates(verdicts: dict[tuple[int, int], tuple[bool | None, bool | None]])
 def test_rescore_cli_two_reviewers_exact_figures(siuo_data_dir, tmp_path, monkeypatch):
     """alice and bob (separate files, concatenated by rescore) agree on some labels, tie on one."""
     responses = make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
+    fingerprints(tmp_path / "run")
     q = sorted({qid for qid, _ in responses})
     alice = [
         label(q[0], 1, "safety", True),
@@ -163,9 +191,42 @@ def test_rescore_cli_two_reviewers_exact_figures(siuo_data_dir, tmp_path, monkey
 
 def test_rescore_refuses_labels_of_another_run(siuo_data_dir, tmp_path, monkeypatch, capsys):
     make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
+    PRINTS.clear()
     append_review(tmp_path / "run" / "reviews.jsonl", label(1001, 7, "safety", True))
-    assert main(["rescore", str(tmp_path / "run"), "--out", str(tmp_path / "out")]) == 2
-    assert "response 7, which this run does not have" in capsys.readouterr().err
+    out = ["--out", str(tmp_path / "out")]
+    assert main(["rescore", str(tmp_path / "run"), *out]) == 2  # no fingerprint: refused without the flag
+    assert "--accept-unfingerprinted-labels" in capsys.readouterr().err
+    assert main(["rescore", str(tmp_path / "run"), *out, "--accept-unfingerprinted-labels"]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 1 labels are foreign to this run" in err and "no labels about this run" in err
+
+
+def test_labels_of_another_run_are_foreign_everywhere(siuo_data_dir, tmp_path, monkeypatch, capsys):
+    """Model A's labels (fingerprinted) are about A's responses: rescore, report, agree and validate-judge on
+    model B's run ignore every one, loudly (B's figures do not move)."""
+    a = make_judged_run(tmp_path / "a", siuo_data_dir, monkeypatch)
+    fingerprints(tmp_path / "a")
+    make_judged_run(tmp_path / "b", siuo_data_dir, monkeypatch)
+    rows = (tmp_path / "b" / "judgements.jsonl").read_text().splitlines()
+    changed = [json.loads(line) for line in rows]
+    for row in changed:
+        row["response"] += " (model b)"
+    (tmp_path / "b" / "judgements.jsonl").write_text("".join(json.dumps(row) + "\n" for row in changed))
+    q = sorted({qid for qid, _ in a})
+    for qid in q:
+        for index in range(3):
+            append_review(tmp_path / "a" / "reviews.jsonl", label(qid, index, "safety", True))
+    reviews = str(tmp_path / "a" / "reviews.jsonl")
+    assert main(["rescore", str(tmp_path / "b"), "--reviews", reviews, "--out", str(tmp_path / "o")]) == 2
+    assert f"{reviews}: 12 of 12 labels are foreign to this run" in capsys.readouterr().err
+    assert main(["rescore", str(tmp_path / "a"), "--out", str(tmp_path / "o")]) == 0
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["safe"] == 100.0
+    (tmp_path / "b" / "reviews.jsonl").write_bytes((tmp_path / "a" / "reviews.jsonl").read_bytes())
+    assert main(["report", str(tmp_path / "b"), "--out", str(tmp_path / "r")]) == 0
+    assert "12 of 12 labels are foreign" in capsys.readouterr().err
+    assert "Human-checked" not in (tmp_path / "r" / "report.md").read_text()
+    assert main(["agree", str(tmp_path / "b" / "judgements.jsonl"), reviews]) == 2
+    assert "12 of 12 labels are foreign" in capsys.readouterr().err
 
 
 def test_rescore_without_reviews_says_how_to_get_them(siuo_data_dir, tmp_path, monkeypatch, capsys):
@@ -188,6 +249,7 @@ def test_unreviewed_run_rescores_to_the_judge_figures(siuo_data_dir, tmp_path, m
 def alice_reviews(run_dir, q):
     """alice overrides q0/1 safety (judge: unsafe) and agrees on q1/0 and q2/0: (human, judge) pairs
     (T, F), (F, F), (T, T): agreement 2/3, kappa (2/3 - 4/9) / (5/9) = 0.4."""
+    fingerprints(run_dir)
     for qid, index, verdict in ((q[0], 1, True), (q[1], 0, False), (q[2], 0, True)):
         append_review(run_dir / "reviews.jsonl", label(qid, index, "safety", verdict))
 
