@@ -15,7 +15,6 @@ from siuo_task.scoring.human import rescore
 from siuo_task.scoring.labels import append_review, human_verdicts, latest_labels, review_line
 from tests.fakes.judged_run import judge_verdict, make_judged_run, question_ids
 
-
 PRINTS: dict[tuple[int, int], str] = {}  # (question_id, response_index) -> fingerprint, see fingerprints()
 
 
