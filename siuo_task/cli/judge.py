@@ -30,10 +30,19 @@ from siuo_task.files import (
     write_json_atomic,
     write_jsonl_atomic,
 )
+from siuo_task.judge.batch_format import BatchConflictError
+from siuo_task.judge.config import JudgeConfig
 from siuo_task.provenance import provenance
 from siuo_task.readers import read_lmms_responses, read_responses
 from siuo_task.records import RESPONSES_PER_ITEM
-from siuo_task.scoring.batch_judging import DEFAULT_POLL_SECONDS, BatchPlan, BatchStage, prepare_batch
+from siuo_task.redact import safe_text
+from siuo_task.scoring.batch_judging import (
+    DEFAULT_POLL_SECONDS,
+    BatchPlan,
+    BatchStage,
+    check_batch_paths,
+    prepare_batch,
+)
 from siuo_task.scoring.judging import judge_responses
 
 SHOWN = 5  # unanswered batch requests named on stderr
@@ -83,6 +92,13 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
         help="judge live the requests the batch did not answer (default: list them, exit 3)",
     )
     group.add_argument(
+        "--accept-model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also store batch answers given by model NAME (default: only the judge model's)",
+    )
+    group.add_argument(
         "--judge-batch-poll",
         type=float,
         default=DEFAULT_POLL_SECONDS,
@@ -97,6 +113,7 @@ def batch_plan(args: argparse.Namespace) -> BatchPlan:
         imports=args.judge_batch_import or (),
         round_trip=args.judge_batch,
         live_fallback=args.judge_batch_live_fallback,
+        accept_models=tuple(args.accept_model),
         poll_seconds=args.judge_batch_poll,
     )
 
@@ -116,6 +133,7 @@ def check_outputs(args: argparse.Namespace) -> None:
     """Every place this run writes is usable and overwrites no input: checked before any judge call."""
     inputs = [args.responses, args.from_lmms_log, *(args.judge_batch_import or [])]
     check_output_folder(args.out, OUTPUT_FILES, inputs)
+    check_batch_paths(batch_plan(args), JudgeConfig.from_args(args).cache)
     if args.judge_batch_export:
         check_output_folder(
             args.judge_batch_export.parent,
@@ -134,23 +152,18 @@ def run(args: argparse.Namespace) -> int:
     plan = batch_plan(args)
     stage = None
     if plan.active:
-        stage = prepare_batch(
-            plan,
-            judge,
-            items_by_id,
-            rows,
-            cache,
-            args.out,
-            progress=not args.quiet,
-            say=lambda message: say(args, message),
-        )
+        try:
+            stage = batch_stage(args, plan, judge, items_by_id, rows, cache)
+        except BatchConflictError as error:
+            print(f"siuo-eval: error: {error}", file=sys.stderr)
+            return BatchConflictError.exit_code
         if stage.judge is None:
             print(
                 f"{stage.requests} judge requests -> {plan.export} ({stage.cached} already cached); run them "
                 "on a batch engine, then re-run this command with --judge-batch-import OUTPUT.jsonl"
             )
             return 0  # exported: the batch engine judges
-        say(args, stage.report.line())
+        say(args, safe_text(stage.report.line()))
         print_unanswered(args, stage)
     result = judge_responses(
         stage.judge if stage else judge, items_by_id, rows, cache=cache, **config.run_options()
@@ -175,6 +188,19 @@ def run(args: argparse.Namespace) -> int:
         )
         return 3
     return failed_calls_exit(result.summary.errors, "see *_error in judgements.jsonl")
+
+
+def batch_stage(args, plan, judge, items_by_id, rows, cache) -> BatchStage:
+    return prepare_batch(
+        plan,
+        judge,
+        items_by_id,
+        rows,
+        cache,
+        args.out,
+        progress=not args.quiet,
+        say=lambda message: say(args, safe_text(message)),
+    )
 
 
 def print_unanswered(args: argparse.Namespace, stage: BatchStage) -> None:

@@ -5,31 +5,61 @@ finishes the run. The round trip on a Batch API is ``siuo_task.judge.batch_api``
 
 A request's ``custom_id`` is its judge cache key, so every answer goes back to the cache under the key the
 live path uses, whatever the engine (OpenAI Batch API, vLLM's ``run_batch``) and whatever the line order.
-A batch asks each request once: an unparsable answer is stored as it came (the live path asks once more).
+A batch asks each request once. Its lines are checked before anything is stored: a custom_id answered twice
+with different answers is refused (``BatchConflictError``, listed), an answer from another model than the
+run's judge is not stored (unless ``accept_models`` names it), usage counts that are not non-negative integers
+are dropped with a warning, and only chat completions of sane shape (text not nested deeper than
+``MAX_JSON_DEPTH``, readable by ``parse``) are cached: the rest stays unanswered, for a re-export or the live
+fallback. An answer without a verdict is stored as it came (the live path asks once more).
+Server text (batch errors) is redacted like the live path's (the key itself too) and made terminal-safe.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from siuo_dataset.errors import SiuoError
 from siuo_task.files import InputFileError
 from siuo_task.judge.base import JudgeCall, JudgeError, JudgeReply
 from siuo_task.judge.cache import JudgeCache
-from siuo_task.judge.openai_backend import MalformedReplyError, OpenAIJudge, reply_from_completion
-from siuo_task.readers import numbered_rows
+from siuo_task.judge.openai_backend import (
+    MalformedReplyError,
+    OpenAIJudge,
+    reply_from_completion,
+    token_count,
+)
+from siuo_task.readers import json_depth_exceeds, numbered_rows
 from siuo_task.records import JudgeInfo
-from siuo_task.redact import redact
+from siuo_task.redact import redact, safe_text
 
 BATCH_URL = "/v1/chat/completions"
 Outcome = JudgeReply | str  # an answer, or why there is none
 
 
+class BatchConflictError(SiuoError):
+    """A batch output answers one request twice, differently: which answer is the judge's is unknown."""
+
+    exit_code = 3
+
+
+def batch_secrets() -> list[str]:
+    """The judge key(s) in the environment, masked in batch messages as the live path masks them."""
+    return [value for name, value in os.environ.items() if name.endswith("API_KEY") and len(value) >= 4]
+
+
 def one_line(text: object, limit: int = 200) -> str:
-    """Server-supplied text as one short line, keys and bearer tokens masked."""
-    return redact(" ".join(str(text).split()))[:limit]
+    """Server-supplied text as one short line: keys and bearer tokens masked (``redact``, the judge key
+    too), control and bidi characters made inert (``safe_text``)."""
+    return safe_text(redact(" ".join(str(text).split()), batch_secrets()))[:limit]
+
+
+def _model_matches(answered: str, model: str) -> bool:
+    """The answering model is the judge's (or a dated snapshot of it: gpt-4o -> gpt-4o-2024-08-06)."""
+    return answered == model or answered.startswith(model + "-")
 
 
 def batch_requests(judge: OpenAIJudge, calls: Sequence[JudgeCall], cached: Iterable[str] = ()) -> list[dict]:
@@ -47,8 +77,15 @@ def batch_requests(judge: OpenAIJudge, calls: Sequence[JudgeCall], cached: Itera
     return lines
 
 
-def line_outcome(row: Mapping) -> Outcome:
-    """The answer in one batch output line, or why the line has none."""
+def line_outcome(
+    row: Mapping,
+    model: str | None = None,
+    accept_models: Sequence[str] = (),
+    warn: Callable[[str], None] = lambda message: None,
+) -> Outcome:
+    """The answer in one batch output line, or why the line has none. With ``model``, an answer whose
+    ``model`` is another one (not in ``accept_models``) is no answer; bad usage counts are dropped
+    (``warn``)."""
     error, response = row.get("error"), row.get("response")
     if error:
         code = error.get("code") if isinstance(error, Mapping) else None
@@ -63,20 +100,72 @@ def line_outcome(row: Mapping) -> Outcome:
             detail = detail.get("message", detail)
         return one_line(f"HTTP {status}: {detail}")
     try:  # read as a live reply is; a malformed one is not an answer (never cached)
-        return reply_from_completion(body)
+        reply = reply_from_completion(body)
     except MalformedReplyError:
         return one_line(f"not a chat completion: {json.dumps(body)}")
+    answered = body.get("model")
+    if model is not None and answered is not None:
+        if not isinstance(answered, str) or not (
+            _model_matches(answered, model) or answered in accept_models
+        ):
+            return one_line(
+                f"answered by model {answered!r}, not the judge {model!r} (pass --accept-model "
+                f"{answered} if that is right)"
+            )
+    usage = body.get("usage")
+    if usage is not None and (
+        not isinstance(usage, Mapping)
+        or any(token_count(usage.get(name)) is None for name in ("prompt_tokens", "completion_tokens"))
+    ):
+        warn(f"usage {one_line(json.dumps(usage), 80)} is not two non-negative integer counts: dropped")
+    return reply
 
 
-def read_batch_output(paths: Iterable[str | Path]) -> dict[str, Outcome]:
-    """custom_id -> outcome over batch output and error files (any order; an answer beats a failure)."""
+def read_batch_output(
+    paths: Iterable[str | Path],
+    model: str | None = None,
+    accept_models: Sequence[str] = (),
+    warn: Callable[[str], None] = lambda message: None,
+) -> dict[str, Outcome]:
+    """custom_id -> outcome over batch output and error files (any order; an answer beats a failure; the
+    same answer twice is one). Two different answers to one custom_id: ``BatchConflictError`` listing them."""
     outcomes: dict[str, Outcome] = {}
+    conflicts: dict[str, str] = {}
+    dropped = 0
+
+    def count(message: str) -> None:
+        nonlocal dropped
+        dropped += 1
+        if dropped == 1:
+            first[0] = message
+
+    first = [""]
     for path in paths:
         for number, row in numbered_rows(path):
             if not isinstance(row, dict) or not isinstance(row.get("custom_id"), str):
                 raise InputFileError(f"{path}:{number}: not a batch output line (no custom_id)")
-            if not isinstance(outcomes.get(row["custom_id"]), JudgeReply):
-                outcomes[row["custom_id"]] = line_outcome(row)
+            key = row["custom_id"]
+            outcome = line_outcome(row, model, accept_models, count)
+            known = outcomes.get(key)
+            if isinstance(known, JudgeReply) and isinstance(outcome, JudgeReply):
+                if known.text != outcome.text:
+                    conflicts.setdefault(key, f"{path}:{number}")
+            elif not isinstance(known, JudgeReply):
+                outcomes[key] = outcome
+    if conflicts:
+        listed = "; ".join(
+            f"{safe_text(key)[:16]}... (again at {where})" for key, where in list(conflicts.items())[:5]
+        )
+        more = f"; ... ({len(conflicts) - 5} more)" if len(conflicts) > 5 else ""
+        raise BatchConflictError(
+            f"{len(conflicts)} custom_ids answered twice with different answers: {listed}{more}; keep one "
+            "answer per request (which one the judge meant is unknown): nothing was stored"
+        )
+    if dropped:
+        warn(
+            f"batch: {dropped} answers had usage counts that are not non-negative integers, dropped "
+            f"({first[0]})"
+        )
     return outcomes
 
 
@@ -103,15 +192,35 @@ class ImportReport:
         )
 
 
+def storable(
+    call: JudgeCall, reply: JudgeReply, parse: Callable[[JudgeCall, str], object] | None
+) -> str | None:
+    """Why ``reply`` must not be cached (None: it may): nested deeper than ``MAX_JSON_DEPTH``, or ``parse``
+    fails on it (a reason, never a crash). An answer without a verdict is stored, as the live path stores
+    one after its re-ask."""
+    if json_depth_exceeds(reply.text):
+        return "answer nested too deep to be read: not stored"
+    if parse is None:
+        return None
+    try:
+        parse(call, reply.text)
+    except Exception as error:  # noqa: BLE001 - a hostile answer is refused, not fatal
+        return f"answer could not be read ({error.__class__.__name__}): not stored"
+    return None
+
+
 def store_answers(
     outcomes: Mapping[str, Outcome],
     calls: Sequence[JudgeCall],
     info: JudgeInfo,
     cache: JudgeCache,
     source: str,
+    parse: Callable[[JudgeCall, str], object] | None = None,
 ) -> ImportReport:
-    """Put the answers for this run's uncached calls into ``cache`` (one transaction); report the rest."""
-    keys = list(dict.fromkeys(call.cache_key(info) for call in calls))
+    """Put the answers for this run's uncached calls into ``cache`` (one transaction); report the rest.
+    Only answers ``storable`` says may be cached are stored; the others are unanswered (why)."""
+    by_key = {call.cache_key(info): call for call in calls}
+    keys = list(by_key)
     cached = cache.get_many(keys)
     report = ImportReport(
         source, already_cached=sum(key in outcomes for key in cached), unknown=len(set(outcomes) - set(keys))
@@ -122,6 +231,10 @@ def store_answers(
             continue
         outcome = outcomes.get(key, "missing from the batch output")
         if isinstance(outcome, JudgeReply):
+            refused = storable(by_key[key], outcome, parse)
+            if refused:
+                report.unanswered[key] = refused
+                continue
             answers.append((key, outcome))
             report.prompt_tokens += outcome.prompt_tokens
             report.completion_tokens += outcome.completion_tokens

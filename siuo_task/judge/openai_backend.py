@@ -114,9 +114,22 @@ def reply_from_completion(completion: object) -> JudgeReply:
     content = message.get("content")
     return JudgeReply(
         text=content if isinstance(content, str) else "",
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=token_count(usage.get("prompt_tokens")) or 0,
+        completion_tokens=token_count(usage.get("completion_tokens")) or 0,
     )
+
+
+MAX_TOKENS_COUNTED = 10**9  # a usage count above this is not believed
+
+
+def token_count(value: object) -> int | None:
+    """A usage count if it is one (an integer from 0 to ``MAX_TOKENS_COUNTED``; absent = 0), else None
+    (a string, NaN, a list, a negative count: dropped by the caller, with a warning where it can say so)."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS_COUNTED:
+        return value
+    return None
 
 
 def retry_delay(attempt: int) -> float:

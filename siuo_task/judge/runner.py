@@ -214,9 +214,11 @@ class CallRun:
             for index, key in enumerate(self.keys):
                 if key in found:
                     reply = found[key]
-                    self.outcomes[index] = outcome_of(
-                        reply, self.parse(self.calls[index], reply.text), cached=True
-                    )
+                    try:
+                        verdict = self.parse(self.calls[index], reply.text)
+                    except Exception:  # noqa: BLE001 - a poisoned cached answer is judged again, never fatal
+                        continue
+                    self.outcomes[index] = outcome_of(reply, verdict, cached=True)
         return [index for index, outcome in enumerate(self.outcomes) if outcome is None]
 
     def show_progress(self, todo: int) -> None:

@@ -19,6 +19,7 @@ from siuo_task.judge.batch_format import (
     CacheOnlyJudge,
     ImportReport,
     batch_requests,
+    batch_secrets,
     read_batch_output,
     store_answers,
     unanswered_rows,
@@ -26,6 +27,7 @@ from siuo_task.judge.batch_format import (
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import error_message
+from siuo_task.judge.verdicts import parse_verdict
 from siuo_task.scoring.judging import build_calls, clean_rows
 
 DEFAULT_POLL_SECONDS = 30.0
@@ -39,6 +41,7 @@ class BatchPlan:
     imports: Sequence[Path] = ()  # batch output (and error) files to store
     round_trip: bool = False  # judge through the endpoint's Batch API
     live_fallback: bool = False  # judge live what the batch did not answer
+    accept_models: Sequence[str] = ()  # answering models accepted besides the judge's (--accept-model)
     poll_seconds: float = DEFAULT_POLL_SECONDS
 
     @property
@@ -95,7 +98,8 @@ def prepare_batch(
         raise SiuoError("batch answers are stored in the judge cache: drop --no-cache")
     folder = out / BATCH_FOLDER
     if plan.imports:
-        outcomes, source = read_batch_output(plan.imports), ", ".join(map(str, plan.imports))
+        outcomes = read_batch_output(plan.imports, judge.info.model, plan.accept_models, say)
+        source = ", ".join(map(str, plan.imports))
     elif requests:
         result = round_trip(judge, requests, folder, plan.poll_seconds, progress=progress, say=say)
         outcomes = result.outcomes
@@ -104,7 +108,9 @@ def prepare_batch(
         )
     else:
         outcomes, source = {}, "not needed (every request cached)"
-    report = store_answers(outcomes, calls, judge.info, cache, source)
+    report = store_answers(
+        outcomes, calls, judge.info, cache, source, lambda call, text: parse_verdict(call.aspect, text)
+    )
     if plan.round_trip:
         forget_batch(folder)  # its answers are in the cache: a re-run submits only the rest
     unanswered = unanswered_rows(calls, judge.info, report.unanswered)
@@ -114,6 +120,20 @@ def prepare_batch(
         (out / UNANSWERED_FILE).unlink(missing_ok=True)
     run_judge = judge if plan.live_fallback else CacheOnlyJudge(judge.info, report.unanswered)
     return BatchStage(run_judge, len(requests), len(cached), report, unanswered)
+
+
+def check_batch_paths(plan: BatchPlan, cache_path: Path | None) -> None:
+    """The judge cache is never a batch file: an export or import naming the cache's path is refused (an
+    export there would replace the SQLite cache, and the answers paid for, with JSONL)."""
+    if cache_path is None:
+        return
+    cache = Path(cache_path).expanduser().resolve()
+    for flag, path in [
+        ("--judge-batch-export", plan.export),
+        *(("--judge-batch-import", p) for p in plan.imports),
+    ]:
+        if path is not None and Path(path).expanduser().resolve() == cache:
+            raise SiuoError(f"{flag} {path} is the judge cache (--cache): choose another file")
 
 
 def round_trip(
@@ -134,6 +154,7 @@ def round_trip(
         )
     except openai.APIError as error:
         raise SiuoError(
-            f"judge Batch API at {judge.base_url or 'api.openai.com'}: {error_message(error)}; "
+            f"judge Batch API at {judge.base_url or 'api.openai.com'}: "
+            f"{error_message(error, batch_secrets())}; "
             "re-run the same command to resume"
         ) from None
