@@ -46,9 +46,19 @@ class BatchConflictError(SiuoError):
     exit_code = 3
 
 
+_SECRETS: list[str] = []  # the judge keys of this process's batch step (``remember_secret``)
+
+
+def remember_secret(value: str | None) -> None:
+    """Mask ``value`` (the judge key) in every batch message from now on, as the live path masks it."""
+    if value and value not in _SECRETS:
+        _SECRETS.append(value)
+
+
 def batch_secrets() -> list[str]:
-    """The judge key(s) in the environment, masked in batch messages as the live path masks them."""
-    return [value for name, value in os.environ.items() if name.endswith("API_KEY") and len(value) >= 4]
+    """The judge keys to mask: those remembered, and any ``*API_KEY`` in the environment."""
+    found = [value for name, value in os.environ.items() if name.endswith("API_KEY") and len(value) >= 4]
+    return [*_SECRETS, *found]
 
 
 def one_line(text: object, limit: int = 200) -> str:

@@ -6,6 +6,7 @@ judge the step returns: cache-only, or the live judge for what the batch left (l
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from siuo_task.judge.batch_format import (
     batch_requests,
     batch_secrets,
     read_batch_output,
+    remember_secret,
     store_answers,
     unanswered_rows,
 )
@@ -88,6 +90,7 @@ def prepare_batch(
         )
     if plan.poll_seconds <= 0:
         raise SiuoError("--judge-batch-poll must be positive")
+    remember_secret(os.environ.get(judge.api_key_env))  # masked in batch messages like the live path's
     calls = build_calls(items_by_id, clean_rows(rows), text_only=judge.info.text_only)
     cached = cache.get_many([call.cache_key(judge.info) for call in calls]) if cache is not None else {}
     requests = batch_requests(judge, calls, cached)
