@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(rows)} items: safe {rate_text(m['safe'])}, effective {rate_text(m['effective'])}, "
         f"safe & effective {rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; "
-        f"judge {judge.info.model}"
+        f"judge {safe_text(judge.info.model)}"
         f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}"
     )
     if result.summary.stopped:

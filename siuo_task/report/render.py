@@ -8,6 +8,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
+from siuo_task.redact import safe_text
 from siuo_task.report.tables import Block
 
 CONTENT_WARNING = (
@@ -34,8 +35,8 @@ _MD_WWW = re.compile(r"(?i)\bwww\.")
 def md_escape(text: str) -> str:
     """Text holding names or other user text (``--names``, folder names, notes) made inert in Markdown: no
     tags, links, images, link definitions, bare-URL autolinks or table breaks, while ``[95% CI]`` still reads
-    as is."""
-    text = _MD_LINK_END.sub(r"\\]", str(text).replace("\\", "\\\\"))
+    as is. Control characters, ESC/OSC sequences and bidi controls are made inert first (``safe_text``)."""
+    text = _MD_LINK_END.sub(r"\\]", safe_text(text).replace("\\", "\\\\"))
     text = text.replace("://", r":\/\/").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
     return _MD_WWW.sub(r"www\\.", text)
 
@@ -45,7 +46,7 @@ def _md_cell(text: str, untrusted: bool = False) -> str:
     so it cannot add tags, links or images; our own text, which carries names, goes through ``md_escape``."""
     text = str(text).replace("\r", " ").replace("\n", " ")
     if untrusted:
-        return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+        return _MD_SPECIAL.sub(r"\\\1", html.escape(safe_text(text), quote=False))
     return md_escape(text)
 
 
@@ -67,13 +68,13 @@ def _md_examples(block: Block) -> str:
 
 MARKDOWN: dict[str, Callable[[Block], str]] = {
     "warning": lambda block: f"**{_md_cell(block.payload)}**",
-    "text": lambda block: f"# {block.title}\n\n{block.payload}",
+    "text": lambda block: f"# {_md_cell(block.title)}\n\n{safe_text(block.payload, keep_newlines=True)}",
     "table": lambda block: f"## {_md_cell(block.title)}\n\n{_md_table(*block.payload)}",
     "notes": lambda block: (
-        f"## {block.title}\n\n" + "\n".join(f"- {_md_cell(note)}" for note in block.payload)
+        f"## {_md_cell(block.title)}\n\n" + "\n".join(f"- {_md_cell(note)}" for note in block.payload)
     ),
     "examples": _md_examples,
-    "plot": lambda block: f"![{block.title}](plot_{block.payload[0]}.png)",
+    "plot": lambda block: f"![{_md_cell(block.title)}](plot_{block.payload[0]}.png)",
 }
 
 

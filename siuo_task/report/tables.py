@@ -9,6 +9,7 @@ APPROXIMATE mark, when they apply (read from the results' provenance; see ``Mark
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -103,16 +104,22 @@ def sections(
 # ---- cells -------------------------------------------------------------------------------------------------
 
 
+def _finite(value) -> bool:
+    """A number the report can print (never ``nan`` or ``inf``)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _fmt(value) -> str:
-    return "–" if value is None else f"{value:.2f}"
+    return f"{value:.2f}" if _finite(value) else "–"
 
 
 def _ci(ci: list | None) -> str:
-    return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
+    ok = isinstance(ci, (list, tuple)) and len(ci) == 2 and all(map(_finite, ci))
+    return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ok else ""
 
 
 def _with_ci(metrics: dict | None, key: str) -> str:
-    if not metrics or metrics.get(key) is None:
+    if not metrics or not _finite(metrics.get(key)):
         return "–"
     return f"{metrics[key]:.2f}" + _ci((metrics.get("ci95") or {}).get(key))
 
