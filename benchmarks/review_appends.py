@@ -49,7 +49,9 @@ def main() -> int:
             f"mid-request), {len(rows)} lines in reviews.jsonl (all valid), {len(missing)} answered-200 "
             f"labels lost, {torn_lines} torn lines set aside; {seconds:.1f} s"
         )
-    return 1 if missing else 0
+        for error in load.errors:
+            print(f"error: {error}", file=sys.stderr)
+    return 1 if missing or load.errors else 0
 
 
 if __name__ == "__main__":

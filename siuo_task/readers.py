@@ -59,6 +59,7 @@ def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
 
 
 _STRICT = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique_pairs)
+_NAN_AS_NONE = json.JSONDecoder(parse_constant=lambda name: None, object_pairs_hook=_unique_pairs)
 
 
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -84,12 +85,14 @@ def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def strict_json(text: str) -> Any:
-    """``text`` as JSON, strictly: at most ``MAX_JSON_DEPTH`` deep, no NaN/Infinity, no key twice;
-    ``ValueError`` (``json.JSONDecodeError`` or ``JsonShapeError``) otherwise."""
+def strict_json(text: str, *, nan_as_none: bool = False) -> Any:
+    """``text`` as JSON, strictly: at most ``MAX_JSON_DEPTH`` deep, no NaN/Infinity (``nan_as_none``: read as
+    null, for lmms-eval's own files), no key twice; ``ValueError`` (``json.JSONDecodeError`` or
+    ``JsonShapeError``) otherwise."""
     if json_depth_exceeds(text):
         raise JsonShapeError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-    value, end = _STRICT.raw_decode(text, len(text) - len(text.lstrip()))
+    decoder = _NAN_AS_NONE if nan_as_none else _STRICT
+    value, end = decoder.raw_decode(text, len(text) - len(text.lstrip()))
     if text[end:].strip():
         raise json.JSONDecodeError("Extra data", text, end)
     return value
@@ -123,19 +126,21 @@ def within(path: str | Path, root: str | Path) -> bool:
     return Path(path).resolve().is_relative_to(Path(root).resolve())
 
 
-def read_json_file(path: str | Path, limit: int = MAX_JSON_BYTES) -> Any:
+def read_json_file(path: str | Path, limit: int = MAX_JSON_BYTES, *, nan_as_none: bool = False) -> Any:
     """One JSON file, regular and capped, parsed strictly (``strict_json``); ``InputFileError`` otherwise."""
     with open_regular(path, limit) as handle:
         data = handle.read(limit + 1)
     try:
-        return strict_json(data.decode("utf-8"))
+        return strict_json(data.decode("utf-8"), nan_as_none=nan_as_none)
     except UnicodeDecodeError as error:
         raise InputFileError(f"{path}: not UTF-8 text ({error.reason}) — save the file as UTF-8") from None
     except ValueError as error:
         raise InputFileError(f"{path}: not valid JSON ({getattr(error, 'msg', error)})") from None
 
 
-def numbered_rows(path: str | Path, *, shared_lock: bool = False) -> Iterator[tuple[int, Any]]:
+def numbered_rows(
+    path: str | Path, *, shared_lock: bool = False, nan_as_none: bool = False
+) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` for every non-blank line of the JSONL file ``path`` (a regular file, capped),
     each line parsed strictly (``strict_json``). ``shared_lock``: read under the appenders' lock (shared), so
     a line being appended is never seen half written."""
@@ -153,7 +158,7 @@ def numbered_rows(path: str | Path, *, shared_lock: bool = False) -> Iterator[tu
             if not text.strip():
                 continue
             try:
-                row = strict_json(text)
+                row = strict_json(text, nan_as_none=nan_as_none)
             except ValueError as error:
                 raise InputFileError(
                     f"{path}:{number}: not valid JSON ({getattr(error, 'msg', None) or error}) — write one "

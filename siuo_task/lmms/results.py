@@ -12,7 +12,7 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.files import write_json_atomic, write_jsonl_atomic
-from siuo_task.readers import numbered_rows
+from siuo_task.readers import numbered_rows, read_json_file
 from siuo_task.redact import redact_json
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
@@ -114,7 +114,7 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
         if not samples.is_file():
             continue
         lines = []
-        for _, sample in numbered_rows(samples):
+        for _, sample in numbered_rows(samples, nan_as_none=True):  # lmms-eval's file: NaN -> null
             record = next(v for k, v in sample.items() if k.startswith("rate_safe@all"))
             sample["siuo"] = {
                 "question_id": record["question_id"],
@@ -128,5 +128,5 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
 
 def finish_run_folder(results_file: Path, siuo_dir: Path, since: float) -> None:
     """Redact keys in the results file and add the verdicts to this run's samples log."""
-    write_json_atomic(results_file, redact_json(json.loads(results_file.read_text())))
+    write_json_atomic(results_file, redact_json(read_json_file(results_file, nan_as_none=True)))
     annotate_samples(results_file, siuo_dir, since)

@@ -95,6 +95,7 @@ class Load:
     saved: list[tuple] = field(default_factory=list)
     failed: int = 0
     kills: int = 0
+    errors: list[str] = field(default_factory=list)  # a client that could not go on (a server did not start)
 
 
 def post_label(server: Server, qid: int, index: int, aspect: str, note: str) -> int:
@@ -130,18 +131,21 @@ def hammer(
     rng = random.Random(seed)
     load = Load()
     lock = threading.Lock()
-    kill_at = {(rng.randrange(servers), rng.randrange(1, labels)) for _ in range(kills)}
+    kill_at = set()
+    while len(kill_at) < kills:
+        kill_at.add((rng.randrange(servers), rng.randrange(1, labels)))
 
     def client(number: int) -> None:
         server = Server(run, data_dir, f"reviewer-{number}", run.parent / f"server-{number}.log")
-        server.start()
         try:
+            server.start()
             for count in range(labels):
-                if (number, count) in kill_at:
-                    server.kill()
+                timer = None
+                if (number, count) in kill_at:  # kill -9 at a random moment of this label's request
+                    timer = threading.Timer(rng.uniform(0, 0.03), server.kill)
+                    timer.start()
                     with lock:
                         load.kills += 1
-                    server.start()
                 qid, index = qids[count % len(qids)], (count // len(qids)) % 3
                 aspect = ("safety", "effectiveness")[count % 2]
                 tag = f"{number}:{count}:"
@@ -152,6 +156,11 @@ def hammer(
                         load.saved.append((server.reviewer, qid, index, aspect, tag))
                     else:
                         load.failed += 1
+                if timer is not None:
+                    timer.join()
+                    server.start()  # restarted: a torn last line would be set aside now
+        except Exception as error:  # noqa: BLE001 - reported by the caller
+            load.errors.append(f"{server.reviewer}: {error}")
         finally:
             server.stop()
 
