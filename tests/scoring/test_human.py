@@ -226,6 +226,14 @@ def test_labels_of_another_run_are_foreign_everywhere(siuo_data_dir, tmp_path, m
     assert "Human-checked" not in (tmp_path / "r" / "report.md").read_text()
     assert main(["agree", str(tmp_path / "b" / "judgements.jsonl"), reviews]) == 2
     assert "12 of 12 labels are foreign" in capsys.readouterr().err
+    validate = ["validate-judge", "--reviews", str(tmp_path / "b"), "--data-dir", str(siuo_data_dir)]
+    validate += ["--safety-only", "--no-cache", "--quiet", "--out", str(tmp_path / "v")]
+    main(validate)
+    assert "12 of 12 labels are foreign" in capsys.readouterr().err
+    assert (
+        not (tmp_path / "v" / "validation.json").exists()
+        or json.loads((tmp_path / "v" / "validation.json").read_text())["human_labels"]["safety"]["n"] == 0
+    )
 
 
 def test_rescore_without_reviews_says_how_to_get_them(siuo_data_dir, tmp_path, monkeypatch, capsys):
