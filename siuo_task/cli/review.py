@@ -16,7 +16,7 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.cli.common import add_data_arguments, add_label_arguments, load_data
-from siuo_task.files import set_aside_torn_tail
+from siuo_task.files import REVIEWS_FILE, set_aside_torn_tail
 from siuo_task.redact import safe_text
 from siuo_task.review.page import ReviewSession, sample_ids
 from siuo_task.review.server import LOOPBACK_HOSTS, create_app
@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     check_host(args.host, args.allow_remote)
     if args.sample is not None and args.sample < 1:
         raise SiuoError("--sample must be at least 1")
+    set_aside_torn_tail(
+        args.run / REVIEWS_FILE
+    )  # a crash's torn last line is moved to .torn, never appended to
     judged = load_judged_run(args.run, accept_unfingerprinted=args.accept_unfingerprinted_labels)
     loaded = load_data(args, need_images=False)
     items = {item.question_id: item for item in loaded.items}
@@ -85,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
         question_ids,
         args.accept_unfingerprinted_labels,
     )
-    set_aside_torn_tail(judged.reviews_path)  # a crash's torn last line is moved to .torn, never appended to
     judged.labels()  # a malformed reviews.jsonl is reported now (foreign ones counted), not on the first page
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -72,3 +72,28 @@ def test_two_servers_with_kill_9_lose_nothing_answered(tmp_path, shared_siuo):
     assert load.errors == [] and load.kills == 1 and len(load.saved) >= 98
     assert lost(load, rows) == []
     assert not (tmp_path / "run" / "reviews.jsonl.torn").exists()
+
+
+def test_review_server_start_sets_a_torn_line_aside(siuo_data_dir, tmp_path, monkeypatch):
+    """A crash left half a line: `siuo-eval review` starts anyway (the torn tail moved to .torn, a warning)
+    and the next label lands on a line of its own."""
+    import urllib.request
+
+    from tests.fakes.judged_run import make_judged_run, serving
+
+    make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
+    path = tmp_path / "run" / "reviews.jsonl"
+    path.write_text('{"question_id": 1001, "response_index": 0, "aspe')
+    with serving(tmp_path / "run", siuo_data_dir, "--accept-unfingerprinted-labels") as url:
+        base, token = url.split("/?token=")
+        body = {"question_id": 1001, "response_index": 0, "aspect": "safety", "verdict": True, "note": ""}
+        request = urllib.request.Request(
+            f"{base}/api/label",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-Review-Token": token},
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            assert reply.status == 200
+    assert [row["question_id"] for row in read_reviews(path)] == [1001]
+    assert (tmp_path / "run" / "reviews.jsonl.torn").read_text().startswith('{"question_id": 1001')
+    assert "torn" in (tmp_path / "review-server.log").read_text()
