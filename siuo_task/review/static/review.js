@@ -24,7 +24,11 @@
                                  body: JSON.stringify(body)})
       .then(function (reply) {
         if (reply.ok) { location.hash = "#r" + (responses.indexOf(section) + 1); location.reload(); return; }
-        return reply.json().then(function (data) { error.textContent = "not saved: " + data.error; });
+        return reply.text().then(function (text) {  // a JSON error, or the token gate's plain text
+          var message;
+          try { message = JSON.parse(text).error; } catch (e) { message = text || "HTTP " + reply.status; }
+          error.textContent = "not saved: " + message;
+        });
       })
       .catch(function () { error.textContent = "not saved: the review server is not reachable"; });
   }
