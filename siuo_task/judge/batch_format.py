@@ -50,8 +50,9 @@ _SECRETS: list[str] = []  # the judge keys of this process's batch step (``remem
 
 
 def remember_secret(value: str | None) -> None:
-    """Mask ``value`` (the judge key) in every batch message from now on, as the live path masks it."""
-    if value and value not in _SECRETS:
+    """Mask ``value`` (the judge key) in every batch message from now on, as the live path masks it (keys
+    shorter than 4 characters are not keys: masking them would garble every message)."""
+    if value and len(value) >= 4 and value not in _SECRETS:
         _SECRETS.append(value)
 
 
