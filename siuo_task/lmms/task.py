@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import datasets
-from lmms_eval.api.task import ConfigurableMessagesTask
+from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
 
 from siuo_dataset.domains import DOMAINS
 from siuo_dataset.items import LoadedSiuo, load_siuo
@@ -58,11 +59,47 @@ def sees_images(task: str) -> bool:
     return task not in _IMAGE_BLIND
 
 
-class SiuoTask(ConfigurableMessagesTask):
-    """A SIUO task whose documents come from ``siuo_dataset`` (config in ``dataset_name``)."""
+# lmms-eval 0.7.3 picks the task class of a YAML task by the kind of model it loaded (``lm.is_simple``):
+# ``ConfigurableTask`` (requests ``(text, gen_kwargs, doc_to_visual, ...)``) for a simple model class,
+# ``ConfigurableMessagesTask`` (``(text, doc_to_messages, gen_kwargs, ...)``) for a chat one. A ``class:``
+# task is built as ``config["class"](config=config)`` and told neither, so SiuoTask reads that decision
+# (``task_type``) from lmms-eval's task loader, the caller that builds it.
+_LOADER = ("lmms_eval.tasks", "_load_individual_task_or_group")
 
-    def __init__(self, config: dict | None = None, **kwargs) -> None:
+
+def loader_task_type() -> str | None:
+    """``"simple"`` or ``"chat"``: the kind of model lmms-eval loads tasks for (None outside its loader)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == _LOADER:
+            kind = frame.f_locals.get("task_type")
+            return kind if kind in ("simple", "chat") else None
+        frame = frame.f_back
+    return None
+
+
+class SiuoTask(ConfigurableMessagesTask):
+    """A SIUO task whose documents come from ``siuo_dataset`` (config in ``dataset_name``).
+
+    It serves both kinds of lmms-eval model class, as lmms-eval's own YAML tasks do: chat models get chat
+    messages (``ConfigurableMessagesTask``: the image, then the text, in one user turn), simple models get
+    ``(text, doc_to_visual)`` requests (``ConfigurableTask``). ``model_kind`` is lmms-eval's choice when its
+    task loader builds the task, else ``"chat"``; the same YAMLs serve both.
+    """
+
+    def __init__(self, config: dict | None = None, model_kind: str | None = None, **kwargs) -> None:
+        self.model_kind = model_kind or loader_task_type() or "chat"
+        if self.model_kind not in ("simple", "chat"):
+            raise ValueError(f"model_kind must be 'simple' or 'chat', not {self.model_kind!r}")
         super().__init__(config={k: v for k, v in (config or {}).items() if k != "class"}, **kwargs)
+
+    def construct_requests(self, doc_id: int, ctx: str, **kwargs):
+        if self.model_kind == "simple":
+            return ConfigurableTask.construct_requests(self, doc_id, ctx, **kwargs)
+        return super().construct_requests(doc_id, ctx, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"SiuoTask(task_name={getattr(self.config, 'task', None)}, model_kind={self.model_kind})"
 
     def download(self, dataset_kwargs=None) -> None:
         text_only = bool((self.config.metadata or {}).get("text_only"))

@@ -40,16 +40,32 @@ def _install() -> None:
             "size": list(rgb.size),
             "sha256": hashlib.sha256(rgb.tobytes()).hexdigest(),
             "colour": list(colour),  # the most common pixel: a placeholder's background survives resizing
+            "lossy": bool(image.info.get("siuo_probe_lossy")),  # came as a JPEG data URL: pixels re-encoded
         }
 
-    def flat_images(images) -> list:
+    def as_image(item):
+        """A PIL image, or the one a string names (a data URL, a path or a URL, as processors load them:
+        apply_chat_template passes the message's image blocks on as they are)."""
+        if isinstance(item, str):
+            from transformers.image_utils import load_image
+
+            image = load_image(item)
+            image.info["siuo_probe_lossy"] = item.startswith(("data:image/jpeg", "data:image/jpg"))
+            return image
+        return item
+
+    def flat_images(images, strings: bool = True) -> list:
+        """The images in ``images`` (nested lists too); strings are loaded only when ``strings``."""
         if images is None:
             return []
-        if isinstance(images, Image.Image):
-            return [images]
+        if isinstance(images, (Image.Image, str)):
+            images = [images]
         found = []
         for item in images:
-            found.extend(flat_images(item) if isinstance(item, (list, tuple)) else [item])
+            if isinstance(item, (list, tuple)):
+                found.extend(flat_images(item, strings))
+            else:
+                found.append(as_image(item) if strings else item)
         return [image for image in found if isinstance(image, Image.Image)]
 
     def id_rows(ids) -> list[list[int]]:
@@ -72,7 +88,7 @@ def _install() -> None:
             text = kwargs.get("text", args[0] if args and isinstance(args[0], (str, list)) else None)
             images = kwargs.get("images")
             if images is None:
-                images = next((a for a in args if flat_images(a)), None)
+                images = next((a for a in args if flat_images(a, strings=False)), None)
             ids = result.get("input_ids") if hasattr(result, "get") else None
             write(
                 {

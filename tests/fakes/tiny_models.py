@@ -301,6 +301,19 @@ def build_gemma3(data_dir: Path, out: Path):
 
 BUILDERS = {"llava": build_llava, "llava_next": build_llava_next, "gemma3": build_gemma3}
 
+# The llava-hf Hub repos hold the processor's chat template in the legacy chat_template.json, read by the
+# processor only; their tokenizer has no template, so lmms-eval's simple llava_hf class falls back to its
+# Vicuna template (string content, "<image>" prepended). transformers 5's save_pretrained writes
+# chat_template.jinja instead, which the tokenizer loads too: with that list-content template the simple
+# class's string prompt renders empty ("Found total 0 <image> tokens"). The checkpoints keep the Hub layout.
+LEGACY_CHAT_TEMPLATE = {"llava", "llava_next"}
+
+
+def _legacy_chat_template(out: Path) -> None:
+    jinja = out / "chat_template.jinja"
+    (out / "chat_template.json").write_text(json.dumps({"chat_template": jinja.read_text()}, indent=2))
+    jinja.unlink()
+
 
 def _image_footprint(model, processor, image_token_id: int) -> tuple[int, int]:
     """(image-token positions, vision vectors) of one placeholder-sized image in this checkpoint."""
@@ -325,5 +338,7 @@ def build(family: str, data_dir: Path, out: Path) -> TinyModel:
     model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
     model.save_pretrained(out)
     processor.save_pretrained(out)
+    if family in LEGACY_CHAT_TEMPLATE:
+        _legacy_chat_template(out)
     tokens, vectors = _image_footprint(model, processor, image_token_id)
     return TinyModel(family, out, image_token_id, tokens, vectors)

@@ -157,9 +157,13 @@ def assert_received(run: Run, tiny: tiny_models.TinyModel, items, data_dir: Path
         assert len(prompt["images"]) == 1, prompt["images"]
         image = prompt["images"][0]
         placeholder = Image.open(data_dir / "images" / item.image_name).convert("RGB")
-        if image["size"] == list(placeholder.size):
-            assert image["sha256"] == hashlib.sha256(placeholder.tobytes()).hexdigest()
-        assert image["colour"] == expected_colour(item.image_name)
+        if image["lossy"]:  # a JPEG copy (the simple gemma3 class sends data URLs): colours shift a little
+            assert image["size"] == list(placeholder.size), image
+            assert all(abs(a - b) <= 2 for a, b in zip(image["colour"], expected_colour(item.image_name)))
+        else:
+            if image["size"] == list(placeholder.size):
+                assert image["sha256"] == hashlib.sha256(placeholder.tobytes()).hexdigest()
+            assert image["colour"] == expected_colour(item.image_name)
         # ... became image tokens in the model's input, with pixel values for the vision tower
         assert call["image_tokens"] == [tiny.image_tokens_per_image], call["image_tokens"]
         assert call["pixel_values"], "no pixel_values reached generate()"
@@ -250,31 +254,19 @@ def test_llava_hf_through_its_chat_class(family, checkpoints, items, siuo_data_d
     run_and_check(tmp_path, siuo_data_dir, items, tiny, "llava_hf", "lmms_eval.models.chat.llava_hf")
 
 
-SIMPLE_NEEDS_PLAIN_TASK = (
-    "siuo_task.lmms.task.SiuoTask is always a ConfigurableMessagesTask, so a simple model class gets the "
-    "chat request shape (doc_to_messages where it expects gen_kwargs): `'function' object has no attribute "
-    "'items'` and no results; #22 phase B"
-)
-
-
-SIMPLE_ERROR = "'function' object has no attribute 'items'"
-
-
-@pytest.mark.xfail(strict=True, raises=KnownFailure, reason=SIMPLE_NEEDS_PLAIN_TASK)
 def test_llava_hf_through_its_simple_class(checkpoints, items, siuo_data_dir, tmp_path):
-    """``--force_simple``: lmms-eval's simple llava_hf class (the tokenizer's template, <image> prepended)."""
+    """``--force_simple``: lmms-eval's simple llava_hf class (the tokenizer's template, <image> prepended)
+    gets SiuoTask's (text, visual) requests, not chat messages."""
     tiny = checkpoints("llava")
     simple = "lmms_eval.models.simple.llava_hf"
-    run_and_check(
-        tmp_path, siuo_data_dir, items, tiny, "llava_hf", simple, "--force_simple", known=SIMPLE_ERROR
-    )
+    run_and_check(tmp_path, siuo_data_dir, items, tiny, "llava_hf", simple, "--force_simple")
 
 
-@pytest.mark.xfail(strict=True, raises=KnownFailure, reason=SIMPLE_NEEDS_PLAIN_TASK)
 def test_gemma3_which_has_only_a_simple_class(checkpoints, items, siuo_data_dir, tmp_path):
+    """gemma3 is registered with a simple class only: lmms-eval loads our tasks for a simple model."""
     tiny = checkpoints("gemma3")
     simple = "lmms_eval.models.simple.gemma3"
-    run_and_check(tmp_path, siuo_data_dir, items, tiny, "gemma3", simple, known=SIMPLE_ERROR)
+    run_and_check(tmp_path, siuo_data_dir, items, tiny, "gemma3", simple)
 
 
 @pytest.mark.xfail(
