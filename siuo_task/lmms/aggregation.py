@@ -24,12 +24,12 @@ figures are None, and rank 0's are the run's.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from siuo_dataset.domains import domain_by_key
@@ -260,10 +260,24 @@ def _output_path(args) -> str | None:
     return getattr(args, "output_path", None) or None
 
 
+# lmms-eval 0.7.3 names its results and samples files by ``utils.get_datetime_str(timezone=args.timezone)``:
+# the wall clock of its ``--timezone`` (default Asia/Singapore), not the local time.
+LMMS_EVAL_TIMEZONE = "Asia/Singapore"
+
+
+def lmms_eval_timezone(args) -> str:
+    """The time zone lmms-eval stamps its result files in: its ``--timezone``, else its default."""
+    return getattr(args, "timezone", None) or LMMS_EVAL_TIMEZONE
+
+
 @functools.cache
-def run_stamp() -> str:
-    """One stamp per process, in lmms-eval's results-file format (so files sort with its results)."""
-    return time.strftime("%Y%m%d_%H%M%S")
+def run_stamp(timezone: str = LMMS_EVAL_TIMEZONE) -> str:
+    """One stamp per process, in the format and clock of lmms-eval's results file (so files sort with its
+    results): ``%Y%m%d_%H%M%S`` of now in ``timezone``, as lmms-eval computes it."""
+    import pytz  # lmms-eval's own dependency, and what its get_datetime_str uses
+
+    now = datetime.datetime.now(datetime.timezone.utc).astimezone(pytz.timezone(timezone))
+    return now.strftime("%Y%m%d_%H%M%S")
 
 
 def side_folder(args) -> Path | None:
@@ -277,5 +291,6 @@ def write_side_files(args, task: str, metrics: dict, rows: list[dict]) -> None:
     folder = side_folder(args)
     if folder is None or not is_main_process():
         return
-    write_json_atomic(folder / f"{run_stamp()}_{task}.metrics.json", metrics)
-    write_jsonl_atomic(folder / f"{run_stamp()}_{task}.rows.jsonl", rows)
+    stamp = run_stamp(lmms_eval_timezone(args))
+    write_json_atomic(folder / f"{stamp}_{task}.metrics.json", metrics)
+    write_jsonl_atomic(folder / f"{stamp}_{task}.rows.jsonl", rows)
