@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,12 @@ def assert_complete(run: Run, items) -> dict:
     assert gen_metrics[0]["n_items"] == LIMIT and gen_metrics[0]["judge"]["backend"] == "offline"
     assert gen_metrics[0]["complete"] is True and gen_metrics[0]["judge_errors"] == 0
     assert mcqa_metrics[0]["n_items"] == LIMIT
+    # the side files' stamp is on lmms-eval's clock: just after its results stamp (taken before the run)
+    stamps = {p.name.split("_siuo_")[0] for p in side.iterdir()}
+    assert len(stamps) == 1, stamps
+    started = datetime.strptime(next(run.out.rglob("*_results.json")).name[:15], "%Y%m%d_%H%M%S")
+    aggregated = datetime.strptime(stamps.pop(), "%Y%m%d_%H%M%S")
+    assert timedelta(0) <= aggregated - started < timedelta(minutes=30), (started, aggregated)
     rows = [json.loads(line) for p in side.glob("*_siuo_gen.rows.jsonl") for line in p.open()]
     assert len(rows) == LIMIT * RESPONSES_PER_ITEM
     assert sorted(r["response"] for r in rows) == sorted(
