@@ -111,11 +111,11 @@ digit minus one).
 ```python
 from datasets import load_dataset
 
-# 1. A folder built with `siuo-data build --data-dir DIR --out siuo` (run from the folder holding siuo/)
-gen = load_dataset("siuo", "generation", split="test")
-mcqa = load_dataset("siuo", "mcqa", split="test")
+# 1. A folder built with `siuo-data build --data-dir DIR --out siuo-hf` (run from the folder holding siuo-hf/)
+gen = load_dataset("siuo-hf", "generation", split="test")
+mcqa = load_dataset("siuo-hf", "mcqa", split="test")
 
-# 2. The same folder pushed with `siuo-data push siuo --repo ORG/NAME` (gated: accept the terms first)
+# 2. The same folder pushed with `siuo-data push siuo-hf --repo ORG/NAME` (gated: accept the terms first)
 gen = load_dataset("ORG/NAME", "generation", split="test")
 
 # 3. The builder in the `siuo` package, from a local folder, SIUO-images.zip, SIUO_DATA_DIR or the \

@@ -56,7 +56,7 @@ def check_build_target(out: Path, loaded: LoadedSiuo) -> Path:
         if resolved == path or resolved in path.parents:
             relation = "is" if resolved == path else "holds"
             raise SiuoDataError(
-                f"--out {out} {relation} {what}: give a new folder for the build, e.g. --out siuo"
+                f"--out {out} {relation} {what}: give a new folder for the build, e.g. --out siuo-hf"
             )
     if resolved.exists() and not resolved.is_dir():
         raise SiuoDataError(f"--out {out} exists and is not a folder: choose another --out")

@@ -36,8 +36,12 @@ def expected_tasks(tasks: str) -> list[str]:
     return names
 
 
-def newest_results(output: Path, since: float) -> Path | None:
-    found = [p for p in output.rglob("*_results.json") if p.stat().st_mtime >= since]
+def newest_results(run_folder: Path, since: float) -> Path | None:
+    """The newest results file written since ``since`` in one model's folder (not below it: another model's
+    folder may sit there when the model has no name in its arguments)."""
+    if not run_folder.is_dir():
+        return None
+    found = [p for p in run_folder.glob("*_results.json") if p.stat().st_mtime >= since]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
@@ -126,7 +130,7 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
         write_jsonl_atomic(samples, redact_json(lines))
 
 
-def finish_run_folder(results_file: Path, siuo_dir: Path, since: float) -> None:
-    """Redact keys in the results file and add the verdicts to this run's samples log."""
+def finish_run_folder(results_file: Path, since: float) -> None:
+    """Redact keys in the results file and add the verdicts (side files beside it) to this run's samples."""
     write_json_atomic(results_file, redact_json(read_json_file(results_file, nan_as_none=True)))
-    annotate_samples(results_file, siuo_dir, since)
+    annotate_samples(results_file, results_file.parent, since)
