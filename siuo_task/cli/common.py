@@ -44,6 +44,8 @@ def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:
         allow_missing_images=not need_images,
         verify_checksums=not args.no_verify_checksums,
         decode_images=need_images,
+        missing_fix="judge text-only (--text-only), or make placeholders (siuo-data placeholders "
+        "--data-dir DIR)",
     )
 
 
