@@ -99,6 +99,18 @@ def shows_placeholders(run: RunResult) -> bool:
     return any((m.get("data") or {}).get("placeholder_images") for m in run.tasks.values())
 
 
+def coverage(run: RunResult) -> str:
+    """``5 of 167 items`` when a run scored fewer items than SIUO has (``--limit``), else ""."""
+    partial = [
+        (m["n_items"], m["data"]["n_items"])
+        for m in run.tasks.values()
+        if isinstance(m.get("n_items"), int)
+        and isinstance((m.get("data") or {}).get("n_items"), int)
+        and m["n_items"] < m["data"]["n_items"]
+    ]
+    return "" if not partial else "{} of {} items".format(*min(partial))
+
+
 def _reviews(directory: Path, root: Path, gen_rows: list[dict], accept_unfingerprinted: bool) -> list[dict]:
     """The labels in the first reviews.jsonl from the run's folder up to ``root`` that are about this run
     (``usable_labels``: foreign ones left out, loudly)."""

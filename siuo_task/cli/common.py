@@ -49,6 +49,11 @@ def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:
     )
 
 
+def items_text(scored: int, total: int) -> str:
+    """``167 items``, or ``5 of 167 items`` for a partial run (never mistaken for the full benchmark)."""
+    return f"{scored} items" if scored >= total else f"{scored} of {total} items"
+
+
 def rate_text(value: float | None, digits: int | None = None) -> str:
     """A rate for a summary line: ``12.5%`` (``digits`` decimals if given), or ``n/a (0 parsable)`` when
     nothing could be scored (the metrics hold None), never ``None%``."""

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.cli.common import add_judge_arguments
+from siuo_task.cli.common import add_judge_arguments, items_text
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import include_path_args, model_folder
 from siuo_task.lmms.results import (
@@ -39,6 +39,7 @@ from siuo_task.lmms.results import (
     expected_tasks,
     finish_run_folder,
     newest_results,
+    side_metrics,
 )
 from siuo_task.redact import run_redacted
 
@@ -143,12 +144,22 @@ def main(argv: list[str]) -> int:
     if results_file is not None:
         finish_run_folder(results_file, started)
     results = check_results(results_file, tasks)
+    side = side_metrics(results_file.parent, started)
+    placeholders = max((m.get("data", {}).get("placeholder_images") or 0 for m in side.values()), default=0)
+    if placeholders:
+        print(
+            f"PLACEHOLDER IMAGES: the models saw {placeholders} generated placeholder images, not the SIUO "
+            "images: these are not SIUO figures"
+        )
     print(f"siuo-eval: results in {results_file}")
     for task in tasks:
         shown = {
             k.split(",")[0]: v for k, v in results.get(task, {}).items() if "@all," in k and "stderr" not in k
         }
-        print(f"  {task}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        scored = side.get(task, {})
+        total = scored.get("data", {}).get("n_items", 0)
+        coverage = f" ({items_text(scored['n_items'], total)})" if scored.get("n_items") else ""
+        print(f"  {task}{coverage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     if returncode != 0:
         raise EvaluationFailed(f"lmms-eval exited with code {returncode}")
     return 0

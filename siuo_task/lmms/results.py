@@ -99,6 +99,15 @@ def newest_rows(siuo_dir: Path, since: float) -> dict[str, Path]:
     return newest
 
 
+def side_metrics(run_folder: Path, since: float) -> dict[str, dict]:
+    """task -> the SIUO metrics this run's tasks wrote beside its results (the newest since ``since``)."""
+    found: dict[str, dict] = {}
+    for path in sorted(run_folder.glob("*_siuo_*.metrics.json"), key=lambda p: p.stat().st_mtime):
+        if path.stat().st_mtime >= since:
+            found[path.name.removesuffix(".metrics.json").split("_", 2)[2]] = json.loads(path.read_text())
+    return found
+
+
 def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
     """Add {"siuo": {question_id, domain, responses, verdicts}} to every siuo_gen* sample line of this run."""
     stamp = results_file.name.removesuffix("_results.json")

@@ -1,6 +1,6 @@
-"""Runs keyed by model (issue #21, items 1 and 2): two models into one `--output_path`, in either order, give
-two report rows named after the models; a failed run never reports on another model's results; the same model
-twice: the latest wins and the report says so; `--tasks siuo` works from a folder holding a `siuo/` folder."""
+"""Runs keyed by model (issue #21, items 1, 2 and 7): two models into one `--output_path`, in either order,
+give two report rows named after the models; a failed run never reports on another model's results; the same
+model twice: the latest wins and the report says so; `--tasks siuo` works from a folder holding `siuo/`."""
 
 from __future__ import annotations
 
@@ -74,6 +74,11 @@ def test_two_models_into_one_output_path_give_two_rows(siuo_data_dir, tmp_path):
     alpha = _run("oracle", items, out, tmp_path, siuo_data_dir, "alpha")
     assert alpha.returncode == 0, alpha.stderr[-3000:]
     assert f"results in {out / 'alpha'}" in alpha.stdout
+    # item 7: a partial run says so in every summary line; placeholder images are said loudly
+    for task in ("siuo_gen", "siuo_mcqa"):
+        assert f"  {task} (3 of 167 items): " in alpha.stdout
+    ours = alpha.stdout[alpha.stdout.index("\nPLACEHOLDER IMAGES: ") :]  # after lmms-eval's own output
+    assert "generated placeholder images, not the SIUO images" in ours and "siuo-eval: results in" in ours
     again = _run("always_a", items, out, tmp_path, siuo_data_dir, "beta")
     assert again.returncode == 0, again.stderr[-3000:]
     for model in ("alpha", "beta"):
@@ -85,7 +90,6 @@ def test_two_models_into_one_output_path_give_two_rows(siuo_data_dir, tmp_path):
     assert "2 model(s): " in report.stdout and "alpha" in report.stdout and "beta" in report.stdout
     assert "siuo_mcqa was run 2 times" in report.stdout and "the latest" in report.stdout
     text = (tmp_path / "report" / "report.md").read_text()
-    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| alpha")}
-    rows |= {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| beta")}
-    assert {"alpha", "beta"} <= set(rows)
-    assert "| runs " not in text
+    names = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")}
+    assert {"alpha (3 of 167 items)", "beta (3 of 167 items)"} <= names  # beside the paper's 167-item rows
+    assert "runs" not in names
