@@ -66,8 +66,8 @@ else:
 """
 
 
-def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Our flags (judge, data) and the rest, which goes to lmms-eval unchanged."""
+def build_parser() -> argparse.ArgumentParser:
+    """Our flags (judge, data, and the lmms-eval flags we read); lmms-eval's own go through."""
     parser = argparse.ArgumentParser(prog="siuo-eval", add_help=False, allow_abbrev=False)
     add_judge_arguments(parser)
     parser.add_argument("--data-dir")
@@ -75,7 +75,12 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--output_path")
     parser.add_argument("--include_path")
     parser.add_argument("--model_args", default="")
-    return parser.parse_known_args(argv)
+    return parser
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our flags (judge, data) and the rest, which goes to lmms-eval unchanged."""
+    return build_parser().parse_known_args(argv)
 
 
 def lmms_tasks(tasks: str) -> str:
