@@ -1,5 +1,5 @@
-"""Every hint names a fix that works where it is shown (#21 item 4): each error path below prints a hint; every
-`--flag` in it must be a flag of the command that printed it or of a command the hint names (`siuo-data
+"""Every hint names a fix that works where it is shown (#21 item 4): each error path below prints a hint;
+every `--flag` in it must be a flag of the command that printed it or of a command the hint names (`siuo-data
 build ...`), and every `keyword=` in a Python API error must be a parameter of the function raised from."""
 
 from __future__ import annotations
