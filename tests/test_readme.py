@@ -89,3 +89,10 @@ def test_the_readme_walkthrough_runs_as_written(siuo_data_dir, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_manual_pages_carry_no_dates_or_test_counts():
+    """Docs describe what is, not when it was measured or how many tests passed that day."""
+    for name in ("usage", "install", "judging-at-scale", "report", "review", "performance"):
+        text = (REPO / "docs" / f"{name}.md").read_text()
+        assert not re.search(r"\b20\d\d-\d\d-\d\d(?!T)|\b\d+ passed\b", text), name
