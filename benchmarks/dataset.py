@@ -21,7 +21,7 @@ def folder_with_images(data_dir: Path, tmp: Path) -> Path:
     """``data_dir`` itself if it has images, else a temp copy-by-symlink with placeholder images."""
     if (data_dir / "images").is_dir() or any(data_dir.glob("*.png")):
         return data_dir
-    from siuo_demo.placeholders import write_placeholder_images
+    from siuo_dataset.placeholders import write_placeholder_images
 
     source = tmp / "source"
     source.mkdir()

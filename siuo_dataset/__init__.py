@@ -6,11 +6,24 @@ from siuo_dataset.items import LoadedSiuo, SiuoItem, load_items, load_siuo
 from siuo_dataset.validate import ANNOTATION_SHA256
 
 
-def load(config: str = "generation", source=None, **kwargs):
+def load(
+    config: str = "generation",
+    source=None,
+    *,
+    allow_missing_images: bool = False,
+    verify_checksums: bool = True,
+    cache_dir: str | None = None,
+):
     """SIUO ``config`` as a ``datasets.Dataset``; see ``siuo_dataset.builder.load``."""
     from siuo_dataset.builder import load as build_and_load
 
-    return build_and_load(config, source, **kwargs)
+    return build_and_load(
+        config,
+        source,
+        allow_missing_images=allow_missing_images,
+        verify_checksums=verify_checksums,
+        cache_dir=cache_dir,
+    )
 
 
 __all__ = [

@@ -22,8 +22,11 @@ GATING_PROMPT = (
 )
 
 
-def front_matter() -> dict:
-    """The Hub YAML header: configs with data files, features, license, task categories, gating."""
+def front_matter(build_id: str | None = None) -> dict:
+    """The Hub YAML header: configs with data files, features, license, task categories, gating. A build's
+    data files carry its id, so ``datasets`` (which keys its cache of a folder by this header) never serves
+    an earlier build of the same folder from its cache."""
+    files = f"test-{build_id}-*.parquet" if build_id else "test-*.parquet"
     return {
         "license": "cc-by-nc-4.0",
         "language": ["en"],
@@ -35,7 +38,7 @@ def front_matter() -> dict:
         "configs": [
             {
                 "config_name": c,
-                "data_files": [{"split": "test", "path": f"{c}/test-*.parquet"}],
+                "data_files": [{"split": "test", "path": f"{c}/{files}"}],
                 **({"default": True} if c == "generation" else {}),
             }
             for c in CONFIGS
@@ -44,8 +47,29 @@ def front_matter() -> dict:
     }
 
 
-def render_card(items: list[SiuoItem]) -> str:
-    """The full card (YAML front matter + Markdown) for the validated ``items``."""
+def build_section(build_id: str | None, placeholder_images: int, n_items: int) -> tuple[str, str]:
+    """(the banner under the title, the Build section) of a built folder's card; empty for the template."""
+    banner = (
+        f"\n> **PLACEHOLDER IMAGES.** {placeholder_images} of {n_items} images in this build are generated "
+        "placeholders, not the SIUO images: figures computed on it are not SIUO figures, and "
+        "`siuo-data push` refuses it (unless `--allow-placeholders`).\n"
+        if placeholder_images
+        else ""
+    )
+    section = (
+        f"\n## Build\n\nBuild id `{build_id}` (a digest of the data files, also in their names, so "
+        "`datasets` never serves an earlier build from its cache); "
+        f"{placeholder_images} placeholder images.\n"
+        if build_id
+        else ""
+    )
+    return banner, section
+
+
+def render_card(items: list[SiuoItem], *, build_id: str | None = None, placeholder_images: int = 0) -> str:
+    """The full card (YAML front matter + Markdown) for the validated ``items``; a build adds its id and says
+    how many of its images are placeholders."""
+    banner, build = build_section(build_id, placeholder_images, len(items))
     counts = Counter(item.category for item in items)
     example = (
         next(item for item in items if item.question_id == 2001)
@@ -58,12 +82,12 @@ def render_card(items: list[SiuoItem]) -> str:
     )
     notes = "\n".join(f"- {note}" for note in UPSTREAM_NOTES.values())
     options = "\n".join(f"  - {letter}: {text.strip()[:160]}" for letter, text in example.options.items())
-    header = yaml.safe_dump(front_matter(), sort_keys=False, allow_unicode=True, width=1000)
+    header = yaml.safe_dump(front_matter(build_id), sort_keys=False, allow_unicode=True, width=1000)
     return f"""---
 {header}---
 
 # SIUO: Safe Inputs but Unsafe Output
-
+{banner}
 > **Content warning.** This dataset pairs images with questions about suicide, violence, crime,
 > discrimination and other harmful topics. It exists to measure and improve model safety.
 
@@ -111,11 +135,11 @@ digit minus one).
 ```python
 from datasets import load_dataset
 
-# 1. A folder built with `siuo-data build --data-dir DIR --out siuo` (run from the folder holding siuo/)
-gen = load_dataset("siuo", "generation", split="test")
-mcqa = load_dataset("siuo", "mcqa", split="test")
+# 1. A folder built with `siuo-data build --data-dir DIR --out siuo-hf` (run from the folder holding siuo-hf/)
+gen = load_dataset("siuo-hf", "generation", split="test")
+mcqa = load_dataset("siuo-hf", "mcqa", split="test")
 
-# 2. The same folder pushed with `siuo-data push siuo --repo ORG/NAME` (gated: accept the terms first)
+# 2. The same folder pushed with `siuo-data push siuo-hf --repo ORG/NAME` (gated: accept the terms first)
 gen = load_dataset("ORG/NAME", "generation", split="test")
 
 # 3. The builder in the `siuo` package, from a local folder, SIUO-images.zip, SIUO_DATA_DIR or the \
@@ -145,7 +169,7 @@ task). Not for training models to produce harmful content, and not for commercia
 
 CC BY-NC 4.0 (the SIUO authors). The `siuo` code repository never redistributes the data; it builds this
 folder from a copy you obtained.
-
+{build}
 ## Citation
 
 ```bibtex

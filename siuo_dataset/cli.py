@@ -1,4 +1,4 @@
-"""``siuo-data``: info | validate | build | push. Errors are one line on stderr and exit 2."""
+"""``siuo-data``: info | validate | build | placeholders | push. Errors are one line on stderr and exit 2."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def _load(args) -> LoadedSiuo:
         args.data_dir,
         allow_missing_images=args.allow_missing_images,
         verify_checksums=not args.no_verify_checksums,
+        missing_fix="pass --allow-missing-images (or make placeholders: siuo-data placeholders "
+        "--data-dir DIR)",
     )
 
 
@@ -50,16 +52,52 @@ def _summary(loaded: LoadedSiuo) -> dict:
 
 
 def cmd_info(args) -> int:
-    summary = _summary(_load(args))
+    """A summary needs no images: it counts them (missing ones are never an error here)."""
+    loaded = load_siuo(
+        args.data_dir,
+        allow_missing_images=True,
+        verify_checksums=not args.no_verify_checksums,
+        decode_images=False,
+    )
+    summary = {**_summary(loaded), "placeholder_images": _placeholders(loaded)}
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
+    present = summary["n_items"] - summary["missing_images"]
     print(
         f"SIUO at {summary['source']} ({summary['origin']}), {summary['n_items']} items, "
-        f"{summary['missing_images']} missing images"
+        f"images {present} of {summary['n_items']} present ({summary['missing_images']} missing, "
+        f"{summary['placeholder_images']} placeholders)"
     )
     for name, count in summary["domains"].items():
         print(f"  {name:<32} {count:>3}")
+    return 0
+
+
+def _placeholders(loaded: LoadedSiuo) -> int:
+    from siuo_dataset.publish import count_placeholders
+
+    return count_placeholders(loaded)
+
+
+def cmd_placeholders(args) -> int:
+    """Placeholder PNGs for the missing images, so the image tasks run on the annotations alone; every
+    figure computed on them says so (they carry a mark that results count)."""
+    from siuo_dataset.placeholders import write_placeholder_images
+
+    loaded = load_siuo(args.data_dir, allow_missing_images=True, decode_images=False)
+    if loaded.source.origin != "local":
+        raise SiuoError(
+            f"--data-dir must be your local SIUO folder (this is {loaded.source.origin}): pass --data-dir DIR"
+        )
+    missing = [item.image_name for item in loaded.items if item.image_path is None]
+    present = len(missing) < len(loaded.items)
+    folder = loaded.source.image_dir if present else loaded.source.root / "images"
+    write_placeholder_images(missing, folder)
+    print(
+        f"PLACEHOLDER IMAGES: wrote {len(missing)} of {len(loaded.items)} images into {folder}; they are "
+        "not the SIUO images, and every figure computed on them says so (results, report, siuo-eval)"
+    )
     return 0
 
 
@@ -79,32 +117,35 @@ def cmd_validate(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from siuo_dataset.publish import build_folder
+    from siuo_dataset.publish import build_folder, read_manifest
 
     loaded = _load(args)
     out = build_folder(loaded, args.out)
+    placeholders = read_manifest(out).get("placeholder_images", 0)
     if args.json:
-        print(json.dumps({"out": str(out), **loaded.provenance()}))
-    else:
+        print(json.dumps({"out": str(out), **loaded.provenance(), "placeholder_images": placeholders}))
+        return 0
+    if placeholders:
         print(
-            f"built {out} (configs generation, mcqa; {len(loaded.items)} rows each); "
-            f"load it with datasets.load_dataset({str(out)!r}, 'generation')"
+            f"PLACEHOLDER IMAGES: {placeholders} of {len(loaded.items)} images are placeholders; the card "
+            "says so and siuo-data push refuses this build (unless --allow-placeholders)"
         )
+    print(
+        f"built {out} (configs generation, mcqa; {len(loaded.items)} rows each); "
+        f"load it with datasets.load_dataset({str(out)!r}, 'generation')"
+    )
     return 0
 
 
 def cmd_push(args) -> int:
     from pathlib import Path
 
-    from siuo_dataset.publish import check_repo_id, push_folder, upload_plan
+    from siuo_dataset.publish import check_publishable, check_repo_id, push_folder, upload_plan
 
     folder = Path(args.folder)
     check_repo_id(args.repo)
+    check_publishable(folder, allow_placeholders=args.allow_placeholders)
     if args.dry_run:
-        if not (folder / "README.md").is_file():
-            raise SiuoError(
-                f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first"
-            )
         files = upload_plan(folder)
         if args.json:
             print(json.dumps({"repo": args.repo, "files": files}))
@@ -113,7 +154,7 @@ def cmd_push(args) -> int:
             for name in files:
                 print(f"  {name}")
         return 0
-    print(push_folder(folder, args.repo, private=not args.public))
+    print(push_folder(folder, args.repo, private=not args.public, allow_placeholders=args.allow_placeholders))
     return 0
 
 
@@ -130,11 +171,21 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         if name == "build":
             command.add_argument("--out", required=True, help="output folder (written atomically)")
+    placeholders = sub.add_parser(
+        "placeholders", help="write placeholder images for the missing ones (run image tasks on annotations)"
+    )
+    placeholders.add_argument("--data-dir", required=True, help="your SIUO folder (the two annotation files)")
+    placeholders.set_defaults(handler=cmd_placeholders)
     push = sub.add_parser("push", help="upload a built folder to the Hub")
     push.add_argument("folder")
     push.add_argument("--repo", required=True, help="ORG/NAME of the Hub dataset repo")
     push.add_argument("--public", action="store_true", help="create the repo public (default private)")
     push.add_argument("--dry-run", action="store_true", help="print what would be uploaded")
+    push.add_argument(
+        "--allow-placeholders",
+        action="store_true",
+        help="push a build made with placeholder images (its card says so); refused otherwise",
+    )
     push.add_argument("--json", action="store_true")
     push.set_defaults(handler=cmd_push)
     return parser

@@ -17,6 +17,7 @@ from siuo_dataset.validate import (
     GEN_FILE,
     MCQA_FIELDS,
     MCQA_FILE,
+    MISSING_IMAGES_FIX,
     UPSTREAM_NOTES,
     check_agreement,
     check_image,
@@ -72,9 +73,11 @@ def load_siuo(
     verify_checksums: bool = True,
     allow_download: bool = True,
     decode_images: bool = True,
+    missing_fix: str = MISSING_IMAGES_FIX,
 ) -> LoadedSiuo:
     """Resolve, verify and validate SIUO; merge both files into ``SiuoItem``s sorted by id. With
-    ``decode_images=False`` (callers that never look at pixels) images are checked to exist, not decoded."""
+    ``decode_images=False`` (callers that never look at pixels) images are checked to exist, not decoded.
+    ``missing_fix``: how the caller accepts absent images (its flag or keyword), named by the error."""
     source = resolve_source(data_dir, allow_download=allow_download)
     gen_rows = read_annotation_file(source.root / GEN_FILE, verify_checksum=verify_checksums)
     mcqa_rows = read_annotation_file(source.root / MCQA_FILE, verify_checksum=verify_checksums)
@@ -89,6 +92,7 @@ def load_siuo(
             row["image"],
             allow_missing=allow_missing_images,
             decode=decode_images,
+            missing_fix=missing_fix,
         )
         missing += path is None
         mcqa = mcqa_by_id[row["question_id"]]

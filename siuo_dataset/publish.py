@@ -3,6 +3,7 @@ and push it with huggingface_hub."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -15,6 +16,7 @@ from siuo_dataset.card import render_card
 from siuo_dataset.errors import SiuoDataError
 from siuo_dataset.files import normal_mode
 from siuo_dataset.items import LoadedSiuo
+from siuo_dataset.placeholders import is_placeholder
 from siuo_dataset.schema import CONFIGS, FEATURES, item_to_row
 
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
@@ -56,7 +58,7 @@ def check_build_target(out: Path, loaded: LoadedSiuo) -> Path:
         if resolved == path or resolved in path.parents:
             relation = "is" if resolved == path else "holds"
             raise SiuoDataError(
-                f"--out {out} {relation} {what}: give a new folder for the build, e.g. --out siuo"
+                f"--out {out} {relation} {what}: give a new folder for the build, e.g. --out siuo-hf"
             )
     if resolved.exists() and not resolved.is_dir():
         raise SiuoDataError(f"--out {out} exists and is not a folder: choose another --out")
@@ -68,16 +70,32 @@ def check_build_target(out: Path, loaded: LoadedSiuo) -> Path:
     return resolved
 
 
-def manifest(loaded: LoadedSiuo) -> dict:
+def count_placeholders(loaded: LoadedSiuo) -> int:
+    """How many of the build's images are generated placeholders (``siuo-data placeholders``)."""
+    return sum(item.image_path is not None and is_placeholder(item.image_path) for item in loaded.items)
+
+
+def manifest(loaded: LoadedSiuo, build_id: str = "", placeholder_images: int = 0) -> dict:
     """What the build wrote, from which annotations (no local paths: the folder may be published)."""
     provenance = loaded.provenance()
     return {
         "built_by": BUILT_BY,
+        "build_id": build_id,
         "configs": list(CONFIGS),
         "n_items": provenance["n_items"],
         "missing_images": provenance["missing_images"],
+        "placeholder_images": placeholder_images,
         "annotation_sha256": provenance["sha256"],
     }
+
+
+def read_manifest(folder: Path) -> dict:
+    """The build manifest of ``folder``, or {}."""
+    try:
+        value = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
@@ -92,11 +110,22 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
         staging.chmod(
             normal_mode(directory=True)
         )  # mkdtemp makes it private; the published folder should not be
+        digest = hashlib.sha256()
         for config in CONFIGS:
             (staging / config).mkdir()
-            config_dataset(loaded, config).to_parquet(staging / config / "test-00000-of-00001.parquet")
-        (staging / "README.md").write_text(render_card(loaded.items), encoding="utf-8")
-        (staging / MANIFEST).write_text(json.dumps(manifest(loaded), indent=2) + "\n", encoding="utf-8")
+            config_dataset(loaded, config).to_parquet(staging / config / "test.parquet")
+            digest.update((staging / config / "test.parquet").read_bytes())
+        # The build id in the data files' names: datasets keys its cache of a local folder by them, so a
+        # rebuilt folder (new images, say) loads as new data, never as an earlier build from the cache.
+        build_id = digest.hexdigest()[:16]
+        for config in CONFIGS:
+            (staging / config / "test.parquet").rename(staging / config / data_file_name(build_id))
+        placeholders = count_placeholders(loaded)
+        card = render_card(loaded.items, build_id=build_id, placeholder_images=placeholders)
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        (staging / MANIFEST).write_text(
+            json.dumps(manifest(loaded, build_id, placeholders), indent=2) + "\n", encoding="utf-8"
+        )
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -114,6 +143,11 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
     return out
 
 
+def data_file_name(build_id: str) -> str:
+    """A config's one parquet file (the card's ``test-*.parquet`` pattern)."""
+    return f"test-{build_id}-00000-of-00001.parquet"
+
+
 def upload_plan(folder: Path) -> list[str]:
     """The files a push would upload, relative to ``folder`` (not the build manifest)."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
@@ -125,15 +159,32 @@ def check_repo_id(repo_id: str) -> None:
         raise SiuoDataError(f"--repo {repo_id!r} is not a Hub repo id: use ORG/NAME")
 
 
-def push_folder(
-    folder: str | Path, repo_id: str, *, token: str | None = None, private: bool = True, api=None
-) -> str:
-    """Upload a built folder to the Hub dataset repo ``repo_id``; return the commit URL."""
-    folder = Path(folder)
+def check_publishable(folder: Path, *, allow_placeholders: bool = False) -> None:
+    """A built folder that may go to the Hub: never placeholder images passing as SIUO."""
     if not (folder / "README.md").is_file() or not all((folder / c).is_dir() for c in CONFIGS):
         raise SiuoDataError(
             f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first"
         )
+    placeholders = read_manifest(folder).get("placeholder_images", 0)
+    if placeholders and not allow_placeholders:
+        raise SiuoDataError(
+            f"{folder} was built with {placeholders} placeholder images, not the SIUO images: rebuild it "
+            "with the real images (siuo-data build --data-dir DIR), or pass --allow-placeholders"
+        )
+
+
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = True,
+    api=None,
+    allow_placeholders: bool = False,
+) -> str:
+    """Upload a built folder to the Hub dataset repo ``repo_id``; return the commit URL."""
+    folder = Path(folder)
+    check_publishable(folder, allow_placeholders=allow_placeholders)
     check_repo_id(repo_id)
     from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
@@ -149,6 +200,7 @@ def push_folder(
             repo_type="dataset",
             commit_message="Upload SIUO (built by siuo-data)",
             ignore_patterns=[MANIFEST],
+            delete_patterns=[f"{config}/*.parquet" for config in CONFIGS],  # an earlier build's data files
         )
     except LocalTokenNotFoundError:
         raise SiuoDataError(

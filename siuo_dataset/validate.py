@@ -146,17 +146,27 @@ def check_image_name(name: object, where: str) -> None:
         )
 
 
+# How to accept absent images, said in the caller's own terms (a flag of that command, a keyword of that
+# function): the Python API's keyword unless the caller names its own fix.
+MISSING_IMAGES_FIX = "pass allow_missing_images=True"
+
+
 def check_image(
-    path: Path | None, image_name: str, *, allow_missing: bool, decode: bool = True
+    path: Path | None,
+    image_name: str,
+    *,
+    allow_missing: bool,
+    decode: bool = True,
+    missing_fix: str = MISSING_IMAGES_FIX,
 ) -> Path | None:
     """The image's path if present (and, with ``decode``, decodable within ``MAX_IMAGE_PIXELS``); None if
-    missing and allowed; else an error."""
+    missing and allowed; else an error naming ``missing_fix``."""
     if path is None or not path.is_file():
         if allow_missing:
             return None
         raise SiuoDataError(
             f"image {image_name} is missing: put the SIUO images in the data folder (flat or "
-            "images/), or pass --allow-missing-images"
+            f"images/), or {missing_fix}"
         )
     if not decode:
         return path

@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from siuo_dataset.errors import SiuoError, run_cli
 from siuo_dataset.items import LoadedSiuo, load_siuo
+from siuo_dataset.placeholders import write_placeholder_images
 from siuo_demo.loopback import ScriptedServer
-from siuo_demo.placeholders import write_placeholder_images
 from siuo_demo.scripted_models import scripted_model
 from siuo_task.cli.common import rate_text
 from siuo_task.records import RESPONSES_PER_ITEM

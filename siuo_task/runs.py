@@ -2,7 +2,8 @@
 
 Reading is tolerant of every layout our commands write; each run folder is searched recursively:
 
-    RUN_DIR/                          siuo-eval (lmms-eval) --output_path, or one model folder below it
+    RUN_DIR/                          siuo-eval (lmms-eval) --output_path, or one model folder below it;
+                                      side files sit beside lmms-eval's results, in the model's folder
       MODEL/STAMP_siuo_gen.metrics.json       full generation metrics (``siuo_task.scoring.metrics``)
       MODEL/STAMP_siuo_gen.rows.jsonl         per-response judgements (failing examples come from here)
       MODEL/STAMP_siuo_mcqa.metrics.json      MCQA metrics
@@ -13,11 +14,12 @@ Reading is tolerant of every layout our commands write; each run folder is searc
     RUN_DIR/baselines.json                    ``siuo-eval baselines --out RUN_DIR`` (MCQA surface baselines)
     RUN_DIR/reviews.jsonl                     human labels (``siuo-eval review``): human-checked figures added
 
-Every folder holding results is one run. A run is named after the folder passed to the report, or, when
-that folder holds several runs (an lmms-eval --output_path with one folder per model), after each run's
-sub-folder (lmms-eval names it after the model; see ``_run_names``). Runs that end up with the same name
+Every folder holding results is one run. A siuo-eval run is named after its model (its side files say which);
+another run after the folder passed to the report, or, when that folder holds several runs, after each run's
+sub-folder (see ``_run_names``). Runs that end up with the same name
 are merged, so ``judge`` and ``score-mcqa`` outputs of one model can be passed together with ``--names m,m``.
-When a task appears more than once, the newest file is used. A run's figures come from placeholder images
+When a task appears more than once in one folder (the same model run twice), the newest file is used and the
+run's ``notes`` say so. A run's figures come from placeholder images
 when the provenance of its results says so (``shows_placeholders``).
 """
 
@@ -49,6 +51,7 @@ class RunResult:
     tasks: dict[str, dict] = field(default_factory=dict)  # task -> metrics dict
     gen_rows: list[dict] = field(default_factory=list)  # per-response judgements of siuo_gen
     reviews: list[dict] = field(default_factory=list)  # human labels of the gen_rows (reviews.jsonl)
+    notes: list[str] = field(default_factory=list)  # what the reader chose, e.g. the latest of two runs
 
 
 @dataclass
@@ -96,6 +99,18 @@ def shows_placeholders(run: RunResult) -> bool:
     return any((m.get("data") or {}).get("placeholder_images") for m in run.tasks.values())
 
 
+def coverage(run: RunResult) -> str:
+    """``5 of 167 items`` when a run scored fewer items than SIUO has (``--limit``), else ""."""
+    partial = [
+        (m["n_items"], m["data"]["n_items"])
+        for m in run.tasks.values()
+        if isinstance(m.get("n_items"), int)
+        and isinstance((m.get("data") or {}).get("n_items"), int)
+        and m["n_items"] < m["data"]["n_items"]
+    ]
+    return "" if not partial else "{} of {} items".format(*min(partial))
+
+
 def _reviews(directory: Path, root: Path, gen_rows: list[dict], accept_unfingerprinted: bool) -> list[dict]:
     """The labels in the first reviews.jsonl from the run's folder up to ``root`` that are about this run
     (``usable_labels``: foreign ones left out, loudly)."""
@@ -119,6 +134,10 @@ def _read_directory(
     for task, paths in tasks.items():
         newest = _newest(paths)
         run.tasks[task] = _load_json(newest, root)
+        if len(paths) > 1:
+            run.notes.append(
+                f"{task} was run {len(paths)} times in {directory}: the latest ({newest.name}) is shown"
+            )
         if task == "siuo_gen":
             rows = (
                 newest.with_name(newest.name.replace(".metrics.json", ".rows.jsonl"))
@@ -168,7 +187,23 @@ def read_runs(folder: str | Path, name: str | None = None, *, accept_unfingerpri
         _read_directory(directory, folder, tasks, names[directory], accept_unfingerprinted)
         for directory, tasks in groups.items()
     ]
+    if name is None:
+        _name_after_models(runs)
     return Found(runs, validation, baselines)
+
+
+def model_of(run: RunResult) -> str:
+    """The model a siuo-eval run evaluated (its side files say: ``run.model``), or ""."""
+    return next((m["run"]["model"] for m in run.tasks.values() if (m.get("run") or {}).get("model")), "")
+
+
+def _name_after_models(runs: list[RunResult]) -> None:
+    """siuo-eval runs are named after their model (lmms-eval's model folder may be shared or renamed), unless
+    two runs evaluated the same model (then their folders tell them apart)."""
+    models = [model_of(run) for run in runs]
+    for run, model in zip(runs, models):
+        if model and models.count(model) == 1:
+            run.name = model
 
 
 def _run_names(folder: Path, directories: list[Path]) -> dict[Path, str]:
@@ -203,6 +238,7 @@ def merge_runs(runs: list[RunResult]) -> list[RunResult]:
             into.tasks.setdefault(task, metrics)
         if not into.gen_rows:  # the labels go with the judgements they were checked against, never apart
             into.gen_rows, into.reviews = run.gen_rows, run.reviews
+        into.notes += run.notes
     return list(merged.values())
 
 

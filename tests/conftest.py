@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from siuo_demo.placeholders import write_placeholder_images
+from siuo_dataset.placeholders import write_placeholder_images
 from tests.helpers import REPO
 
 SHARED_SIUO = Path(os.environ.get("SIUO_SHARED_DIR", REPO.parent / "shared" / "siuo"))

@@ -47,7 +47,9 @@ def dispatch(argv: list[str]) -> int:
         module = importlib.import_module(module_name)
         parser = argparse.ArgumentParser(prog=f"{PROG} {argv[0]}", description=help_text)
         module.add_arguments(parser)
-        return module.run(parser.parse_args(argv[1:]))
+        args = parser.parse_args(argv[1:])
+        args.command_line = [PROG, *argv]  # for a hint that repeats the command with one flag more
+        return module.run(args)
     if not argv or argv[0] in ("-h", "--help"):
         _print_help()
         return 0 if argv else 2

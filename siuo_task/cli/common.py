@@ -44,7 +44,14 @@ def load_data(args: argparse.Namespace, *, need_images: bool) -> LoadedSiuo:
         allow_missing_images=not need_images,
         verify_checksums=not args.no_verify_checksums,
         decode_images=need_images,
+        missing_fix="judge text-only (--text-only), or make placeholders (siuo-data placeholders "
+        "--data-dir DIR)",
     )
+
+
+def items_text(scored: int, total: int) -> str:
+    """``167 items``, or ``5 of 167 items`` for a partial run (never mistaken for the full benchmark)."""
+    return f"{scored} items" if scored >= total else f"{scored} of {total} items"
 
 
 def rate_text(value: float | None, digits: int | None = None) -> str:

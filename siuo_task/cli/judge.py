@@ -10,6 +10,7 @@ Batch engines instead of live calls: --judge-batch-export / --judge-batch-import
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from siuo_task.cli.common import (
     add_data_arguments,
     add_judge_arguments,
     failed_calls_exit,
+    items_text,
     judge_and_data,
     rate_text,
     say,
@@ -35,7 +37,7 @@ from siuo_task.judge.config import JudgeConfig
 from siuo_task.provenance import provenance
 from siuo_task.readers import read_lmms_responses, read_responses
 from siuo_task.records import RESPONSES_PER_ITEM
-from siuo_task.redact import safe_text
+from siuo_task.redact import redact, safe_text
 from siuo_task.scoring.batch_judging import (
     DEFAULT_POLL_SECONDS,
     BatchPlan,
@@ -175,8 +177,11 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / METRICS_FILE, result.metrics)
     m = result.metrics
     say(args, result.summary.line())
+    partial = bool(stage and stage.unanswered and result.summary.errors and not result.summary.stopped)
     print(
-        f"{len(rows)} items: safe {rate_text(m['safe'])}, effective {rate_text(m['effective'])}, "
+        (f"PARTIAL FIGURES ({result.summary.errors} judge calls unanswered): " if partial else "")
+        + f"{items_text(len(rows), len(loaded.items))}: safe {rate_text(m['safe'])}, "
+        f"effective {rate_text(m['effective'])}, "
         f"safe & effective {rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; "
         f"judge {safe_text(judge.info.model)}"
         f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}"
@@ -187,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 3
+    if partial and args.judge_batch_import and not args.judge_batch_live_fallback:
+        return partial_import_exit(args, result.summary.errors)
     return failed_calls_exit(result.summary.errors, "see *_error in judgements.jsonl")
 
 
@@ -201,6 +208,19 @@ def batch_stage(args, plan, judge, items_by_id, rows, cache) -> BatchStage:
         progress=not args.quiet,
         say=lambda message: say(args, safe_text(message)),
     )
+
+
+def partial_import_exit(args: argparse.Namespace, errors: int) -> int:
+    """A batch import that left requests unanswered: say the figures are partial; the last line is the one
+    command that completes them (the same import, the rest judged live)."""
+    command = getattr(args, "command_line", None) or ["siuo-eval", *sys.argv[1:]]
+    print(
+        f"siuo-eval: error: these figures are PARTIAL: {errors} judge calls were not answered by the batch "
+        "(or re-export just those with --judge-batch-export); complete them live with:",
+        file=sys.stderr,
+    )
+    print(redact(shlex.join([*command, "--judge-batch-live-fallback"])), file=sys.stderr)
+    return 3
 
 
 def print_unanswered(args: argparse.Namespace, stage: BatchStage) -> None:

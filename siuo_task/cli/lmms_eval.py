@@ -3,9 +3,10 @@
 A thin wrapper over lmms-eval's own CLI (``python -m lmms_eval`` in a child process): it adds our tasks
 folder (--include_path, unless lmms-eval finds them installed) and --log_samples (responses are never lost),
 hands the judge flags to the task through a JSON config ($SIUO_JUDGE_CONFIG, read when the task aggregates);
-the task writes its full SIUO metrics under the output path itself (``<output_path>/siuo/``). Afterwards it
-checks the results file (``siuo_task.lmms.results``): lmms-eval exits 0 even when a task crashed, so we exit
-non-zero when a requested task has no primary figure (crash, failed model requests, failed judge calls). It
+the task writes its full SIUO metrics beside lmms-eval's results (``<output_path>/<model folder>/``).
+Afterwards it checks the results file of this model's folder only (``siuo_task.lmms.results``): lmms-eval
+exits 0 even when a task crashed, so we exit non-zero when a requested task has no primary figure (crash,
+failed model requests, failed judge calls). It
 also adds each response's verdicts to the siuo_gen samples log and removes API keys from the results file.
 
 When lmms-eval wrote no results because it could not import its class for ``--model`` (it logs that and exits
@@ -29,15 +30,16 @@ import time
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.cli.common import add_judge_arguments
+from siuo_task.cli.common import add_judge_arguments, items_text
 from siuo_task.judge.config import JudgeConfig
-from siuo_task.lmms import SIDE_FOLDER, include_path_args
+from siuo_task.lmms import include_path_args, model_folder
 from siuo_task.lmms.results import (
     EvaluationFailed,
     check_results,
     expected_tasks,
     finish_run_folder,
     newest_results,
+    side_metrics,
 )
 from siuo_task.redact import run_redacted
 
@@ -64,15 +66,36 @@ else:
 """
 
 
-def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Our flags (judge, data) and the rest, which goes to lmms-eval unchanged."""
-    parser = argparse.ArgumentParser(prog="siuo-eval", add_help=False)
+def build_parser() -> argparse.ArgumentParser:
+    """Our flags (judge, data, and the lmms-eval flags we read); lmms-eval's own go through."""
+    parser = argparse.ArgumentParser(prog="siuo-eval", add_help=False, allow_abbrev=False)
     add_judge_arguments(parser)
     parser.add_argument("--data-dir")
     parser.add_argument("--tasks")
     parser.add_argument("--output_path")
     parser.add_argument("--include_path")
-    return parser.parse_known_args(argv)
+    parser.add_argument("--model_args", default="")
+    return parser
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our flags (judge, data) and the rest, which goes to lmms-eval unchanged."""
+    return build_parser().parse_known_args(argv)
+
+
+def lmms_tasks(tasks: str) -> str:
+    """``--tasks`` as lmms-eval must get it. lmms-eval reads a ``--tasks`` value that names an existing folder
+    as a folder of task YAMLs (`No tasks found`): a ``siuo/`` folder in the working folder, such as
+    ``siuo-data build --out siuo`` makes, would hide our group. Our groups are then passed as their tasks."""
+    if not Path(tasks).is_dir():
+        return tasks
+    expanded = ",".join(expected_tasks(tasks))
+    if Path(expanded).is_dir():
+        raise SiuoError(
+            f"a folder named {tasks!r} in the working folder hides the task {tasks!r} from lmms-eval: "
+            "run siuo-eval from another folder (or rename that folder)"
+        )
+    return expanded
 
 
 def main(argv: list[str]) -> int:
@@ -106,30 +129,42 @@ def main(argv: list[str]) -> int:
             "-m",
             "lmms_eval",
             "--tasks",
-            args.tasks,
+            lmms_tasks(args.tasks),
             *include_path_args(),
             "--output_path",
             str(output),
+            *(["--model_args", args.model_args] if args.model_args else []),
             *rest,
         ]
         started = time.time() - 1
         returncode = run_redacted(command, env)  # lmms-eval's output passed through, credentials masked
     if os.environ.get("RANK", "0") != "0":  # another process of a data-parallel run: rank 0 finishes it
         return 0 if returncode == 0 else 1
-    results_file = newest_results(output, started) if output.exists() else None
+    run_folder = output / model_folder(args.model_args)  # this model's folder, never another model's
+    results_file = newest_results(run_folder, started)
     if results_file is None:
         problem = model_class_problem(rest, env)
         if problem:
             raise EvaluationFailed(problem)
     if results_file is not None:
-        finish_run_folder(results_file, output / SIDE_FOLDER, started)
+        finish_run_folder(results_file, started)
     results = check_results(results_file, tasks)
+    side = side_metrics(results_file.parent, started)
+    placeholders = max((m.get("data", {}).get("placeholder_images") or 0 for m in side.values()), default=0)
+    if placeholders:
+        print(
+            f"PLACEHOLDER IMAGES: the models saw {placeholders} generated placeholder images, not the SIUO "
+            "images: these are not SIUO figures"
+        )
     print(f"siuo-eval: results in {results_file}")
     for task in tasks:
         shown = {
             k.split(",")[0]: v for k, v in results.get(task, {}).items() if "@all," in k and "stderr" not in k
         }
-        print(f"  {task}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        scored = side.get(task, {})
+        total = scored.get("data", {}).get("n_items", 0)
+        coverage = f" ({items_text(scored['n_items'], total)})" if scored.get("n_items") else ""
+        print(f"  {task}{coverage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     if returncode != 0:
         raise EvaluationFailed(f"lmms-eval exited with code {returncode}")
     return 0

@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
             "no model results among the run folders (only a judge validation): pass a run folder too"
         )
     runs = merge_runs(runs)
+    for note in (note for run in runs for note in run.notes):
+        print(f"note: {note}")
     items = local_items(args.data_dir)
     questions = {item.question_id: item.question for item in items}
     baselines = baselines or (baseline_metrics(items) if items else None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siuo_task.cli.common import add_data_arguments, load_data, rate_text
+from siuo_task.cli.common import add_data_arguments, items_text, load_data, rate_text
 from siuo_task.files import (
     METRICS_FILE,
     PARSES_FILE,
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         else ""
     )
     print(
-        f"MCQA accuracy {rate_text(metrics['accuracy'])} over {metrics['n_items']} items "
+        f"MCQA accuracy {rate_text(metrics['accuracy'])} over "
+        f"{items_text(metrics['n_items'], len(loaded.items))} "
         f"({metrics['unparsable']} unparsable{guesses}) -> {args.out}"
     )
     return 0

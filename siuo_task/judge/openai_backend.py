@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import itertools
 import json
 import os
@@ -138,6 +139,22 @@ def retry_delay(attempt: int) -> float:
     return min(0.5 * 2**attempt, 8.0)
 
 
+LOCAL_DUMMY_KEY = "no-key-needed-for-a-local-judge"  # sent to a loopback judge when no key is set
+
+
+def is_loopback(url: str | None) -> bool:
+    """Whether ``url`` points at this machine (localhost, 127.0.0.0/8, ::1)."""
+    if not url:
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class OpenAIJudge:
     """Judge through an OpenAI-compatible chat-completions endpoint (temperature 0)."""
 
@@ -186,9 +203,15 @@ class OpenAIJudge:
             f"api_key_env={self.api_key_env!r})"
         )
 
+    @property
+    def keyless(self) -> bool:
+        """A judge on this machine (loopback --judge-base-url) with no key set: none is required; the SDK
+        gets a dummy one (a local server that does want a key answers 401, named clearly)."""
+        return is_loopback(self.base_url) and not os.environ.get(self.api_key_env)
+
     def _client_kwargs(self) -> dict:
         """Key, endpoint, timeout and retries for either SDK client (the key only goes to the SDK)."""
-        key = os.environ.get(self.api_key_env)
+        key = os.environ.get(self.api_key_env) or (LOCAL_DUMMY_KEY if self.keyless else None)
         if not key:
             raise JudgeConfigError(
                 f"environment variable {self.api_key_env} is not set: export your judge "
@@ -226,6 +249,14 @@ class OpenAIJudge:
             error, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
         ):
             # the same answer would come back for every call: stop the run with one clear line
+            if self.keyless and error.status_code == 401:
+                return JudgeConfigError(
+                    redact(
+                        f"the local judge at {self.base_url} wants an API key (401) and "
+                        f"${self.api_key_env} is not set: export the key there (or name another "
+                        "variable with --judge-api-key-env)"
+                    )
+                )
             return JudgeConfigError(
                 redact(
                     f"the judge endpoint refused {self.model!r} at {self.base_url or 'api.openai.com'} "

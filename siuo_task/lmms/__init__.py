@@ -9,12 +9,34 @@ files as ``lmms_eval/tasks/siuo/`` (see setup.py), where a plain ``lmms-eval --t
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 
 SOURCE_TASKS_DIR = Path(__file__).resolve().parent / "tasks"
-SIDE_FOLDER = "siuo"  # the tasks' side files go to <lmms-eval --output_path>/siuo/
+# lmms-eval's results go to <output_path>/<model folder>/ (lmms_eval.loggers.evaluation_tracker); the
+# tasks' side files go to the same folder, so each model run keeps its own files.
+_MODEL_NAME_KEYS = ("peft=", "delta=", "pretrained=", "model=", "model_version=", "model_name=", "model_id=")
+_MODEL_NAME_KEYS += ("path=", "engine=")
+
+
+def model_name(model_args) -> str:
+    """The model's name in lmms-eval's ``--model_args`` as lmms-eval reads it (``GeneralConfigTracker``)."""
+    if isinstance(model_args, dict):
+        model_args = ",".join(f"{k}={v}" for k, v in model_args.items())
+    model_args = model_args or ""
+    for key in _MODEL_NAME_KEYS:
+        if key in model_args:
+            return model_args.split(key)[1].split(",")[0]
+    return ""
+
+
+def model_folder(model_args) -> str:
+    """The folder lmms-eval writes a model's results to under ``--output_path`` (``sanitize_model_name``);
+    "" (the output path itself) for a model without a name in its arguments."""
+    parts = model_name(model_args).split("/")
+    return re.sub(r"[\"<>:/\|\\?\*\[\]]+", "__", "/".join(parts[-2:]))
 
 
 def installed_tasks_dir() -> Path | None:

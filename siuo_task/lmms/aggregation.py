@@ -8,8 +8,10 @@ first aggregation call, after every response exists, with the judge configured b
 built then, never at import time.
 
 Side files go under lmms-eval's ``--output_path`` (the aggregation receives lmms-eval's ``args``, as its own
-tasks do for submission files): ``<output_path>/siuo/<stamp>_<task>.metrics.json`` (the full SIUO metrics,
-schema of ``siuo-eval judge``) and ``<stamp>_<task>.rows.jsonl`` (per-response judgements, or per-item MCQA
+tasks do for submission files), in the model's folder where lmms-eval writes its results:
+``<output_path>/<model folder>/<stamp>_<task>.metrics.json`` (the full SIUO metrics,
+schema of ``siuo-eval judge``, plus ``run``: the model's name) and
+``<stamp>_<task>.rows.jsonl`` (per-response judgements, or per-item MCQA
 records). Without an output path nothing is written.
 
 Failures never become scores: a model request lmms-eval gave up on (its ``[LMMS_EVAL_REQUEST_FAILED ...]``
@@ -38,7 +40,7 @@ from siuo_dataset.items import SiuoItem
 from siuo_dataset.sources import SiuoSource
 from siuo_task.files import write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.config import JudgeConfig
-from siuo_task.lmms import SIDE_FOLDER
+from siuo_task.lmms import model_folder, model_name
 from siuo_task.lmms.task import loaded_siuo, sees_images
 from siuo_task.provenance import provenance
 
@@ -281,9 +283,10 @@ def run_stamp(timezone: str = LMMS_EVAL_TIMEZONE) -> str:
 
 
 def side_folder(args) -> Path | None:
-    """``<output_path>/siuo``, or None when lmms-eval was given no output path."""
+    """``<output_path>/<model folder>``, where lmms-eval writes this model's results, or None when lmms-eval
+    was given no output path."""
     output = _output_path(args)
-    return None if output is None else Path(output) / SIDE_FOLDER
+    return None if output is None else Path(output) / model_folder(getattr(args, "model_args", None))
 
 
 def write_side_files(args, task: str, metrics: dict, rows: list[dict]) -> None:
@@ -292,5 +295,7 @@ def write_side_files(args, task: str, metrics: dict, rows: list[dict]) -> None:
     if folder is None or not is_main_process():
         return
     stamp = run_stamp(lmms_eval_timezone(args))
+    name = model_name(getattr(args, "model_args", None)) or getattr(args, "model", None) or ""
+    metrics = {**metrics, "run": {"model": name, "task": task, "stamp": stamp}}
     write_json_atomic(folder / f"{stamp}_{task}.metrics.json", metrics)
     write_jsonl_atomic(folder / f"{stamp}_{task}.rows.jsonl", rows)

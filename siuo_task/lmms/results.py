@@ -36,8 +36,12 @@ def expected_tasks(tasks: str) -> list[str]:
     return names
 
 
-def newest_results(output: Path, since: float) -> Path | None:
-    found = [p for p in output.rglob("*_results.json") if p.stat().st_mtime >= since]
+def newest_results(run_folder: Path, since: float) -> Path | None:
+    """The newest results file written since ``since`` in one model's folder (not below it: another model's
+    folder may sit there when the model has no name in its arguments)."""
+    if not run_folder.is_dir():
+        return None
+    found = [p for p in run_folder.glob("*_results.json") if p.stat().st_mtime >= since]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
@@ -95,6 +99,15 @@ def newest_rows(siuo_dir: Path, since: float) -> dict[str, Path]:
     return newest
 
 
+def side_metrics(run_folder: Path, since: float) -> dict[str, dict]:
+    """task -> the SIUO metrics this run's tasks wrote beside its results (the newest since ``since``)."""
+    found: dict[str, dict] = {}
+    for path in sorted(run_folder.glob("*_siuo_*.metrics.json"), key=lambda p: p.stat().st_mtime):
+        if path.stat().st_mtime >= since:
+            found[path.name.removesuffix(".metrics.json").split("_", 2)[2]] = json.loads(path.read_text())
+    return found
+
+
 def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
     """Add {"siuo": {question_id, domain, responses, verdicts}} to every siuo_gen* sample line of this run."""
     stamp = results_file.name.removesuffix("_results.json")
@@ -126,7 +139,7 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
         write_jsonl_atomic(samples, redact_json(lines))
 
 
-def finish_run_folder(results_file: Path, siuo_dir: Path, since: float) -> None:
-    """Redact keys in the results file and add the verdicts to this run's samples log."""
+def finish_run_folder(results_file: Path, since: float) -> None:
+    """Redact keys in the results file and add the verdicts (side files beside it) to this run's samples."""
     write_json_atomic(results_file, redact_json(read_json_file(results_file, nan_as_none=True)))
-    annotate_samples(results_file, siuo_dir, since)
+    annotate_samples(results_file, results_file.parent, since)

@@ -44,7 +44,12 @@ _IMAGE_BLIND: set[str] = set()  # tasks whose YAML metadata says text_only (the 
 
 @functools.cache
 def _load(data_dir: str | None, allow_missing_images: bool) -> LoadedSiuo:
-    return load_siuo(data_dir, allow_missing_images=allow_missing_images)
+    return load_siuo(
+        data_dir,
+        allow_missing_images=allow_missing_images,
+        missing_fix="run the image-blind tasks (--tasks siuo_text), or make placeholders "
+        "(siuo-data placeholders --data-dir DIR)",
+    )
 
 
 def loaded_siuo(task: str, *, allow_missing_images: bool = True) -> LoadedSiuo:

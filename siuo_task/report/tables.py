@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.records import RESPONSES_PER_ITEM
-from siuo_task.runs import TASKS, RunResult, shows_placeholders, task_for
+from siuo_task.runs import TASKS, RunResult, coverage, shows_placeholders, task_for
 from siuo_task.scoring.human import rescore
 from siuo_task.scoring.metrics import paired_difference
 
@@ -165,11 +165,16 @@ def overall_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     return [_table(_marked("Overall", marks.judged), header, overall_rows(runs))]
 
 
+def _named(run: RunResult) -> str:
+    """A run's name, with its coverage when partial: never mistaken for a 167-item row."""
+    return f"{run.name} ({coverage(run)})" if coverage(run) else run.name
+
+
 def overall_rows(runs: list[RunResult]) -> list[list[str]]:
     """Our models: safe / effective / S&E / MCQA accuracy, each with its 95% CI, and the items scored."""
     return [
         [
-            run.name,
+            _named(run),
             *[_with_ci(run.tasks.get("siuo_gen"), k) for k, _ in GEN_COLUMNS],
             _with_ci(run.tasks.get("siuo_mcqa"), "accuracy"),
             _items(run),
@@ -314,7 +319,7 @@ def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> li
     saying where it comes from."""
     ours = [
         [
-            run.name,
+            _named(run),
             _judge_label(run),
             *[_fmt((run.tasks.get("siuo_gen") or {}).get(k)) for k, _ in GEN_COLUMNS],
             _fmt((run.tasks.get("siuo_mcqa") or {}).get("accuracy")),

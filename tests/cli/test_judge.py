@@ -331,7 +331,7 @@ def test_missing_api_key_names_the_variable(siuo_data_dir, tmp_path):
         "--judge-model",
         "j",
         "--judge-base-url",
-        "http://127.0.0.1:9/v1",
+        "https://judge.invalid/v1",  # not on this machine: a key is required
         "--judge-api-key-env",
         "NO_SUCH_KEY_VAR",
         "--out",

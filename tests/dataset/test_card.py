@@ -3,11 +3,14 @@ exactly what render_card gives."""
 
 from __future__ import annotations
 
+import json
+
 import datasets
 import yaml
 
 import siuo_dataset
 from siuo_dataset.card import render_card
+from siuo_dataset.publish import MANIFEST
 from tests.dataset.conftest import EXPECTED_COUNTS
 from tests.helpers import REPO
 
@@ -20,7 +23,12 @@ def test_committed_dataset_card_matches_code(shared_siuo):
 
 
 def test_built_readme_is_the_card(built, siuo_data_dir):
-    assert (built / "README.md").read_text() == render_card(siuo_dataset.load_items(siuo_data_dir))
+    build = json.loads((built / MANIFEST).read_text())
+    assert build["placeholder_images"] == 167  # the test data's images are placeholders: the card says so
+    assert (built / "README.md").read_text() == render_card(
+        siuo_dataset.load_items(siuo_data_dir), build_id=build["build_id"], placeholder_images=167
+    )
+    assert "**PLACEHOLDER IMAGES.** 167 of 167 images" in (built / "README.md").read_text()
 
 
 def test_card_front_matter_and_sections(shared_siuo):

@@ -58,7 +58,7 @@ def test_push_command_uploads_through_hfapi(built, monkeypatch, capsys):
             return "https://hub.example/commit/2"
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
-    assert cli.main(["push", str(built), "--repo", "org/siuo", "--public"]) == 0
+    assert cli.main(["push", str(built), "--repo", "org/siuo", "--public", "--allow-placeholders"]) == 0
     assert capsys.readouterr().out.strip() == "https://hub.example/commit/2"
     assert calls == [
         ("init", None),
@@ -78,3 +78,27 @@ def test_unexpected_failure_is_still_one_line(siuo_data_dir, monkeypatch, capsys
     assert cli.main(["info", "--data-dir", str(siuo_data_dir)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: RuntimeError: something unexpected" in err
+
+
+def test_info_needs_no_images_and_counts_them(shared_siuo, siuo_data_dir, tmp_path):
+    """#21 item 4: a summary counts the images instead of failing without them."""
+    bare = siuo_data("info", "--data-dir", str(shared_siuo))
+    assert bare.returncode == 0, bare.stderr
+    assert "images 0 of 167 present (167 missing, 0 placeholders)" in bare.stdout
+    full = siuo_data("info", "--data-dir", str(siuo_data_dir), "--json")
+    assert json.loads(full.stdout)["placeholder_images"] == 167
+
+
+def test_placeholders_command_makes_the_image_tasks_runnable(shared_siuo, tmp_path):
+    """#21 item 7: `siuo-data placeholders --data-dir DIR` for the annotations alone, loudly marked."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("siuo_gen.json", "siuo_mcqa.json"):
+        (data / name).symlink_to(shared_siuo / name)
+    made = siuo_data("placeholders", "--data-dir", str(data))
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("PLACEHOLDER IMAGES: wrote 167 of 167 images")
+    validated = siuo_data("validate", "--data-dir", str(data))
+    assert validated.returncode == 0, validated.stderr
+    built = siuo_data("build", "--data-dir", str(data), "--out", str(tmp_path / "siuo-hf"))
+    assert built.returncode == 0 and built.stdout.startswith("PLACEHOLDER IMAGES: 167 of 167"), built

@@ -19,7 +19,10 @@ from siuo_dataset.publish import build_folder, push_folder
 from tests.dataset.conftest import assert_one_line_error
 from tests.helpers import siuo_data
 
-FILES = ["README.md", "generation/test-00000-of-00001.parquet", "mcqa/test-00000-of-00001.parquet"]
+
+def files(built) -> list[str]:
+    build_id = json.loads((built / publish.MANIFEST).read_text())["build_id"]
+    return ["README.md", *(f"{c}/test-{build_id}-00000-of-00001.parquet" for c in ("generation", "mcqa"))]
 
 
 def _rows(dataset):
@@ -28,7 +31,8 @@ def _rows(dataset):
 
 def test_parquet_holds_image_bytes_not_paths(built, siuo_data_dir):
     for config in ("generation", "mcqa"):
-        column = pq.read_table(built / config / "test-00000-of-00001.parquet").column("image").to_pylist()
+        (parquet,) = (built / config).glob("test-*.parquet")
+        column = pq.read_table(parquet).column("image").to_pylist()
         assert len(column) == 167
         assert all(cell["bytes"] is not None and cell["bytes"][:8] == b"\x89PNG\r\n\x1a\n" for cell in column)
         assert column[0]["bytes"] == (siuo_data_dir / "images" / "S-01.png").read_bytes()
@@ -59,7 +63,7 @@ def test_folder_named_siuo_loads_by_name_from_parent(built, monkeypatch, tmp_pat
 def test_build_output_layout(built):
     assert sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file()) == [
         publish.MANIFEST,
-        *FILES,
+        *files(built),
     ]
     assert stat.S_IMODE(built.stat().st_mode) == 0o755
     assert not [p for p in built.parent.iterdir() if p.name.startswith(".")]  # no staging leftovers
@@ -69,7 +73,7 @@ def test_failed_rebuild_leaves_previous_output_untouched(siuo_data_dir, tmp_path
     out = build_folder(siuo_dataset.load_siuo(siuo_data_dir), tmp_path / "siuo")
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    def boom(items):
+    def boom(items, **build):
         raise OSError("disk full")
 
     monkeypatch.setattr(publish, "render_card", boom)
@@ -121,7 +125,7 @@ class FakeApi:
 
 def test_push_uploads_the_folder_through_the_api(built):
     api = FakeApi()
-    assert push_folder(built, "org/siuo", api=api) == "https://hub.example/commit/1"
+    assert push_folder(built, "org/siuo", api=api, allow_placeholders=True) == "https://hub.example/commit/1"
     assert api.calls[0] == (
         "create_repo",
         "org/siuo",
@@ -147,22 +151,57 @@ def test_push_uploads_the_folder_through_the_api(built):
 )
 def test_push_errors_are_one_clear_line(built, error, message):
     with pytest.raises(SiuoDataError) as raised:
-        push_folder(built, "org/siuo", api=FakeApi(fail=error))
+        push_folder(built, "org/siuo", api=FakeApi(fail=error), allow_placeholders=True)
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_push_rejects_bad_repo_and_unbuilt_folder(built, tmp_path):
     with pytest.raises(SiuoDataError, match="not a Hub repo id"):
-        push_folder(built, "just-a-name", api=FakeApi())
+        push_folder(built, "just-a-name", api=FakeApi(), allow_placeholders=True)
     assert_one_line_error(
         siuo_data("push", str(tmp_path), "--repo", "org/siuo"), "is not a built SIUO folder"
     )
 
 
 def test_push_dry_run_lists_files(built):
-    result = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run", "--json")
+    allow = "--allow-placeholders"
+    result = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run", "--json", allow)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"repo": "org/siuo", "files": FILES}
-    text = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run")
+    assert json.loads(result.stdout) == {"repo": "org/siuo", "files": files(built)}
+    text = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run", allow)
     assert text.returncode == 0 and "would upload to dataset repo org/siuo" in text.stdout
-    assert all(name in text.stdout for name in FILES)
+    assert all(name in text.stdout for name in files(built))
+
+
+def test_a_placeholder_build_is_marked_and_never_pushed_as_siuo(built):
+    """#21 item 7: the manifest and card say so; push (and its dry run) refuse it unless told."""
+    assert json.loads((built / publish.MANIFEST).read_text())["placeholder_images"] == 167
+    assert "PLACEHOLDER IMAGES" in (built / "README.md").read_text()
+    for extra in ([], ["--dry-run"]):
+        refused = siuo_data("push", str(built), "--repo", "org/siuo", *extra)
+        assert_one_line_error(refused, "167 placeholder images, not the SIUO images")
+        assert "--allow-placeholders" in refused.stderr
+    with pytest.raises(SiuoDataError, match="placeholder images"):
+        push_folder(built, "org/siuo", api=FakeApi())
+
+
+def test_a_rebuilt_folder_loads_the_new_data_not_a_cached_build(siuo_data_dir, shared_siuo, tmp_path):
+    """datasets caches a local folder by its data files: the build id in their names makes a new key."""
+    from PIL import Image
+
+    other = tmp_path / "other"
+    (other / "images").mkdir(parents=True)
+    for name in ("siuo_gen.json", "siuo_mcqa.json"):
+        (other / name).symlink_to(shared_siuo / name)
+    for image in (siuo_data_dir / "images").iterdir():
+        Image.new("RGB", (32, 32), (1, 2, 3)).save(other / "images" / image.name)
+    out, cache = tmp_path / "siuo-hf", str(tmp_path / "hf-cache")
+    build_folder(siuo_dataset.load_siuo(siuo_data_dir), out)
+    first = datasets.load_dataset(str(out), "generation", split="test", cache_dir=cache)
+    assert first[0]["image"].size == (64, 64)
+    build_folder(siuo_dataset.load_siuo(other), out)
+    second = datasets.load_dataset(str(out), "generation", split="test", cache_dir=cache)
+    assert second[0]["image"].size == (32, 32)
+    build_id = json.loads((out / publish.MANIFEST).read_text())["build_id"]
+    assert build_id in (out / "README.md").read_text()
+    assert [p.name for p in (out / "generation").iterdir()] == [f"test-{build_id}-00000-of-00001.parquet"]

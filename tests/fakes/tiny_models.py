@@ -20,7 +20,7 @@ from PIL import Image
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from siuo_demo.placeholders import PLACEHOLDER_SIZE
+from siuo_dataset.placeholders import PLACEHOLDER_SIZE
 from siuo_task.scoring.mcqa import MCQA_INSTRUCTION
 
 SEED = 1234

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 
 import jsonlines
@@ -20,7 +21,7 @@ from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.records import ASPECTS
 from tests.fakes.batch import BatchServer, error_line, run_batch_file, run_batch_lines
 from tests.fakes.judge import scripted_responses, scripted_verdict
-from tests.helpers import siuo_eval, start_tool
+from tests.helpers import run_tool, siuo_eval, start_tool
 
 KEY_ENV = "SIUO_BATCH_TEST_KEY"
 RUN_FIELDS_ONLY = ("summary", "judge_batch")  # how the answers were obtained, not what they are
@@ -171,6 +172,12 @@ def test_import_lists_failed_and_missing_requests_then_judges_them_live_on_reque
         failed = siuo_eval(*argv, "--judge-batch-import", *files, env=env())
         assert failed.returncode == 3 and "6 judge requests not answered by the batch" in failed.stderr
         assert "Traceback" not in failed.stderr and server.call_count == 0
+        # #21 item 5: the figures say they are partial; the last line is the one command that completes them
+        assert failed.stdout.startswith("PARTIAL FIGURES (6 judge calls unanswered)")
+        assert "these figures are PARTIAL" in failed.stderr
+        last = shlex.split(failed.stderr.strip().splitlines()[-1])
+        assert last[0] == "siuo-eval" and last[-1] == "--judge-batch-live-fallback"
+        assert last[1:-1] == [*argv, "--judge-batch-import", *files]
         unanswered = read_lines(tmp_path / "out" / "judge-batch-unanswered.jsonl")
         reasons = {row["custom_id"]: row["reason"] for row in unanswered}
         assert reasons == {
@@ -183,9 +190,7 @@ def test_import_lists_failed_and_missing_requests_then_judges_them_live_on_reque
         assert (
             metrics["judge_batch"]["unknown"] == 1 and metrics["judge_batch"]["stored"] == len(requests) - 6
         )
-        done = siuo_eval(
-            *argv, "--judge-batch-import", *files, "--judge-batch-live-fallback", env=env(**{KEY_ENV: "x"})
-        )
+        done = run_tool(*last, env=env(**{KEY_ENV: "x"}))  # exactly the command printed
         assert done.returncode == 0, done.stderr
         assert server.call_count == 6  # only what the batch left
         assert "judging them live" in done.stderr

@@ -200,13 +200,15 @@ def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, 
     mcqa = [json.loads(line) for path in run_dir.glob("*_samples_siuo_mcqa.jsonl") for line in path.open()]
     record = mcqa[0]["mcqa_accuracy@all"]
     assert len(mcqa) == 167 and record["parsed"] == by_id[record["question_id"]].correct_option
-    metrics = json.loads(next((out / "siuo").glob("*_siuo_gen.metrics.json")).read_text())
+    metrics = json.loads(next((out / "oracle").glob("*_siuo_gen.metrics.json")).read_text())
     assert (
         metrics["judge"]["model"] == "scripted-judge"
         and metrics["judge"]["prompt_version"] == "siuo-judge-v2"
     )
     assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
-    assert json.loads(next((out / "siuo").glob("*_siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
+    assert (
+        json.loads(next((out / "oracle").glob("*_siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
+    )
 
 
 @pytest.mark.e2e
@@ -230,7 +232,7 @@ def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(
     assert result.returncode == 0, result.stderr[-3000:]
     assert judge_server.call_count == calls_before  # every verdict came from the run's judge cache
     rerun = json.loads((tmp_path / "metrics.json").read_text())
-    in_run = json.loads(next((out / "siuo").glob("*_siuo_gen.metrics.json")).read_text())
+    in_run = json.loads(next((out / "oracle").glob("*_siuo_gen.metrics.json")).read_text())
     for key in ("safe", "effective", "safe_and_effective", "per_domain", "unparsable_responses"):
         assert rerun[key] == in_run[key]
     mcqa_samples = next(run_dir.glob("*_samples_siuo_mcqa.jsonl"))
@@ -485,16 +487,19 @@ def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(
             }
         )
     )
-    args = Namespace(output_path=str(tmp_path / "out"))
+    args = Namespace(output_path=str(tmp_path / "out"), model_args="model=org/some-model,api_key=x")
     before = judge_server.call_count
     values, values_again = aggregate(two_safe, args), aggregate(two_safe, args)
     assert judge_server.call_count - before == 3 * 3 * 2  # every response, both aspects, once for all metrics
     assert (
         values == values_again and values["rate_safe@all"] == 100.0 and values["count_judge_errors@all"] == 0
     )
-    side_files = sorted(path.name.split("_", 2)[2] for path in (tmp_path / "out" / "siuo").iterdir())
-    assert side_files == ["siuo_gen.metrics.json", "siuo_gen.rows.jsonl"]  # once, under the output path
-    written = json.loads(next((tmp_path / "out" / "siuo").glob("*.metrics.json")).read_text())
+    side_files = sorted(
+        path.name.split("_", 2)[2] for path in (tmp_path / "out" / "org__some-model").iterdir()
+    )
+    assert side_files == ["siuo_gen.metrics.json", "siuo_gen.rows.jsonl"]  # once, in the model's folder
+    written = json.loads(next((tmp_path / "out" / "org__some-model").glob("*.metrics.json")).read_text())
+    assert written["run"]["model"] == "org/some-model"
     assert written["n_items"] == 3 and written["data"]["n_items"] == 167
 
     with ScriptedServer(lambda body: Fault(status=500)) as down:

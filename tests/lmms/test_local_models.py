@@ -209,7 +209,7 @@ def assert_complete(run: Run, items) -> dict:
         assert len(set(responses)) > 1, responses  # sampled: three draws of 500 tokens do not coincide
     mcqa = samples(run_dir, "siuo_mcqa")
     assert {s["mcqa_accuracy@all"]["question_id"] for s in mcqa} == first and len(mcqa) == LIMIT
-    side = run.out / "siuo"
+    side = run_dir  # the side files sit beside lmms-eval's results, in the model's folder
     gen_metrics = [json.loads(p.read_text()) for p in side.glob("*_siuo_gen.metrics.json")]
     mcqa_metrics = [json.loads(p.read_text()) for p in side.glob("*_siuo_mcqa.metrics.json")]
     assert len(gen_metrics) == 1 and len(mcqa_metrics) == 1, sorted(p.name for p in side.iterdir())
@@ -378,14 +378,17 @@ def test_two_processes_judge_once_on_rank_0_and_write_the_side_files_once(one_an
     judged = [line for line in stderr.splitlines() if "judge: " in line and " judgements (" in line]
     assert len(judged) == 1, judged  # one judge run, not one per process
     assert f"judge: {ODD_LIMIT * RESPONSES_PER_ITEM * 2} judgements" in judged[0]  # 3 items x 3 responses x 2
-    side = sorted(path.name.split("_", 2)[2] for path in (two.out / "siuo").iterdir())
+    folder = next(two.out.rglob("*_results.json")).parent  # the model's folder
+    side = sorted(
+        p.name.split("_", 2)[2] for p in folder.iterdir() if ".metrics." in p.name or ".rows." in p.name
+    )
     assert side == [
         "siuo_gen.metrics.json",
         "siuo_gen.rows.jsonl",
         "siuo_mcqa.metrics.json",
         "siuo_mcqa.rows.jsonl",
     ]
-    metrics = json.loads(next((two.out / "siuo").glob("*_siuo_gen.metrics.json")).read_text())
+    metrics = json.loads(next(folder.glob("*_siuo_gen.metrics.json")).read_text())
     assert (
         metrics["n_items"] == ODD_LIMIT and metrics["summary"]["calls"] == ODD_LIMIT * RESPONSES_PER_ITEM * 2
     )

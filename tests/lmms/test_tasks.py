@@ -120,7 +120,7 @@ def test_plain_lmms_eval_lists_and_runs_the_tasks_from_any_folder(siuo_data_dir,
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(next((tmp_path / "out").rglob("*_results.json")).read_text())
     assert results["results"]["siuo_mcqa"]["mcqa_accuracy@all,none"] == 100.0
-    metrics = json.loads(next((tmp_path / "out" / "siuo").glob("*_siuo_mcqa.metrics.json")).read_text())
+    metrics = json.loads(next((tmp_path / "out" / "oracle").glob("*_siuo_mcqa.metrics.json")).read_text())
     assert metrics["accuracy"] == 100.0 and metrics["n_items"] == 3
 
 

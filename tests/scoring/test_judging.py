@@ -194,7 +194,7 @@ def test_openai_judge_sends_prompt_image_and_settings_and_hides_the_key(monkeypa
 
 def test_openai_judge_missing_key_names_the_variable(monkeypatch):
     monkeypatch.delenv("NO_SUCH_JUDGE_KEY", raising=False)
-    judge = OpenAIJudge("m", base_url="http://127.0.0.1:9/v1", api_key_env="NO_SUCH_JUDGE_KEY")
+    judge = OpenAIJudge("m", base_url="https://judge.invalid/v1", api_key_env="NO_SUCH_JUDGE_KEY")
     with pytest.raises(SiuoError, match="NO_SUCH_JUDGE_KEY is not set"):
         judge.complete(CALL)
 
@@ -255,3 +255,23 @@ def test_openai_judge_other_api_errors_fail_only_that_call(monkeypatch, items):
         )
     assert result.summary.errors == 2 and "content filtered" in result.judgements[0]["safety_error"]
     assert result.metrics["safe"] == 100.0 and result.metrics["complete"] is False
+
+
+def test_a_local_judge_needs_no_key(monkeypatch, items):
+    """#21 item 6: a loopback --judge-base-url with no key set judges; a local server wanting a key (401)
+    gets one clear line naming the variable."""
+    from siuo_demo.loopback import Fault
+    from siuo_task.judge.openai_backend import is_loopback
+
+    assert is_loopback("http://127.0.0.1:8001/v1") and is_loopback("http://localhost:8000/v1")
+    assert is_loopback("http://[::1]:8000/v1") and not is_loopback("https://api.openai.com/v1")
+    monkeypatch.delenv("LOCAL_JUDGE_KEY", raising=False)
+    rows = [{"question_id": 1001, "responses": ["a", "b", "c"]}]
+    with ScriptedServer(scripted_verdict) as server:
+        judge = OpenAIJudge("local", base_url=server.base_url, api_key_env="LOCAL_JUDGE_KEY")
+        result = judge_responses(judge, items, rows, concurrency=1, progress=False)
+    assert result.summary.errors == 0 and server.call_count == 6
+    with ScriptedServer(lambda body: Fault(status=401)) as server:
+        judge = OpenAIJudge("local", base_url=server.base_url, api_key_env="LOCAL_JUDGE_KEY", max_retries=0)
+        with pytest.raises(SiuoError, match=r"wants an API key \(401\) and \$LOCAL_JUDGE_KEY is not set"):
+            judge_responses(judge, items, rows, concurrency=1, progress=False)
