@@ -234,6 +234,7 @@ def _judge(task: str, records: list[dict], args) -> dict:
 
 
 def _score_mcqa(records: list[dict], args) -> dict:
+    from siuo_task.scoring.mcqa import compare_parsers
     from siuo_task.scoring.metrics import mcqa_metrics
 
     task = records[0]["task"]
@@ -247,6 +248,9 @@ def _score_mcqa(records: list[dict], args) -> dict:
         )
     metrics = mcqa_metrics(
         [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records]
+    )
+    metrics["parsers"] = compare_parsers(
+        (r["question_id"], r["response"], r["correct_option"], r["parsed"]) for r in records
     )
     metrics.update(provenance(loaded_siuo(task), images_used=sees_images(task)), failed_requests=0)
     write_side_files(args, task, metrics, [{k: v for k, v in r.items() if k != "metric"} for r in records])
