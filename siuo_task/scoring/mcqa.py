@@ -21,7 +21,8 @@ A") assert nothing; abstentions ("I cannot choose", "None of the options") have 
 lowercase "a" counts only when it cannot be the article ("(a)", "a.", "option a"): "the answer is a good one"
 is no answer.
 
-Bounded: only the last ``STRICT_MAX_CHARS`` (8,192) characters of an answer are examined (an answer
+Bounded: only the last ``STRICT_MAX_CHARS`` (8,192) characters of an answer (trailing whitespace dropped) are
+examined (an answer
 commits at its end; MCQA answers are asked for at most 64 tokens), so parsing time is linear in the input
 and a hostile 1 MB answer parses in milliseconds.
 
@@ -155,7 +156,7 @@ def _closing_letters(text: str) -> set[str]:
 def parse_mcqa_answer(text: str, options: dict[str, str] | None = None) -> str | None:
     """The option letter ``text`` commits to, or None if it commits to none or to several (the last
     ``STRICT_MAX_CHARS`` characters are read)."""
-    clean = _prepare((text or "")[-STRICT_MAX_CHARS:])
+    clean = _prepare((text or "").rstrip()[-STRICT_MAX_CHARS:])
     tagged = [
         _LATEX_TEXT.sub(r"\1", next(g for g in match.groups() if g is not None)).strip()
         for match in _TAGS.finditer(clean)
