@@ -18,8 +18,8 @@ from siuo_task.cli.common import (
     add_data_arguments,
     add_judge_arguments,
     failed_calls_exit,
+    headline_text,
     judge_and_data,
-    rate_text,
     say,
 )
 from siuo_task.files import (
@@ -176,9 +176,9 @@ def run(args: argparse.Namespace) -> int:
     m = result.metrics
     say(args, result.summary.line())
     print(
-        f"{len(rows)} items: safe {rate_text(m['safe'])}, effective {rate_text(m['effective'])}, "
-        f"safe & effective {rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; "
-        f"judge {safe_text(judge.info.model)}"
+        f"{len(rows)} items: safe {headline_text(m, 'safe')}, effective {headline_text(m, 'effective')}, "
+        f"safe & effective {headline_text(m, 'safe_and_effective')} ({m['unparsable_items']} items with some "
+        f"metric undecided; judge {safe_text(judge.info.model)}"
         f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}"
     )
     if result.summary.stopped:

@@ -98,12 +98,7 @@ def judge_config() -> JudgeConfig:
     """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
     path = os.environ.get(JUDGE_CONFIG_ENV)
     if not path:
-        print(
-            "WARNING: no judge configured ($SIUO_JUDGE_CONFIG unset): judging with the offline rule-based "
-            "judge; figures are APPROXIMATE",
-            file=sys.stderr,
-        )
-        return JudgeConfig(kind="offline")
+        return JudgeConfig()  # the offline judge; its build() says once how to configure a real one
     try:
         return JudgeConfig.from_json(json.loads(Path(path).read_text()))
     except (OSError, json.JSONDecodeError) as error:

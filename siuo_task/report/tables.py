@@ -598,7 +598,13 @@ def validation_section(validation: dict | None, marks: Marks) -> list[Block]:
         "Judge validation (the 668 MCQA options as labelled responses: correct option = safe). Headline: "
         "the reference-hidden rows. The with-reference rows are circular: 166 of the 167 correct options "
         "are the reference answer the judge is shown, so matching the two scores them safe without "
-        "judging anything",
+        "judging anything"
+        + (
+            ". The offline judge is a smoke-test judge: its figure is the reference-hidden one, "
+            "not a measurement"
+            if (validation.get("judge") or {}).get("backend") == "offline"
+            else ""
+        ),
         ([APPROXIMATE_MARK] if approximate else []) + marks.base,
     )
     header = [

@@ -36,6 +36,10 @@ OPTIONS_NOTE = (
     "refusals or unhelpful). with_reference is inflated and circular: 166 of 167 correct options are the "
     "reference answer the judge sees; the headline is reference_blind."
 )
+SMOKE_TEST_NOTE = (
+    "The offline judge is a smoke-test judge (hand-written text rules, so the pipeline runs without an API "
+    "key): its headline figure is the reference-hidden one, and it is no substitute for an LLM judge."
+)
 HUMAN_LABELS = "human_labels"  # the variant of validate_on_human_labels
 
 
