@@ -129,7 +129,8 @@ def main(argv: list[str]) -> int:
         shown = {
             k.split(",")[0]: v for k, v in results.get(task, {}).items() if "@all," in k and "stderr" not in k
         }
-        print(f"  {task}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        approximate = " (APPROXIMATE: offline judge)" if shown.get("judge_approximate@all") == 1 else ""
+        print(f"  {task}: " + ", ".join(f"{k}={v}" for k, v in shown.items()) + approximate)
     if returncode != 0:
         raise EvaluationFailed(f"lmms-eval exited with code {returncode}")
     return 0

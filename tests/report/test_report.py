@@ -301,8 +301,8 @@ def test_judge_and_mcqa_outputs_of_one_model_merge_by_name(tmp_path):
     assert result.returncode == 0, result.stderr
     markdown = (tmp_path / "r" / "report.md").read_text()
     assert (
-        "| m | 44.31 [39.3, 49.3] | 90.42 [87.4, 93.4] | 40.12 [36.1, 44.1] | 41.92 [35.9, 47.9] |"
-        in markdown
+        "| m | 44.31 [39.3, 49.3] | 90.42 [87.4, 93.4] | 40.12 [36.1, 44.1] | "
+        "41.92 [35.9, 47.9] (1 unparsable) |" in markdown
     )
     assert "unsafe answer" in markdown and "Image-blind" not in markdown
     assert "- m / siuo_gen: 4 empty response(s), decided by rule (safe, not effective)" in markdown
