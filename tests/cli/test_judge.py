@@ -235,6 +235,10 @@ def test_score_mcqa_strict_and_paper_compat(siuo_data_dir, shared_siuo, tmp_path
         assert metrics["paper_compat"] is True and metrics["guessed"] == 10 and metrics["unparsable"] == 10
         assert metrics["accuracy"] == round(100 * (157 + lucky) / 167, 2)
         assert "PAPER-COMPAT" in metrics["paper_compat_note"]
+        # both parsers side by side on the same answers, whichever one scored the run
+        assert metrics["parsers"]["strict"] == {"accuracy": round(100 * 157 / 167, 2), "unparsable": 10}
+        assert metrics["parsers"]["paper_compat"]["accuracy"] == metrics["accuracy"]
+        assert metrics["parsers"]["paper_compat"]["guessed"] == 10
     assert (tmp_path / "compat1" / "parses.jsonl").read_text() == (
         tmp_path / "compat2" / "parses.jsonl"
     ).read_text()
