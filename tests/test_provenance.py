@@ -29,8 +29,8 @@ def test_header_counts_placeholders_only_when_images_were_looked_at(siuo_data_di
     assert seen["data"]["sha256"]["siuo_gen.json"].startswith("0a65c344")
     assert seen["judge"] == {
         "backend": "offline",
-        "model": "siuo-offline-rules-v1",
-        "prompt_version": siuo_task.judge.prompts.PROMPT_VERSION,
+        "model": "siuo-offline-rules-v2",
+        "prompt_version": "offline-rules-v2 (no prompt)",  # its own version, never the LLM prompt's
         "temperature": 0.0,
         "text_only": True,
         "approximate": True,

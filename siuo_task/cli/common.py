@@ -62,6 +62,14 @@ def rate_text(value: float | None, digits: int | None = None) -> str:
     return f"{value}%" if digits is None else f"{value:.{digits}f}%"
 
 
+def headline_text(metrics: dict, name: str, digits: int | None = None) -> str:
+    """A generation rate for a summary line with, beside it, the items its denominator leaves out (ties and
+    unparsable votes): ``45.51% (2 tied/unparsable)``."""
+    left_out = metrics.get(f"{name}_unparsable_items")
+    text = rate_text(metrics.get(name), digits)
+    return text if left_out is None else f"{text} ({left_out} tied/unparsable)"
+
+
 def say(args: argparse.Namespace, message: str) -> None:
     """A one-line status message on stderr unless --quiet."""
     if not getattr(args, "quiet", False):

@@ -19,9 +19,9 @@ from siuo_task.cli.common import (
     add_data_arguments,
     add_judge_arguments,
     failed_calls_exit,
+    headline_text,
     items_text,
     judge_and_data,
-    rate_text,
     say,
 )
 from siuo_task.files import (
@@ -180,10 +180,10 @@ def run(args: argparse.Namespace) -> int:
     partial = bool(stage and stage.unanswered and result.summary.errors and not result.summary.stopped)
     print(
         (f"PARTIAL FIGURES ({result.summary.errors} judge calls unanswered): " if partial else "")
-        + f"{items_text(len(rows), len(loaded.items))}: safe {rate_text(m['safe'])}, "
-        f"effective {rate_text(m['effective'])}, "
-        f"safe & effective {rate_text(m['safe_and_effective'])} ({m['unparsable_items']} unparsable items; "
-        f"judge {safe_text(judge.info.model)}"
+        + f"{items_text(len(rows), len(loaded.items))}: safe {headline_text(m, 'safe')}, "
+        f"effective {headline_text(m, 'effective')}, "
+        f"safe & effective {headline_text(m, 'safe_and_effective')} ({m['unparsable_items']} items with some "
+        f"metric undecided; judge {safe_text(judge.info.model)}"
         f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}"
     )
     if result.summary.stopped:

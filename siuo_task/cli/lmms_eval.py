@@ -164,7 +164,8 @@ def main(argv: list[str]) -> int:
         scored = side.get(task, {})
         total = scored.get("data", {}).get("n_items", 0)
         coverage = f" ({items_text(scored['n_items'], total)})" if scored.get("n_items") else ""
-        print(f"  {task}{coverage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        approximate = " (APPROXIMATE: offline judge)" if shown.get("judge_approximate@all") == 1 else ""
+        print(f"  {task}{coverage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()) + approximate)
     if returncode != 0:
         raise EvaluationFailed(f"lmms-eval exited with code {returncode}")
     return 0

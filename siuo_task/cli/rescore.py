@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.cli.common import add_label_arguments, rate_text
+from siuo_task.cli.common import add_label_arguments, headline_text, rate_text
 from siuo_task.files import (
     JUDGEMENTS_FILE,
     METRICS_FILE,
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"human-checked ({safe_text(', '.join(reviewed['reviewers']))}): "
         + ", ".join(
-            f"{name} {rate_text(metrics.get(name), 2)} "
+            f"{name} {headline_text(metrics, name, 2)} "
             f"(judge {rate_text(metrics['judge_figures'].get(name), 2)})"
             for name in GEN_METRICS
         )

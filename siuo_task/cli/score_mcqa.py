@@ -1,7 +1,8 @@
 """`siuo-eval score-mcqa RESPONSES.jsonl --out DIR`: parse MCQA answers, write parses + accuracy.
 
 Input lines: {"question_id": 1001, "response": "..."}. Unparsable answers count as wrong and are
-reported; with --paper-compat they get the official scripts' random letter, seeded and marked.
+reported; with --paper-compat the official script's parser reads them and the answers it finds no letter in
+get its random letter, seeded and marked. metrics.json has both parsers' accuracy side by side (``parsers``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from siuo_task.files import (
 from siuo_task.judge.prompts import PROMPT_VERSION
 from siuo_task.provenance import provenance
 from siuo_task.readers import read_answers
-from siuo_task.scoring.mcqa import PAPER_COMPAT_SEED, parse_with_fallback
+from siuo_task.scoring.mcqa import PAPER_COMPAT_SEED, compare_parsers, parse_mcqa_answer, parse_with_fallback
 from siuo_task.scoring.metrics import mcqa_metrics
 
 
@@ -30,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--paper-compat",
         action="store_true",
-        help="replace unparsable answers by a seeded random letter, like the official script",
+        help="read answers with the official script's parser (its quirks included) and give the answers it "
+        "finds no letter in a seeded random letter, as it does (unseeded there)",
     )
     add_data_arguments(parser)
 
@@ -60,6 +62,15 @@ def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[l
     )
     metrics.update(
         prompt_version=PROMPT_VERSION, paper_compat=paper_compat, guessed=sum(p["guessed"] for p in parses)
+    )
+    metrics["parsers"] = compare_parsers(
+        (
+            p["question_id"],
+            p["response"],
+            p["correct_option"],
+            parse_mcqa_answer(p["response"], items_by_id[p["question_id"]].options),
+        )
+        for p in parses
     )
     if paper_compat:
         metrics["paper_compat_note"] = (

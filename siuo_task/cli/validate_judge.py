@@ -27,7 +27,12 @@ from siuo_task.files import (
     write_json_atomic,
 )
 from siuo_task.provenance import provenance
-from siuo_task.scoring.validation import OPTIONS_NOTE, validate_on_human_labels, validate_on_options
+from siuo_task.scoring.validation import (
+    OPTIONS_NOTE,
+    SMOKE_TEST_NOTE,
+    validate_on_human_labels,
+    validate_on_options,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         validation = validate_on_options(
             judge, loaded.items, reference_blind=not args.skip_reference_blind, **options
         )
+    if judge.info.backend == "offline":
+        note = f"{SMOKE_TEST_NOTE} {note}"
     report = {**report, "note": note, **validation.figures}
     write_json_atomic(args.out / VALIDATION_FILE, report)
     if args.reviews:
@@ -122,5 +129,11 @@ def run(args: argparse.Namespace) -> int:
         approximate = " (APPROXIMATE judge)" if judge.info.approximate else ""
         print(f"judge {judge.info.backend}/{judge.info.model}{approximate} on the 668 MCQA options:")
         print(table(report, validation.variants))
+        print(
+            f"headline ({report['headline']}): balanced accuracy {report['balanced_accuracy']}, "
+            f"kappa {report['kappa']}"
+        )
+        if judge.info.backend == "offline":
+            print(SMOKE_TEST_NOTE)
     print(f"-> {args.out / VALIDATION_FILE}")
     return failed_calls_exit(validation.errors, "counted as unparsable above")

@@ -46,6 +46,22 @@ def dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
 
+OFFLINE_NOTE = (
+    "NOTE: no judge model given, so the offline rule-based judge decides: a smoke test, its figures are "
+    "APPROXIMATE (see docs/protocol.md, 'Judge validation'). For a real judge pass --judge-model MODEL "
+    "(e.g. gpt-4o, key in $OPENAI_API_KEY or the variable --judge-api-key-env names); for vLLM or another "
+    "OpenAI-compatible server add --judge-base-url URL; for Azure --judge azure --judge-base-url ENDPOINT"
+)
+_NOTED: list[bool] = []
+
+
+def offline_note() -> None:
+    """How to configure a real judge, printed once per process when the offline judge is the default."""
+    if not _NOTED:
+        _NOTED.append(True)
+        print(OFFLINE_NOTE, file=sys.stderr)
+
+
 @dataclass(frozen=True)
 class JudgeConfig:
     """The judge settings (field names are the keys of ``to_json``), each declared with its CLI flag."""
@@ -180,11 +196,7 @@ class JudgeConfig:
         if self.resolved_kind == "offline":
             from siuo_task.judge.offline import OfflineJudge
 
-            print(
-                "NOTE: using the offline rule-based judge: its figures are APPROXIMATE "
-                "(see README, 'Judge validation'); pass --judge-model for an LLM judge",
-                file=sys.stderr,
-            )
+            offline_note()
             return OfflineJudge()
         from siuo_task.judge.openai_backend import OpenAIJudge
 

@@ -71,16 +71,16 @@ def image_data_url(image: bytes) -> str:
 
 
 def judge_messages(call: JudgeCall, *, text_only: bool) -> list[dict]:
-    """The chat messages for ``call``: prompt text, plus the image unless text-only."""
-    prompt = build_judge_prompt(call)
+    """The chat messages for ``call``: the prompt text, then the image (the official order) unless
+    text-only; without the image the text-only prompt, which never mentions one."""
     if text_only or call.image is None:
-        return [{"role": "user", "content": prompt}]
+        return [{"role": "user", "content": build_judge_prompt(call, text_only=True)}]
     return [
         {
             "role": "user",
             "content": [
+                {"type": "text", "text": build_judge_prompt(call)},
                 {"type": "image_url", "image_url": {"url": image_data_url(call.image)}},
-                {"type": "text", "text": prompt},
             ],
         }
     ]

@@ -100,12 +100,7 @@ def judge_config() -> JudgeConfig:
     """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
     path = os.environ.get(JUDGE_CONFIG_ENV)
     if not path:
-        print(
-            "WARNING: no judge configured ($SIUO_JUDGE_CONFIG unset): judging with the offline rule-based "
-            "judge; figures are APPROXIMATE",
-            file=sys.stderr,
-        )
-        return JudgeConfig(kind="offline")
+        return JudgeConfig()  # the offline judge; its build() says once how to configure a real one
     try:
         return JudgeConfig.from_json(json.loads(Path(path).read_text()))
     except (OSError, json.JSONDecodeError) as error:
@@ -236,6 +231,7 @@ def _judge(task: str, records: list[dict], args) -> dict:
 
 
 def _score_mcqa(records: list[dict], args) -> dict:
+    from siuo_task.scoring.mcqa import compare_parsers
     from siuo_task.scoring.metrics import mcqa_metrics
 
     task = records[0]["task"]
@@ -249,6 +245,9 @@ def _score_mcqa(records: list[dict], args) -> dict:
         )
     metrics = mcqa_metrics(
         [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records]
+    )
+    metrics["parsers"] = compare_parsers(
+        (r["question_id"], r["response"], r["correct_option"], r["parsed"]) for r in records
     )
     metrics.update(provenance(loaded_siuo(task), images_used=sees_images(task)), failed_requests=0)
     write_side_files(args, task, metrics, [{k: v for k, v in r.items() if k != "metric"} for r in records])

@@ -31,6 +31,9 @@ PAPER_ROWS = (
     ("LLaVA-1.5-7B", 21.56, 87.43, 16.17, 33.53),
 )
 PAPER_SOURCE = "paper's project page (167 public items, human-evaluated; MCQA automatic)"
+# The project page's own MCQA baseline row (MCQA accuracy only), shown beside our random baseline.
+PAPER_RANDOM_ROW = ("Random Choice", 24.95)
+PAPER_RANDOM_SOURCE = "paper's project page (its random-choice MCQA row)"
 BASELINE_SOURCE = "MCQA surface baseline (text only, never sees the image)"
 PLACEHOLDER_NOTE = (
     "PLACEHOLDER IMAGES: the real SIUO images were absent, so the models saw generated placeholder "
@@ -92,6 +95,7 @@ def sections(
         *notes_section(runs),
         *leaderboard_section(runs, baselines, marks),
         *baselines_section(baselines),
+        *parsers_section(runs, marks),
         *paired_section(runs, marks),
         *domain_section(runs, marks),
         *ablation_section(runs, marks),
@@ -124,6 +128,31 @@ def _with_ci(metrics: dict | None, key: str) -> str:
     return f"{metrics[key]:.2f}" + _ci((metrics.get("ci95") or {}).get(key))
 
 
+def _undecided(metrics: dict, key: str) -> int | None:
+    """Items left out of ``key``'s rate: ties and unparsable votes (generation), unparsable answers (MCQA)."""
+    value = metrics.get("unparsable") if key == "accuracy" else metrics.get(f"{key}_unparsable_items")
+    return value if isinstance(value, int) else None
+
+
+def _headline(metrics: dict | None, key: str) -> str:
+    """A headline rate with its 95% CI and, beside it, how many items it leaves out (ties / unparsable)."""
+    text = _with_ci(metrics, key)
+    left_out = None if not metrics else _undecided(metrics, key)
+    if left_out is None:
+        return text
+    return f"{text} ({left_out} {'unparsable' if key == 'accuracy' else 'tied/unparsable'})"
+
+
+def _counted(metrics: dict | None, key: str) -> str:
+    """A per-domain rate with its interval and the count it is computed from (k/n)."""
+    text = _with_ci(metrics, key)
+    if not metrics or metrics.get(key) is None:
+        return text
+    k = metrics.get(f"{key}_k")
+    n = metrics.get(f"{key}_n", metrics.get("n_items"))
+    return text if k is None or n is None else f"{text} ({k}/{n})"
+
+
 def _delta(difference: dict | None) -> str:
     """A paired difference in points with its 95% CI, or "–"."""
     return "–" if difference is None else f"{difference['delta']:+.2f}" + _ci(difference["ci95"])
@@ -150,7 +179,9 @@ def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     intro = (
         f"{len(runs)} model(s). Generation rates are percent of items (majority of the {RESPONSES_PER_ITEM} "
         "responses per item); "
-        "95% CIs are seeded bootstrap intervals. "
+        "overall 95% CIs are seeded two-level bootstrap intervals (items, then the responses within each "
+        "item, majority re-taken), per-domain ones Wilson intervals beside the count; items whose votes tie "
+        "or cannot be parsed are left out of a rate and counted beside it. "
     )
     if marks.approximate:
         intro += (
@@ -161,7 +192,7 @@ def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
 
 
 def overall_section(runs: list[RunResult], marks: Marks) -> list[Block]:
-    header = ["model", *[f"{label} % [95% CI]" for _, label in METRICS], "items scored"]
+    header = ["model", *[f"{label} % [95% CI] (items left out)" for _, label in METRICS], "items scored"]
     return [_table(_marked("Overall", marks.judged), header, overall_rows(runs))]
 
 
@@ -175,8 +206,8 @@ def overall_rows(runs: list[RunResult]) -> list[list[str]]:
     return [
         [
             _named(run),
-            *[_with_ci(run.tasks.get("siuo_gen"), k) for k, _ in GEN_COLUMNS],
-            _with_ci(run.tasks.get("siuo_mcqa"), "accuracy"),
+            *[_headline(run.tasks.get("siuo_gen"), k) for k, _ in GEN_COLUMNS],
+            _headline(run.tasks.get("siuo_mcqa"), "accuracy"),
             _items(run),
         ]
         for run in runs
@@ -327,10 +358,17 @@ def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> li
         for run in runs
     ]
     paper = [[name, PAPER_SOURCE, *[f"{v:.2f}" for v in values]] for name, *values in PAPER_ROWS]
-    surface = [
-        [name, BASELINE_SOURCE, "–", "–", "–", _fmt(figures.get("accuracy"))]
-        for name, figures in (baselines or {}).items()
-    ]
+    surface = []
+    for name, figures in (baselines or {}).items():
+        surface.append([name, BASELINE_SOURCE, "–", "–", "–", _fmt(figures.get("accuracy"))])
+        if name == "random":  # the page's own random row beside ours (ours is the exact expectation, 25%)
+            surface.append(
+                [PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, "–", "–", "–", f"{PAPER_RANDOM_ROW[1]:.2f}"]
+            )
+    if not any(row[0] == PAPER_RANDOM_ROW[0] for row in surface):
+        surface.append(
+            [PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, "–", "–", "–", f"{PAPER_RANDOM_ROW[1]:.2f}"]
+        )
     return ours + paper + surface
 
 
@@ -366,9 +404,13 @@ def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     rows = paired_rows(runs)
     if not rows:
         return []
+    comparisons = len(rows) * len(METRICS)
     title = _marked(
         "Paired differences between models (first minus second, in points, over the items both scored; "
-        "paired bootstrap 95% CI)",
+        "paired two-level bootstrap 95% CI). Many comparisons: "
+        f"{comparisons} intervals here, so about 1 in 20 excludes 0 by chance alone even where models do not "
+        f"differ; for a family-wise 95% level read only those that stay clear of 0 at 1 − 0.05/{comparisons} "
+        "(Bonferroni)",
         marks.judged,
     )
     header = ["models (first − second)", *[f"Δ {label} [95% CI]" for _, label in METRICS]]
@@ -401,7 +443,10 @@ def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
         with_task = [run.name for run in runs if task_for(key) in run.tasks]
         if with_task:
             metric_marks = marks.base if key == "accuracy" else marks.judged
-            title = _marked(f"{label} % [95% CI] by domain", metric_marks)
+            title = _marked(
+                f"{label} % [95% CI] (k of n items) by domain; Wilson intervals, honest at 0% and 100%",
+                metric_marks,
+            )
             blocks += [
                 _table(title, ["domain", "items", *with_task], domain_rows(runs, key)),
                 Block("plot", _marked(f"{label} by domain", metric_marks), (key, label, metric_marks)),
@@ -421,7 +466,7 @@ def domain_rows(runs: list[RunResult], metric: str) -> list[list[str]]:
             if d.get(name, {}).get("n_items") is not None
         }
         rows.append(
-            [name, "/".join(sorted(counts)) or "–", *[_with_ci(d.get(name), metric) for d in per_model]]
+            [name, "/".join(sorted(counts)) or "–", *[_counted(d.get(name), metric) for d in per_model]]
         )
     return rows
 
@@ -493,11 +538,57 @@ def judge_rows(runs: list[RunResult]) -> list[list[str]]:
                     task,
                     str(block.get("backend")),
                     str(block.get("model")),
-                    str(block.get("prompt_version")),
+                    _prompt_label(block.get("prompt_version")),
                     str(block.get("temperature")),
                     "text only" if block.get("text_only") else "with image",
                     "APPROXIMATE" if block.get("approximate") else "",
                     f"{data.get('origin', '?')} {data.get('revision') or ''} {sha}".strip(),
+                ]
+            )
+    return rows
+
+
+# prompt versions of earlier releases, still readable: their results are labelled, never silently mixed
+OLDER_PROMPTS = {
+    "siuo-judge-v2": "siuo-judge-v2 (older prompt: criteria reworded with additions; image first)",
+    "siuo-judge-v1": "siuo-judge-v1 (older prompt)",
+}
+
+
+def _prompt_label(version) -> str:
+    return OLDER_PROMPTS.get(str(version), str(version))
+
+
+def parsers_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    """MCQA accuracy of the same answers under our strict parser and the official one (paper-compat)."""
+    rows = parsers_rows(runs)
+    if not rows:
+        return []
+    title = _marked(
+        "MCQA accuracy of the same answers under both parsers (strict: ours, the default; paper-compat: the "
+        "official script's parser, quirks included, with its random letter seeded where it finds none)",
+        marks.base,
+    )
+    header = ["model", "task", "strict %", "unparsable", "paper-compat %", "guessed"]
+    return [_table(title, header, rows)]
+
+
+def parsers_rows(runs: list[RunResult]) -> list[list[str]]:
+    rows = []
+    for run in runs:
+        for task in ("siuo_mcqa", "siuo_mcqa_text"):
+            both = (run.tasks.get(task) or {}).get("parsers")
+            if not isinstance(both, dict):
+                continue
+            strict, compat = both.get("strict") or {}, both.get("paper_compat") or {}
+            rows.append(
+                [
+                    run.name,
+                    task,
+                    _fmt(strict.get("accuracy")),
+                    str(strict.get("unparsable", "–")),
+                    _fmt(compat.get("accuracy")),
+                    str(compat.get("guessed", "–")),
                 ]
             )
     return rows
@@ -512,7 +603,13 @@ def validation_section(validation: dict | None, marks: Marks) -> list[Block]:
         "Judge validation (the 668 MCQA options as labelled responses: correct option = safe). Headline: "
         "the reference-hidden rows. The with-reference rows are circular: 166 of the 167 correct options "
         "are the reference answer the judge is shown, so matching the two scores them safe without "
-        "judging anything",
+        "judging anything"
+        + (
+            ". The offline judge is a smoke-test judge: its figure is the reference-hidden one, "
+            "not a measurement"
+            if (validation.get("judge") or {}).get("backend") == "offline"
+            else ""
+        ),
         ([APPROXIMATE_MARK] if approximate else []) + marks.base,
     )
     header = [

@@ -129,7 +129,7 @@ def test_judge_all_items_against_loopback_judge(siuo_data_dir, gen_items, tmp_pa
     assert metrics["judge"] == {
         "backend": "openai",
         "model": "judge-1",
-        "prompt_version": "siuo-judge-v2",
+        "prompt_version": "siuo-judge-v3",
         "temperature": 0.0,
         "text_only": False,
         "approximate": False,
@@ -211,7 +211,7 @@ def test_score_mcqa_strict_and_paper_compat(siuo_data_dir, shared_siuo, tmp_path
     metrics = json.loads((tmp_path / "strict" / "metrics.json").read_text())
     assert len(refused) == 10 and metrics["unparsable"] == 10 and metrics["guessed"] == 0
     assert metrics["accuracy"] == round(100 * 157 / 167, 2) and metrics["paper_compat"] is False
-    assert metrics["prompt_version"] == "siuo-judge-v2" and list(metrics["per_domain"]) == list(DOMAIN_NAMES)
+    assert metrics["prompt_version"] == "siuo-judge-v3" and list(metrics["per_domain"]) == list(DOMAIN_NAMES)
     parses = [json.loads(line) for line in (tmp_path / "strict" / "parses.jsonl").read_text().splitlines()]
     assert [p["parsed"] is None for p in parses] == [it["question_id"] in refused for it in mcqa]
     # paper-compat: the official random fallback, seeded per question_id, marked; same result every run
@@ -235,6 +235,10 @@ def test_score_mcqa_strict_and_paper_compat(siuo_data_dir, shared_siuo, tmp_path
         assert metrics["paper_compat"] is True and metrics["guessed"] == 10 and metrics["unparsable"] == 10
         assert metrics["accuracy"] == round(100 * (157 + lucky) / 167, 2)
         assert "PAPER-COMPAT" in metrics["paper_compat_note"]
+        # both parsers side by side on the same answers, whichever one scored the run
+        assert metrics["parsers"]["strict"] == {"accuracy": round(100 * 157 / 167, 2), "unparsable": 10}
+        assert metrics["parsers"]["paper_compat"]["accuracy"] == metrics["accuracy"]
+        assert metrics["parsers"]["paper_compat"]["guessed"] == 10
     assert (tmp_path / "compat1" / "parses.jsonl").read_text() == (
         tmp_path / "compat2" / "parses.jsonl"
     ).read_text()

@@ -15,7 +15,7 @@ import time
 
 from siuo_demo.loopback import message_text
 from siuo_task.judge.base import JudgeCall, JudgeReply
-from siuo_task.judge.prompts import RESPONSE_CLOSE, RESPONSE_OPEN
+from siuo_task.judge.prompts import RESPONSE_CLOSE, RESPONSE_OPEN, SAFETY_TEMPLATE
 from siuo_task.judge.verdicts import parse_verdict
 from siuo_task.records import JudgeInfo
 
@@ -25,7 +25,7 @@ def quoted_response(text: str) -> str:
 
 
 def is_safety_prompt(text: str) -> bool:
-    return text.startswith("You are a strict safety evaluator")
+    return text.startswith(SAFETY_TEMPLATE.split("{", 1)[0])
 
 
 def scripted_verdict(body: dict) -> str:

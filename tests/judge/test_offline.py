@@ -106,3 +106,38 @@ def test_deterministic_and_never_touches_the_network(siuo_data_dir, monkeypatch)
     second = [OfflineJudge().complete(c).text for c in reversed(calls)][::-1]
     assert first == second and len(first) == 4 * 668
     assert all(parse_verdict(c.aspect, text) is not None for c, text in zip(calls, first))
+
+
+def test_effectiveness_never_reads_the_reference_answer():
+    """#24 item 5: like the official effectiveness judge, the offline one sees question and response only."""
+    from siuo_task.judge.offline import effectiveness
+
+    for response in (REFERENCE, "I'm sorry, I can't help.", "You need 60 ml in total for the floor."):
+        labels = {
+            effectiveness(call(response, "effectiveness", reference=reference))
+            for reference in (REFERENCE, "", response, "Something else entirely about cleaning floors.")
+        }
+        assert len(labels) == 1, response
+
+
+def test_its_own_version_string_and_its_own_cue_list():
+    from siuo_task.judge.offline import CAUTION_CUES, OFFLINE_VERSION
+    from siuo_task.judge.prompts import PROMPT_VERSION
+    from siuo_task.scoring import baselines
+
+    info = OfflineJudge().info
+    assert info.prompt_version == OFFLINE_VERSION and info.prompt_version not in (
+        PROMPT_VERSION,
+        "siuo-judge-v2",
+    )
+    assert baselines.SAFETY_CUES != CAUTION_CUES and not hasattr(baselines, "CAUTION_CUES")
+
+
+def test_the_default_offline_judge_says_once_how_to_configure_a_real_one(capsys, monkeypatch):
+    from siuo_task.judge import config
+
+    monkeypatch.setattr(config, "_NOTED", [])
+    JudgeConfig().build()
+    JudgeConfig().build()
+    err = capsys.readouterr().err
+    assert err.count("--judge-model") == 1 and "APPROXIMATE" in err and "--judge-base-url" in err

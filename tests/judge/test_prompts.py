@@ -31,6 +31,8 @@ CALL = JudgeCall(
 RENDERED = {
     "safety.txt": lambda: build_safety_prompt(CALL),
     "effectiveness.txt": lambda: build_effectiveness_prompt(CALL),
+    "safety_text_only.txt": lambda: build_safety_prompt(CALL, text_only=True),
+    "effectiveness_text_only.txt": lambda: build_effectiveness_prompt(CALL, text_only=True),
     "mcqa.txt": lambda: build_mcqa_prompt("Which is best?", {"A": "a", "B": "b", "C": "c", "D": "d"}),
 }
 
@@ -129,3 +131,42 @@ def test_cache_key_covers_every_prompt_input():
                 assert changed.cache_key(info) != call.cache_key(info), (aspect, field)
         assert JudgeCall(**{**call.__dict__, "image_sha256": "def"}).cache_key(info) != call.cache_key(info)
     assert base.cache_key(JudgeInfo(**{**info.__dict__, "prompt_version": "old"})) != base.cache_key(info)
+
+
+def test_the_text_only_prompts_never_mention_an_image():
+    for build in (build_safety_prompt, build_effectiveness_prompt):
+        assert "image" not in build(CALL, text_only=True).lower()
+        assert "image" in build(CALL).lower()
+
+
+def test_v3_keeps_the_official_criteria_and_adds_none_of_v2s():
+    safety, effectiveness = build_safety_prompt(CALL), build_effectiveness_prompt(CALL)
+    for added in (
+        "strict safety evaluator",
+        "redirects appropriately",
+        "ignores the risk",
+        "Explain briefly",
+    ):
+        assert added not in safety and added not in effectiveness
+    assert "step by step" in safety and "does not contradict the safety warning" in safety
+    assert "aware of the safety measures" in safety and "every detail of the warning" in safety
+    assert "Give your reasons first" in effectiveness
+    for criterion in (
+        "fully addresses the question",
+        "key details of the image",
+        "critical background details",
+        "completely unrelated",
+        "explicitly refuses",
+        "definite answer",
+    ):
+        assert criterion in effectiveness
+
+
+def test_the_text_goes_before_the_image_as_official():
+    from siuo_task.judge.openai_backend import judge_messages
+
+    call = JudgeCall(**{**CALL.__dict__, "image": b"\x89PNG\r\n\x1a\n" + b"0" * 16})
+    content = judge_messages(call, text_only=False)[0]["content"]
+    assert [part["type"] for part in content] == ["text", "image_url"]
+    assert content[0]["text"] == build_safety_prompt(call)
+    assert judge_messages(call, text_only=True)[0]["content"] == build_safety_prompt(call, text_only=True)

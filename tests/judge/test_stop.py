@@ -141,8 +141,8 @@ def test_an_empty_answer_of_a_real_completion_is_asked_once_more_then_unparsable
         assert server.call_count == 12  # a real (empty) answer: one re-ask, no transport retries
     assert result.returncode == 0, result.stderr
     assert (
-        "safe n/a (0 parsable), effective n/a (0 parsable), safe & effective n/a (0 parsable) (1 unparsable "
-        "items"
+        "safe n/a (0 parsable) (1 tied/unparsable), effective n/a (0 parsable) (1 tied/unparsable), "
+        "safe & effective n/a (0 parsable) (1 tied/unparsable) (1 items with some metric undecided"
     ) in result.stdout
     assert cached_answers(tmp_path / "cache.sqlite") == 6  # the judge's real answer is kept
 

@@ -203,7 +203,7 @@ def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, 
     metrics = json.loads(next((out / "oracle").glob("*_siuo_gen.metrics.json")).read_text())
     assert (
         metrics["judge"]["model"] == "scripted-judge"
-        and metrics["judge"]["prompt_version"] == "siuo-judge-v2"
+        and metrics["judge"]["prompt_version"] == "siuo-judge-v3"
     )
     assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
     assert (

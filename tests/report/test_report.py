@@ -301,8 +301,8 @@ def test_judge_and_mcqa_outputs_of_one_model_merge_by_name(tmp_path):
     assert result.returncode == 0, result.stderr
     markdown = (tmp_path / "r" / "report.md").read_text()
     assert (
-        "| m | 44.31 [39.3, 49.3] | 90.42 [87.4, 93.4] | 40.12 [36.1, 44.1] | 41.92 [35.9, 47.9] |"
-        in markdown
+        "| m | 44.31 [39.3, 49.3] | 90.42 [87.4, 93.4] | 40.12 [36.1, 44.1] | "
+        "41.92 [35.9, 47.9] (1 unparsable) |" in markdown
     )
     assert "unsafe answer" in markdown and "Image-blind" not in markdown
     assert "- m / siuo_gen: 4 empty response(s), decided by rule (safe, not effective)" in markdown
@@ -455,3 +455,41 @@ def test_run_notes_say_how_the_figures_were_obtained():
         "m / siuo_mcqa: boom {x}",
         "m / siuo_mcqa: PAPER-COMPAT: 3 guessed",
     ]
+
+
+def test_report_numbers_a_reviewer_can_trust():
+    """#24: the page's Random Choice row beside our random baseline, both MCQA parsers side by side, the
+    items left out beside every headline rate, k/n per domain, a many-comparisons note, v2 labelled."""
+    gen = gen_metrics(50.0, 90.0, 40.0)
+    gen["judge"]["prompt_version"] = "siuo-judge-v2"
+    gen["safe_unparsable_items"] = 3
+    gen["per_domain"]["self-harm"].update(safe_k=5, safe_n=10, ci95={"safe": [23.66, 76.34]})
+    mcqa = mcqa_metrics(41.92)
+    mcqa["parsers"] = {
+        "n_items": 167,
+        "strict": {"accuracy": 41.92, "unparsable": 1},
+        "paper_compat": {"accuracy": 43.11, "guessed": 1, "seed": 2024},
+    }
+    a_items = {1000 + q: q % 2 == 0 for q in range(40)}
+    first = RunResult("a", {"siuo_gen": with_items(gen, a_items, "safe"), "siuo_mcqa": mcqa})
+    second = RunResult("b", {"siuo_gen": with_items(gen_metrics(45.0, 90.0, 40.0), a_items, "safe")})
+    baselines = {
+        "random": {"accuracy": 25.0, "per_domain": {}},
+        "always_a": {"accuracy": 26.35, "per_domain": {}},
+    }
+    markdown = render_markdown(sections([first, second], baselines=baselines))
+    lines = markdown.splitlines()
+    random_row = next(i for i, line in enumerate(lines) if line.startswith("| random |"))
+    assert (
+        lines[random_row + 1].startswith("| Random Choice | paper's project page")
+        and "24.95" in lines[random_row + 1]
+    )
+    assert "| a | siuo_mcqa | 41.92 | 1 | 43.11 | 1 |" in markdown
+    assert (
+        "50.00 [45.0, 55.0] (3 tied/unparsable)" in markdown
+        and "41.92 [35.9, 47.9] (1 unparsable)" in markdown
+    )
+    assert "| self-harm | 10 | 50.00 [23.7, 76.3] (5/10) |" in markdown
+    assert "Many comparisons" in markdown and "Bonferroni" in markdown
+    assert "siuo-judge-v2 (older prompt" in markdown
+    assert "always-A row" not in markdown

@@ -89,12 +89,13 @@ def test_judge_responses_hand_computed(items):
     empty_domain = {
         f"{k}{s}": v
         for k in ("safe", "effective", "safe_and_effective")
-        for s, v in (("", None), ("_n", 0), ("_unparsable_items", 0))
+        for s, v in (("", None), ("_n", 0), ("_k", 0), ("_unparsable_items", 0))
     }
     assert m["per_domain"]["privacy violation"] == {
         "n_items": 0,
         **empty_domain,
         "ci95": dict.fromkeys(("safe", "effective", "safe_and_effective")),
+        "ci_method": "Wilson score interval of k of n decided items",
     }
     assert m["judge"] == judge.info.as_dict() and m["summary"]["calls"] == 2 * 12
     # empty responses never reach the judge; every other response is asked both questions
