@@ -87,6 +87,7 @@ def test_report_never_prints_nan():
     assert _with_ci({"safe": float("inf")}, "safe") == "–"
 
 
+@pytest.mark.e2e
 def test_hostile_names_reach_neither_terminal_nor_report_md(siuo_data_dir, tmp_path, monkeypatch, capsys):
     make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
     capsys.readouterr()

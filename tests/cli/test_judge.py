@@ -70,6 +70,7 @@ def gen_items(shared_siuo):
     return json.loads((shared_siuo / "siuo_gen.json").read_text())
 
 
+@pytest.mark.e2e
 def test_judge_all_items_against_loopback_judge(siuo_data_dir, gen_items, tmp_path):
     rows = scripted_responses(gen_items)
     expected = expected_rates(rows, {item["question_id"]: item["category"] for item in gen_items})
@@ -324,6 +325,7 @@ def test_judge_bad_input_is_one_clear_error_and_writes_nothing(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.e2e
 def test_missing_api_key_names_the_variable(siuo_data_dir, tmp_path):
     path = _responses_file(tmp_path, [GOOD])
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_KEY_VAR"}
@@ -378,6 +380,7 @@ def test_cache_key_changes_with_every_input():
     assert len(keys) == 11
 
 
+@pytest.mark.e2e
 def test_judge_errors_exit_non_zero_and_rerun_completes_only_what_failed(siuo_data_dir, tmp_path):
     from siuo_demo.loopback import Fault
 

@@ -216,6 +216,7 @@ def test_a_judge_url_with_a_password_is_refused_at_once_and_never_shown(siuo_dat
     assert "s3cret-pw" not in result.stdout + result.stderr and "http://***@127.0.0.1" in result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_judge_refusals_are_one_line_without_credentials(siuo_data_dir, tmp_path, status):
     key = "sk-live-" + "5" * 32
@@ -249,6 +250,7 @@ def test_refusal_messages_mask_the_endpoint_credentials():
     assert "s3cret-pw" not in message and "http://***@gw/v1" in message
 
 
+@pytest.mark.e2e
 def test_a_failing_call_that_echoes_credentials_leaves_none_in_the_judgements(siuo_data_dir, tmp_path):
     (tmp_path / "r.jsonl").write_text(json.dumps(GEN_ROW) + "\n")
     echo = json.dumps({"error": {"message": "bad request for http://alice:s3cret-pw@host api_key=key-42"}})
@@ -268,6 +270,7 @@ def test_a_failing_call_that_echoes_credentials_leaves_none_in_the_judgements(si
 # ---- report names ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_report_names_cannot_add_links_or_tags(tmp_path, siuo_data_dir, monkeypatch):
     from markdown_it import MarkdownIt
 
@@ -317,6 +320,7 @@ def test_judge_with_images_refuses_a_bomb_in_one_line(bomb_data, tmp_path):
     assert f"S-01.png has more than {MAX_IMAGE_PIXELS:,} pixels" in one_error_line(result)
 
 
+@pytest.mark.e2e
 def test_text_only_judge_and_report_never_decode_images(bomb_data, tmp_path, monkeypatch):
     (tmp_path / "r.jsonl").write_text(json.dumps(GEN_ROW) + "\n")
     with ScriptedServer(scripted_verdict) as server:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import datasets
+import pytest
 import yaml
 
 import siuo_dataset
@@ -22,6 +23,7 @@ def test_committed_dataset_card_matches_code(shared_siuo):
     )
 
 
+@pytest.mark.e2e
 def test_built_readme_is_the_card(built, siuo_data_dir):
     build = json.loads((built / MANIFEST).read_text())
     assert build["placeholder_images"] == 167  # the test data's images are placeholders: the card says so

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.dataset.conftest import EXPECTED_COUNTS
 from tests.helpers import siuo_data
 
 
+@pytest.mark.e2e
 def test_info_json_and_text(siuo_data_dir):
     result = siuo_data("info", "--data-dir", str(siuo_data_dir), "--json")
     assert result.returncode == 0, result.stderr
@@ -27,6 +30,7 @@ def test_validate_reports_upstream_note_not_failure(siuo_data_dir):
     assert report["ok"] is True and len(report["notes"]) == 1
 
 
+@pytest.mark.e2e
 def test_build_json(siuo_data_dir, tmp_path):
     result = siuo_data("build", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "siuo"), "--json")
     assert result.returncode == 0, result.stderr
@@ -80,6 +84,7 @@ def test_unexpected_failure_is_still_one_line(siuo_data_dir, monkeypatch, capsys
     assert err.count("\n") == 1 and "internal error: RuntimeError: something unexpected" in err
 
 
+@pytest.mark.e2e
 def test_info_needs_no_images_and_counts_them(shared_siuo, siuo_data_dir, tmp_path):
     """#21 item 4: a summary counts the images instead of failing without them."""
     bare = siuo_data("info", "--data-dir", str(shared_siuo))
@@ -89,6 +94,7 @@ def test_info_needs_no_images_and_counts_them(shared_siuo, siuo_data_dir, tmp_pa
     assert json.loads(full.stdout)["placeholder_images"] == 167
 
 
+@pytest.mark.e2e
 def test_placeholders_command_makes_the_image_tasks_runnable(shared_siuo, tmp_path):
     """#21 item 7: `siuo-data placeholders --data-dir DIR` for the annotations alone, loudly marked."""
     data = tmp_path / "data"

@@ -35,6 +35,7 @@ def test_build_never_replaces_a_project_that_merely_has_a_readme(siuo_data_dir, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]  # no staging folder left
 
 
+@pytest.mark.e2e
 def test_a_built_folder_holds_the_manifest_and_a_rebuild_replaces_it(siuo_data_dir, tmp_path):
     out = build_folder(siuo_dataset.load_siuo(siuo_data_dir), tmp_path / "siuo")
     manifest = json.loads((out / MANIFEST).read_text())
@@ -84,6 +85,7 @@ def test_build_refuses_places_it_must_never_replace(siuo_data_dir, shared_siuo, 
 # ---- image names stay inside the data folder ---------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_an_image_name_cannot_leave_the_data_folder_even_without_checksums(
     siuo_data_dir, shared_siuo, tmp_path
 ):
@@ -110,6 +112,7 @@ def test_an_image_name_cannot_leave_the_data_folder_even_without_checksums(
 # ---- decompression bombs -----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("pixels", ["over-the-limit", "over-twice-the-limit"])
 def test_a_decompression_bomb_is_one_line_naming_the_image(siuo_data_dir, shared_siuo, tmp_path, pixels):
     side = int((MAX_IMAGE_PIXELS * (1.2 if pixels == "over-the-limit" else 2.5)) ** 0.5)

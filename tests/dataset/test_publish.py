@@ -93,6 +93,7 @@ def test_failed_first_build_leaves_nothing(siuo_data_dir, tmp_path, monkeypatch)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_build_refuses_to_overwrite_an_unrelated_folder(siuo_data_dir, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
@@ -163,6 +164,7 @@ def test_push_rejects_bad_repo_and_unbuilt_folder(built, tmp_path):
     )
 
 
+@pytest.mark.e2e
 def test_push_dry_run_lists_files(built):
     allow = "--allow-placeholders"
     result = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run", "--json", allow)
@@ -173,6 +175,7 @@ def test_push_dry_run_lists_files(built):
     assert all(name in text.stdout for name in files(built))
 
 
+@pytest.mark.e2e
 def test_a_placeholder_build_is_marked_and_never_pushed_as_siuo(built):
     """#21 item 7: the manifest and card say so; push (and its dry run) refuse it unless told."""
     assert json.loads((built / publish.MANIFEST).read_text())["placeholder_images"] == 167

@@ -157,6 +157,7 @@ def test_offline_with_nothing_cached_is_one_clear_error(monkeypatch, isolated_ca
     assert not isolated_cache.exists() or not list(isolated_cache.rglob("*.json"))
 
 
+@pytest.mark.e2e
 def test_offline_cli_is_one_line(isolated_cache):
     env = {
         "PATH": "/usr/bin:/bin",

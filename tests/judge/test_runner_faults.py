@@ -99,6 +99,7 @@ def make_judge(server, **kwargs) -> OpenAIJudge:
     )
 
 
+@pytest.mark.e2e
 def test_twenty_percent_faults_lose_nothing(items, rows, tmp_path):
     script = FaultyJudgeServer(0.2)
     with ScriptedServer(script) as server:
@@ -117,6 +118,7 @@ def test_twenty_percent_faults_lose_nothing(items, rows, tmp_path):
     assert {k: result.metrics[k] for k in ("safe", "effective", "safe_and_effective")} == expected_rates(rows)
 
 
+@pytest.mark.e2e
 def test_retry_after_is_honoured(items, rows):
     answered = []
 
@@ -133,6 +135,7 @@ def test_retry_after_is_honoured(items, rows):
     assert elapsed >= 1.0 and server.call_count == 7 and result.summary.ok == 6
 
 
+@pytest.mark.e2e
 def test_persistent_failures_become_explicit_errors_and_rerun_completes_them(items, rows, tmp_path):
     cache = JudgeCache(tmp_path / "c.sqlite")
     with ScriptedServer(lambda body: Fault(500)) as server:
@@ -159,6 +162,7 @@ def test_unparsable_answer_is_asked_once_more_then_recorded(items, rows):
     assert result.metrics["unparsable_responses"] == 3 and result.metrics["unparsable_items"] == 1
 
 
+@pytest.mark.e2e
 def test_results_do_not_depend_on_concurrency_or_order(items, rows):
     import random
 
@@ -183,6 +187,7 @@ def test_results_do_not_depend_on_concurrency_or_order(items, rows):
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.e2e
 def test_second_run_is_all_cache_hits(items, rows, tmp_path):
     cache = JudgeCache(tmp_path / "c.sqlite")
     with ScriptedServer(scripted_verdict) as server:

@@ -44,10 +44,10 @@ def test_the_stamp_is_now_in_that_zone_not_local_time():
 
 def test_side_files_carry_the_stamp_of_the_runs_timezone(monkeypatch, tmp_path):
     monkeypatch.setenv("RANK", "0")
-    args = Namespace(output_path=str(tmp_path), timezone="Pacific/Kiritimati")
+    args = Namespace(output_path=str(tmp_path), model_args="model=org/tiny", timezone="Pacific/Kiritimati")
     aggregation.write_side_files(args, "siuo_mcqa", {"accuracy": 1.0}, [{"question_id": 1}])
     stamp = aggregation.run_stamp("Pacific/Kiritimati")
-    assert sorted(p.name for p in (tmp_path / "siuo").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "org__tiny").iterdir()) == [
         f"{stamp}_siuo_mcqa.metrics.json",
         f"{stamp}_siuo_mcqa.rows.jsonl",
     ]

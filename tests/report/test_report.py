@@ -126,6 +126,7 @@ def report(*args: str) -> subprocess.CompletedProcess:
     return siuo_eval("report", *args, timeout=120)
 
 
+@pytest.mark.e2e
 def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
     out = tmp_path / "report"
     result = report(*map(str, runs), "--out", str(out), "--placeholder-images")
@@ -208,6 +209,7 @@ def test_model_text_cannot_add_markup_to_the_markdown(runs, tmp_path):
     assert "1002" not in markdown  # only responses judged unsafe are examples
 
 
+@pytest.mark.e2e
 def test_one_output_root_with_validation_and_placeholder_provenance(runs, tmp_path, shared_siuo):
     """An lmms-eval --output_path holding both models (one of them run on placeholder images, as its data
     block says) and a validate-judge folder: names come from the model folders, the validation is found, the
@@ -288,6 +290,7 @@ def test_no_placeholder_line_without_marker_and_ablation_per_domain(runs):
     assert [row[0] for row in rows[1:]] == list(DOMAIN_NAMES)
 
 
+@pytest.mark.e2e
 def test_judge_and_mcqa_outputs_of_one_model_merge_by_name(tmp_path):
     judged, mcqa = tmp_path / "judged", tmp_path / "mcqa"
     judged.mkdir()
@@ -412,6 +415,7 @@ def test_validation_headline_is_reference_hidden(tmp_path):
     assert "Headline: the reference-hidden rows" in markdown and "circular" in markdown
 
 
+@pytest.mark.e2e
 def test_baselines_are_shown_beside_the_models(tmp_path, shared_siuo):
     run = tmp_path / "m"
     run.mkdir()

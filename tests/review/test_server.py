@@ -42,6 +42,7 @@ def post(browser, path, qid, index, **body):
     return browser.post(f"/api/{path}", json=body, headers={"X-Review-Token": TOKEN})
 
 
+@pytest.mark.e2e
 def test_token_required(run_dir, items, siuo_data_dir):
     session = ReviewSession(load_judged_run(run_dir), items, "alice", TOKEN)
     anonymous = TestClient(create_app(session), base_url="http://127.0.0.1:8123")
@@ -181,6 +182,7 @@ def test_review_cli_refuses_a_public_host_without_the_flag(run_dir, siuo_data_di
     assert json.loads((run_dir / "metrics.json").read_text())["n_items"] == 4
 
 
+@pytest.mark.e2e
 def test_the_printed_url_answers_at_once(siuo_data_dir, tmp_path, monkeypatch):
     """The socket listens before the URL is printed: a visit right away (a browser opened by the command, or a
     user's click) waits for the server instead of being refused while uvicorn starts."""

@@ -60,6 +60,7 @@ def test_post_from_another_origin_is_refused(run_dir, items, siuo_data_dir):  # 
         b"\xff\xfe",
     ],
 )
+@pytest.mark.e2e
 def test_malformed_bodies_are_400(run_dir, items, raw):  # noqa: F811
     browser = client(run_dir, items)
     reply = browser.post("/api/label", content=raw, headers={"X-Review-Token": TOKEN})
@@ -73,6 +74,7 @@ def test_response_index_true_and_lone_surrogate_note_refused(run_dir, items, siu
     assert not (run_dir / "reviews.jsonl").exists()
 
 
+@pytest.mark.e2e
 def test_huge_body_refused_before_it_is_read(run_dir, items):  # noqa: F811
     browser = client(run_dir, items)
     declared = browser.post(

@@ -74,6 +74,7 @@ def test_two_servers_with_kill_9_lose_nothing_answered(tmp_path, shared_siuo):
     assert not (tmp_path / "run" / "reviews.jsonl.torn").exists()
 
 
+@pytest.mark.e2e
 def test_review_server_start_sets_a_torn_line_aside(siuo_data_dir, tmp_path, monkeypatch):
     """A crash left half a line: `siuo-eval review` starts anyway (the torn tail moved to .torn, a warning)
     and the next label lands on a line of its own."""

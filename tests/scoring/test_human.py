@@ -200,6 +200,7 @@ def test_rescore_refuses_labels_of_another_run(siuo_data_dir, tmp_path, monkeypa
     assert "1 of 1 labels are foreign to this run" in err and "no labels about this run" in err
 
 
+@pytest.mark.e2e
 def test_labels_of_another_run_are_foreign_everywhere(siuo_data_dir, tmp_path, monkeypatch, capsys):
     """Model A's labels (fingerprinted) are about A's responses: rescore, report, agree and validate-judge on
     model B's run ignore every one, loudly (B's figures do not move)."""
@@ -261,6 +262,7 @@ def alice_reviews(run_dir, q):
         append_review(run_dir / "reviews.jsonl", label(qid, index, "safety", verdict))
 
 
+@pytest.mark.e2e
 def test_report_shows_human_checked_figures_and_agreement(siuo_data_dir, tmp_path, monkeypatch):
     responses = make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
     q = sorted({qid for qid, _ in responses})
@@ -282,6 +284,7 @@ def test_report_shows_human_checked_figures_and_agreement(siuo_data_dir, tmp_pat
     )
 
 
+@pytest.mark.e2e
 def test_agree_and_validate_judge_accept_reviews(siuo_data_dir, tmp_path, monkeypatch, capsys):
     responses = make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
     q = sorted({qid for qid, _ in responses})
@@ -343,6 +346,7 @@ def test_agree_and_validate_judge_accept_reviews(siuo_data_dir, tmp_path, monkey
     assert "| human labels (siuo-eval review) | safety |" in (tmp_path / "report" / "report.md").read_text()
 
 
+@pytest.mark.e2e
 def test_lmms_eval_run_layout_is_reviewed_like_a_judge_folder(siuo_data_dir, tmp_path, monkeypatch):
     """siuo-eval (lmms-eval) writes OUTPUT/MODEL/STAMP_siuo_gen.{metrics.json,rows.jsonl}; the labels go to
     OUTPUT/reviews.jsonl and the figures match those of the same judgements in a judge folder."""
@@ -373,6 +377,7 @@ def test_lmms_eval_run_layout_is_reviewed_like_a_judge_folder(siuo_data_dir, tmp
     assert "| output | safety | judge vs human | 3 | 66.67 | 0.40 |" in markdown
 
 
+@pytest.mark.e2e
 def test_report_refuses_reviews_above_several_runs(siuo_data_dir, tmp_path, monkeypatch, capsys):
     for name in ("model-a", "model-b"):
         make_judged_run(tmp_path / "runs" / name, siuo_data_dir, monkeypatch)

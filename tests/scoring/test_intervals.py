@@ -29,6 +29,7 @@ def _majority_probs(q: float, u: float) -> tuple[float, float]:
 SCENARIOS = [([0.05, 0.3, 0.6, 0.95], 0.1), ([0.0, 0.05, 0.1, 0.4], 0.0)]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("kinds", "unparsable"), SCENARIOS)
 def test_the_95_interval_covers_the_true_rate_in_93_to_97_percent_of_400_runs(kinds, unparsable):
     """Simulated runs of 167 items x 3 responses with a known rate (items drawn from ``kinds``, responses at

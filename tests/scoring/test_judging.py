@@ -258,6 +258,7 @@ def test_openai_judge_other_api_errors_fail_only_that_call(monkeypatch, items):
     assert result.metrics["safe"] == 100.0 and result.metrics["complete"] is False
 
 
+@pytest.mark.e2e
 def test_a_local_judge_needs_no_key(monkeypatch, items):
     """#21 item 6: a loopback --judge-base-url with no key set judges; a local server wanting a key (401)
     gets one clear line naming the variable."""

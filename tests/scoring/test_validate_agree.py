@@ -61,6 +61,7 @@ def test_offline_judge_validation_figures(siuo_data_dir, tmp_path, capsys):
     assert "APPROXIMATE" in out and "reference_blind  safe" in out and "privacy violation" in out
 
 
+@pytest.mark.e2e
 def test_llm_judge_validation_against_hand_counts_then_all_cached(
     items, siuo_data_dir, tmp_path, monkeypatch
 ):
@@ -185,6 +186,7 @@ def test_agree_rejects_files_that_do_not_match(tmp_path, capsys, change, message
     assert code == 2 and len(error) == 1 and message in error[0]
 
 
+@pytest.mark.e2e
 def test_failed_judge_calls_exit_3_and_are_counted(siuo_data_dir, tmp_path, monkeypatch, capsys):
     from siuo_demo.loopback import Fault
 
