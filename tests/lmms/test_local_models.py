@@ -217,7 +217,8 @@ def assert_complete(run: Run, items) -> dict:
     assert gen_metrics[0]["complete"] is True and gen_metrics[0]["judge_errors"] == 0
     assert mcqa_metrics[0]["n_items"] == LIMIT
     # the side files' stamp is on lmms-eval's clock: just after its results stamp (taken before the run)
-    stamps = {p.name.split("_siuo_")[0] for p in side.iterdir()}
+    side_files = [*side.glob("*_siuo_*.metrics.json"), *side.glob("*_siuo_*.rows.jsonl")]
+    stamps = {p.name.split("_siuo_")[0] for p in side_files}
     assert len(stamps) == 1, stamps
     started = datetime.strptime(next(run.out.rglob("*_results.json")).name[:15], "%Y%m%d_%H%M%S")
     aggregated = datetime.strptime(stamps.pop(), "%Y%m%d_%H%M%S")
