@@ -57,22 +57,7 @@ def live(responses, siuo_data_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live")
     with ScriptedServer(scripted_verdict) as server:
         result = siuo_eval(
-            "judge",
-            str(responses),
-            "--data-dir",
-            str(siuo_data_dir),
-            "--judge-model",
-            "judge-1",
-            "--judge-base-url",
-            server.base_url,
-            "--judge-api-key-env",
-            KEY_ENV,
-            "--cache",
-            str(tmp / "cache.sqlite"),
-            "--quiet",
-            "--out",
-            str(tmp / "out"),
-            env=env(**{KEY_ENV: "x"}),
+            *judge_argv(responses, siuo_data_dir, tmp, server.base_url), env=env(**{KEY_ENV: "x"})
         )
         assert result.returncode == 0, result.stderr
         bodies = [json.dumps(body, sort_keys=True) for body in server.requests]
