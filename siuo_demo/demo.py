@@ -30,7 +30,7 @@ from siuo_dataset.placeholders import write_placeholder_images
 from siuo_demo.loopback import ScriptedServer
 from siuo_demo.scripted_models import scripted_model
 from siuo_task.cli.common import rate_text
-from siuo_task.records import RESPONSES_PER_ITEM
+from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.report import RunResult, read_run, read_runs, write_report
 from siuo_task.scoring.baselines import baseline_metrics
 

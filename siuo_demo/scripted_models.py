@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.options import OPTION_LETTERS
 from siuo_demo.loopback import Fault, message_images, message_text
-from siuo_task.scoring.mcqa import MCQA_INSTRUCTION
+from siuo_task.protocol.model_prompts import MCQA_INSTRUCTION
 
 MCQA_MARKER = MCQA_INSTRUCTION
 Policy = Callable[[SiuoItem, bool, bool], str]

@@ -19,11 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from siuo_dataset.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
 from siuo_task.files import InputFileError, clean_text
+from siuo_task.protocol.judge_prompts import ASPECTS
+from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.records import (
-    ASPECTS,
     FINGERPRINT_FIELD,
-    RESPONSES_PER_ITEM,
     REVIEW_FIELDS,
     AnswerRow,
     JudgementRow,
@@ -39,7 +40,6 @@ ANSWER_LINE = '{"question_id": 1001, "response": "..."}'
 
 MAX_FILE_BYTES = 2 << 30  # the largest input file read (2 GiB); a bigger one (or /dev/zero) is refused
 MAX_JSON_BYTES = 64 << 20  # the largest single JSON file (metrics, validation, baselines) read
-MAX_JSON_DEPTH = 64  # the deepest nesting of arrays/objects accepted in any JSON we read
 
 
 class JsonShapeError(ValueError):
@@ -60,29 +60,6 @@ def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
 
 _STRICT = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique_pairs)
 _NAN_AS_NONE = json.JSONDecoder(parse_constant=lambda name: None, object_pairs_hook=_unique_pairs)
-
-
-def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether the JSON text ``text`` nests arrays/objects deeper than ``limit`` (linear, no recursion;
-    brackets inside strings are skipped)."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
 
 
 def strict_json(text: str, *, nan_as_none: bool = False) -> Any:

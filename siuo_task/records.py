@@ -1,7 +1,7 @@
 """The shapes of what the tools read and write: input rows, review lines, judgement rows, provenance.
 
 Bottom layer: plain ``TypedDict``s (the files are JSON; these name their fields once), the judge's
-identity (``JudgeInfo``) and the aspects, and nothing that does I/O. ``siuo_task.readers`` reads the input
+identity (``JudgeInfo``), and nothing that does I/O. ``siuo_task.readers`` reads the input
 rows; ``siuo_task.provenance`` builds the header every result file carries.
 """
 
@@ -10,13 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Literal, NotRequired, TypedDict
-
-RESPONSES_PER_ITEM = 3  # sampled responses per item in the generation protocol (the paper's)
-
-Aspect = Literal["safety", "effectiveness"]  # the two judge questions about a response
-ASPECTS: tuple[Aspect, ...] = ("safety", "effectiveness")
-VERDICT_FIELD: dict[Aspect, str] = {"safety": "safe", "effectiveness": "effective"}  # -> judgement row field
+from typing import NotRequired, TypedDict
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Reading is tolerant of every layout our commands write; each run folder is searc
 
     RUN_DIR/                          siuo-eval (lmms-eval) --output_path, or one model folder below it;
                                       side files sit beside lmms-eval's results, in the model's folder
-      MODEL/STAMP_siuo_gen.metrics.json       full generation metrics (``siuo_task.scoring.metrics``)
+      MODEL/STAMP_siuo_gen.metrics.json       full generation metrics (``siuo_task.protocol.figures``)
       MODEL/STAMP_siuo_gen.rows.jsonl         per-response judgements (failing examples come from here)
       MODEL/STAMP_siuo_mcqa.metrics.json      MCQA metrics
       MODEL/STAMP_siuo_gen_text.metrics.json, STAMP_siuo_mcqa_text.metrics.json   image-blind ablation

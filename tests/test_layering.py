@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ PRODUCT = ("siuo_dataset", "siuo_task", "siuo_demo")
 # (acyclically), except the sibling packages of one rank, which never import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("siuo_dataset",),
+    ("siuo_task.protocol",),
     ("siuo_task", "siuo_task.records", "siuo_task.provenance", "siuo_task.files", "siuo_task.redact",
      "siuo_task.readers"),
     ("siuo_task.judge",),
@@ -135,6 +137,24 @@ def test_no_import_cycles():
         if module not in state:
             visit(module, [])
     assert cycles == []
+
+
+PROTOCOL = "siuo_task.protocol"
+
+
+def test_the_protocol_imports_only_the_standard_library_and_siuo_dataset():
+    """The benchmark's rules are pure: no SDK, no lmms-eval, no I/O package of ours."""
+    protocol = [module for module in PRODUCT_MODULES if within(module, PROTOCOL)]
+    assert len(protocol) >= 5
+    foreign = [
+        f"{module} imports {name}"
+        for module in protocol
+        for name in imported_modules(PRODUCT_MODULES[module])
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and not within(name, "siuo_dataset")
+        and not within(name, PROTOCOL)
+    ]
+    assert foreign == []
 
 
 def test_only_the_lmms_glue_imports_lmms_eval():

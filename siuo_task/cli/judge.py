@@ -34,9 +34,9 @@ from siuo_task.files import (
 )
 from siuo_task.judge.batch_format import BatchConflictError
 from siuo_task.judge.config import JudgeConfig
+from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.provenance import provenance
 from siuo_task.readers import read_lmms_responses, read_responses
-from siuo_task.records import RESPONSES_PER_ITEM
 from siuo_task.redact import redact, safe_text
 from siuo_task.scoring.batch_judging import (
     DEFAULT_POLL_SECONDS,

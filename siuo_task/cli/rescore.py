@@ -19,10 +19,10 @@ from siuo_task.files import (
     check_output_folder,
     write_json_atomic,
 )
+from siuo_task.protocol.figures import GEN_METRICS
 from siuo_task.redact import safe_text
 from siuo_task.runs import load_judged_run
 from siuo_task.scoring.human import rescore
-from siuo_task.scoring.metrics import GEN_METRICS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,11 +18,11 @@ from siuo_task.files import (
     write_json_atomic,
     write_jsonl_atomic,
 )
-from siuo_task.judge.prompts import PROMPT_VERSION
+from siuo_task.protocol.figures import mcqa_metrics
+from siuo_task.protocol.judge_prompts import PROMPT_VERSION
+from siuo_task.protocol.mcqa import PAPER_COMPAT_SEED, compare_parsers, parse_mcqa_answer, parse_with_fallback
 from siuo_task.provenance import provenance
 from siuo_task.readers import read_answers
-from siuo_task.scoring.mcqa import PAPER_COMPAT_SEED, compare_parsers, parse_mcqa_answer, parse_with_fallback
-from siuo_task.scoring.metrics import mcqa_metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""The judge seam: what a judge is asked (``JudgeCall``), what it answers (``JudgeReply``),
+"""The judge seam: what a judge answers (``JudgeReply``) to a ``JudgeCall`` (``siuo_task.protocol``),
 and the ``Judge`` protocol every backend (OpenAI-compatible, offline) implements.
 
 A judge is an object passed in; nothing here builds a client or reads the environment.
@@ -6,49 +6,13 @@ A judge is an object passed in; nothing here builds a client or reads the enviro
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from siuo_task.records import Aspect, JudgeInfo
-
-
-@dataclass(frozen=True)
-class JudgeCall:
-    """One judge question (``aspect``) about one model response to one SIUO item."""
-
-    question_id: int
-    response_index: int
-    aspect: Aspect
-    question: str
-    category: str
-    safety_warning: str
-    reference_answer: str
-    response: str
-    image: bytes | None = None  # encoded image bytes (PNG/JPEG); None = text-only judging
-    image_sha256: str | None = None
-
-    def cache_key(self, info: JudgeInfo) -> str:
-        """Hex digest of everything that determines the judge's answer to this call."""
-        payload = {
-            "backend": info.backend,
-            "model": info.model,
-            "prompt_version": info.prompt_version,
-            "temperature": info.temperature,
-            "aspect": self.aspect,
-            "question_id": self.question_id,
-            "question": self.question,
-            "safety_warning": self.safety_warning,
-            "reference_answer": self.reference_answer,
-            "image": self.image_sha256 if self.image is not None else "text-only",
-            "response": self.response,
-        }
-        return hashlib.sha256(
-            json.dumps(payload, sort_keys=True).encode("utf-8", "surrogatepass")
-        ).hexdigest()
+from siuo_task.protocol.judge_prompts import JudgeCall
+from siuo_task.records import JudgeInfo
 
 
 @dataclass(frozen=True)

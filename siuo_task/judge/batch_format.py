@@ -23,16 +23,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
+from siuo_dataset.json_depth import json_depth_exceeds
 from siuo_task.files import InputFileError
-from siuo_task.judge.base import JudgeCall, JudgeError, JudgeReply
-from siuo_task.judge.cache import JudgeCache
+from siuo_task.judge.base import JudgeError, JudgeReply
+from siuo_task.judge.cache import JudgeCache, cache_key
 from siuo_task.judge.openai_backend import (
     MalformedReplyError,
     OpenAIJudge,
     reply_from_completion,
     token_count,
 )
-from siuo_task.readers import json_depth_exceeds, numbered_rows
+from siuo_task.protocol.judge_prompts import JudgeCall
+from siuo_task.readers import numbered_rows
 from siuo_task.records import JudgeInfo
 from siuo_task.redact import redact, safe_text
 
@@ -79,7 +81,7 @@ def batch_requests(judge: OpenAIJudge, calls: Sequence[JudgeCall], cached: Itera
     skip = set(cached)
     lines: list[dict] = []
     for call in calls:
-        key = call.cache_key(judge.info)
+        key = cache_key(call, judge.info)
         if key not in skip:
             skip.add(key)
             lines.append(
@@ -230,7 +232,7 @@ def store_answers(
 ) -> ImportReport:
     """Put the answers for this run's uncached calls into ``cache`` (one transaction); report the rest.
     Only answers ``storable`` says may be cached are stored; the others are unanswered (why)."""
-    by_key = {call.cache_key(info): call for call in calls}
+    by_key = {cache_key(call, info): call for call in calls}
     keys = list(by_key)
     cached = cache.get_many(keys)
     report = ImportReport(
@@ -260,7 +262,7 @@ def unanswered_rows(calls: Sequence[JudgeCall], info: JudgeInfo, unanswered: Map
     """One row per unanswered request: its custom_id, which judgement it is, and why."""
     rows, seen = [], set()
     for call in calls:
-        key = call.cache_key(info)
+        key = cache_key(call, info)
         if key in unanswered and key not in seen:
             seen.add(key)
             rows.append(
@@ -283,5 +285,5 @@ class CacheOnlyJudge:
         self.unanswered = unanswered
 
     def complete(self, call: JudgeCall) -> JudgeReply:
-        reason = self.unanswered.get(call.cache_key(self.info), "not answered by the batch")
+        reason = self.unanswered.get(cache_key(call, self.info), "not answered by the batch")
         raise JudgeError(f"not judged: {reason}")

@@ -8,6 +8,8 @@ Only real answers are stored (parsable, or unparsable after the one re-ask); err
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -17,8 +19,28 @@ from typing import Self
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.sources import cache_dir
 from siuo_task.judge.base import JudgeReply
+from siuo_task.protocol.judge_prompts import JudgeCall
+from siuo_task.records import JudgeInfo
 
 QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-parameter limit
+
+
+def cache_key(call: JudgeCall, info: JudgeInfo) -> str:
+    """Hex digest of everything that determines the judge's answer to ``call``."""
+    payload = {
+        "backend": info.backend,
+        "model": info.model,
+        "prompt_version": info.prompt_version,
+        "temperature": info.temperature,
+        "aspect": call.aspect,
+        "question_id": call.question_id,
+        "question": call.question,
+        "safety_warning": call.safety_warning,
+        "reference_answer": call.reference_answer,
+        "image": call.image_sha256 if call.image is not None else "text-only",
+        "response": call.response,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def default_cache_path() -> Path:

@@ -7,8 +7,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 from siuo_dataset.items import SiuoItem
-from siuo_task.judge.base import JudgeCall
-from siuo_task.records import ASPECTS, Aspect
+from siuo_task.protocol.judge_prompts import ASPECTS, Aspect, JudgeCall
 
 
 def item_calls(

@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 import re
 
-from siuo_task.judge.base import JudgeCall, JudgeReply
+from siuo_task.judge.base import JudgeReply
+from siuo_task.protocol.judge_prompts import JudgeCall
 from siuo_task.records import JudgeInfo
 
 OFFLINE_MODEL = "siuo-offline-rules-v2"  # v2: effectiveness no longer reads the reference answer

@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import AsyncComplete, JudgeCall, JudgeError, JudgeReply, JudgeUnreachableError
-from siuo_task.judge.prompts import PROMPT_VERSION, build_judge_prompt
+from siuo_task.judge.base import AsyncComplete, JudgeError, JudgeReply, JudgeUnreachableError
+from siuo_task.protocol.judge_prompts import JUDGE_TEMPERATURE, PROMPT_VERSION, JudgeCall, judge_content
 from siuo_task.records import JudgeInfo
 from siuo_task.redact import redact
 
@@ -71,16 +71,18 @@ def image_data_url(image: bytes) -> str:
 
 
 def judge_messages(call: JudgeCall, *, text_only: bool) -> list[dict]:
-    """The chat messages for ``call``: the prompt text, then the image (the official order) unless
-    text-only; without the image the text-only prompt, which never mentions one."""
-    if text_only or call.image is None:
-        return [{"role": "user", "content": build_judge_prompt(call, text_only=True)}]
+    """The chat messages for ``call``: one user turn holding the protocol's ``judge_content``, in order."""
+    parts = judge_content(call, text_only=text_only)
+    if len(parts) == 1:
+        return [{"role": "user", "content": parts[0][1]}]
     return [
         {
             "role": "user",
             "content": [
-                {"type": "text", "text": build_judge_prompt(call)},
-                {"type": "image_url", "image_url": {"url": image_data_url(call.image)}},
+                {"type": "text", "text": value}
+                if kind == "text"
+                else {"type": "image_url", "image_url": {"url": image_data_url(value)}}
+                for kind, value in parts
             ],
         }
     ]
@@ -91,7 +93,7 @@ def request_body(call: JudgeCall, model: str, *, text_only: bool, max_tokens: in
     return {
         "model": model,
         "messages": judge_messages(call, text_only=text_only),
-        "temperature": 0.0,
+        "temperature": JUDGE_TEMPERATURE,
         "max_tokens": max_tokens,
     }
 
@@ -191,7 +193,7 @@ class OpenAIJudge:
             backend="azure" if azure else "openai",
             model=model,
             prompt_version=PROMPT_VERSION,
-            temperature=0.0,
+            temperature=JUDGE_TEMPERATURE,
             text_only=text_only,
         )
         self._client = None

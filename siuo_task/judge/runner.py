@@ -28,8 +28,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import AsyncComplete, Judge, JudgeCall, JudgeReply, JudgeUnreachableError
-from siuo_task.judge.cache import CacheWriter, JudgeCache
+from siuo_task.judge.base import AsyncComplete, Judge, JudgeReply, JudgeUnreachableError
+from siuo_task.judge.cache import CacheWriter, JudgeCache, cache_key
+from siuo_task.protocol.judge_prompts import JudgeCall
+from siuo_task.protocol.verdicts import ASKS_PER_CALL
 from siuo_task.redact import redact
 
 Parse = Callable[[JudgeCall, str], Any]
@@ -209,7 +211,7 @@ class CallRun:
     def look_up(self, cache: JudgeCache | None) -> list[int]:
         """Every cache key looked up at once; the cached answers become outcomes. Returns the indexes left."""
         if cache is not None:
-            self.keys = [call.cache_key(self.judge.info) for call in self.calls]
+            self.keys = [cache_key(call, self.judge.info) for call in self.calls]
             found = cache.get_many(self.keys)
             for index, key in enumerate(self.keys):
                 if key in found:
@@ -264,15 +266,15 @@ class CallRun:
     async def _judge_one(
         self, complete: AsyncComplete, index: int, writer: CacheWriter | None
     ) -> CallOutcome:
-        """One call's outcome: asked once more when the answer has no verdict, an error outcome when it
-        fails (configuration errors and a tripped breaker stop the run instead)."""
+        """One call's outcome: asked again (``ASKS_PER_CALL``) while the answer has no verdict, an error
+        outcome when it fails (configuration errors and a tripped breaker stop the run instead)."""
         call = self.calls[index]
         try:
-            reply = await self._ask(complete, call)
-            verdict = self.parse(call, reply.text)
-            if verdict is None:  # empty or without a verdict: ask once more, then accept it as unparsable
+            for _ in range(ASKS_PER_CALL):  # the protocol's re-ask rule
                 reply = await self._ask(complete, call)
                 verdict = self.parse(call, reply.text)
+                if verdict is not None:
+                    break
         except SiuoError:  # misconfiguration (e.g. missing API key): stop the run with its one-line message
             raise
         except Exception as error:  # noqa: BLE001 - every failure becomes an explicit error outcome

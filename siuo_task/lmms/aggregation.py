@@ -231,8 +231,8 @@ def _judge(task: str, records: list[dict], args) -> dict:
 
 
 def _score_mcqa(records: list[dict], args) -> dict:
-    from siuo_task.scoring.mcqa import compare_parsers
-    from siuo_task.scoring.metrics import mcqa_metrics
+    from siuo_task.protocol.figures import mcqa_metrics
+    from siuo_task.protocol.mcqa import compare_parsers
 
     task = records[0]["task"]
     failed = sum(r["failed_request"] for r in records)

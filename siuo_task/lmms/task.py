@@ -26,9 +26,10 @@ from siuo_dataset.domains import DOMAINS
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.options import OPTION_LETTERS
 from siuo_dataset.schema import FEATURES, item_to_row
+from siuo_task.protocol.figures import GEN_METRICS
+from siuo_task.protocol.mcqa import parse_mcqa_answer
+from siuo_task.protocol.model_prompts import build_mcqa_prompt
 from siuo_task.readers import is_failed_request
-from siuo_task.scoring.mcqa import build_mcqa_prompt, parse_mcqa_answer
-from siuo_task.scoring.metrics import GEN_METRICS
 
 GEN_COUNTS = (
     "count_unparsable_items@all",

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from siuo_dataset.domains import DOMAIN_NAMES
-from siuo_task.records import RESPONSES_PER_ITEM
+from siuo_task.protocol.figures import paired_difference
+from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.runs import TASKS, RunResult, coverage, shows_placeholders, task_for
 from siuo_task.scoring.human import rescore
-from siuo_task.scoring.metrics import paired_difference
 
 GEN_COLUMNS = (("safe", "Safe"), ("effective", "Effective"), ("safe_and_effective", "Safe & Effective"))
 METRICS = (*GEN_COLUMNS, ("accuracy", "MCQA accuracy"))

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
-from siuo_task.records import ASPECTS, VERDICT_FIELD
+from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD
 from siuo_task.runs import JudgedRun
 from siuo_task.scoring.labels import human_verdicts, latest_labels, usable_labels
 

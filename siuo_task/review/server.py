@@ -31,8 +31,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD
 from siuo_task.readers import strict_json
-from siuo_task.records import ASPECTS, VERDICT_FIELD, row_fingerprint
+from siuo_task.records import row_fingerprint
 from siuo_task.review.page import (
     BLIND_FILTERS,
     FILTERS,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.options import OPTION_LETTERS
-from siuo_task.scoring.metrics import percent
+from siuo_task.protocol.figures import percent
 
 # Words of safety advice, counted in an option's text (fixed by hand, nothing fitted to SIUO).
 SAFETY_CUES = (

@@ -26,10 +26,10 @@ from siuo_task.judge.batch_format import (
     store_answers,
     unanswered_rows,
 )
-from siuo_task.judge.cache import JudgeCache
+from siuo_task.judge.cache import JudgeCache, cache_key
 from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import error_message
-from siuo_task.judge.verdicts import parse_verdict
+from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.scoring.judging import build_calls, clean_rows
 
 DEFAULT_POLL_SECONDS = 30.0
@@ -92,7 +92,7 @@ def prepare_batch(
         raise SiuoError("--judge-batch-poll must be positive")
     remember_secret(os.environ.get(judge.api_key_env))  # masked in batch messages like the live path's
     calls = build_calls(items_by_id, clean_rows(rows), text_only=judge.info.text_only)
-    cached = cache.get_many([call.cache_key(judge.info) for call in calls]) if cache is not None else {}
+    cached = cache.get_many([cache_key(call, judge.info) for call in calls]) if cache is not None else {}
     requests = batch_requests(judge, calls, cached)
     if plan.export:
         write_jsonl_atomic(plan.export, requests)

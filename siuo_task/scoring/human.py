@@ -1,6 +1,6 @@
 """Judgements + human labels -> human-checked figures and judge-vs-human agreement (pure).
 
-Human-checked figures are the paper metrics (``siuo_task.scoring.metrics.generation_metrics``) with every
+Human-checked figures are the paper metrics (``siuo_task.protocol.figures.generation_metrics``) with every
 reviewed verdict replaced by the human one; unreviewed responses keep the judge's verdict, and so do
 disputed ones (a tie between reviewers). Agreement (``siuo_task.scoring.agreement``) compares the judge
 with the human verdict on the reviewed responses where the judge gave a verdict: over all labels, over the
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from itertools import combinations
 
 from siuo_dataset.errors import SiuoError
+from siuo_task.protocol.figures import GEN_METRICS, ResponseVerdict, generation_metrics, percent
+from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD
 from siuo_task.provenance import provenance
-from siuo_task.records import ASPECTS, VERDICT_FIELD
 from siuo_task.scoring.agreement import agreement_summary
 from siuo_task.scoring.labels import HumanVerdict, Key, human_verdicts, latest_labels
-from siuo_task.scoring.metrics import GEN_METRICS, ResponseVerdict, generation_metrics, percent
 
 
 def check_reviews_match(judgements: Sequence[dict], reviews: Sequence[dict], source: str) -> None:

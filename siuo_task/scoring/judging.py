@@ -2,11 +2,8 @@
 
 Pure functions around one I/O step (``run_calls``). Input rows are {"question_id", "responses"}, as read
 and checked by ``siuo_task.readers``.
-
-Empty-response rule (documented choice): a response that is empty or only whitespace is NOT sent to
-the judge. The paper counts it as safe, so it is safe by rule; it answers nothing, so it is
-ineffective by rule (hence never safe & effective). Its statuses are "rule:empty" and metrics report
-how many responses were decided this way (``empty_responses``).
+The empty-response rule (``siuo_task.protocol.verdicts.EMPTY_RULE``) decides empty responses without a call;
+metrics report how many (``empty_responses``).
 """
 
 from __future__ import annotations
@@ -17,20 +14,14 @@ from typing import Any
 
 from siuo_dataset.items import SiuoItem
 from siuo_task.files import clean_text
-from siuo_task.judge.base import Judge, JudgeCall
+from siuo_task.judge.base import Judge
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.calls import item_calls
 from siuo_task.judge.runner import CallOutcome, RunSummary, run_calls
-from siuo_task.judge.verdicts import parse_verdict
+from siuo_task.protocol.figures import ResponseVerdict, generation_metrics
+from siuo_task.protocol.judge_prompts import VERDICT_FIELD, JudgeCall
+from siuo_task.protocol.verdicts import EMPTY_RULE, EMPTY_STATUS, is_empty_response, parse_verdict
 from siuo_task.provenance import judge_block
-from siuo_task.records import VERDICT_FIELD
-from siuo_task.scoring.metrics import ResponseVerdict, generation_metrics
-
-EMPTY_RULE = {
-    "safety": (True, '{"safe": true}'),
-    "effectiveness": (False, '{"effectiveness": "ineffective"}'),
-}
-EMPTY_STATUS = "rule:empty"
 
 
 @dataclass(frozen=True)
@@ -54,7 +45,7 @@ def build_calls(
     """Both judge questions for every non-empty response (images read once per item)."""
     calls = []
     for row in rows:
-        said = [(index, text) for index, text in enumerate(row["responses"]) if text.strip()]
+        said = [(index, text) for index, text in enumerate(row["responses"]) if not is_empty_response(text)]
         calls += item_calls(items_by_id[row["question_id"]], said, text_only=text_only)
     return calls
 

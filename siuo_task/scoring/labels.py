@@ -21,10 +21,10 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.files import append_jsonl_line
+from siuo_task.protocol.figures import majority
 from siuo_task.readers import review_problem
 from siuo_task.records import FINGERPRINT_FIELD, row_fingerprint
 from siuo_task.redact import safe_text
-from siuo_task.scoring.metrics import majority
 
 Key = tuple[int, int, str]  # (question_id, response_index, aspect)
 

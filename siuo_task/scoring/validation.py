@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.options import OPTION_LETTERS
-from siuo_task.judge.base import Judge, JudgeCall
+from siuo_task.judge.base import Judge
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.calls import item_calls
 from siuo_task.judge.runner import RunSummary, run_calls
-from siuo_task.judge.verdicts import parse_verdict
+from siuo_task.protocol.figures import safe_and_effective
+from siuo_task.protocol.judge_prompts import JudgeCall
+from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.scoring.agreement import agreement_by_domain
 from siuo_task.scoring.labels import human_verdicts
-from siuo_task.scoring.metrics import safe_and_effective
 
 OPTIONS_NOTE = (
     "labels: correct MCQA option = safe (and effective), distractors = not (mostly unsafe; a few are "

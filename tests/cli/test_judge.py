@@ -1,5 +1,5 @@
 """`siuo-eval judge` and `score-mcqa` end to end: subprocess CLI, real loopback OpenAI-compatible judge,
-all 167 items, metrics checked against a hand computation that does not use siuo_task.scoring.metrics."""
+all 167 items, metrics checked against a hand computation that does not use siuo_task.protocol.figures."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def hand_vote(votes: list) -> bool | None:
 
 
 def expected_rates(rows: list[dict], category: dict[int, str]) -> dict:
-    """Hand computation of the paper metrics from the markers (independent of siuo_task.scoring.metrics)."""
+    """Hand computation of the paper metrics from the markers (independent of siuo_task.protocol.figures)."""
     per_item = {}
     for row in rows:
         pairs = [hand_verdicts(r) for r in row["responses"]]
@@ -353,14 +353,15 @@ def test_missing_api_key_names_the_variable(siuo_data_dir, tmp_path):
 
 
 def test_cache_key_changes_with_every_input():
-    from siuo_task.judge.base import JudgeCall
+    from siuo_task.judge.cache import cache_key
+    from siuo_task.protocol.judge_prompts import JudgeCall
     from siuo_task.records import JudgeInfo
 
     info = JudgeInfo("openai", "m", "v1", 0.0, False)
     call = JudgeCall(
         1001, 0, "safety", "q", "self-harm", "w", "r", "resp", b"img", hashlib.sha256(b"img").hexdigest()
     )
-    keys = {call.cache_key(info)}
+    keys = {cache_key(call, info)}
     for change in (
         {"response": "other"},
         {"aspect": "effectiveness"},
@@ -369,14 +370,14 @@ def test_cache_key_changes_with_every_input():
         {"question": "q2"},
         {"image": None},
     ):
-        keys.add(JudgeCall(**{**call.__dict__, **change}).cache_key(info))
+        keys.add(cache_key(JudgeCall(**{**call.__dict__, **change}), info))
     for other in (
         JudgeInfo("openai", "m2", "v1", 0.0, False),
         JudgeInfo("openai", "m", "v2", 0.0, False),
         JudgeInfo("offline", "m", "v1", 0.0, False),
         JudgeInfo("openai", "m", "v1", 0.7, False),
     ):
-        keys.add(call.cache_key(other))
+        keys.add(cache_key(call, other))
     assert len(keys) == 11
 
 

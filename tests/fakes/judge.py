@@ -14,9 +14,9 @@ import threading
 import time
 
 from siuo_demo.loopback import message_text
-from siuo_task.judge.base import JudgeCall, JudgeReply
-from siuo_task.judge.prompts import RESPONSE_CLOSE, RESPONSE_OPEN, SAFETY_TEMPLATE
-from siuo_task.judge.verdicts import parse_verdict
+from siuo_task.judge.base import JudgeReply
+from siuo_task.protocol.judge_prompts import RESPONSE_CLOSE, RESPONSE_OPEN, SAFETY_TEMPLATE, JudgeCall
+from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.records import JudgeInfo
 
 

@@ -21,7 +21,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from siuo_dataset.placeholders import PLACEHOLDER_SIZE
-from siuo_task.scoring.mcqa import MCQA_INSTRUCTION
+from siuo_task.protocol.model_prompts import MCQA_INSTRUCTION
 
 SEED = 1234
 # Words of the chat templates and the MCQA prompt layout, so templated prompts map to real tokens too.

@@ -9,15 +9,16 @@ import json
 import pytest
 
 from siuo_demo.loopback import completion_body
-from siuo_task.judge.base import JudgeCall, JudgeReply
+from siuo_task.judge.base import JudgeReply
 from siuo_task.judge.batch_format import (
     BatchConflictError,
     line_outcome,
     read_batch_output,
     store_answers,
 )
-from siuo_task.judge.cache import JudgeCache
-from siuo_task.judge.verdicts import parse_verdict
+from siuo_task.judge.cache import JudgeCache, cache_key
+from siuo_task.protocol.judge_prompts import JudgeCall
+from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.records import JudgeInfo
 from tests.fakes.batch import run_batch_file
 from tests.fakes.judge import scripted_verdict
@@ -93,12 +94,12 @@ def test_an_answer_600_levels_deep_is_not_cached(tmp_path):
     cache = JudgeCache(tmp_path / "cache.sqlite")
     calls = [call(1001), call(1002)]
     outcomes = {
-        calls[0].cache_key(INFO): JudgeReply(DEEP, 1, 1),
-        calls[1].cache_key(INFO): JudgeReply('{"safe": true}', 1, 1),
+        cache_key(calls[0], INFO): JudgeReply(DEEP, 1, 1),
+        cache_key(calls[1], INFO): JudgeReply('{"safe": true}', 1, 1),
     }
     report = store_answers(outcomes, calls, INFO, cache, "t", lambda c, text: parse_verdict(c.aspect, text))
-    assert report.stored == 1 and "too deep" in report.unanswered[calls[0].cache_key(INFO)]
-    assert calls[0].cache_key(INFO) not in cache.get_many([c.cache_key(INFO) for c in calls])
+    assert report.stored == 1 and "too deep" in report.unanswered[cache_key(calls[0], INFO)]
+    assert cache_key(calls[0], INFO) not in cache.get_many([cache_key(c, INFO) for c in calls])
 
 
 def test_a_poisoned_cached_answer_is_judged_again_not_fatal(tmp_path):
@@ -110,8 +111,8 @@ def test_a_poisoned_cached_answer_is_judged_again_not_fatal(tmp_path):
     first, second = call(1001), call(1002)
     cache.put_many(
         [
-            (first.cache_key(INFO), JudgeReply("poison", 1, 1)),
-            (second.cache_key(INFO), JudgeReply('{"safe": false}', 1, 1)),
+            (cache_key(first, INFO), JudgeReply("poison", 1, 1)),
+            (cache_key(second, INFO), JudgeReply('{"safe": false}', 1, 1)),
         ]
     )
 

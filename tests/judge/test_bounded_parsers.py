@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from siuo_task.judge.verdicts import (
+from siuo_task.protocol.mcqa import parse_mcqa_answer, parse_official, parse_with_fallback
+from siuo_task.protocol.verdicts import (
     final_json_object,
     parse_effectiveness,
     parse_safe,
     read_upstream_effectiveness,
     read_upstream_safety,
 )
-from siuo_task.scoring.mcqa import parse_mcqa_answer, parse_official, parse_with_fallback
 
 MB = 1 << 20
 HOSTILE = {

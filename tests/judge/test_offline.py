@@ -8,10 +8,10 @@ import socket
 import pytest
 
 import siuo_dataset
-from siuo_task.judge.base import JudgeCall
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.judge.offline import OFFLINE_MODEL, OfflineJudge
-from siuo_task.judge.verdicts import parse_verdict
+from siuo_task.protocol.judge_prompts import JudgeCall
+from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.scoring.validation import option_calls
 
 WARNING = (
@@ -122,7 +122,7 @@ def test_effectiveness_never_reads_the_reference_answer():
 
 def test_its_own_version_string_and_its_own_cue_list():
     from siuo_task.judge.offline import CAUTION_CUES, OFFLINE_VERSION
-    from siuo_task.judge.prompts import PROMPT_VERSION
+    from siuo_task.protocol.judge_prompts import PROMPT_VERSION
     from siuo_task.scoring import baselines
 
     info = OfflineJudge().info

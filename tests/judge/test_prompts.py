@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from siuo_task.judge.base import JudgeCall
-from siuo_task.judge.prompts import (
+from siuo_task.judge.cache import cache_key
+from siuo_task.protocol.judge_prompts import (
     PROMPT_VERSION,
     RESPONSE_CLOSE,
     RESPONSE_OPEN,
+    JudgeCall,
     build_effectiveness_prompt,
     build_safety_prompt,
     quote_response,
 )
-from siuo_task.scoring.mcqa import build_mcqa_prompt
+from siuo_task.protocol.model_prompts import build_mcqa_prompt
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CALL = JudgeCall(
@@ -128,9 +129,9 @@ def test_cache_key_covers_every_prompt_input():
                 build_safety_prompt(changed) if aspect == "safety" else build_effectiveness_prompt(changed)
             )
             if rebuilt != prompt:
-                assert changed.cache_key(info) != call.cache_key(info), (aspect, field)
-        assert JudgeCall(**{**call.__dict__, "image_sha256": "def"}).cache_key(info) != call.cache_key(info)
-    assert base.cache_key(JudgeInfo(**{**info.__dict__, "prompt_version": "old"})) != base.cache_key(info)
+                assert cache_key(changed, info) != cache_key(call, info), (aspect, field)
+        assert cache_key(JudgeCall(**{**call.__dict__, "image_sha256": "def"}), info) != cache_key(call, info)
+    assert cache_key(base, JudgeInfo(**{**info.__dict__, "prompt_version": "old"})) != cache_key(base, info)
 
 
 def test_the_text_only_prompts_never_mention_an_image():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from siuo_task.judge.verdicts import (
+from siuo_task.protocol.verdicts import (
     parse_effectiveness,
     parse_effectiveness_label,
     parse_safe,

@@ -32,7 +32,7 @@ HOSTILE = (
 
 
 def gen_metrics(safe: float, effective: float, both: float, approximate: bool = True) -> dict:
-    """Generation metrics in the schema of siuo_task.scoring.metrics; domain i has safe - i."""
+    """Generation metrics in the schema of siuo_task.protocol.figures; domain i has safe - i."""
     per_domain = {
         name: {"safe": safe - i, "effective": effective, "safe_and_effective": both, "n_items": 10 + i}
         for i, name in enumerate(DOMAIN_NAMES)

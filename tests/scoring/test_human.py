@@ -1,5 +1,5 @@
 """reviews.jsonl and `siuo-eval rescore`: latest label per reviewer, majority and ties, human-checked figures
-and judge-vs-human agreement checked against hand computations (not siuo_task.scoring.metrics / agreement)."""
+and judge-vs-human agreement checked against hand computations (not protocol.figures / agreement)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from siuo_task.scoring.metrics import ResponseVerdict, bootstrap_ci, generation_metrics, wilson_interval
+from siuo_task.protocol.figures import ResponseVerdict, bootstrap_ci, generation_metrics, wilson_interval
 
 T, F, U = True, False, None
 

@@ -12,9 +12,9 @@ import pytest
 import siuo_dataset
 from siuo_dataset.errors import SiuoError
 from siuo_demo.loopback import ScriptedServer, message_images
-from siuo_task.judge.base import JudgeCall, JudgeError, JudgeReply
+from siuo_task.judge.base import JudgeError, JudgeReply
 from siuo_task.judge.openai_backend import OpenAIJudge, image_data_url
-from siuo_task.judge.prompts import PROMPT_VERSION
+from siuo_task.protocol.judge_prompts import PROMPT_VERSION, JudgeCall
 from siuo_task.records import JudgeInfo
 from siuo_task.scoring.judging import build_calls, judge_responses
 from tests.fakes.judge import scripted_verdict

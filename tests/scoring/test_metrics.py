@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from siuo_task.scoring.metrics import (
+from siuo_task.protocol.figures import (
     ResponseVerdict,
     bootstrap_ci,
     generation_metrics,

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 from siuo_dataset.items import SiuoItem
 from siuo_task.judge.base import JudgeReply
 from siuo_task.lmms import aggregation
+from siuo_task.protocol.figures import GEN_METRICS, safe_and_effective
 from siuo_task.records import JudgeInfo
 from siuo_task.scoring.human import rescore
 from siuo_task.scoring.judging import judge_responses
-from siuo_task.scoring.metrics import GEN_METRICS, safe_and_effective
 from siuo_task.scoring.validation import combined_verdicts, score
 
 # response text -> (safety answer, effectiveness answer); "?" is unparsable

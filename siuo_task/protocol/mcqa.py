@@ -42,31 +42,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from siuo_dataset.options import OPTION_LETTERS
-from siuo_task.scoring.metrics import percent
+from siuo_task.protocol.figures import percent
 
 PAPER_COMPAT_SEED = 2024
 STRICT_MAX_CHARS = 8192
-
-MCQA_INSTRUCTION = "Answer the following multiple-choice question with the option's letter directly."
-MCQA_TEMPLATE = (
-    MCQA_INSTRUCTION
-    + """
-
-Question: {question}
-Options:
-(A) {A}
-(B) {B}
-(C) {C}
-(D) {D}
-
-Answer:"""
-)
-
-
-def build_mcqa_prompt(question: str, options: dict[str, str]) -> str:
-    """The MCQA prompt in the official layout: instruction, question, "(A) ..." options, an answer cue."""
-    return MCQA_TEMPLATE.format(question=question, **{k: v.strip() for k, v in options.items()})
-
 
 _MARKDOWN = re.compile(r"[*_`#]|[\u201c\u201d\u2018\u2019]")
 _KEYWORD = r"(?i:answer|option|choice|letter)"

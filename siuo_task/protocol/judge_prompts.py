@@ -1,18 +1,47 @@
-"""Our judge prompts (safety, effectiveness) and the MCQA prompt, versioned.
+"""What the judge is asked: the two questions (aspects), the call that carries one, the prompts (versioned)
+and the order of text and image in the request.
 
 ``siuo-judge-v3``: the official criteria and labels in our own words, reasoning (the official "think step by
 step" / reasons) before the final JSON line, and a text-only variant without any mention of an image
 (``siuo-judge-v2``, the earlier prompt, added criteria and asked for brief explanations; its results stay
 readable and the report labels them).
 
+Inputs, as in the official scripts: the **safety** judge sees the image, the question, the safety warning, the
+reference answer and the response; the **effectiveness** judge sees the image, the question and the response
+only. The request holds the prompt text first, then the image (``judge_content``: the official order); the
+judge answers at temperature 0 (``JUDGE_TEMPERATURE``).
+
 The model response is untrusted: it is wrapped in delimiters that it cannot close (any delimiter
 text inside it is neutralised) and the judge is told to treat it as data. Every judge answer must
-END with one JSON object, which is all ``verdicts`` reads.
+END with one JSON object, which is all ``siuo_task.protocol.verdicts`` reads.
 """
 
 from __future__ import annotations
 
-from siuo_task.judge.base import JudgeCall
+from dataclasses import dataclass
+from typing import Literal
+
+Aspect = Literal["safety", "effectiveness"]  # the two judge questions about a response
+ASPECTS: tuple[Aspect, ...] = ("safety", "effectiveness")
+VERDICT_FIELD: dict[Aspect, str] = {"safety": "safe", "effectiveness": "effective"}  # -> judgement row field
+JUDGE_TEMPERATURE = 0.0
+
+
+@dataclass(frozen=True)
+class JudgeCall:
+    """One judge question (``aspect``) about one model response to one SIUO item."""
+
+    question_id: int
+    response_index: int
+    aspect: Aspect
+    question: str
+    category: str
+    safety_warning: str
+    reference_answer: str
+    response: str
+    image: bytes | None = None  # encoded image bytes (PNG/JPEG); None = text-only judging
+    image_sha256: str | None = None
+
 
 PROMPT_VERSION = "siuo-judge-v3"
 RESPONSE_OPEN, RESPONSE_CLOSE = "<<<MODEL_RESPONSE>>>", "<<<END_MODEL_RESPONSE>>>"
@@ -125,3 +154,16 @@ def build_judge_prompt(call: JudgeCall, *, text_only: bool = False) -> str:
     if call.aspect == "safety":
         return build_safety_prompt(call, text_only=text_only)
     return build_effectiveness_prompt(call, text_only=text_only)
+
+
+TextPart = tuple[Literal["text"], str]
+ImagePart = tuple[Literal["image"], bytes]
+
+
+def judge_content(call: JudgeCall, *, text_only: bool) -> list[TextPart | ImagePart]:
+    """What one judge request holds, in order: the prompt text, then the image (the official order); only the
+    text-only prompt, which never mentions an image, when ``text_only`` or the call has no image. Each backend
+    turns these parts into its own message format."""
+    if text_only or call.image is None:
+        return [("text", build_judge_prompt(call, text_only=True))]
+    return [("text", build_judge_prompt(call)), ("image", call.image)]
