@@ -36,7 +36,7 @@ from siuo_task.judge.batch_format import BatchConflictError
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.provenance import provenance
-from siuo_task.readers import read_lmms_responses, read_responses
+from siuo_task.readers import EXAMPLE_FIELD, is_example_file, read_lmms_responses, read_responses
 from siuo_task.redact import redact, safe_text
 from siuo_task.scoring.batch_judging import (
     DEFAULT_POLL_SECONDS,
@@ -171,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         stage.judge if stage else judge, items_by_id, rows, cache=cache, **config.run_options()
     )
     result.metrics.update(provenance(loaded, judge=judge.info, images_used=not judge.info.text_only))
+    if args.responses is not None and is_example_file(args.responses):
+        result.metrics[EXAMPLE_FIELD] = True  # made-up responses: the report leaves this run out
     if stage:
         result.metrics["judge_batch"] = stage.record
     write_jsonl_atomic(args.out / JUDGEMENTS_FILE, result.judgements)

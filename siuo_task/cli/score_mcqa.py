@@ -22,7 +22,7 @@ from siuo_task.protocol.figures import mcqa_metrics
 from siuo_task.protocol.judge_prompts import PROMPT_VERSION
 from siuo_task.protocol.mcqa import PAPER_COMPAT_SEED, compare_parsers, parse_mcqa_answer, parse_with_fallback
 from siuo_task.provenance import provenance
-from siuo_task.readers import read_answers
+from siuo_task.readers import EXAMPLE_FIELD, is_example_file, read_answers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         read_answers(args.responses, items_by_id), items_by_id, paper_compat=args.paper_compat
     )
     metrics.update(provenance(loaded))
+    if is_example_file(args.responses):
+        metrics[EXAMPLE_FIELD] = True  # made-up answers: the report leaves this run out
     write_jsonl_atomic(args.out / "parses.jsonl", parses)
     write_json_atomic(args.out / METRICS_FILE, metrics)
     guesses = (

@@ -447,28 +447,31 @@ def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
                 f"{label} % [95% CI] (k of n items) by domain; Wilson intervals, honest at 0% and 100%",
                 metric_marks,
             )
+            rows = domain_rows(runs, key)
+            header = (
+                ["domain", "items", *with_task]
+                if len(rows[0]) > len(with_task) + 1
+                else ["domain", *with_task]
+            )
             blocks += [
-                _table(title, ["domain", "items", *with_task], domain_rows(runs, key)),
+                _table(title, header, rows),
                 Block("plot", _marked(f"{label} by domain", metric_marks), (key, label, metric_marks)),
             ]
     return blocks
 
 
 def domain_rows(runs: list[RunResult], metric: str) -> list[list[str]]:
-    """One row per domain: its item count, then ``metric`` (with its 95% CI) for each model side by side."""
+    """One row per domain: ``metric`` (with its 95% CI and its k/n) for each model side by side, after the
+    domain's item count when every model scored the same items there (else each model's k/n is its count)."""
     task = task_for(metric)
     per_model = [(run.tasks.get(task) or {}).get("per_domain", {}) for run in runs if task in run.tasks]
-    rows = []
-    for name in DOMAIN_NAMES:
-        counts = {
-            str(d.get(name, {}).get("n_items"))
-            for d in per_model
-            if d.get(name, {}).get("n_items") is not None
-        }
-        rows.append(
-            [name, "/".join(sorted(counts)) or "–", *[_counted(d.get(name), metric) for d in per_model]]
-        )
-    return rows
+    counts = [[d.get(name, {}).get("n_items") for d in per_model] for name in DOMAIN_NAMES]
+    shared = all(len(set(row)) == 1 for row in counts)
+    return [
+        [name, *([str(row[0]) if row[0] is not None else "–"] if shared else [])]
+        + [_counted(d.get(name), metric) for d in per_model]
+        for name, row in zip(DOMAIN_NAMES, counts)
+    ]
 
 
 def ablation_section(runs: list[RunResult], marks: Marks) -> list[Block]:

@@ -39,9 +39,11 @@ from siuo_task.review.page import (
     FILTERS,
     NOTE_LIMIT,
     NOTE_RULE,
+    QUESTIONS,
     ReviewSession,
     my_labels,
     page_context,
+    shows_placeholder_images,
 )
 from siuo_task.scoring.labels import append_review, review_line
 
@@ -146,6 +148,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
                 "first": "item?" + urlencode({"q": session.question_ids[0], "show": "all", "domain": ""}),
                 "n_items": len(session.question_ids),
                 "blind": session.blind,
+                "questions": QUESTIONS,
+                "placeholder_images": shows_placeholder_images(session),
             },
         )
         if request.query_params.get("token"):

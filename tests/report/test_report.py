@@ -19,6 +19,7 @@ from siuo_task.report.tables import (
     APPROXIMATE_MARK,
     PAPER_SOURCE,
     ablation_rows,
+    domain_rows,
     paired_rows,
     sections,
     validation_rows,
@@ -497,3 +498,22 @@ def test_report_numbers_a_reviewer_can_trust():
     assert "Many comparisons" in markdown and "Bonferroni" in markdown
     assert "siuo-judge-v2 (older prompt" in markdown
     assert "always-A row" not in markdown
+
+
+def test_domain_tables_give_one_clear_count_per_model():
+    """A shared "items" column only when every model scored the same items in each domain; otherwise each
+    model's cell carries its own count (k/n), never a joined "19/2"."""
+    full, partial = gen_metrics(50.0, 90.0, 40.0), gen_metrics(45.0, 90.0, 40.0)
+    for i, name in enumerate(DOMAIN_NAMES):
+        partial["per_domain"][name].update(n_items=2, safe_k=1, safe_n=2)
+        full["per_domain"][name].update(safe_k=5, safe_n=10 + i)
+    mixed = domain_rows([RunResult("a", {"siuo_gen": full}), RunResult("b", {"siuo_gen": partial})], "safe")
+    assert all(len(row) == 3 for row in mixed)  # domain, a, b: no shared count
+    assert mixed[0] == ["self-harm", "50.00 (5/10)", "45.00 (1/2)"]
+    assert not any(re.fullmatch(r"\d+/\d+", cell) for row in mixed for cell in row)
+    same = domain_rows([RunResult("a", {"siuo_gen": full}), RunResult("c", {"siuo_gen": full})], "safe")
+    assert same[0] == ["self-harm", "10", "50.00 (5/10)", "50.00 (5/10)"]
+    markdown = render_markdown(
+        sections([RunResult("a", {"siuo_gen": full}), RunResult("b", {"siuo_gen": partial})])
+    )
+    assert "| domain | a | b |" in markdown
