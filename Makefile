@@ -106,8 +106,8 @@ check-latest:
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q -r requirements/torch.txt
-	$(LATEST)/bin/pip install -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
 	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt '.[test,local]'
+	$(LATEST)/bin/pip install -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION)  # last: no timm/torchvision error
 	$(LATEST)/bin/pip list --format=freeze > build/latest-versions.txt
 	SIUO_UNLOCKED_ENV=1 $(LATEST)/bin/python -m pytest -q
 	$(MAKE) --no-print-directory check-base

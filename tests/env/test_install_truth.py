@@ -116,6 +116,8 @@ def test_make_install_gives_pip_no_timm_torchvision_error_and_says_where_the_too
 
 def test_check_latest_also_judges_with_the_base_install_alone(tmp_path):
     lines = dry_run("check-latest", tmp_path)
+    latest = [line for line in lines if "build/latest-venv/bin/pip install" in line]
+    assert "lmms-eval==" in latest[-1] and "--no-deps" in latest[-1]  # nothing after it for pip to check
     base = [line for line in lines if "build/base-venv/bin/pip install" in line]
     assert base[0].split()[-1] == "." and "[" not in base[0]  # the package alone, no extras
     assert any("-m base_install" in line and "build/base-venv/bin/python" in line for line in lines)
