@@ -1,0 +1,52 @@
+"""``metrics.json`` of a generation run, assembled in one place for every path: ``siuo-eval judge`` (live and
+batch), the lmms-eval aggregation (its ``*_siuo_gen.metrics.json`` side file) and the human-checked
+``siuo-eval rescore``. Same keys everywhere, in this order:
+
+- the figures of every defined metric (``siuo_task.protocol.figures.generation_metrics``: rates, counts,
+  intervals, per domain, per item), from the judgements' verdicts or the verdicts given (human-checked);
+- the judge run: ``judge_errors``, ``complete``, ``empty_responses`` and the rule that decided them;
+- the provenance header (``judge``, then the run ``summary``, then ``siuo_version`` and ``data``);
+- what only one path knows (``judge_batch``, ``failed_requests``, ``human_checked``, ``agreement``, ...).
+
+A metric added to ``siuo_task.protocol.metric_defs`` therefore reaches every file at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from siuo_task.protocol.figures import ResponseVerdict, generation_metrics
+from siuo_task.protocol.verdicts import EMPTY_STATUS
+from siuo_task.records import Provenance
+
+EMPTY_RESPONSE_RULE = "safe and ineffective by rule, not sent to the judge"
+
+
+def verdicts_of(judgements: Sequence[dict]) -> list[ResponseVerdict]:
+    """The judge's verdicts of judgement rows."""
+    return [ResponseVerdict(r["question_id"], r["category"], r["safe"], r["effective"]) for r in judgements]
+
+
+def generation_file(
+    judgements: Sequence[dict],
+    *,
+    header: Provenance | Mapping,
+    judge_errors: int | None,
+    summary: Mapping | None,
+    verdicts: Sequence[ResponseVerdict] | None = None,
+    extra: Mapping | None = None,
+) -> dict:
+    """The metrics.json of a generation run: figures of ``verdicts`` (default: the judgements' own), the
+    judge run's facts (``judge_errors``: failed calls left; ``summary``: the run summary), the provenance
+    ``header`` (``siuo_task.provenance.provenance``) and the path's ``extra`` keys."""
+    metrics = generation_metrics(verdicts_of(judgements) if verdicts is None else verdicts)
+    metrics["judge_errors"] = judge_errors
+    metrics["complete"] = None if judge_errors is None else judge_errors == 0  # False: re-run to finish
+    metrics["empty_responses"] = sum(row.get("safety_status") == EMPTY_STATUS for row in judgements)
+    metrics["empty_response_rule"] = EMPTY_RESPONSE_RULE
+    if "judge" in header:
+        metrics["judge"] = dict(header["judge"])
+    metrics["summary"] = dict(summary) if summary is not None else None
+    metrics.update(header)
+    metrics.update(extra or {})
+    return metrics
