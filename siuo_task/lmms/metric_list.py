@@ -37,7 +37,7 @@ COUNTS = {
 # The aggregation functions (``siuo_task.lmms.aggregation``) of a task's rates and of its counts.
 AGGREGATIONS = {GENERATION: ("gen_rate", "gen_count"), MCQA: ("mcqa_accuracy", "mcqa_count")}
 YAML_FILES = {GENERATION: "siuo_gen.yaml", MCQA: "siuo_mcqa.yaml"}  # the _text variants include these
-AGGREGATION_MODULE = "siuo_task.lmms.aggregation"
+AGGREGATION_MODULE = f"{__name__.rpartition('.')[0]}.aggregation"  # named, never imported: it imports us
 MARKER = "# metric_list: generated from siuo_task/protocol/metric_defs.py (make tasks-yaml); do not edit\n"
 
 
