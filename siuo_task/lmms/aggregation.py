@@ -237,8 +237,8 @@ def _judge(task: str, records: list[dict], args) -> dict:
 
 
 def _score_mcqa(records: list[dict], args) -> dict:
-    from siuo_task.protocol.figures import mcqa_metrics
     from siuo_task.protocol.mcqa import compare_parsers
+    from siuo_task.scoring.metrics_file import mcqa_file
 
     task = records[0]["task"]
     failed = sum(r["failed_request"] for r in records)
@@ -249,13 +249,14 @@ def _score_mcqa(records: list[dict], args) -> dict:
             "endpoint and re-run",
             failed_requests=failed,
         )
-    metrics = mcqa_metrics(
-        [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records]
+    metrics = mcqa_file(
+        [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records],
+        parsers=compare_parsers(
+            (r["question_id"], r["response"], r["correct_option"], r["parsed"]) for r in records
+        ),
+        header=provenance(loaded_siuo(task), images_used=sees_images(task)),
+        extra={"failed_requests": 0},
     )
-    metrics["parsers"] = compare_parsers(
-        (r["question_id"], r["response"], r["correct_option"], r["parsed"]) for r in records
-    )
-    metrics.update(provenance(loaded_siuo(task), images_used=sees_images(task)), failed_requests=0)
     write_side_files(args, task, metrics, [{k: v for k, v in r.items() if k != "metric"} for r in records])
     return metrics
 

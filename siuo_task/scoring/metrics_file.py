@@ -1,12 +1,18 @@
-"""``metrics.json`` of a generation run, assembled in one place for every path: ``siuo-eval judge`` (live and
-batch), the lmms-eval aggregation (its ``*_siuo_gen.metrics.json`` side file) and the human-checked
-``siuo-eval rescore``. Same keys everywhere, in this order:
+"""``metrics.json``, assembled in one place per task for every path.
+
+Generation (``generation_file``): ``siuo-eval judge`` (live and batch), the lmms-eval aggregation (its
+``*_siuo_gen.metrics.json`` side file) and the human-checked ``siuo-eval rescore``. Same keys everywhere, in
+this order:
 
 - the figures of every defined metric (``siuo_task.protocol.figures.generation_metrics``: rates, counts,
   intervals, per domain, per item), from the judgements' verdicts or the verdicts given (human-checked);
 - the judge run: ``judge_errors``, ``complete``, ``empty_responses`` and the rule that decided them;
 - the provenance header (``judge``, then the run ``summary``, then ``siuo_version`` and ``data``);
 - what only one path knows (``judge_batch``, ``failed_requests``, ``human_checked``, ``agreement``, ...).
+
+MCQA (``mcqa_file``): ``siuo-eval score-mcqa`` and the lmms-eval aggregation: the figures
+(``mcqa_metrics``), the path's scoring facts, both parsers' accuracy, the provenance header, the path's extra
+keys.
 
 A metric added to ``siuo_task.protocol.metric_defs`` therefore reaches every file at once.
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from siuo_task.protocol.figures import ResponseVerdict, generation_metrics
+from siuo_task.protocol.figures import ResponseVerdict, generation_metrics, mcqa_metrics
 from siuo_task.protocol.verdicts import EMPTY_STATUS
 from siuo_task.records import Provenance
 
@@ -47,6 +53,30 @@ def generation_file(
     if "judge" in header:
         metrics["judge"] = dict(header["judge"])
     metrics["summary"] = dict(summary) if summary is not None else None
+    metrics.update(header)
+    metrics.update(extra or {})
+    return metrics
+
+
+def mcqa_file(
+    parsed: Sequence[tuple[int, str, str | None, str]],
+    *,
+    header: Provenance | Mapping,
+    parsers: Mapping,
+    guessed: Sequence[int] = (),
+    facts: Mapping | None = None,
+    paper_compat_note: str | None = None,
+    extra: Mapping | None = None,
+) -> dict:
+    """The metrics.json of an MCQA run: figures of ``parsed`` ((question_id, category, letter or None,
+    correct letter); ``guessed``: the question_ids given a paper-compat random letter), the path's scoring
+    ``facts``, both parsers' accuracy (``siuo_task.protocol.mcqa.compare_parsers``), the paper-compat note
+    (shown in the report), the provenance ``header`` and the path's ``extra`` keys."""
+    metrics = mcqa_metrics(parsed, guessed=guessed)
+    metrics.update(facts or {})
+    metrics["parsers"] = dict(parsers)
+    if paper_compat_note:
+        metrics["paper_compat_note"] = paper_compat_note
     metrics.update(header)
     metrics.update(extra or {})
     return metrics
