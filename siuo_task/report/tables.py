@@ -15,7 +15,15 @@ from typing import NamedTuple
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.protocol.figures import paired_difference
-from siuo_task.protocol.metric_defs import GENERATION, MCQA, TASK_DEFS, Figure, MetricDef, metric_defs
+from siuo_task.protocol.metric_defs import (
+    GENERATION,
+    MCQA,
+    TASK_DEFS,
+    Figure,
+    MetricDef,
+    metric_defs,
+    metric_names,
+)
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.runs import TASKS, RunResult, coverage, shows_placeholders
 from siuo_task.scoring.human import rescore
@@ -363,7 +371,7 @@ def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> li
     ]
     paper = [row(name, PAPER_SOURCE, figures) for name, figures in PAPER_ROWS]
     surface = []
-    mcqa = metric_names_of(MCQA)
+    mcqa = metric_names(MCQA)
     for name, figures in (baselines or {}).items():  # surface baselines score MCQA answers only
         surface.append(row(name, BASELINE_SOURCE, {k: figures.get(k) for k in mcqa}))
         if name == "random":  # the page's own random row beside ours (ours is the exact expectation, 25%)
@@ -371,10 +379,6 @@ def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> li
     if not any(r[0] == PAPER_RANDOM_ROW[0] for r in surface):
         surface.append(row(PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1]))
     return ours + paper + surface
-
-
-def metric_names_of(task: str) -> list[str]:
-    return [m.name for m in metric_defs(task)]
 
 
 def _judge_label(run: RunResult) -> str:

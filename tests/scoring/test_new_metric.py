@@ -207,3 +207,13 @@ def test_the_definitions_are_well_formed(toy_metric):
     assert metric_defs.metric_def("unsafe") is TOY
     with pytest.raises(KeyError, match="known: safe, effective"):
         metric_defs.metric_def("nope")
+
+
+def test_the_leaderboard_pads_rows_without_the_new_metric(toy_metric):
+    """The paper's rows and the surface baselines lack the new metric: "–" in its column, from the data."""
+    from siuo_task.report.tables import leaderboard_rows
+
+    rows = leaderboard_rows([], {"always-A": {"accuracy": 27.54}})
+    gpt4v = next(row for row in rows if row[0] == "GPT-4V")
+    assert gpt4v[2:] == ["53.29", "69.46", "23.35", "38.92", "–"]
+    assert next(row for row in rows if row[0] == "always-A")[2:] == ["–", "–", "–", "27.54", "–"]
