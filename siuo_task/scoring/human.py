@@ -126,6 +126,7 @@ def rescore(judgements: Sequence[dict], reviews: Sequence[dict], judge_metrics: 
         verdicts=human_checked(judgements, humans),
         header=provenance(judge_metrics.get("data"), judge=judge_metrics.get("judge")),
         judge_errors=judge_metrics.get("judge_errors"),
+        aspects_not_asked=judge_metrics.get("aspects_not_asked") or (),
         summary=judge_metrics.get("summary"),
         extra={
             "human_checked": True,

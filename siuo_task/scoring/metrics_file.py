@@ -7,7 +7,8 @@ this order:
 - the figures of every defined metric (``siuo_task.protocol.figures.generation_metrics``: rates, counts,
   intervals, per domain, per item), from the judgements' verdicts or the verdicts given (human-checked);
 - the judge run: ``judge_errors``, ``complete``, ``empty_responses`` and the rule that decided them;
-- the provenance header (``judge``, then the run ``summary``, then ``siuo_version`` and ``data``);
+- the provenance header (``judge``, ``aspects_not_asked`` when the judge answers only some aspects, the run
+  ``summary``, then ``siuo_version`` and ``data``);
 - what only one path knows (``judge_batch``, ``failed_requests``, ``human_checked``, ``agreement``, ...).
 
 MCQA (``mcqa_file``): ``siuo-eval score-mcqa`` and the lmms-eval aggregation: the figures
@@ -39,11 +40,13 @@ def generation_file(
     header: Provenance | Mapping,
     judge_errors: int | None,
     summary: Mapping | None,
+    aspects_not_asked: Sequence[str] = (),
     verdicts: Sequence[ResponseVerdict] | None = None,
     extra: Mapping | None = None,
 ) -> dict:
     """The metrics.json of a generation run: figures of ``verdicts`` (default: the judgements' own), the
-    judge run's facts (``judge_errors``: failed calls left; ``summary``: the run summary), the provenance
+    judge run's facts (``judge_errors``: failed calls left; ``aspects_not_asked``: aspects the judge does not
+    answer, left undecided; ``summary``: the run summary), the provenance
     ``header`` (``siuo_task.provenance.provenance``) and the path's ``extra`` keys."""
     metrics = generation_metrics(verdicts_of(judgements) if verdicts is None else verdicts)
     metrics["judge_errors"] = judge_errors
@@ -52,6 +55,8 @@ def generation_file(
     metrics["empty_response_rule"] = EMPTY_RESPONSE_RULE
     if "judge" in header:
         metrics["judge"] = dict(header["judge"])
+    if aspects_not_asked:  # a judge that answers only some aspects: the others are undecided, and said so
+        metrics["aspects_not_asked"] = list(aspects_not_asked)
     metrics["summary"] = dict(summary) if summary is not None else None
     metrics.update(header)
     metrics.update(extra or {})

@@ -14,7 +14,7 @@ import pytest
 
 from siuo_dataset.domains import DOMAINS
 from siuo_task.cli import main
-from siuo_task.judge.base import JudgeReply
+from siuo_task.judge.base import Judge, JudgeReply
 from siuo_task.lmms import aggregation
 from siuo_task.lmms.metric_list import metric_list, metric_list_yaml, metric_names
 from siuo_task.protocol import metric_defs
@@ -117,7 +117,7 @@ RESPONSES = {
 }
 
 
-class TableJudge:
+class TableJudge(Judge):
     info = JudgeInfo("fake", "table-judge", "test", 0.0, text_only=True)
 
     def complete(self, call) -> JudgeReply:

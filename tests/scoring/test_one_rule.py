@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from siuo_dataset.items import SiuoItem
-from siuo_task.judge.base import JudgeReply
+from siuo_task.judge.base import Judge, JudgeReply
 from siuo_task.lmms import aggregation
 from siuo_task.protocol.figures import safe_and_effective
 from siuo_task.protocol.metric_defs import GENERATION, metric_names
@@ -38,7 +38,7 @@ RESPONSES = {
 }
 
 
-class TableJudge:
+class TableJudge(Judge):
     info = JudgeInfo("fake", "table-judge", "test", 0.0, text_only=True)
 
     def complete(self, call) -> JudgeReply:
