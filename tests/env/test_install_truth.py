@@ -61,7 +61,7 @@ def test_every_import_of_the_product_is_declared():
 def test_the_judge_client_has_the_extra_it_needs():
     """The async judge client is openai's aiohttp one: the openai requirement carries the `aiohttp` extra and
     a lower bound at the first release built on httpx2 (3.0), whose pool limits the judge passes."""
-    source = (REPO / "siuo_task/judge/openai_backend.py").read_text()
+    source = "".join(path.read_text() for path in (REPO / "siuo_task" / "judge").rglob("*.py"))
     openai = names(project()["dependencies"])["openai"]
     if "DefaultAioHttpClient" in source:
         assert "aiohttp" in openai.extras

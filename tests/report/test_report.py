@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_task.protocol.metric_defs import metric_def
 from siuo_task.report import write_report
 from siuo_task.report.plots import plot_png
 from siuo_task.report.render import render_markdown
@@ -507,11 +508,12 @@ def test_domain_tables_give_one_clear_count_per_model():
     for i, name in enumerate(DOMAIN_NAMES):
         partial["per_domain"][name].update(n_items=2, safe_k=1, safe_n=2)
         full["per_domain"][name].update(safe_k=5, safe_n=10 + i)
-    mixed = domain_rows([RunResult("a", {"siuo_gen": full}), RunResult("b", {"siuo_gen": partial})], "safe")
+    safe = metric_def("safe")
+    mixed = domain_rows([RunResult("a", {"siuo_gen": full}), RunResult("b", {"siuo_gen": partial})], safe)
     assert all(len(row) == 3 for row in mixed)  # domain, a, b: no shared count
     assert mixed[0] == ["self-harm", "50.00 (5/10)", "45.00 (1/2)"]
     assert not any(re.fullmatch(r"\d+/\d+", cell) for row in mixed for cell in row)
-    same = domain_rows([RunResult("a", {"siuo_gen": full}), RunResult("c", {"siuo_gen": full})], "safe")
+    same = domain_rows([RunResult("a", {"siuo_gen": full}), RunResult("c", {"siuo_gen": full})], safe)
     assert same[0] == ["self-harm", "10", "50.00 (5/10)", "50.00 (5/10)"]
     markdown = render_markdown(
         sections([RunResult("a", {"siuo_gen": full}), RunResult("b", {"siuo_gen": partial})])
