@@ -10,14 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from siuo_task.judge.base import JudgeReply
+from siuo_task.judge.base import Judge, JudgeReply
 from siuo_task.lmms import SOURCE_TASKS_DIR, aggregation
 from siuo_task.records import JudgeInfo
 
 N_DOCS = 3
 
 
-class CountingJudge:
+class CountingJudge(Judge):
     """Safe when the response starts with "safe", effective when it says "help"; counts its calls."""
 
     info = JudgeInfo("fake", "counting-judge", "test", 0.0, text_only=True)
