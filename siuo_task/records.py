@@ -96,9 +96,16 @@ class DataBlock(TypedDict):
     origin: str
     revision: str | None
     sha256: dict[str, str]
+    annotations_verified: NotRequired[bool]  # both annotation files are the pinned release's (absent: older)
     n_items: int
     missing_images: int
     placeholder_images: int  # images looked at that were generated placeholders (0: real, or none seen)
+    images_sha256: NotRequired[
+        str
+    ]  # one digest over (question id, image sha256) pairs, when images were used
+    image_sha256: NotRequired[
+        dict[str, str]
+    ]  # question id -> sha256 of its image file, when images were used
 
 
 class Provenance(TypedDict):
