@@ -88,17 +88,11 @@ def load(
     verify_checksums: bool = True,
     cache_dir: str | None = None,
 ) -> datasets.Dataset:
-    """SIUO ``config`` ("generation" or "mcqa") as a ``datasets.Dataset`` (the test split). ``source`` may
-    also be a folder ``siuo-data build`` wrote: it is then checked against its build manifest
-    (``publish.load_built``)."""
+    """SIUO ``config`` ("generation" or "mcqa") as a ``datasets.Dataset`` (the test split)."""
     if config not in CONFIGS:
         from siuo_dataset.errors import SiuoDataError
 
         raise SiuoDataError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
-    from siuo_dataset.publish import is_built_folder, load_built
-
-    if source is not None and is_built_folder(Path(source).expanduser()):
-        return load_built(source, config, cache_dir=cache_dir)
     # Resolve (and validate) first so errors are ours, not a datasets traceback.
     resolved = load_siuo(source, allow_missing_images=allow_missing_images, verify_checksums=verify_checksums)
     builder = Siuo(
