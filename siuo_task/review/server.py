@@ -301,13 +301,15 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         Mount("/static", StaticFiles(packages=[("siuo_task.review", "static")]), name="static"),
     ]
     hosts = allowed_hosts or [*LOOPBACK_HOSTS, "[::1]"]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
             Middleware(TokenGate, session=session),
         ],
     )
+    app.state.reviews_index = index
+    return app
 
 
 def _port(scope) -> int | None:
@@ -413,9 +415,13 @@ def _protocol_class():
     return GuardedH11Protocol
 
 
-def serve(app: Starlette, sock: socket.socket) -> None:
-    """Run ``app`` on the listening ``sock`` until Ctrl-C, with the connection guards above."""
+def make_server(app: Starlette):
+    """The uvicorn server of ``app``, with the connection guards above (``run(sockets=[sock])`` serves)."""
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", http=_protocol_class())
-    uvicorn.Server(config).run(sockets=[sock])
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", http=_protocol_class()))
+
+
+def serve(app: Starlette, sock: socket.socket) -> None:
+    """Run ``app`` on the listening ``sock`` until Ctrl-C."""
+    make_server(app).run(sockets=[sock])
