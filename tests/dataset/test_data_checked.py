@@ -77,7 +77,7 @@ def test_a_deeply_nested_annotation_file_is_one_line_not_a_recursion_error(data)
 
 def _edited(data):
     rows = json.loads((data / "siuo_gen.json").read_text())
-    rows[0]["question"] += " (edited)"
+    rows[0]["reference_answer"] += " (edited)"
     (data / "siuo_gen.json").write_text(json.dumps(rows))
     return data
 
@@ -90,7 +90,8 @@ def test_unverified_annotations_are_marked_in_provenance_and_report(data, tmp_pa
     runs = [RunResult("edited\x1b[31m", {"siuo_gen": metrics}), RunResult("ok", {})]
     blocks = sections(runs)
     assert blocks[0].kind == "warning" and "UNVERIFIED ANNOTATIONS" in blocks[0].payload
-    assert "UNVERIFIED ANNOTATIONS" in render_markdown(blocks) and "UNVERIFIED" in render_html(blocks, {})
+    plots = {block.payload[0]: b"" for block in blocks if block.kind == "plot"}
+    assert "UNVERIFIED ANNOTATIONS" in render_markdown(blocks) and "UNVERIFIED" in render_html(blocks, plots)
     judge_table = next(b for b in blocks if b.title.startswith("Judge and data"))
     assert "UNVERIFIED" in judge_table.payload[1][0][-1]
 
