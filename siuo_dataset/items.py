@@ -12,8 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from siuo_dataset.errors import SiuoDataError
 from siuo_dataset.options import OPTION_LETTERS
-from siuo_dataset.sources import SiuoSource, resolve_source
+from siuo_dataset.sources import HUB_REPO, SiuoSource, hub_image_digests, resolve_source
 from siuo_dataset.validate import (
     ANNOTATION_SHA256,
     GEN_FIELDS,
@@ -58,6 +59,7 @@ class LoadedSiuo:
     source: SiuoSource
     notes: list[str]
     missing_images: int
+    release_checked_images: int = 0  # images whose sha256 was compared with the pinned Hub release's
 
     def provenance(self) -> dict:
         """Where the data came from: origin, revision, sha256 of the annotation files and whether they are the
@@ -91,7 +93,22 @@ class LoadedSiuo:
         return {
             "images_sha256": hashlib.sha256(pairs.encode()).hexdigest(),
             "image_sha256": {str(qid): digest for qid, digest in sorted(digests.items())},
+            "images_checked_against_release": self.release_checked_images,
         }
+
+    def check_release_images(self) -> int:
+        """Compare the images of a Hub download with the sha256 the Hub gave for them at the pinned revision
+        (``sources.hub_image_digests``); one error naming the first that differs. Returns how many were
+        compared (0 for a local folder or zip: no release manifest to compare with)."""
+        pinned = hub_image_digests(self.source)
+        compared = [item for item in self.items if item.image_path is not None and item.image_name in pinned]
+        for item in compared:
+            if self.image_sha256[item.question_id] != pinned[item.image_name]:
+                raise SiuoDataError(
+                    f"image {item.image_name!r} in {self.source.image_dir} differs from the pinned "
+                    f"{HUB_REPO} release (sha256): delete {self.source.root} so it is downloaded again"
+                )
+        return len(compared)
 
 
 def load_siuo(
@@ -145,7 +162,11 @@ def load_siuo(
             file=sys.stderr,
         )
     notes = [note for qid, note in UPSTREAM_NOTES.items() if qid in mcqa_by_id]
-    return LoadedSiuo(items, source, notes, missing)
+    loaded = LoadedSiuo(items, source, notes, missing)
+    if decode_images and source.origin == "hub":  # the images will be used: the ones the release has
+        # set once on the new (frozen) instance, which keeps the digests it has just computed
+        object.__setattr__(loaded, "release_checked_images", loaded.check_release_images())
+    return loaded
 
 
 def load_items(

@@ -4,7 +4,9 @@ annotations that are not the pinned release marked in provenance and in the repo
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 
 import pytest
 
@@ -101,3 +103,29 @@ def test_verified_annotations_carry_no_mark(data, tmp_path):
     assert block["annotations_verified"] is True
     runs = [RunResult("ok", {"siuo_gen": {"safe": 50.0, "n_items": 167, "data": block}})]
     assert "UNVERIFIED" not in render_markdown(sections(runs))
+
+
+def test_images_of_a_hub_download_are_compared_with_the_release(siuo_data_dir, shared_siuo, isolated_cache):
+    """A Hub download keeps huggingface_hub's record of each file (the pinned commit, the sha256 the Hub
+    gave): images swapped there afterwards are refused, naming the first."""
+    from siuo_dataset.sources import HUB_REVISION, hub_cache
+
+    hub = copy_data(siuo_data_dir, shared_siuo, hub_cache())
+    records = hub / ".cache" / "huggingface" / "download" / "images"
+    records.mkdir(parents=True)
+    for image in (hub / "images").iterdir():
+        digest = hashlib.sha256(image.read_bytes()).hexdigest()
+        (records / f"{image.name}.metadata").write_text(f"{HUB_REVISION}\n{digest}\n{time.time()}\n")
+    loaded = load_siuo()  # no folder given: the cached Hub download
+    assert loaded.source.origin == "hub" and loaded.release_checked_images == 167
+    assert data_block(loaded, images_used=True)["images_checked_against_release"] == 167
+    first, second = hub / "images" / "S-01.png", hub / "images" / "S-02.png"
+    one, two = first.read_bytes(), second.read_bytes()
+    first.write_bytes(two)
+    second.write_bytes(one)
+    with pytest.raises(
+        SiuoDataError, match=r"image 'S-01.png' .* differs from the pinned sinwang/SIUO release"
+    ):
+        load_siuo()
+    assert load_siuo(decode_images=False).release_checked_images == 0  # pixels unused: nothing hashed
+    assert load_siuo(siuo_data_dir).release_checked_images == 0  # a local folder: no release manifest
