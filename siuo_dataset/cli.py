@@ -102,14 +102,16 @@ def cmd_placeholders(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    summary = _summary(_load(args))
+    loaded = _load(args)
+    summary = {**_summary(loaded), "images_sha256": loaded.image_provenance()["images_sha256"]}
     if args.json:
         print(json.dumps({"ok": True, **summary}, indent=2))
         return 0
     print(
         f"OK: {summary['n_items']} items valid; annotation sha256 "
         f"{'verified' if not args.no_verify_checksums else 'NOT verified (--no-verify-checksums)'}; "
-        f"images {summary['n_items'] - summary['missing_images']}/{summary['n_items']} present and decodable"
+        f"images {summary['n_items'] - summary['missing_images']}/{summary['n_items']} present and decodable "
+        f"(sha256 over all {summary['images_sha256'][:12]})"
     )
     for note in summary["notes"]:
         print(f"note: {note}")

@@ -293,7 +293,8 @@ def check_publishable(folder: Path, *, allow_placeholders: bool = False) -> None
     """A built folder that may go to the Hub: never placeholder images passing as SIUO."""
     if not (folder / "README.md").is_file() or not all((folder / c).is_dir() for c in CONFIGS):
         raise SiuoDataError(
-            f"{inert(str(folder))} is not a built SIUO folder: run `siuo-data build --out {folder}` first"
+            f"{inert(str(folder))} is not a built SIUO folder: run `siuo-data build --out "
+            f"{inert(str(folder))}` first"
         )
     if not is_built_folder(folder):
         raise SiuoDataError(
