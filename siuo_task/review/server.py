@@ -20,6 +20,7 @@ decided in ``page``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -221,7 +222,12 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
 
         async def endpoint(request: Request) -> Response:
             found = await _request_row(session, request)
-            return found if isinstance(found, Response) else handler(*found)
+            if isinstance(found, Response):
+                return found
+            try:
+                return handler(*found)
+            except (SiuoError, OSError) as error:  # a malformed reviews.jsonl: one line saying which line
+                return _bad(" ".join(str(error).split()), 500)
 
         return endpoint
 
@@ -288,7 +294,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             except OSError as error:
                 reason = error.strerror or error.__class__.__name__
                 return _bad(f"could not write {session.run.reviews_path}: {reason}", 500)
-        index.refresh()  # the index reads the line just appended (and any other server's)
+        with contextlib.suppress(SiuoError, OSError):  # saved: a bad line of another writer shows on the page
+            index.refresh()  # the index reads the line just appended (and any other server's)
         return JSONResponse({"saved": len(labels)})
 
     routes = [
