@@ -45,6 +45,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD
 from siuo_task.readers import strict_json
 from siuo_task.records import row_fingerprint
+from siuo_task.redact import safe_text
 from siuo_task.review.index import ReviewsIndex
 from siuo_task.review.page import (
     BLIND_FILTERS,
@@ -123,6 +124,7 @@ def _templates() -> Jinja2Templates:
     env = Environment(
         loader=PackageLoader("siuo_task.review", "templates"), autoescape=True, undefined=StrictUndefined
     )
+    env.filters["inert"] = safe_text  # names (reviewers', the model's): control and bidi characters shown
     return Jinja2Templates(env=env)
 
 

@@ -97,7 +97,8 @@ def test_labels_appended_by_another_server_are_read_alone(run_dir, items):
     )
     append_review(run_dir / REVIEWS_FILE, line)  # another server's append
     page = client.get("/item", params={"q": judged["question_id"]})
-    assert page.status_code == 200 and "bob\\u202e" not in page.text and index.reads == before[0] + 1
+    assert page.status_code == 200 and index.reads == before[0] + 1
+    assert "bob\u202e" not in page.text and "<bdi>bob\\u202e</bdi>" in page.text  # another reviewer, inert
     assert index.latest[(judged["question_id"], 0, "safety", "bob\u202e")]["verdict"] is False
     assert len(index.latest) == before[1] + 1
     body = {"question_id": qid, "response_index": 0, "aspect": "safety", "verdict": True, "note": ""}
