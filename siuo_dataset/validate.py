@@ -159,11 +159,13 @@ def check_image_inside(path: Path, folder: Path, image_name: str) -> None:
     ever read, embedded in a build or served by the review page."""
     if not (path.is_symlink() or path.exists()):
         return  # missing: check_image decides
-    resolved, inside = path.resolve(), folder.resolve()
-    if inside not in resolved.parents:
+    try:
+        where = "a file outside the data folder" if folder.resolve() not in path.resolve().parents else None
+    except (OSError, RuntimeError):
+        where = "itself (a loop of links)"
+    if where:
         raise SiuoDataError(
-            f"image {image_name!r} in {folder} is a link to a file outside the data folder: copy the image "
-            "itself into the folder"
+            f"image {image_name!r} in {folder} is a link to {where}: copy the image itself into the folder"
         )
 
 
