@@ -100,12 +100,11 @@ class DataBlock(TypedDict):
     n_items: int
     missing_images: int
     placeholder_images: int  # images looked at that were generated placeholders (0: real, or none seen)
-    images_sha256: NotRequired[
-        str
-    ]  # one digest over (question id, image sha256) pairs, when images were used
-    image_sha256: NotRequired[
-        dict[str, str]
-    ]  # question id -> sha256 of its image file, when images were used
+    # when images were used: one digest over the (question id, image sha256) pairs; each image file's sha256
+    # by question id; how many of them were compared with the pinned Hub release's digests
+    images_sha256: NotRequired[str]
+    image_sha256: NotRequired[dict[str, str]]
+    images_checked_against_release: NotRequired[int]
 
 
 class Provenance(TypedDict):
