@@ -292,3 +292,17 @@ def test_a_rebuilt_folder_loads_the_new_data_not_a_cached_build(siuo_data_dir, s
     build_id = json.loads((out / publish.MANIFEST).read_text())["build_id"]
     assert build_id in (out / "README.md").read_text()
     assert [p.name for p in (out / "generation").iterdir()] == [f"test-{build_id}-00000-of-00001.parquet"]
+
+
+def test_dry_run_says_whether_the_repo_will_be_gated(built):
+    allow = "--allow-placeholders"
+    for flags, gated in ((["--public"], True), (["--public", "--no-gate"], False), ([], False)):
+        result = siuo_data("push", built, "--repo", "org/siuo", "--dry-run", "--json", allow, *flags)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["gated"] is gated
+    text = siuo_data("push", built, "--repo", "org/siuo", "--dry-run", allow, "--public")
+    assert "would upload to dataset repo org/siuo (public, gated):" in text.stdout
+
+
+def test_inert_escapes_control_and_format_characters():
+    assert publish.inert("a\x1b[2J\u202eb\x00\n\u2028c é") == "a\\x1b[2J\\u202eb\\x00\\x0a\\u2028c é"
