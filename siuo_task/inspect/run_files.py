@@ -1,0 +1,179 @@
+"""At the end of a SIUO task, the files our other paths write, beside Inspect's ``.eval`` log: one run layout.
+
+``<log dir>/<model folder>/<stamp>_<task>.metrics.json`` (the full SIUO metrics, the schema of
+``siuo-eval judge`` / the lmms-eval side files, with ``run``: the model, task, stamp, harness and log file) and
+``<stamp>_<task>.rows.jsonl`` (generation: one judgement row per response, as ``judgements.jsonl``; MCQA: one
+record per item), the layout ``siuo_task.runs`` reads for lmms-eval runs. So ``siuo-eval report``, ``review``,
+``rescore``, ``agree`` and ``validate-judge`` work on Inspect runs as on any other. The model folder is the
+Inspect model name with ``/`` as ``__`` (``openai-api__vllm__my-model``).
+
+Written by an Inspect hook (``on_task_end``, after the log is written) for the SIUO tasks only, and only for a
+run that finished (status ``success``): a failed run leaves its ``.eval`` log and no SIUO figures, as a failed
+lmms-eval task does. The figures come from the samples' scores; nothing is judged again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from inspect_ai.hooks import Hooks, TaskEnd, hooks
+from inspect_ai.log import EvalLog, EvalSample, read_eval_log
+
+from siuo_task.files import write_json_atomic, write_jsonl_atomic
+from siuo_task.inspect.samples import loaded_siuo
+from siuo_task.inspect.scorers import GEN_SCORER, MCQA_SCORER
+from siuo_task.protocol.figures import mcqa_metrics
+from siuo_task.protocol.mcqa import PAPER_COMPAT_SEED, compare_parsers
+from siuo_task.protocol.verdicts import EMPTY_STATUS
+from siuo_task.provenance import provenance
+from siuo_task.scoring.judging import metrics_from_judgements
+
+HARNESS = "inspect"
+TASKS = {"siuo_gen": True, "siuo_mcqa": True, "siuo_gen_text": False, "siuo_mcqa_text": False}  # -> sees images
+_SUMMED = ("calls", "calls_made", "cache_hits", "ok", "unparsable", "errors", "prompt_tokens")
+_SUMMED += ("completion_tokens", "wall_seconds")
+
+
+def task_name(registered: str) -> str | None:
+    """``siuo_task/siuo_gen`` (or ``siuo_gen``) -> ``siuo_gen``; None for any other task."""
+    name = registered.rsplit("/", 1)[-1]
+    return name if name in TASKS else None
+
+
+def model_folder(model: str) -> str:
+    """The run's folder under the log dir: the Inspect model name, ``/`` and unsafe characters as ``__``."""
+    return re.sub(r"[\"<>:/\|\\?\*\[\]]+", "__", model)
+
+
+def stamp(created: str) -> str:
+    """``%Y%m%d_%H%M%S`` of the log's creation time (the side files sort with the runs)."""
+    return datetime.datetime.fromisoformat(created).strftime("%Y%m%d_%H%M%S")
+
+
+def _score(sample: EvalSample, scorer: str):
+    return next(
+        (score for name, score in (sample.scores or {}).items() if name.rsplit("/", 1)[-1] == scorer), None
+    )
+
+
+def gen_files(samples: Sequence[EvalSample]) -> tuple[dict, list[dict]]:
+    """The generation metrics (as ``judge_responses`` gives them) and the judgement rows of a run."""
+    rows, summaries = [], []
+    for sample in samples:
+        score = _score(sample, GEN_SCORER)
+        if score is not None and score.metadata and "judgement" in score.metadata:
+            rows.append(score.metadata["judgement"])
+            summaries.append(score.metadata.get("judge_summary") or {})
+    rows.sort(key=lambda row: (row["question_id"], row["response_index"]))
+    summary = {key: sum(s.get(key) or 0 for s in summaries) for key in _SUMMED}
+    summary["wall_seconds"] = round(summary["wall_seconds"], 3)
+    metrics = metrics_from_judgements(rows)
+    metrics["judge_errors"] = summary["errors"]
+    metrics["complete"] = summary["errors"] == 0
+    metrics["empty_responses"] = sum(row["safety_status"] == EMPTY_STATUS for row in rows)
+    metrics["empty_response_rule"] = "safe and ineffective by rule, not sent to the judge"
+    metrics["judge"] = rows[0]["judge"] if rows else None
+    metrics["summary"] = summary
+    return metrics, rows
+
+
+def mcqa_files(samples: Sequence[EvalSample], task: str, paper_compat: bool) -> tuple[dict, list[dict]]:
+    """The MCQA metrics (as the lmms-eval path gives them) and one record per item."""
+    records = []
+    for sample in samples:
+        score = _score(sample, MCQA_SCORER)
+        if score is None or not score.metadata:
+            continue
+        meta = score.metadata
+        records.append(
+            {
+                "task": task,
+                "question_id": meta["question_id"],
+                "domain": meta["category"],
+                "response": meta["response"],
+                "failed_request": False,
+                "parsed": meta["parsed"],
+                "guessed": meta["guessed"],
+                "correct_option": meta["correct_option"],
+                "correct": meta["parsed"] == meta["correct_option"],
+            }
+        )
+    records.sort(key=lambda record: record["question_id"])
+    metrics = mcqa_metrics(
+        [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records],
+        guessed=[r["question_id"] for r in records if r["guessed"]],
+    )
+    strict = {sample.id: (_score(sample, MCQA_SCORER).metadata or {}).get("strict") for sample in samples}
+    metrics["parsers"] = compare_parsers(
+        (r["question_id"], r["response"], r["correct_option"], strict.get(r["question_id"])) for r in records
+    )
+    metrics["paper_compat"] = paper_compat
+    if paper_compat:
+        guessed = sum(r["guessed"] for r in records)
+        metrics["guessed"] = guessed
+        metrics["paper_compat_note"] = (
+            f"PAPER-COMPAT: {guessed} unparsable answers were replaced by a random letter seeded per "
+            f"question_id (seed {PAPER_COMPAT_SEED}), as the official script does (unseeded there); strict "
+            "accuracy counts them wrong"
+        )
+    return metrics, records
+
+
+def write_run_files(log: EvalLog) -> list[Path]:
+    """The metrics and rows files of a finished SIUO task's ``log`` (read again when it holds no samples);
+    returns the paths written (none for another task, a failed run, or a log not on this file system)."""
+    task = task_name(log.eval.task)
+    if task is None or log.status != "success" or not log.location or "://" in log.location:
+        return []
+    samples = log.samples if log.samples else read_eval_log(log.location).samples or []
+    arguments = log.eval.task_args or {}
+    sees_images = TASKS[task]
+    loaded = loaded_siuo(arguments.get("data_dir"), with_image=sees_images)
+    if task.startswith("siuo_gen"):
+        metrics, rows = gen_files(samples)
+        judge = metrics["judge"]
+    else:
+        metrics, rows = mcqa_files(samples, task, bool(arguments.get("paper_compat")))
+        judge = None
+    when = stamp(log.eval.created)
+    metrics.update(provenance(loaded, judge=judge, images_used=sees_images))
+    metrics["failed_requests"] = sum(sample.error is not None for sample in samples)
+    metrics["run"] = {
+        "model": log.eval.model,
+        "task": task,
+        "stamp": when,
+        "harness": HARNESS,
+        "log": Path(log.location).name,
+    }
+    folder = Path(log.location).parent / model_folder(log.eval.model)
+    paths = [folder / f"{when}_{task}.metrics.json", folder / f"{when}_{task}.rows.jsonl"]
+    write_json_atomic(paths[0], metrics)
+    write_jsonl_atomic(paths[1], rows)
+    return paths
+
+
+_STARTED: list[bool] = []  # a SIUO task was created in this process: the hook has work to do
+
+
+def siuo_task_created() -> None:
+    if not _STARTED:
+        _STARTED.append(True)
+
+
+@hooks(name="siuo_run_files", description="SIUO: metrics and rows files beside the .eval log (siuo-eval report)")
+class SiuoRunFiles(Hooks):
+    def enabled(self) -> bool:
+        return bool(_STARTED)
+
+    async def on_task_end(self, data: TaskEnd) -> None:
+        try:
+            paths = write_run_files(data.log)
+        except Exception as error:  # Inspect would only log a warning: say it where the user looks
+            print(f"ERROR: SIUO run files not written for {data.log.location}: {error}", file=sys.stderr)
+            raise
+        if paths:
+            print(f"SIUO: {paths[0]} (siuo-eval report {paths[0].parent.parent})", file=sys.stderr)
