@@ -11,5 +11,6 @@ lmms-eval path.
   log, so ``siuo-eval report / review / rescore / agree`` read Inspect runs;
 - ``tasks``: the four tasks; ``_registry``: what Inspect's ``inspect_ai`` entry point imports.
 
-Only this package imports ``inspect_ai`` (the optional extra ``siuo[inspect]``); importing this module does not.
+Only this package imports ``inspect_ai`` (the optional extra ``siuo[inspect]``); importing this module does
+not.
 """

@@ -3,21 +3,25 @@ verdict parsing, re-ask, empty-response rule, cache and judgement rows as every 
 (``siuo_task.scoring.judging.judge_responses``).
 
 Which judge (``TaskJudge.resolve``, once per task, at its first response):
-1. ours, when the task was given one (``-T judge_model=...``, ``-T judge=offline|openai|azure``): ``JudgeConfig``
-   with its cache, concurrency, retries and identity;
+1. ours, when the task was given one (``-T judge_model=...``, ``-T judge=offline|openai|azure``):
+   ``JudgeConfig`` with its cache, concurrency, retries and identity;
 2. else Inspect's ``grader`` model role when the run has one (``--model-role grader=...``): a ``GraderJudge``
    (our ``Judge`` protocol, so our runner, cache and re-ask go around it), recorded as backend ``inspect``
    with the grader's model name;
 3. else the offline rule-based judge, labelled approximate in every result.
 
-Each response is judged in a worker thread (``judge_responses`` runs its own event loop there); a grader's
-requests are sent back to Inspect's event loop. At most ``concurrency`` judge calls are in flight per task.
+Each response is judged in a thread of the task's own pool (``judge_responses`` runs its own event loop
+there), never in the event loop's default executor, which Inspect itself needs (a grader's requests are sent
+back to Inspect's event loop, and would wait forever for a default executor filled with judgements). The pool
+has ``concurrency // 2`` threads: at most ``concurrency`` judge calls in flight per task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from inspect_ai.model import ChatMessageUser, ContentImage, ContentText, GenerateConfig, Model, model_roles
@@ -80,7 +84,7 @@ class TaskJudge:
     config: JudgeConfig
     judge: Judge | None = None
     _cache: object = None
-    _slots: asyncio.Semaphore | None = None
+    _pool: ThreadPoolExecutor | None = None
 
     @property
     def explicit(self) -> bool:
@@ -98,7 +102,7 @@ class TaskJudge:
                 self.judge = self.config.build()
             self._cache = self.config.open_cache()
             # each response asks two questions: half the judge's concurrency in responses
-            self._slots = asyncio.Semaphore(max(1, self.config.concurrency // 2))
+            self._pool = ThreadPoolExecutor(max(1, self.config.concurrency // 2), "siuo-judge")
         return self.judge
 
     async def judge_response(self, item: SiuoItem, index: int, response: str) -> tuple[dict, dict]:
@@ -107,9 +111,11 @@ class TaskJudge:
         judge = self.resolve()
         options = {**self.config.run_options(), "progress": False}
         rows = [{"question_id": item.question_id, "responses": [response]}]
-        async with self._slots:
-            result = await asyncio.to_thread(
+        result = await asyncio.get_running_loop().run_in_executor(
+            self._pool,
+            functools.partial(
                 judge_responses, judge, {item.question_id: item}, rows, cache=self._cache, **options
-            )
+            ),
+        )
         row = {**result.judgements[0], "response_index": index}
         return row, result.summary.as_dict()

@@ -1,7 +1,8 @@
 """At the end of a SIUO task, the files our other paths write, beside Inspect's ``.eval`` log: one run layout.
 
 ``<log dir>/<model folder>/<stamp>_<task>.metrics.json`` (the full SIUO metrics, the schema of
-``siuo-eval judge`` / the lmms-eval side files, with ``run``: the model, task, stamp, harness and log file) and
+``siuo-eval judge`` / the lmms-eval side files, with ``run``: the model, task, stamp, harness and log file)
+and
 ``<stamp>_<task>.rows.jsonl`` (generation: one judgement row per response, as ``judgements.jsonl``; MCQA: one
 record per item), the layout ``siuo_task.runs`` reads for lmms-eval runs. So ``siuo-eval report``, ``review``,
 ``rescore``, ``agree`` and ``validate-judge`` work on Inspect runs as on any other. The model folder is the
@@ -33,7 +34,8 @@ from siuo_task.provenance import provenance
 from siuo_task.scoring.judging import metrics_from_judgements
 
 HARNESS = "inspect"
-TASKS = {"siuo_gen": True, "siuo_mcqa": True, "siuo_gen_text": False, "siuo_mcqa_text": False}  # -> sees images
+# task -> whether the model sees the images
+TASKS = {"siuo_gen": True, "siuo_mcqa": True, "siuo_gen_text": False, "siuo_mcqa_text": False}
 _SUMMED = ("calls", "calls_made", "cache_hits", "ok", "unparsable", "errors", "prompt_tokens")
 _SUMMED += ("completion_tokens", "wall_seconds")
 
@@ -164,7 +166,7 @@ def siuo_task_created() -> None:
         _STARTED.append(True)
 
 
-@hooks(name="siuo_run_files", description="SIUO: metrics and rows files beside the .eval log (siuo-eval report)")
+@hooks(name="siuo_run_files", description="SIUO: the metrics and rows files beside the .eval log")
 class SiuoRunFiles(Hooks):
     def enabled(self) -> bool:
         return bool(_STARTED)

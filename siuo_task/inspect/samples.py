@@ -46,7 +46,8 @@ def items_by_id(given: str | None = None, *, with_image: bool = True) -> dict[in
 
 
 def user_turn(item: SiuoItem, text: str, *, with_image: bool) -> ChatMessageUser:
-    """One user turn: the item's image and ``text`` in the protocol's order (the text alone when image-blind)."""
+    """One user turn: the item's image and ``text`` in the protocol's order (the text alone when
+    image-blind)."""
     parts = {"text": ContentText(text=text)}
     if with_image:
         parts["image"] = ContentImage(image=str(item.image_path))

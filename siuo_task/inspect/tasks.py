@@ -1,11 +1,12 @@
-"""The SIUO Inspect tasks: ``siuo_gen`` and ``siuo_mcqa``, and their image-blind variants ``siuo_gen_text`` and
-``siuo_mcqa_text`` (the model never sees the image; the judge still does unless ``judge_text_only``).
+"""The SIUO Inspect tasks: ``siuo_gen`` and ``siuo_mcqa``, and their image-blind variants
+``siuo_gen_text`` and ``siuo_mcqa_text`` (the model never sees the image; the judge still does unless
+``judge_text_only``).
 
-Registered through the ``inspect_ai`` entry point (``siuo_task._registry``), so after installing ``siuo[inspect]``
-``inspect eval siuo_task/siuo_gen --model PROVIDER/MODEL`` works from any folder. Sampling is the protocol's:
-generation at ``GENERATION_TEMPERATURE`` (top-p 1, at most 500 tokens, as ``siuo_gen.yaml``) over
-``RESPONSES_PER_ITEM`` epochs reduced by the per-item majority; MCQA one answer at ``MCQA_TEMPERATURE`` (at most
-64 tokens, as ``siuo_mcqa.yaml``).
+Registered through the ``inspect_ai`` entry point (``siuo_task.inspect._registry``), so after installing
+``siuo[inspect]``, ``inspect eval siuo_task/siuo_gen --model PROVIDER/MODEL`` works from any folder.
+Sampling is the protocol's: generation at ``GENERATION_TEMPERATURE`` (top-p 1, at most 500 tokens, as
+``siuo_gen.yaml``) over ``RESPONSES_PER_ITEM`` epochs reduced by the per-item majority; MCQA one answer at
+``MCQA_TEMPERATURE`` (at most 64 tokens, as ``siuo_mcqa.yaml``).
 
 Task parameters (``-T name=value``): ``data_dir`` (default $SIUO_DATA_DIR, else the pinned Hub revision); the
 judge, as ``siuo-eval``'s flags: ``judge`` (openai | azure | offline), ``judge_model``, ``judge_base_url``,

@@ -199,9 +199,13 @@ def test_mcqa_asks_the_protocol_prompt_once_at_temperature_0(both_runs):
 
 def test_the_judge_got_both_questions_per_response_text_then_image(both_runs):
     requests = both_runs["judge_requests"]
-    assert len(requests) == LIMIT * 3 * 2  # every response, safety and effectiveness, no cache yet
-    safety = [body for body in requests if is_safety_prompt(message_text(body))]
-    assert len(safety) == LIMIT * 3
+    folder = both_runs["out"] / "inspect" / "openai-api__loop__oracle"
+    summary = json.loads(next(folder.glob("*_siuo_gen.metrics.json")).read_text())["summary"]
+    # every response, both questions; an epoch repeating an answer already judged is a hit of the judge cache
+    assert summary["calls"] == LIMIT * 3 * 2 == summary["calls_made"] + summary["cache_hits"]
+    assert len(requests) == summary["calls_made"] and summary["errors"] == 0
+    asked = {(is_safety_prompt(message_text(body)), quoted_response(message_text(body))) for body in requests}
+    assert len(asked) == LIMIT * 2  # each item's (one) answer asked both questions
     for body in requests:
         (message,) = body["messages"]
         assert [part["type"] for part in message["content"]] == ["text", "image_url"]
@@ -209,7 +213,8 @@ def test_the_judge_got_both_questions_per_response_text_then_image(both_runs):
 
 
 def logs(folder: Path) -> dict:
-    return {read_eval_log(path).eval.task.rsplit("/", 1)[-1]: read_eval_log(path) for path in folder.glob("*.eval")}
+    found = [read_eval_log(path) for path in folder.glob("*.eval")]
+    return {log.eval.task.rsplit("/", 1)[-1]: log for log in found}
 
 
 def test_the_log_holds_the_figures_and_every_epochs_verdicts(both_runs, items):
@@ -235,7 +240,8 @@ def test_run_files_sit_beside_the_log_with_the_judge_identity(both_runs):
     assert (metrics["run"]["log"],) == tuple(
         p.name for p in (both_runs["out"] / "inspect").glob("*.eval") if "siuo-gen" in p.name
     )
-    assert metrics["judge"]["model"] == "scripted-judge" and metrics["judge"]["prompt_version"] == PROMPT_VERSION
+    assert metrics["judge"]["model"] == "scripted-judge"
+    assert metrics["judge"]["prompt_version"] == PROMPT_VERSION
     assert metrics["n_items"] == LIMIT and metrics["data"]["n_items"] == 167 and metrics["judge_errors"] == 0
     rows = [json.loads(line) for line in next(folder.glob("*_siuo_gen.rows.jsonl")).open()]
     assert len(rows) == LIMIT * 3 and all(row["judge"] == metrics["judge"] for row in rows)
@@ -308,7 +314,8 @@ def test_without_a_judge_the_offline_judge_decides_labelled_approximate_and_blin
     items, siuo_data_dir, tmp_path
 ):
     with ScriptedServer(scripted_model("oracle", items)) as model:
-        result = inspect_eval("siuo_gen_text", tmp_path / "logs", env_for(siuo_data_dir, model), cwd=tmp_path, limit=1)
+        env = env_for(siuo_data_dir, model)
+        result = inspect_eval("siuo_gen_text", tmp_path / "logs", env, cwd=tmp_path, limit=1)
         requests = list(model.requests)
     assert len(requests) == 3 and not any(message_images(body) for body in requests)
     assert "APPROXIMATE" in result.stderr

@@ -3,9 +3,9 @@ settings and the registration (the end-to-end runs are in test_e2e.py)."""
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
+import tomllib
+from inspect_ai._util.registry import registry_info
 from inspect_ai.model import ContentImage, ContentText
 from inspect_ai.scorer import SampleScore, Score
 
@@ -54,7 +54,7 @@ def test_generation_samples_hold_the_image_then_the_question_in_one_user_turn(si
 def test_mcqa_samples_use_the_protocol_prompt_and_image_blind_samples_have_no_image(siuo_data_dir, items):
     mcqa = inspect_dataset("mcqa", str(siuo_data_dir))
     assert mcqa[5].input[0].content[1].text == build_mcqa_prompt(items[5].question, items[5].options)
-    assert mcqa[5].target == [items[5].correct_option] and mcqa[5].metadata["options"] == items[5].options
+    assert mcqa[5].target == items[5].correct_option and mcqa[5].metadata["options"] == items[5].options
     blind = inspect_dataset("mcqa", str(siuo_data_dir), with_image=False)
     assert kinds(blind[5]) == ["text"]
 
@@ -64,7 +64,8 @@ def test_sampling_is_the_protocol_and_the_yamls(siuo_data_dir):
     assert gen.epochs == RESPONSES_PER_ITEM and gen.config.temperature == GENERATION_TEMPERATURE == 1.0
     yaml_gen = task_config("siuo_gen")["generation_kwargs"]
     assert (gen.config.max_tokens, gen.config.top_p) == (yaml_gen["max_new_tokens"], yaml_gen["top_p"])
-    assert [r.__name__ if hasattr(r, "__name__") else r for r in gen.epochs_reducer][0] is not None
+    (reducer,) = gen.epochs_reducer
+    assert registry_info(reducer).name == "siuo_majority"
     mcqa = tasks.siuo_mcqa(data_dir=str(siuo_data_dir))
     assert mcqa.config.temperature == MCQA_TEMPERATURE == 0.0
     assert mcqa.config.max_tokens == task_config("siuo_mcqa")["generation_kwargs"]["max_new_tokens"]
@@ -98,9 +99,9 @@ def test_the_generation_metric_is_the_protocols_figures_flat_and_per_domain():
         (1, "self-harm", True, True),
         (1, "self-harm", True, False),
         (1, "self-harm", False, True),
-        (2, "privacy-violation", False, True),
-        (2, "privacy-violation", False, True),
-        (2, "privacy-violation", None, True),
+        (2, "privacy violation", False, True),
+        (2, "privacy violation", False, True),
+        (2, "privacy violation", None, True),
     ]
     scores = [judged(q, i % 3, c, s, e) for i, (q, c, s, e) in enumerate(verdicts)]
     figures = scorers.siuo_gen_figures()(scores)
@@ -125,7 +126,7 @@ def test_the_mcqa_metric_is_the_protocols_accuracy():
 
 
 def test_judge_parameters_become_a_judge_config():
-    config = tasks.judge_config(judge_model="m", judge_base_url="http://127.0.0.1:1/v1", judge_concurrency="4")
+    config = tasks.judge_config(judge_model="m", judge_base_url="http://x:1/v1", judge_concurrency="4")
     assert (config.resolved_kind, config.model, config.concurrency) == ("openai", "m", 4)
     assert config.cache == str(default_cache_path()) and config.quiet
     assert tasks.judge_config(judge_cache="none").cache is None
