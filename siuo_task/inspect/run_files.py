@@ -9,8 +9,9 @@ record per item), the layout ``siuo_task.runs`` reads for lmms-eval runs. So ``s
 Inspect model name with ``/`` as ``__`` (``openai-api__vllm__my-model``).
 
 Written by an Inspect hook (``on_task_end``, after the log is written) for the SIUO tasks only, and only for a
-run that finished (status ``success``): a failed run leaves its ``.eval`` log and no SIUO figures, as a failed
-lmms-eval task does. The figures come from the samples' scores; nothing is judged again.
+run that finished (status ``success``) with no failed sample: a failed run leaves its ``.eval`` log and no
+SIUO figures, as a failed lmms-eval task does. The figures come from the samples' scores; nothing is judged
+again.
 """
 
 from __future__ import annotations
@@ -132,6 +133,14 @@ def write_run_files(log: EvalLog) -> list[Path]:
     if task is None or log.status != "success" or not log.location or "://" in log.location:
         return []
     samples = log.samples if log.samples else read_eval_log(log.location).samples or []
+    failed = sum(sample.error is not None for sample in samples)
+    if failed:  # failures never become scores (Inspect let the run succeed: --fail-on-error)
+        print(
+            f"ERROR: {task}: {failed} samples failed (see the log {log.location}); no SIUO figures written. "
+            "Fix the model endpoint and re-run (inspect eval-retry reuses the finished samples)",
+            file=sys.stderr,
+        )
+        return []
     arguments = log.eval.task_args or {}
     sees_images = TASKS[task]
     loaded = loaded_siuo(arguments.get("data_dir"), with_image=sees_images)
@@ -143,7 +152,7 @@ def write_run_files(log: EvalLog) -> list[Path]:
         judge = None
     when = stamp(log.eval.created)
     metrics.update(provenance(loaded, judge=judge, images_used=sees_images))
-    metrics["failed_requests"] = sum(sample.error is not None for sample in samples)
+    metrics["failed_requests"] = 0
     metrics["run"] = {
         "model": log.eval.model,
         "task": task,

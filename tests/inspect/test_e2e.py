@@ -17,7 +17,7 @@ from inspect_ai.log import read_eval_log
 from PIL import Image
 
 import siuo_dataset
-from siuo_demo.loopback import ScriptedServer, message_images, message_text
+from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
 from siuo_task.protocol.judge_prompts import PROMPT_VERSION
 from siuo_task.runs import load_judged_run, read_runs
@@ -324,3 +324,27 @@ def test_without_a_judge_the_offline_judge_decides_labelled_approximate_and_blin
     metrics = json.loads(next((tmp_path / "logs").rglob("*_siuo_gen_text.metrics.json")).read_text())
     assert metrics["judge"]["backend"] == "offline" and metrics["judge"]["approximate"] is True
     assert metrics["data"]["placeholder_images"] == 0  # the model saw no image
+
+
+def test_a_failing_model_leaves_its_log_and_no_figures(siuo_data_dir, tmp_path):
+    """Failures never become scores: a model endpoint refusing every request gives an error log, no run
+    files."""
+    with ScriptedServer(lambda body: Fault(status=400)) as model:
+        result = run_tool(
+            "inspect",
+            "eval",
+            "siuo_task/siuo_mcqa",
+            "--model",
+            MODEL,
+            "--limit",
+            "2",
+            "--log-dir",
+            str(tmp_path / "logs"),
+            "--display",
+            "plain",
+            env=env_for(siuo_data_dir, model),
+            cwd=tmp_path,
+        )
+    (log,) = logs(tmp_path / "logs").values()
+    assert log.status == "error", result.stdout[-2000:]
+    assert not list((tmp_path / "logs").rglob("*.metrics.json"))
