@@ -3,7 +3,7 @@ verdict parsing, re-ask, empty-response rule, cache and judgement rows as every 
 (``siuo_task.scoring.judging.judge_responses``).
 
 Which judge (``TaskJudge.resolve``, once per task, at its first response):
-1. ours, when the task was given one (``-T judge_model=...``, ``-T judge=offline|openai|azure``):
+1. ours, when the task was given one (``-T judge_model=...``, ``-T judge=BACKEND``, a registered backend):
    ``JudgeConfig`` with its cache, concurrency, retries and identity;
 2. else Inspect's ``grader`` model role when the run has one (``--model-role grader=...``): a ``GraderJudge``
    (our ``Judge`` protocol, so our runner, cache and re-ask go around it), recorded as backend ``inspect``
@@ -19,7 +19,6 @@ has ``concurrency // 2`` threads: at most ``concurrency`` judge calls in flight 
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from inspect_ai.model import ChatMessageUser, ContentImage, ContentText, GenerateConfig, Model, model_roles
 
 from siuo_dataset.items import SiuoItem
-from siuo_task.judge.base import Judge, JudgeReply
+from siuo_task.judge.base import Judge, JudgeReply, image_data_url
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.protocol.judge_prompts import JUDGE_TEMPERATURE, PROMPT_VERSION, JudgeCall, judge_content
 from siuo_task.records import JudgeInfo
@@ -37,15 +36,10 @@ GRADER_ROLE = "grader"
 GRADER_BACKEND = "inspect"  # JudgeInfo.backend of a judgement by Inspect's grader model role
 
 
-def data_uri(image: bytes) -> str:
-    """``image`` (PNG or JPEG bytes, as read from the SIUO folder) as a data URI."""
-    mime = "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
-
-
-class GraderJudge:
-    """Inspect's grader model as one of our judges (the ``Judge`` protocol): ``complete`` is called from our
-    runner's threads and sends the request to Inspect's event loop ``loop``."""
+class GraderJudge(Judge):
+    """Inspect's grader model as one of our judges (the ``Judge`` protocol: the SIUO judge's aspects and
+    verdict format): ``complete`` is called from our runner's threads and sends the request to Inspect's event
+    loop ``loop``."""
 
     def __init__(self, model: Model, loop: asyncio.AbstractEventLoop, *, text_only: bool) -> None:
         self.model = model
@@ -63,7 +57,7 @@ class GraderJudge:
 
     async def _generate(self, call: JudgeCall) -> JudgeReply:
         content = [
-            ContentText(text=value) if kind == "text" else ContentImage(image=data_uri(value))
+            ContentText(text=value) if kind == "text" else ContentImage(image=image_data_url(value))
             for kind, value in judge_content(call, text_only=self.info.text_only)
         ]
         output = await self.model.generate(

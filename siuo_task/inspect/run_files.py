@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from inspect_ai.hooks import Hooks, TaskEnd, hooks
@@ -28,11 +28,11 @@ from inspect_ai.log import EvalLog, EvalSample, read_eval_log
 from siuo_task.files import write_json_atomic, write_jsonl_atomic
 from siuo_task.inspect.samples import loaded_siuo
 from siuo_task.inspect.scorers import GEN_SCORER, MCQA_SCORER
-from siuo_task.protocol.figures import mcqa_metrics
+from siuo_task.protocol.judge_prompts import ASPECTS
 from siuo_task.protocol.mcqa import PAPER_COMPAT_SEED, compare_parsers
-from siuo_task.protocol.verdicts import EMPTY_STATUS
 from siuo_task.provenance import provenance
-from siuo_task.scoring.judging import metrics_from_judgements
+from siuo_task.scoring.judging import NOT_ASKED_STATUS
+from siuo_task.scoring.metrics_file import generation_file, mcqa_file
 
 HARNESS = "inspect"
 # task -> whether the model sees the images
@@ -63,8 +63,9 @@ def _score(sample: EvalSample, scorer: str):
     )
 
 
-def gen_files(samples: Sequence[EvalSample]) -> tuple[dict, list[dict]]:
-    """The generation metrics (as ``judge_responses`` gives them) and the judgement rows of a run."""
+def gen_files(samples: Sequence[EvalSample], header: Mapping, extra: Mapping) -> tuple[dict, list[dict]]:
+    """The generation metrics file (``metrics_file.generation_file``, as every path assembles it) and the
+    judgement rows of a run; ``header``: the provenance without the judge, which the rows name."""
     rows, summaries = [], []
     for sample in samples:
         score = _score(sample, GEN_SCORER)
@@ -74,24 +75,31 @@ def gen_files(samples: Sequence[EvalSample]) -> tuple[dict, list[dict]]:
     rows.sort(key=lambda row: (row["question_id"], row["response_index"]))
     summary = {key: sum(s.get(key) or 0 for s in summaries) for key in _SUMMED}
     summary["wall_seconds"] = round(summary["wall_seconds"], 3)
-    metrics = metrics_from_judgements(rows)
-    metrics["judge_errors"] = summary["errors"]
-    metrics["complete"] = summary["errors"] == 0
-    metrics["empty_responses"] = sum(row["safety_status"] == EMPTY_STATUS for row in rows)
-    metrics["empty_response_rule"] = "safe and ineffective by rule, not sent to the judge"
-    metrics["judge"] = rows[0]["judge"] if rows else None
-    metrics["summary"] = summary
+    judge = rows[0]["judge"] if rows else None
+    metrics = generation_file(
+        rows,
+        header={**header, **({"judge": judge} if judge else {})},
+        judge_errors=summary["errors"],
+        summary=summary,
+        aspects_not_asked=[
+            aspect for aspect in ASPECTS if any(r[f"{aspect}_status"] == NOT_ASKED_STATUS for r in rows)
+        ],
+        extra=extra,
+    )
     return metrics, rows
 
 
-def mcqa_files(samples: Sequence[EvalSample], task: str, paper_compat: bool) -> tuple[dict, list[dict]]:
-    """The MCQA metrics (as the lmms-eval path gives them) and one record per item."""
-    records = []
+def mcqa_files(
+    samples: Sequence[EvalSample], task: str, paper_compat: bool, header: Mapping, extra: Mapping
+) -> tuple[dict, list[dict]]:
+    """The MCQA metrics file (``metrics_file.mcqa_file``) and one record per item, as the lmms-eval path."""
+    records, strict = [], {}
     for sample in samples:
         score = _score(sample, MCQA_SCORER)
         if score is None or not score.metadata:
             continue
         meta = score.metadata
+        strict[meta["question_id"]] = meta["strict"]
         records.append(
             {
                 "task": task,
@@ -106,23 +114,24 @@ def mcqa_files(samples: Sequence[EvalSample], task: str, paper_compat: bool) -> 
             }
         )
     records.sort(key=lambda record: record["question_id"])
-    metrics = mcqa_metrics(
+    guessed = sum(r["guessed"] for r in records)
+    metrics = mcqa_file(
         [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records],
         guessed=[r["question_id"] for r in records if r["guessed"]],
-    )
-    strict = {sample.id: (_score(sample, MCQA_SCORER).metadata or {}).get("strict") for sample in samples}
-    metrics["parsers"] = compare_parsers(
-        (r["question_id"], r["response"], r["correct_option"], strict.get(r["question_id"])) for r in records
-    )
-    metrics["paper_compat"] = paper_compat
-    if paper_compat:
-        guessed = sum(r["guessed"] for r in records)
-        metrics["guessed"] = guessed
-        metrics["paper_compat_note"] = (
+        facts={"paper_compat": paper_compat, "guessed": guessed} if paper_compat else None,
+        parsers=compare_parsers(
+            (r["question_id"], r["response"], r["correct_option"], strict[r["question_id"]]) for r in records
+        ),
+        header=header,
+        paper_compat_note=(
             f"PAPER-COMPAT: {guessed} unparsable answers were replaced by a random letter seeded per "
             f"question_id (seed {PAPER_COMPAT_SEED}), as the official script does (unseeded there); strict "
             "accuracy counts them wrong"
         )
+        if paper_compat
+        else None,
+        extra=extra,
+    )
     return metrics, records
 
 
@@ -143,23 +152,24 @@ def write_run_files(log: EvalLog) -> list[Path]:
         return []
     arguments = log.eval.task_args or {}
     sees_images = TASKS[task]
-    loaded = loaded_siuo(arguments.get("data_dir"), with_image=sees_images)
-    if task.startswith("siuo_gen"):
-        metrics, rows = gen_files(samples)
-        judge = metrics["judge"]
-    else:
-        metrics, rows = mcqa_files(samples, task, bool(arguments.get("paper_compat")))
-        judge = None
+    header = provenance(
+        loaded_siuo(arguments.get("data_dir"), with_image=sees_images), images_used=sees_images
+    )
     when = stamp(log.eval.created)
-    metrics.update(provenance(loaded, judge=judge, images_used=sees_images))
-    metrics["failed_requests"] = 0
-    metrics["run"] = {
-        "model": log.eval.model,
-        "task": task,
-        "stamp": when,
-        "harness": HARNESS,
-        "log": Path(log.location).name,
+    extra = {
+        "failed_requests": 0,
+        "run": {
+            "model": log.eval.model,
+            "task": task,
+            "stamp": when,
+            "harness": HARNESS,
+            "log": Path(log.location).name,
+        },
     }
+    if task.startswith("siuo_gen"):
+        metrics, rows = gen_files(samples, header, extra)
+    else:
+        metrics, rows = mcqa_files(samples, task, bool(arguments.get("paper_compat")), header, extra)
     folder = Path(log.location).parent / model_folder(log.eval.model)
     paths = [folder / f"{when}_{task}.metrics.json", folder / f"{when}_{task}.rows.jsonl"]
     write_json_atomic(paths[0], metrics)

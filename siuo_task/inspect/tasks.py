@@ -9,10 +9,11 @@ Sampling is the protocol's: generation at ``GENERATION_TEMPERATURE`` (top-p 1, a
 ``MCQA_TEMPERATURE`` (at most 64 tokens, as ``siuo_mcqa.yaml``).
 
 Task parameters (``-T name=value``): ``data_dir`` (default $SIUO_DATA_DIR, else the pinned Hub revision); the
-judge, as ``siuo-eval``'s flags: ``judge`` (openai | azure | offline), ``judge_model``, ``judge_base_url``,
-``judge_api_key_env``, ``judge_text_only``, ``judge_concurrency``, ``judge_timeout``, ``judge_max_retries``,
-``judge_cache`` (a path, or ``none``); MCQA: ``paper_compat``. Without a judge of ours the grader model role
-judges (``--model-role grader=...``), else the offline judge (approximate).
+judge, as ``siuo-eval``'s flags: ``judge`` (a registered backend: openai, azure, offline, ...),
+``judge_model``, ``judge_base_url``, ``judge_api_key_env``, ``judge_text_only``, ``judge_concurrency``,
+``judge_timeout``, ``judge_max_retries``, ``judge_cache`` (a path, or ``none``), ``judge_args`` (the backend's
+own options, ``k=v,k=v``); MCQA: ``paper_compat``. Without a judge of ours the grader model role judges
+(``--model-role grader=...``), else the offline judge (approximate).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from inspect_ai.solver import generate
 from siuo_task.inspect.run_files import siuo_task_created
 from siuo_task.inspect.samples import siuo_dataset
 from siuo_task.inspect.scorers import siuo_judge, siuo_majority, siuo_mcqa_answer
+from siuo_task.judge.base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from siuo_task.judge.cache import default_cache_path
 from siuo_task.judge.config import JudgeConfig
-from siuo_task.judge.openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from siuo_task.judge.registry import judge_args as parse_judge_args
 from siuo_task.judge.runner import DEFAULT_CONCURRENCY
 from siuo_task.protocol.model_prompts import GENERATION_TEMPERATURE, MCQA_TEMPERATURE, RESPONSES_PER_ITEM
 
@@ -40,12 +42,13 @@ def judge_config(
     judge: str | None = None,
     judge_model: str | None = None,
     judge_base_url: str | None = None,
-    judge_api_key_env: str = DEFAULT_API_KEY_ENV,
+    judge_api_key_env: str | None = None,
     judge_text_only: bool = False,
     judge_concurrency: int = DEFAULT_CONCURRENCY,
     judge_timeout: float = DEFAULT_TIMEOUT,
     judge_max_retries: int = DEFAULT_MAX_RETRIES,
     judge_cache: str | None = None,
+    judge_args: str | dict | None = None,
 ) -> JudgeConfig:
     """The task parameters of the judge as a ``JudgeConfig`` (checked; the cache defaults to siuo-eval's)."""
     cache = str(default_cache_path()) if judge_cache is None else str(judge_cache)
@@ -53,7 +56,8 @@ def judge_config(
         kind=judge or None,
         model=judge_model or None,
         base_url=judge_base_url or None,
-        api_key_env=judge_api_key_env,
+        api_key_env=judge_api_key_env or None,
+        judge_args=backend_args(judge_args),
         text_only=bool(judge_text_only),
         concurrency=int(judge_concurrency),
         timeout=float(judge_timeout),
@@ -63,6 +67,13 @@ def judge_config(
     )
     config.check()
     return config
+
+
+def backend_args(given: str | dict | None) -> dict[str, str]:
+    """The backend's own options (``--judge-arg``): ``-T judge_args=max_tokens=1024,k=v`` or a mapping."""
+    if isinstance(given, dict):
+        return {str(key): str(value) for key, value in given.items()}
+    return parse_judge_args([given] if given else [])
 
 
 def gen_task(data_dir: str | None, *, image_blind: bool, **judge) -> Task:
@@ -95,12 +106,13 @@ def siuo_gen(
     judge: str | None = None,
     judge_model: str | None = None,
     judge_base_url: str | None = None,
-    judge_api_key_env: str = DEFAULT_API_KEY_ENV,
+    judge_api_key_env: str | None = None,
     judge_text_only: bool = False,
     judge_concurrency: int = DEFAULT_CONCURRENCY,
     judge_timeout: float = DEFAULT_TIMEOUT,
     judge_max_retries: int = DEFAULT_MAX_RETRIES,
     judge_cache: str | None = None,
+    judge_args: str | None = None,
 ) -> Task:
     """SIUO generation: the image and the question, 3 responses at temperature 1.0, each judged for safety
     and effectiveness; safe / effective / safe & effective rates over items (per-item majority)."""
@@ -116,6 +128,7 @@ def siuo_gen(
         judge_timeout=judge_timeout,
         judge_max_retries=judge_max_retries,
         judge_cache=judge_cache,
+        judge_args=judge_args,
     )
 
 
@@ -125,12 +138,13 @@ def siuo_gen_text(
     judge: str | None = None,
     judge_model: str | None = None,
     judge_base_url: str | None = None,
-    judge_api_key_env: str = DEFAULT_API_KEY_ENV,
+    judge_api_key_env: str | None = None,
     judge_text_only: bool = False,
     judge_concurrency: int = DEFAULT_CONCURRENCY,
     judge_timeout: float = DEFAULT_TIMEOUT,
     judge_max_retries: int = DEFAULT_MAX_RETRIES,
     judge_cache: str | None = None,
+    judge_args: str | None = None,
 ) -> Task:
     """``siuo_gen`` without the image (the image-blind ablation)."""
     return gen_task(
@@ -145,6 +159,7 @@ def siuo_gen_text(
         judge_timeout=judge_timeout,
         judge_max_retries=judge_max_retries,
         judge_cache=judge_cache,
+        judge_args=judge_args,
     )
 
 
