@@ -13,7 +13,9 @@ import siuo_dataset
 from siuo_task.inspect import run_files, scorers, tasks
 from siuo_task.inspect.samples import siuo_dataset as inspect_dataset
 from siuo_task.judge.cache import default_cache_path
+from siuo_task.protocol import metric_defs
 from siuo_task.protocol.figures import ResponseVerdict, generation_metrics, mcqa_metrics
+from siuo_task.protocol.metric_defs import GENERATION, MetricDef
 from siuo_task.protocol.model_prompts import (
     GENERATION_TEMPERATURE,
     MCQA_TEMPERATURE,
@@ -146,3 +148,16 @@ def test_run_file_names():
     assert run_files.task_name("siuo_gen") == "siuo_gen" and run_files.task_name("other/siuo_gen2") is None
     assert run_files.model_folder("openai-api/vllm/org/m") == "openai-api__vllm__org__m"
     assert run_files.stamp("2026-12-07T14:05:09+00:00") == "20261207_140509"
+
+
+def test_a_new_metric_definition_reaches_inspects_scores_and_figures(monkeypatch):
+    """Metrics are data (#27): a definition added to METRIC_DEFS is reduced and shown by Inspect too."""
+    toy = MetricDef(
+        "unsafe", "Unsafe", GENERATION, higher_is_better=False, rule=lambda s, e: None if s is None else not s
+    )
+    monkeypatch.setattr(metric_defs, "METRIC_DEFS", (*metric_defs.METRIC_DEFS, toy))
+    scores = [judged(7, i, "morality", safe, True) for i, safe in enumerate([False, False, True])]
+    figures = scorers.siuo_gen_figures()(scores)
+    assert figures["unsafe"] == 100.0 and figures["unsafe_n"] == 1 and figures["unsafe@morality"] == 100.0
+    reduced = scorers.siuo_majority()([Score(value={"unsafe": v}) for v in (True, True, False)])
+    assert reduced.value["unsafe"] is True
