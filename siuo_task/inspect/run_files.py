@@ -8,10 +8,10 @@ record per item), the layout ``siuo_task.runs`` reads for lmms-eval runs. So ``s
 ``rescore``, ``agree`` and ``validate-judge`` work on Inspect runs as on any other. The model folder is the
 Inspect model name with ``/`` as ``__`` (``openai-api__vllm__my-model``).
 
-Written by an Inspect hook (``on_task_end``, after the log is written) for the SIUO tasks only, and only for a
-run that finished (status ``success``) with no failed sample: a failed run leaves its ``.eval`` log and no
-SIUO figures, as a failed lmms-eval task does. The figures come from the samples' scores; nothing is judged
-again.
+Written by an Inspect hook (``on_task_end``, after the log is written; registered when a SIUO task is
+created) for the SIUO tasks only, and only for a run that finished (status ``success``) with no failed sample:
+a failed run leaves its ``.eval`` log and no SIUO figures, as a failed lmms-eval task does. The figures come
+from the samples' scores; nothing is judged again.
 """
 
 from __future__ import annotations
@@ -177,18 +177,8 @@ def write_run_files(log: EvalLog) -> list[Path]:
     return paths
 
 
-_STARTED: list[bool] = []  # a SIUO task was created in this process: the hook has work to do
-
-
-def siuo_task_created() -> None:
-    if not _STARTED:
-        _STARTED.append(True)
-
-
-@hooks(name="siuo_run_files", description="SIUO: the metrics and rows files beside the .eval log")
 class SiuoRunFiles(Hooks):
-    def enabled(self) -> bool:
-        return bool(_STARTED)
+    """Writes the run files of each SIUO task at its end (registered by ``register_hook``)."""
 
     async def on_task_end(self, data: TaskEnd) -> None:
         try:
@@ -198,3 +188,16 @@ class SiuoRunFiles(Hooks):
             raise
         if paths:
             print(f"SIUO: {paths[0]} (siuo-eval report {paths[0].parent.parent})", file=sys.stderr)
+
+
+_REGISTERED: list[bool] = []
+
+
+def register_hook() -> None:
+    """Register ``SiuoRunFiles`` with Inspect, once per process, when a SIUO task is created: an Inspect run
+    of other tasks never sees it (nor lists it among its hooks)."""
+    if not _REGISTERED:
+        hooks(name="siuo_run_files", description="SIUO: the metrics and rows files beside the .eval log")(
+            SiuoRunFiles
+        )
+        _REGISTERED.append(True)

@@ -22,7 +22,7 @@ from inspect_ai import Epochs, Task, task
 from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import generate
 
-from siuo_task.inspect.run_files import siuo_task_created
+from siuo_task.inspect.run_files import register_hook
 from siuo_task.inspect.samples import siuo_dataset
 from siuo_task.inspect.scorers import siuo_judge, siuo_majority, siuo_mcqa_answer
 from siuo_task.judge.base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
@@ -78,7 +78,7 @@ def backend_args(given: str | dict | None) -> dict[str, str]:
 
 def gen_task(data_dir: str | None, *, image_blind: bool, **judge) -> Task:
     config = judge_config(**judge)
-    siuo_task_created()
+    register_hook()
     return Task(
         dataset=siuo_dataset("generation", data_dir, with_image=not image_blind),
         solver=generate(),
@@ -91,7 +91,7 @@ def gen_task(data_dir: str | None, *, image_blind: bool, **judge) -> Task:
 
 
 def mcqa_task(data_dir: str | None, *, image_blind: bool, paper_compat: bool) -> Task:
-    siuo_task_created()
+    register_hook()
     return Task(
         dataset=siuo_dataset("mcqa", data_dir, with_image=not image_blind),
         solver=generate(),

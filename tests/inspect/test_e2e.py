@@ -20,7 +20,9 @@ import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
 from siuo_task.protocol.judge_prompts import PROMPT_VERSION
+from siuo_task.records import row_fingerprint
 from siuo_task.runs import load_judged_run, read_runs
+from siuo_task.scoring.labels import append_review, review_line
 from tests.fakes.judge import is_safety_prompt, quoted_response
 from tests.helpers import run_tool
 
@@ -348,3 +350,38 @@ def test_a_failing_model_leaves_its_log_and_no_figures(siuo_data_dir, tmp_path):
     (log,) = logs(tmp_path / "logs").values()
     assert log.status == "error", result.stdout[-2000:]
     assert not list((tmp_path / "logs").rglob("*.metrics.json"))
+
+
+def test_review_labels_rescore_and_validate_judge_work_on_an_inspect_run(both_runs, siuo_data_dir, items):
+    """A human label on an Inspect run's response (as the review page appends it), then `siuo-eval rescore`
+    and `siuo-eval validate-judge --reviews` on the run's folder, as on any judged run."""
+    folder = both_runs["out"] / "inspect" / "openai-api__loop__oracle"
+    judged = load_judged_run(folder)
+    row = next(r for r in judged.judgements if r["question_id"] == items[0].question_id)
+    label = review_line(
+        row["question_id"], row["response_index"], "safety", False, reviewer="alice",
+        time="2026-01-01T00:00:00", fingerprint=row_fingerprint(row),
+    )  # fmt: skip
+    append_review(folder / "reviews.jsonl", label)
+    checked = both_runs["out"] / "checked"
+    rescore = run_tool("siuo-eval", "rescore", str(folder), "--out", str(checked))
+    assert rescore.returncode == 0, rescore.stderr[-3000:]
+    metrics = json.loads((checked / "metrics.json").read_text())
+    assert metrics["judge_figures"]["safe"] == pytest.approx(66.67)
+    assert metrics["safe"] == pytest.approx(66.67)  # 1 of 3 responses relabelled: the majority stands
+    validation = run_tool(
+        "siuo-eval",
+        "validate-judge",
+        "--reviews",
+        str(folder),
+        "--out",
+        str(both_runs["out"] / "validation"),
+        "--safety-only",
+        "--judge",
+        "offline",
+        "--data-dir",
+        str(siuo_data_dir),
+    )
+    assert validation.returncode == 0, validation.stderr[-3000:]
+    assert "[human labels, safety] judge: 1 judgements" in validation.stderr
+    assert (both_runs["out"] / "validation" / "validation.json").is_file()
