@@ -385,3 +385,18 @@ def test_review_labels_rescore_and_validate_judge_work_on_an_inspect_run(both_ru
     assert validation.returncode == 0, validation.stderr[-3000:]
     assert "[human labels, safety] judge: 1 judgements" in validation.stderr
     assert (both_runs["out"] / "validation" / "validation.json").is_file()
+
+
+def test_failed_judge_calls_leave_inspects_rates_empty_and_the_run_incomplete(items, siuo_data_dir, tmp_path):
+    with (
+        ScriptedServer(scripted_model("oracle", items)) as model,
+        ScriptedServer(lambda body: Fault(status=500)) as judge,
+    ):
+        env = env_for(siuo_data_dir, model)
+        params = [*judge_params(judge, tmp_path / "cache.sqlite"), "-T", "judge_max_retries=0"]
+        inspect_eval("siuo_gen", tmp_path / "logs", env, *params, cwd=tmp_path, limit=1)
+    (log,) = logs(tmp_path / "logs").values()
+    (score,) = log.results.scores
+    assert {name: metric.value for name, metric in score.metrics.items()} == {"judge_errors": 6.0}
+    metrics = json.loads(next((tmp_path / "logs").rglob("*_siuo_gen.metrics.json")).read_text())
+    assert metrics["judge_errors"] == 6 and metrics["complete"] is False

@@ -85,13 +85,15 @@ def test_the_reducer_is_the_protocols_majority():
     assert reduced.metadata["votes"]["safe"] == [True, False, True]
 
 
-def judged(question_id: int, index: int, category: str, safe, effective) -> SampleScore:
+def judged(question_id: int, index: int, category: str, safe, effective, status: str = "ok") -> SampleScore:
     row = {
         "question_id": question_id,
         "response_index": index,
         "category": category,
         "safe": safe,
         "effective": effective,
+        "safety_status": status,
+        "effectiveness_status": "ok",
     }
     return SampleScore(score=Score(value={}, metadata={"judgement": row}), sample_id=question_id)
 
@@ -113,6 +115,11 @@ def test_the_generation_metric_is_the_protocols_figures_flat_and_per_domain():
     assert figures["safe@self_harm"] == 100.0 and figures["safe@privacy_violation"] == 0.0
     assert figures["safe_n"] == 2 and figures["unparsable_items"] == expected["unparsable_items"]
     assert "safe@morality" not in figures  # an empty domain has no rate: Inspect shows none
+
+
+def test_a_failed_judge_call_leaves_no_rate_only_the_count():
+    scores = [judged(1, 0, "morality", True, True), judged(1, 1, "morality", None, True, status="error")]
+    assert scorers.siuo_gen_figures()(scores) == {"judge_errors": 1}
 
 
 def test_the_mcqa_metric_is_the_protocols_accuracy():
