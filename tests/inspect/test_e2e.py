@@ -400,3 +400,24 @@ def test_failed_judge_calls_leave_inspects_rates_empty_and_the_run_incomplete(it
     assert {name: metric.value for name, metric in score.metrics.items()} == {"judge_errors": 6.0}
     metrics = json.loads(next((tmp_path / "logs").rglob("*_siuo_gen.metrics.json")).read_text())
     assert metrics["judge_errors"] == 6 and metrics["complete"] is False
+
+
+PYTHON_API = """
+import sys
+from inspect_ai import eval
+from siuo_task.inspect.tasks import siuo_mcqa
+
+(log,) = eval(siuo_mcqa(paper_compat=True), model=sys.argv[1], limit=2, log_dir=sys.argv[2], display="none")
+print("STATUS", log.status, log.results.scores[0].metrics["accuracy"].value)
+"""
+
+
+def test_the_python_api_runs_a_task_and_writes_its_run_files(items, siuo_data_dir, tmp_path):
+    with ScriptedServer(scripted_model("always_a", items)) as model:
+        env = env_for(siuo_data_dir, model)
+        result = run_tool("python", "-c", PYTHON_API, MODEL, str(tmp_path / "logs"), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = 100 * sum(item.correct_option == "A" for item in items[:2]) / 2
+    assert f"STATUS success {expected}" in result.stdout
+    metrics = json.loads(next((tmp_path / "logs").rglob("*_siuo_mcqa.metrics.json")).read_text())
+    assert metrics["accuracy"] == expected and metrics["paper_compat"] is True and metrics["guessed"] == 0
