@@ -19,6 +19,7 @@ from tests.helpers import REPO
 
 PRODUCT = ("siuo_dataset", "siuo_task", "siuo_demo")
 LMMS_ONLY = ("siuo_task/lmms/", "siuo_task/cli/lmms_eval.py")  # run only with the lmms extra
+INSPECT_ONLY = ("siuo_task/inspect/",)  # run only with the inspect extra
 
 
 def project() -> dict:
@@ -45,12 +46,19 @@ def test_every_import_of_the_product_is_declared():
     requirements, plus the lmms extra for the lmms-eval glue (no transitive luck: httpx2, pytz)."""
     base = names(project()["dependencies"])
     lmms = {**base, **names(project()["optional-dependencies"]["lmms"])}
+    inspect = {**base, **names(project()["optional-dependencies"]["inspect"])}
     providers = importlib.metadata.packages_distributions()
     undeclared = []
     for package in PRODUCT:
         for path in sorted((REPO / package).rglob("*.py")):
             relative = path.relative_to(REPO).as_posix()
-            declared = lmms if relative.startswith(LMMS_ONLY) else base
+            declared = (
+                lmms
+                if relative.startswith(LMMS_ONLY)
+                else inspect
+                if relative.startswith(INSPECT_ONLY)
+                else base
+            )
             for module in sorted(third_party_imports(path)):
                 dists = {canonicalize_name(d) for d in providers.get(module, [module])}
                 if not dists & set(declared):

@@ -221,7 +221,7 @@ def test_the_page_explains_itself_and_counts_each_aspect(run_dir, items, siuo_da
     assert (
         'id="progress-safety" data-done="1"' in item and 'id="progress-effectiveness" data-done="0"' in item
     )
-    assert "0 of 12 responses reviewed by alice" in item  # both aspects of a response: still none
+    assert "0 of 12 responses reviewed by <bdi>alice</bdi>" in item  # both aspects of a response: still none
     real = ReviewSession(
         type(run)(run.folder, run.name, run.judgements, {**run.metrics, "data": {}}), items, "bob", TOKEN
     )
