@@ -146,6 +146,7 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
                 "first": "item?" + urlencode({"q": session.question_ids[0], "show": "all", "domain": ""}),
                 "n_items": len(session.question_ids),
                 "blind": session.blind,
+                "calibration": session.calibration,
             },
         )
         if request.query_params.get("token"):
@@ -197,7 +198,7 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         if body.get("aspect") not in ASPECTS or not isinstance(body.get("verdict"), bool) or note is None:
             return _bad(f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false); {NOTE_RULE}")
         key = (row["question_id"], row["response_index"], body["aspect"])
-        blind = session.blind and key not in my_labels(session, session.labels(session.run.reviews()))
+        blind = session.label_is_blind(key, my_labels(session, session.labels(session.run.reviews())))
         return _save([(key, body["verdict"], note, blind)], row)
 
     @on_response
@@ -248,6 +249,7 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
                 note=note,
                 blind=blind,
                 fingerprint=row_fingerprint(row),
+                calibration=session.calibration,
             )
             try:
                 append_review(session.run.reviews_path, line)
