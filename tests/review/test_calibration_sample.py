@@ -19,6 +19,7 @@ from siuo_task.review.page import ReviewSession
 from siuo_task.review.server import create_app
 from siuo_task.runs import load_judged_run
 from siuo_task.scoring.labels import calibration_labels, review_line
+from tests.fakes.judged_run import serving
 
 TOKEN = "calibration-token"
 SEED, SIZE, LABELLED = 11, 40, 34  # 34 items labelled in full, 1 in part, 5 not at all
@@ -102,6 +103,7 @@ def test_calibration_sample_labelled_through_the_page_gives_calibrated_figures(
     post(by_item[sample[LABELLED]][0], "safety")  # one item labelled in part: left out, counted
     page = browser.get("/item", params={"q": sample[0]}).text
     assert "judge-verdict" not in page and "The response says" not in page  # hidden even after labelling
+    assert page.count("judge's verdict hidden (calibration sample)") == 6 and 'class="confirm"' not in page
 
     # another reviewer labels items outside any calibration sample, seeing the judge: agreement only
     plain = ReviewSession(load_judged_run(run_dir), items, "bo", TOKEN)
@@ -210,3 +212,16 @@ def test_review_refuses_two_samples_at_once(run_dir, siuo_data_dir, capsys):
     assert "--sample and --calibration-sample" in capsys.readouterr().err
     assert main([*argv, "--calibration-sample", "500"]) == 2
     assert "--calibration-sample must be 1 to 167" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_the_command_serves_the_calibration_sample(run_dir, siuo_data_dir):
+    """`siuo-eval review --calibration-sample 5 --seed 2` serves the seeded draw, blind, and says so."""
+    import urllib.request
+
+    with serving(run_dir, siuo_data_dir, "--calibration-sample", "5", "--seed", "2") as url:
+        with urllib.request.urlopen(url, timeout=30) as reply:
+            page = reply.read().decode()
+    qids = sorted({row["question_id"] for row in read_judgements(run_dir / "judgements.jsonl")})
+    assert "Calibration sample" in page and "seed 2" in page and "<strong>blind</strong>" in page
+    assert f"q={calibration_sample(qids, 5, 2)[0]}" in page
