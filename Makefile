@@ -16,7 +16,7 @@ COMPILE = $(TOOLS)/bin/pip-compile -q --generate-hashes --unsafe-package torch -
 	--no-emit-index-url --no-emit-find-links --extra test --extra local -o requirements/lock.txt pyproject.toml requirements/lock.in
 LMMS_EVAL_VERSION = $(shell sed -n 's/^lmms-eval==\([^ ]*\).*/\1/p' requirements/lmms-eval.txt)
 
-.PHONY: install browser test test-fast lint demo bench card lock lock-upgrade check-latest clean
+.PHONY: install browser test test-fast lint demo bench card tasks-yaml lock lock-upgrade check-latest clean
 
 install: $(STAMP)
 
@@ -65,6 +65,11 @@ demo: install
 
 card: install
 	$(BIN)/python -c "import siuo_dataset; from siuo_dataset.card import render_card; open('dataset_card.md', 'w').write(render_card(siuo_dataset.load_items('$${SIUO_DATA_DIR:-../shared/siuo}', allow_missing_images=True)))"
+
+# The task YAMLs' metric_list, regenerated from the metric definitions (siuo_task/protocol/metric_defs.py);
+# tests/lmms/test_tasks.py fails while they differ.
+tasks-yaml: $(LOCKED)
+	$(BIN)/python -m siuo_task.lmms.metric_list
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

@@ -34,7 +34,7 @@ from pathlib import Path
 from siuo_dataset import load_items
 from siuo_demo.loopback import ScriptedServer
 from siuo_task.files import write_jsonl_atomic
-from siuo_task.judge.openai_backend import OpenAIJudge, request_body
+from siuo_task.judge.backends.openai import OpenAIJudge, request_body
 from siuo_task.scoring.judging import build_calls
 
 REPO = Path(__file__).resolve().parents[1]

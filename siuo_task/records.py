@@ -118,7 +118,8 @@ class Provenance(TypedDict):
 
 class JudgementRow(TypedDict):
     """One judged response (judgements.jsonl, siuo_gen.rows.jsonl). A verdict is None when unparsable or
-    failed; statuses are "ok", "unparsable", "error" or "rule:empty"; ``*_error`` only if the call failed."""
+    failed, or not asked (a judge that does not answer that aspect); statuses are "ok", "unparsable", "error",
+    "rule:empty" or "not-asked"; ``*_error`` only if the call failed."""
 
     question_id: int
     response_index: int

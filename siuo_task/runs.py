@@ -31,6 +31,7 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.files import BASELINES_FILE, JUDGEMENTS_FILE, METRICS_FILE, REVIEWS_FILE, VALIDATION_FILE
+from siuo_task.protocol.metric_defs import GENERATION, metric_def, metric_names
 from siuo_task.readers import read_json_file, read_judgements, read_reviews, within
 from siuo_task.scoring.labels import usable_labels
 
@@ -39,8 +40,8 @@ _TASK_FILE = re.compile(r"(?:^|_)(siuo_(?:gen|mcqa)(?:_text)?)\.metrics\.json$")
 
 
 def task_for(metric: str) -> str:
-    """The task whose metrics hold ``metric``: MCQA accuracy, else a generation rate."""
-    return "siuo_mcqa" if metric == "accuracy" else "siuo_gen"
+    """The task (its results key in a run) whose metrics hold ``metric``, as its definition says."""
+    return metric_def(metric).task_def.lmms_task
 
 
 @dataclass
@@ -85,7 +86,8 @@ def _result_files(folder: Path) -> dict[Path, dict[str, list[Path]]]:
         if match:
             groups.setdefault(path.parent, {}).setdefault(match.group(1), []).append(path)
         elif path.name == METRICS_FILE:
-            task = "siuo_gen" if "safe" in _load_json(path, folder) else "siuo_mcqa"
+            metrics = _load_json(path, folder)
+            task = "siuo_gen" if any(name in metrics for name in metric_names(GENERATION)) else "siuo_mcqa"
             groups.setdefault(path.parent, {}).setdefault(task, []).append(path)
     return groups
 

@@ -42,3 +42,14 @@ def test_checking_an_image_restores_the_pillow_pixel_limit(tmp_path):
     before = Image.MAX_IMAGE_PIXELS
     assert check_image(path, path.name, allow_missing=False) == path
     assert Image.MAX_IMAGE_PIXELS == before
+
+
+def test_building_a_judge_imports_no_sdk_and_only_its_own_backend():
+    """Backends are found by name and imported when asked for; the SDK loads on a judge's first call."""
+    found = run_python(
+        f"import json, sys; {IMPORTS}; from siuo_task.judge.config import JudgeConfig; "
+        "JudgeConfig(model='m').build(); print(json.dumps(sorted(m for m in sys.modules)))"
+    )
+    assert "siuo_task.judge.backends.openai" in found
+    assert not [m for m in found if m == "openai" or m.startswith("openai.")]
+    assert "siuo_task.judge.backends.azure" not in found and "siuo_task.judge.backends.offline" not in found

@@ -8,7 +8,7 @@ from PIL import Image
 import siuo_task
 from siuo_dataset.items import load_siuo
 from siuo_dataset.placeholders import is_placeholder, write_placeholder_images
-from siuo_task.judge.offline import OfflineJudge
+from siuo_task.judge.backends.offline import OfflineJudge
 from siuo_task.provenance import provenance
 from siuo_task.report.render import render_markdown
 from siuo_task.report.tables import sections

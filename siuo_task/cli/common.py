@@ -9,6 +9,7 @@ import sys
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_task.judge.base import Judge
 from siuo_task.judge.config import JudgeConfig
+from siuo_task.protocol.metric_defs import Figure, MetricDef
 from siuo_task.scoring.labels import ACCEPT_FLAG
 
 
@@ -62,12 +63,14 @@ def rate_text(value: float | None, digits: int | None = None) -> str:
     return f"{value}%" if digits is None else f"{value:.{digits}f}%"
 
 
-def headline_text(metrics: dict, name: str, digits: int | None = None) -> str:
-    """A generation rate for a summary line with, beside it, the items its denominator leaves out (ties and
-    unparsable votes): ``45.51% (2 tied/unparsable)``."""
-    left_out = metrics.get(f"{name}_unparsable_items")
-    text = rate_text(metrics.get(name), digits)
-    return text if left_out is None else f"{text} ({left_out} tied/unparsable)"
+def headline_text(metrics: dict, metric: MetricDef, digits: int | None = None) -> str:
+    """A rate for a summary line with, beside it, its undecided count (generation: the items its denominator
+    leaves out, ties and unparsable votes): ``45.51% (2 tied/unparsable)``."""
+    figure = Figure.of(metrics, metric)
+    text = rate_text(None if figure is None else figure.rate, digits)
+    if figure is None or figure.undecided is None:
+        return text
+    return f"{text} ({figure.undecided} {metric.undecided_label})"
 
 
 def say(args: argparse.Namespace, message: str) -> None:

@@ -34,6 +34,7 @@ from siuo_task.files import (
 )
 from siuo_task.judge.batch_format import BatchConflictError
 from siuo_task.judge.config import JudgeConfig
+from siuo_task.protocol.metric_defs import GENERATION, metric_defs
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.provenance import provenance
 from siuo_task.readers import read_lmms_responses, read_responses
@@ -168,11 +169,14 @@ def run(args: argparse.Namespace) -> int:
         say(args, safe_text(stage.report.line()))
         print_unanswered(args, stage)
     result = judge_responses(
-        stage.judge if stage else judge, items_by_id, rows, cache=cache, **config.run_options()
+        stage.judge if stage else judge,
+        items_by_id,
+        rows,
+        cache=cache,
+        header=provenance(loaded, judge=judge.info, images_used=not judge.info.text_only),
+        extra={"judge_batch": stage.record} if stage else None,
+        **config.run_options(),
     )
-    result.metrics.update(provenance(loaded, judge=judge.info, images_used=not judge.info.text_only))
-    if stage:
-        result.metrics["judge_batch"] = stage.record
     write_jsonl_atomic(args.out / JUDGEMENTS_FILE, result.judgements)
     write_json_atomic(args.out / METRICS_FILE, result.metrics)
     m = result.metrics
@@ -180,9 +184,9 @@ def run(args: argparse.Namespace) -> int:
     partial = bool(stage and stage.unanswered and result.summary.errors and not result.summary.stopped)
     print(
         (f"PARTIAL FIGURES ({result.summary.errors} judge calls unanswered): " if partial else "")
-        + f"{items_text(len(rows), len(loaded.items))}: safe {headline_text(m, 'safe')}, "
-        f"effective {headline_text(m, 'effective')}, "
-        f"safe & effective {headline_text(m, 'safe_and_effective')} ({m['unparsable_items']} items with some "
+        + f"{items_text(len(rows), len(loaded.items))}: "
+        + ", ".join(f"{d.label.lower()} {headline_text(m, d)}" for d in metric_defs(GENERATION))
+        + f" ({m['unparsable_items']} items with some "
         f"metric undecided; judge {safe_text(judge.info.model)}"
         f"{', APPROXIMATE' if judge.info.approximate else ''}) -> {args.out}"
     )

@@ -19,8 +19,7 @@ from siuo_task.files import (
     check_output_folder,
     write_json_atomic,
 )
-from siuo_task.protocol.calibration import CALIBRATED_METRICS
-from siuo_task.protocol.figures import GEN_METRICS
+from siuo_task.protocol.metric_defs import GENERATION, metric_defs, metric_names
 from siuo_task.redact import safe_text
 from siuo_task.runs import load_judged_run
 from siuo_task.scoring.human import rescore
@@ -63,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"human-checked ({safe_text(', '.join(reviewed['reviewers']))}): "
         + ", ".join(
-            f"{name} {headline_text(metrics, name, 2)} "
-            f"(judge {rate_text(metrics['judge_figures'].get(name), 2)})"
-            for name in GEN_METRICS
+            f"{metric.name} {headline_text(metrics, metric, 2)} "
+            f"(judge {rate_text(metrics['judge_figures'].get(metric.name), 2)})"
+            for metric in metric_defs(GENERATION)
         )
     )
     for aspect, subsets in metrics["agreement"]["judge_vs_human"].items():
@@ -98,7 +97,7 @@ def print_calibrated(calibrated: dict | None) -> None:
         + ", ".join(
             f"{name} {rate_text(figure['rate'], 2)} [{figure['ci95'][0]:.2f}, {figure['ci95'][1]:.2f}] "
             f"(judge {rate_text(figure['judge_rate'], 2)}, humans {rate_text(figure['human_rate'], 2)})"
-            for name in CALIBRATED_METRICS
-            if (figure := calibrated[name])
+            for name in metric_names(GENERATION)
+            if (figure := calibrated.get(name))
         )
     )

@@ -8,6 +8,7 @@ get its random letter, seeded and marked. metrics.json has both parsers' accurac
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
 from siuo_task.cli.common import add_data_arguments, items_text, load_data, rate_text
@@ -18,11 +19,11 @@ from siuo_task.files import (
     write_json_atomic,
     write_jsonl_atomic,
 )
-from siuo_task.protocol.figures import mcqa_metrics
 from siuo_task.protocol.judge_prompts import PROMPT_VERSION
 from siuo_task.protocol.mcqa import PAPER_COMPAT_SEED, compare_parsers, parse_mcqa_answer, parse_with_fallback
 from siuo_task.provenance import provenance
 from siuo_task.readers import read_answers
+from siuo_task.scoring.metrics_file import mcqa_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
 
 
-def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[list[dict], dict]:
-    """Per-item parses and the MCQA metrics (pure)."""
+def score(
+    rows: list[dict], items_by_id: dict, *, paper_compat: bool, header: Mapping | None = None
+) -> tuple[list[dict], dict]:
+    """Per-item parses and the MCQA metrics file (pure; ``header``: its provenance)."""
     parses = []
     for row in rows:
         item = items_by_id[row["question_id"]]
@@ -56,28 +59,29 @@ def score(rows: list[dict], items_by_id: dict, *, paper_compat: bool) -> tuple[l
                 "correct": parsed.letter == item.correct_option,
             }
         )
-    metrics = mcqa_metrics(
+    guessed = sum(p["guessed"] for p in parses)
+    metrics = mcqa_file(
         [(p["question_id"], p["category"], p["parsed"], p["correct_option"]) for p in parses],
         guessed=[p["question_id"] for p in parses if p["guessed"]],
-    )
-    metrics.update(
-        prompt_version=PROMPT_VERSION, paper_compat=paper_compat, guessed=sum(p["guessed"] for p in parses)
-    )
-    metrics["parsers"] = compare_parsers(
-        (
-            p["question_id"],
-            p["response"],
-            p["correct_option"],
-            parse_mcqa_answer(p["response"], items_by_id[p["question_id"]].options),
-        )
-        for p in parses
-    )
-    if paper_compat:
-        metrics["paper_compat_note"] = (
-            f"PAPER-COMPAT: {metrics['guessed']} unparsable answers were replaced by a "
+        facts={"prompt_version": PROMPT_VERSION, "paper_compat": paper_compat, "guessed": guessed},
+        parsers=compare_parsers(
+            (
+                p["question_id"],
+                p["response"],
+                p["correct_option"],
+                parse_mcqa_answer(p["response"], items_by_id[p["question_id"]].options),
+            )
+            for p in parses
+        ),
+        header=header or {},
+        paper_compat_note=(
+            f"PAPER-COMPAT: {guessed} unparsable answers were replaced by a "
             f"random letter seeded per question_id (seed {PAPER_COMPAT_SEED}), as the "
             "official script does (unseeded there); strict accuracy counts them wrong"
         )
+        if paper_compat
+        else None,
+    )
     return parses, metrics
 
 
@@ -86,9 +90,11 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_data(args, need_images=False)
     items_by_id = {item.question_id: item for item in loaded.items}
     parses, metrics = score(
-        read_answers(args.responses, items_by_id), items_by_id, paper_compat=args.paper_compat
+        read_answers(args.responses, items_by_id),
+        items_by_id,
+        paper_compat=args.paper_compat,
+        header=provenance(loaded),
     )
-    metrics.update(provenance(loaded))
     write_jsonl_atomic(args.out / "parses.jsonl", parses)
     write_json_atomic(args.out / METRICS_FILE, metrics)
     guesses = (

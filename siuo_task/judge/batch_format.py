@@ -25,14 +25,9 @@ from pathlib import Path
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.json_depth import json_depth_exceeds
 from siuo_task.files import InputFileError
-from siuo_task.judge.base import JudgeError, JudgeReply
+from siuo_task.judge.backends.openai import MalformedReplyError, reply_from_completion, token_count
+from siuo_task.judge.base import BatchJudge, Judge, JudgeError, JudgeReply
 from siuo_task.judge.cache import JudgeCache, cache_key
-from siuo_task.judge.openai_backend import (
-    MalformedReplyError,
-    OpenAIJudge,
-    reply_from_completion,
-    token_count,
-)
 from siuo_task.protocol.judge_prompts import JudgeCall
 from siuo_task.readers import numbered_rows
 from siuo_task.records import JudgeInfo
@@ -75,7 +70,7 @@ def _model_matches(answered: str, model: str) -> bool:
     return answered == model or answered.startswith(model + "-")
 
 
-def batch_requests(judge: OpenAIJudge, calls: Sequence[JudgeCall], cached: Iterable[str] = ()) -> list[dict]:
+def batch_requests(judge: BatchJudge, calls: Sequence[JudgeCall], cached: Iterable[str] = ()) -> list[dict]:
     """One Batch input line per distinct call whose key is not in ``cached`` (custom_id = cache key), in
     order."""
     skip = set(cached)
@@ -277,11 +272,14 @@ def unanswered_rows(calls: Sequence[JudgeCall], info: JudgeInfo, unanswered: Map
     return rows
 
 
-class CacheOnlyJudge:
-    """A judge that makes no call: what the cache lacks fails with why the batch did not answer it."""
+class CacheOnlyJudge(Judge):
+    """``judge`` making no call: what the cache lacks fails with why the batch did not answer it (its
+    answers are read as ``judge`` reads them)."""
 
-    def __init__(self, info: JudgeInfo, unanswered: Mapping[str, str]) -> None:
-        self.info = info
+    def __init__(self, judge: Judge, unanswered: Mapping[str, str]) -> None:
+        self.info = judge.info
+        self.aspects = judge.aspects
+        self.parse = judge.parse
         self.unanswered = unanswered
 
     def complete(self, call: JudgeCall) -> JudgeReply:

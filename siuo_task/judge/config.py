@@ -3,7 +3,9 @@
 Each field declares its CLI flag (``option``): ``add_arguments`` adds the flags to a parser and ``from_args``
 reads them back, so a new setting is declared once. Made from the CLI flags or from JSON (``from_json``;
 ``to_json`` never holds a secret: the API key stays in the environment variable ``api_key_env`` names).
-``build()`` constructs the judge when asked (its client is built on the first call), ``open_cache()`` the
+``build()`` constructs the judge when asked, through the backend ``--judge`` names
+(``siuo_task.judge.registry``) with its own options (``--judge-arg KEY=VALUE``, checked by the backend's
+declaration; its client is built on the first call), ``open_cache()`` the
 judge cache, ``run_options()`` the keyword arguments of ``run_calls`` / ``judge_responses``. Nothing here
 runs at import time. Without a judge model the judge is the offline one, labelled APPROXIMATE in every result.
 """
@@ -12,54 +14,49 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import Judge
+from siuo_task.judge.base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Judge, JudgeBackend, JudgeSettings
 from siuo_task.judge.cache import JudgeCache, default_cache_path
-from siuo_task.judge.openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from siuo_task.judge.registry import backend_names, backend_options, get_backend, judge_args
 from siuo_task.judge.runner import BREAKER_AFTER, DEFAULT_CONCURRENCY, Price
 
-JUDGE_KINDS = ("openai", "azure", "offline")
 
-
-def option(default: object, flag: str, help: str, *, cli_default=None, off_flag=None, **argparse_kwargs):
+def option(
+    default: object,
+    flag: str,
+    help: str,
+    *,
+    cli_default=None,
+    off_flag=None,
+    from_cli=None,
+    **argparse_kwargs,
+):
     """A ``JudgeConfig`` field declared with its CLI flag: ``flag``, ``help`` and argparse's ``type`` /
-    ``choices`` / ``metavar`` (a bool field is an on-switch). ``cli_default()`` is the value when the flag is
-    not given (``{default}`` in ``help`` shows it); ``off_flag`` = (flag, help) is a switch that sets the
-    field to None."""
+    ``choices`` / ``metavar`` / ``action`` (a bool field is an on-switch). ``cli_default()`` is the value when
+    the flag is not given (``{default}`` in ``help`` shows it; ``{backends}`` the judge backends);
+    ``off_flag`` = (flag, help) is a switch that sets the field to None; ``from_cli`` turns what argparse
+    read into the field's value. A dict default is a fresh empty dict per value."""
     metadata = {
         "flag": flag,
         "help": help,
         "cli_default": cli_default,
         "off_flag": off_flag,
+        "from_cli": from_cli,
         "argparse": argparse_kwargs,
     }
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=dict, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 
 def dest(flag: str) -> str:
     """The argparse attribute of ``flag``."""
     return flag.lstrip("-").replace("-", "_")
-
-
-OFFLINE_NOTE = (
-    "NOTE: no judge model given, so the offline rule-based judge decides: a smoke test, its figures are "
-    "APPROXIMATE (see docs/protocol.md, 'Judge validation'). For a real judge pass --judge-model MODEL "
-    "(e.g. gpt-4o, key in $OPENAI_API_KEY or the variable --judge-api-key-env names); for vLLM or another "
-    "OpenAI-compatible server add --judge-base-url URL; for Azure --judge azure --judge-base-url ENDPOINT"
-)
-_NOTED: list[bool] = []
-
-
-def offline_note() -> None:
-    """How to configure a real judge, printed once per process when the offline judge is the default."""
-    if not _NOTED:
-        _NOTED.append(True)
-        print(OFFLINE_NOTE, file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -69,17 +66,27 @@ class JudgeConfig:
     kind: str | None = option(
         None,  # None: openai with a model, else offline
         "--judge",
-        "judge backend (default: openai if --judge-model is given, else offline)",
-        choices=JUDGE_KINDS,
+        "judge backend: {backends} (default: openai if --judge-model is given, else offline)",
+        metavar="BACKEND",
     )
     model: str | None = option(None, "--judge-model", "judge model name, e.g. gpt-4o")
     base_url: str | None = option(
         None, "--judge-base-url", "OpenAI-compatible base URL (vLLM, Azure endpoint, ...)"
     )
-    api_key_env: str = option(
-        DEFAULT_API_KEY_ENV,
+    api_key_env: str | None = option(
+        None,  # None: the backend's own (openai and azure: OPENAI_API_KEY; offline: none)
         "--judge-api-key-env",
-        "name of the environment variable holding the judge API key",
+        "name of the environment variable holding the judge API key (default: the backend's own, "
+        "OPENAI_API_KEY for openai and azure)",
+    )
+    judge_args: dict[str, str] = option(
+        {},  # the backend's own options, KEY -> VALUE text (never a secret)
+        "--judge-arg",
+        "a backend option KEY=VALUE (repeatable, or comma-separated like --model_args), e.g. --judge-arg "
+        "max_tokens=1024; an unknown key is an error naming the ones the backend accepts",
+        action="append",
+        metavar="KEY=VALUE",
+        from_cli=lambda texts: judge_args(texts or ()),
     )
     timeout: float = option(
         DEFAULT_TIMEOUT,
@@ -123,11 +130,16 @@ class JudgeConfig:
         for field in dataclasses.fields(cls):
             meta = field.metadata
             cli_default = meta["cli_default"]
-            help_text = meta["help"].format(default=cli_default()) if cli_default else meta["help"]
+            help_text = meta["help"]
+            if "{" in help_text:
+                help_text = help_text.format(
+                    default=cli_default() if cli_default else None, backends=", ".join(backend_names())
+                )
             if isinstance(field.default, bool):
                 parser.add_argument(meta["flag"], action="store_true", help=help_text)
             else:
-                parser.add_argument(meta["flag"], default=field.default, help=help_text, **meta["argparse"])
+                default = None if field.default is dataclasses.MISSING else field.default
+                parser.add_argument(meta["flag"], default=default, help=help_text, **meta["argparse"])
             if meta["off_flag"]:
                 off, off_help = meta["off_flag"]
                 parser.add_argument(off, action="store_true", help=off_help)
@@ -143,6 +155,8 @@ class JudgeConfig:
                 value = None
             elif meta["cli_default"]:
                 value = str(value or meta["cli_default"]())
+            elif meta["from_cli"]:
+                value = meta["from_cli"](value)
             values[field.name] = value
         return cls(**values)
 
@@ -153,6 +167,9 @@ class JudgeConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise SiuoError(f"unknown judge setting {unknown[0]!r}: known are {', '.join(sorted(known))}")
+        values = dict(values)
+        if "judge_args" in values:
+            values["judge_args"] = json_judge_args(values["judge_args"])
         return cls(**values)
 
     def to_json(self) -> dict:
@@ -168,46 +185,43 @@ class JudgeConfig:
 
     def check(self) -> None:
         """Reject nonsensical settings with one clear line naming the flag."""
+        self.backend_and_options()
+
+    def backend_and_options(self) -> tuple[JudgeBackend, dict]:
+        """The backend ``--judge`` names and its options (``--judge-arg``), checked and converted; one clear
+        line naming the flag for anything nonsensical."""
         if self.concurrency < 1:
             raise SiuoError("--judge-concurrency must be at least 1")
         if self.rpm is not None and self.rpm <= 0:
             raise SiuoError("--judge-rpm must be positive")
         if self.breaker_after < 0:
             raise SiuoError("--judge-breaker-after must be 0 (never) or more")
-        kind = self.resolved_kind
-        if kind not in JUDGE_KINDS:
-            raise SiuoError(f"unknown judge {kind!r}: choose one of {', '.join(JUDGE_KINDS)}")
-        if kind == "offline":
-            return
-        if not self.model:
-            raise SiuoError(f"--judge {kind} needs --judge-model (e.g. gpt-4o)")
-        if kind == "azure" and not self.base_url:
-            raise SiuoError("--judge azure needs --judge-base-url https://RESOURCE.openai.azure.com")
-        if self.timeout <= 0 or self.max_retries < 0:
-            raise SiuoError("--judge-timeout must be > 0 and --judge-max-retries >= 0")
+        backend = get_backend(self.resolved_kind)
+        if backend.needs_model:
+            if not self.model:
+                raise SiuoError(f"--judge {backend.name} needs --judge-model (e.g. gpt-4o)")
+            if self.timeout <= 0 or self.max_retries < 0:
+                raise SiuoError("--judge-timeout must be > 0 and --judge-max-retries >= 0")
+        return backend, backend_options(backend, self.judge_args)
 
     @property
     def resolved_kind(self) -> str:
         return self.kind or ("openai" if self.model else "offline")
 
     def build(self) -> Judge:
-        """The judge these settings name (checked first); an LLM judge builds its client on its first call."""
-        self.check()
-        if self.resolved_kind == "offline":
-            from siuo_task.judge.offline import OfflineJudge
-
-            offline_note()
-            return OfflineJudge()
-        from siuo_task.judge.openai_backend import OpenAIJudge
-
-        return OpenAIJudge(
-            self.model,
-            base_url=self.base_url,
-            api_key_env=self.api_key_env,
-            azure=self.resolved_kind == "azure",
-            text_only=self.text_only,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
+        """The judge these settings name (checked first), built by its backend's factory; an LLM judge builds
+        its client on its first call."""
+        backend, options = self.backend_and_options()
+        return backend.factory(
+            JudgeSettings(
+                model=self.model,
+                base_url=self.base_url,
+                api_key_env=self.api_key_env or backend.api_key_env,
+                text_only=self.text_only,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                options=options,
+            )
         )
 
     def open_cache(self) -> JudgeCache | None:
@@ -230,3 +244,15 @@ class JudgeConfig:
             "progress": not self.quiet,
             "breaker_after": self.breaker_after,
         }
+
+
+def json_judge_args(values: object) -> dict[str, str]:
+    """The ``judge_args`` of a JSON config: KEY -> VALUE text (a number or true/false written as JSON
+    is taken as its JSON text)."""
+    if not isinstance(values, Mapping) or not all(
+        isinstance(value, str | int | float | bool) for value in values.values()
+    ):
+        raise SiuoError(
+            'judge setting judge_args: expected an object of KEY: VALUE, e.g. {"max_tokens": 256}'
+        )
+    return {str(key): text if isinstance(text, str) else json.dumps(text) for key, text in values.items()}

@@ -34,14 +34,15 @@ import os
 import sys
 from pathlib import Path
 
-from siuo_dataset.domains import domain_by_key
 from siuo_dataset.errors import SiuoDataError, SiuoError
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.sources import SiuoSource
 from siuo_task.files import write_json_atomic, write_jsonl_atomic
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import model_folder, model_name
+from siuo_task.lmms.metric_list import read_rate_name
 from siuo_task.lmms.task import loaded_siuo, sees_images
+from siuo_task.protocol.metric_defs import GENERATION, MCQA
 from siuo_task.provenance import provenance
 
 JUDGE_CONFIG_ENV = "SIUO_JUDGE_CONFIG"  # path of a JSON judge config (written by siuo-eval)
@@ -61,7 +62,7 @@ def gen_rate(items: list[dict], args=None) -> float | None:
     metrics = judged_metrics(items, args)
     if "error" in metrics or metrics.get("judge_errors"):
         return None
-    return _scoped(metrics, items[0]["metric"].removeprefix("rate_"))
+    return _scoped(metrics, items[0]["metric"], GENERATION)
 
 
 def gen_count(items: list[dict], args=None) -> int | None:
@@ -77,7 +78,7 @@ def gen_count(items: list[dict], args=None) -> int | None:
 def mcqa_accuracy(items: list[dict], args=None) -> float | None:
     """``mcqa_accuracy@all`` / ``mcqa_accuracy@<domain key>``; None when a model request failed."""
     metrics = mcqa_scored(items, args)
-    return None if "error" in metrics else _scoped(metrics, items[0]["metric"].removeprefix("mcqa_"))
+    return None if "error" in metrics else _scoped(metrics, items[0]["metric"], MCQA)
 
 
 def mcqa_count(items: list[dict], args=None) -> int:
@@ -87,10 +88,11 @@ def mcqa_count(items: list[dict], args=None) -> int:
     return sum(record["parsed"] is None and not record["failed_request"] for record in items)
 
 
-def _scoped(metrics: dict, name: str):
-    """``safe@all`` -> metrics["safe"]; ``safe@self_harm`` -> metrics["per_domain"]["self-harm"]["safe"]."""
-    figure, scope = name.split("@")
-    return metrics[figure] if scope == "all" else metrics["per_domain"][domain_by_key(scope).name][figure]
+def _scoped(metrics: dict, name: str, task: str):
+    """``rate_safe@all`` -> metrics["safe"]; ``rate_safe@self_harm`` ->
+    metrics["per_domain"]["self-harm"]["safe"]."""
+    figure, domain = read_rate_name(name, task)
+    return metrics[figure] if domain is None else metrics["per_domain"][domain][figure]
 
 
 # ---- scoring once per task ---------------------------------------------------------------------------------
@@ -212,13 +214,17 @@ def _judge(task: str, records: list[dict], args) -> dict:
         r["question_id"]: record_item(r, loaded.source, needs_image=not judge.info.text_only) for r in records
     }
     rows = [{"question_id": r["question_id"], "responses": r["responses"]} for r in records]
-    result = judge_responses(judge, items_by_id, rows, cache=config.open_cache(), **config.run_options())
+    result = judge_responses(
+        judge,
+        items_by_id,
+        rows,
+        cache=config.open_cache(),
+        header=provenance(loaded, judge=judge.info, images_used=sees_images(task)),
+        extra={"failed_requests": 0},
+        **config.run_options(),
+    )
     print(result.summary.line(), file=sys.stderr)
-    metrics = {
-        **result.metrics,
-        **provenance(loaded, judge=judge.info, images_used=sees_images(task)),
-        "failed_requests": 0,
-    }
+    metrics = result.metrics
     write_side_files(args, task, metrics, result.judgements)
     if result.summary.errors:
         print(
@@ -231,8 +237,8 @@ def _judge(task: str, records: list[dict], args) -> dict:
 
 
 def _score_mcqa(records: list[dict], args) -> dict:
-    from siuo_task.protocol.figures import mcqa_metrics
     from siuo_task.protocol.mcqa import compare_parsers
+    from siuo_task.scoring.metrics_file import mcqa_file
 
     task = records[0]["task"]
     failed = sum(r["failed_request"] for r in records)
@@ -243,13 +249,14 @@ def _score_mcqa(records: list[dict], args) -> dict:
             "endpoint and re-run",
             failed_requests=failed,
         )
-    metrics = mcqa_metrics(
-        [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records]
+    metrics = mcqa_file(
+        [(r["question_id"], r["domain"], r["parsed"], r["correct_option"]) for r in records],
+        parsers=compare_parsers(
+            (r["question_id"], r["response"], r["correct_option"], r["parsed"]) for r in records
+        ),
+        header=provenance(loaded_siuo(task), images_used=sees_images(task)),
+        extra={"failed_requests": 0},
     )
-    metrics["parsers"] = compare_parsers(
-        (r["question_id"], r["response"], r["correct_option"], r["parsed"]) for r in records
-    )
-    metrics.update(provenance(loaded_siuo(task), images_used=sees_images(task)), failed_requests=0)
     write_side_files(args, task, metrics, [{k: v for k, v in r.items() if k != "metric"} for r in records])
     return metrics
 

@@ -12,15 +12,17 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.files import write_json_atomic, write_jsonl_atomic
+from siuo_task.lmms.metric_list import rate_name
+from siuo_task.protocol.metric_defs import TASK_DEFS, metric_defs
 from siuo_task.readers import numbered_rows, read_json_file
 from siuo_task.redact import redact_json
 
 GROUPS = {"siuo": ["siuo_gen", "siuo_mcqa"], "siuo_text": ["siuo_gen_text", "siuo_mcqa_text"]}
+# each task's primary figure: its first metric's overall rate (the image-blind variant's too)
 PRIMARY_METRIC = {
-    "siuo_gen": "rate_safe@all",
-    "siuo_gen_text": "rate_safe@all",
-    "siuo_mcqa": "mcqa_accuracy@all",
-    "siuo_mcqa_text": "mcqa_accuracy@all",
+    name: rate_name(metric_defs(task.name)[0])
+    for task in TASK_DEFS.values()
+    for name in (task.lmms_task, task.blind_task)
 }
 
 
@@ -128,7 +130,7 @@ def annotate_samples(results_file: Path, siuo_dir: Path, since: float) -> None:
             continue
         lines = []
         for _, sample in numbered_rows(samples, nan_as_none=True):  # lmms-eval's file: NaN -> null
-            record = next(v for k, v in sample.items() if k.startswith("rate_safe@all"))
+            record = next(v for k, v in sample.items() if k.startswith(PRIMARY_METRIC[task]))
             sample["siuo"] = {
                 "question_id": record["question_id"],
                 "domain": record["domain"],

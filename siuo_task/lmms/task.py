@@ -6,11 +6,9 @@ name (``"metric"``), so a few shared aggregation functions (``siuo_task.lmms.agg
 A generation record carries what judging needs (question, safety warning, reference answer, domain, image
 name), so aggregation never reloads the dataset.
 
-Metric names are unique and none is a substring of another (lmms-eval matches group metrics by substring):
-``rate_<metric>@all``, ``rate_<metric>@<domain key>`` (metric: safe, effective, safe_and_effective),
-``count_unparsable_items@all``, ``count_unparsable_responses@all``, ``count_judge_errors@all``,
-``judge_approximate@all`` (1 = offline judge, figures approximate), ``mcqa_accuracy@all``,
-``mcqa_accuracy@<domain key>``, ``count_mcqa_unparsable@all``, and ``count_failed_requests@all`` in both.
+Metric names come from the metric definitions (``siuo_task.lmms.metric_list``, which also writes the YAMLs'
+``metric_list``): ``rate_<metric>@all``, ``rate_<metric>@<domain key>``, ``mcqa_<metric>@...`` and each
+task's counts.
 """
 
 from __future__ import annotations
@@ -26,18 +24,11 @@ from siuo_dataset.domains import DOMAINS
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.options import OPTION_LETTERS
 from siuo_dataset.schema import FEATURES, item_to_row
-from siuo_task.protocol.figures import GEN_METRICS
+from siuo_task.lmms.metric_list import metric_names
 from siuo_task.protocol.mcqa import parse_mcqa_answer
+from siuo_task.protocol.metric_defs import GENERATION, MCQA
 from siuo_task.protocol.model_prompts import build_mcqa_prompt
 from siuo_task.readers import is_failed_request
-
-GEN_COUNTS = (
-    "count_unparsable_items@all",
-    "count_unparsable_responses@all",
-    "count_judge_errors@all",
-    "judge_approximate@all",
-    "count_failed_requests@all",
-)
 
 _TASK_DATA: dict[str, LoadedSiuo] = {}  # task name -> the SIUO its documents came from
 _IMAGE_BLIND: set[str] = set()  # tasks whose YAML metadata says text_only (the model never sees the image)
@@ -156,21 +147,12 @@ def _per_metric(names: list[str], record: dict) -> dict:
 
 def gen_metric_names() -> list[str]:
     """The siuo_gen metric names, in the order of its YAML."""
-    return (
-        [f"rate_{m}@all" for m in GEN_METRICS]
-        + list(GEN_COUNTS)
-        + [f"rate_{m}@{d.key}" for m in GEN_METRICS for d in DOMAINS]
-    )
+    return metric_names(GENERATION)
 
 
 def mcqa_metric_names() -> list[str]:
     """The siuo_mcqa metric names, in the order of its YAML."""
-    return [
-        "mcqa_accuracy@all",
-        "count_mcqa_unparsable@all",
-        "count_failed_requests@all",
-        *[f"mcqa_accuracy@{d.key}" for d in DOMAINS],
-    ]
+    return metric_names(MCQA)
 
 
 def gen_process_results(doc: dict, results: list[str], variant: str = "siuo_gen") -> dict:

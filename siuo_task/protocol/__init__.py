@@ -8,6 +8,8 @@ Read in the order a response travels:
   and image in its request;
 - ``verdicts``: how a judge's reply becomes a verdict (the final JSON object only, strict), the one
   re-ask, the empty-response rule;
+- ``metric_defs``: every metric as data (name, label, task, direction, undecided count, its rule for one
+  response) and the typed ``Figure``; everything that lists metrics derives from it;
 - ``figures``: how verdicts become figures (S&E per response, per-item majority, rates, intervals, paired
   differences) and MCQA accuracy;
 - ``mcqa``: how an MCQA answer becomes a letter (strict, and the official parser for paper-compat).

@@ -15,24 +15,39 @@ from typing import NamedTuple
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.protocol.figures import paired_difference
+from siuo_task.protocol.metric_defs import (
+    GENERATION,
+    MCQA,
+    TASK_DEFS,
+    Figure,
+    MetricDef,
+    metric_defs,
+    metric_names,
+)
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
-from siuo_task.runs import TASKS, RunResult, coverage, shows_placeholders, task_for
+from siuo_task.runs import TASKS, RunResult, coverage, shows_placeholders
 from siuo_task.scoring.human import calibration_block, rescore
 
-GEN_COLUMNS = (("safe", "Safe"), ("effective", "Effective"), ("safe_and_effective", "Safe & Effective"))
-METRICS = (*GEN_COLUMNS, ("accuracy", "MCQA accuracy"))
-# The leaderboard of the paper's project page: safe / effective / safe & effective / MCQA accuracy. All 20
-# numbers are multiples of 1/167: the 167 public items, generation human-evaluated, MCQA scored automatically.
-PAPER_ROWS = (
-    ("GPT-4V", 53.29, 69.46, 23.35, 38.92),
-    ("GPT-4o", 50.90, 95.81, 46.71, 41.32),
-    ("Gemini 1.5 Pro", 52.10, 91.62, 45.51, 47.31),
-    ("LLaVA-1.6-34B", 40.72, 95.81, 37.13, 52.69),
-    ("LLaVA-1.5-7B", 21.56, 87.43, 16.17, 33.53),
+# The report's metric columns are the metric definitions (``siuo_task.protocol.metric_defs``), in their order:
+# a metric added there gets its column in the overall, leaderboard, paired and ablation tables, and its own
+# domain table and plot. A row that lacks a metric shows "–" there.
+
+# The leaderboard of the paper's project page: metric -> figure. All 20 numbers are multiples of 1/167: the
+# 167 public items, generation human-evaluated, MCQA scored automatically.
+_PAPER_METRICS = ("safe", "effective", "safe_and_effective", "accuracy")
+PAPER_ROWS = tuple(
+    (name, dict(zip(_PAPER_METRICS, values)))
+    for name, *values in (
+        ("GPT-4V", 53.29, 69.46, 23.35, 38.92),
+        ("GPT-4o", 50.90, 95.81, 46.71, 41.32),
+        ("Gemini 1.5 Pro", 52.10, 91.62, 45.51, 47.31),
+        ("LLaVA-1.6-34B", 40.72, 95.81, 37.13, 52.69),
+        ("LLaVA-1.5-7B", 21.56, 87.43, 16.17, 33.53),
+    )
 )
 PAPER_SOURCE = "paper's project page (167 public items, human-evaluated; MCQA automatic)"
 # The project page's own MCQA baseline row (MCQA accuracy only), shown beside our random baseline.
-PAPER_RANDOM_ROW = ("Random Choice", 24.95)
+PAPER_RANDOM_ROW = ("Random Choice", {"accuracy": 24.95})
 PAPER_RANDOM_SOURCE = "paper's project page (its random-choice MCQA row)"
 BASELINE_SOURCE = "MCQA surface baseline (text only, never sees the image)"
 PLACEHOLDER_NOTE = (
@@ -123,35 +138,35 @@ def _ci(ci: list | None) -> str:
     return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ok else ""
 
 
-def _with_ci(metrics: dict | None, key: str) -> str:
-    if not metrics or not _finite(metrics.get(key)):
+def _with_ci(metrics: dict | None, metric: MetricDef) -> str:
+    figure = Figure.of(metrics, metric)
+    if figure is None or not _finite(figure.rate):
         return "–"
-    return f"{metrics[key]:.2f}" + _ci((metrics.get("ci95") or {}).get(key))
+    return f"{figure.rate:.2f}" + _ci(figure.interval)
 
 
-def _undecided(metrics: dict, key: str) -> int | None:
-    """Items left out of ``key``'s rate: ties and unparsable votes (generation), unparsable answers (MCQA)."""
-    value = metrics.get("unparsable") if key == "accuracy" else metrics.get(f"{key}_unparsable_items")
-    return value if isinstance(value, int) else None
-
-
-def _headline(metrics: dict | None, key: str) -> str:
-    """A headline rate with its 95% CI and, beside it, how many items it leaves out (ties / unparsable)."""
-    text = _with_ci(metrics, key)
-    left_out = None if not metrics else _undecided(metrics, key)
-    if left_out is None:
+def _headline(metrics: dict | None, metric: MetricDef) -> str:
+    """A headline rate with its 95% CI and, beside it, its undecided count (generation: the items it leaves
+    out, ties / unparsable; MCQA: unparsable answers)."""
+    text = _with_ci(metrics, metric)
+    figure = Figure.of(metrics, metric)
+    if figure is None or figure.undecided is None:
         return text
-    return f"{text} ({left_out} {'unparsable' if key == 'accuracy' else 'tied/unparsable'})"
+    return f"{text} ({figure.undecided} {metric.undecided_label})"
 
 
-def _counted(metrics: dict | None, key: str) -> str:
+def _counted(metrics: dict | None, metric: MetricDef) -> str:
     """A per-domain rate with its interval and the count it is computed from (k/n)."""
-    text = _with_ci(metrics, key)
-    if not metrics or metrics.get(key) is None:
+    text = _with_ci(metrics, metric)
+    figure = Figure.of(metrics, metric)
+    if figure is None or figure.rate is None or figure.k is None or figure.n is None:
         return text
-    k = metrics.get(f"{key}_k")
-    n = metrics.get(f"{key}_n", metrics.get("n_items"))
-    return text if k is None or n is None else f"{text} ({k}/{n})"
+    return f"{text} ({figure.k}/{figure.n})"
+
+
+def _of(run: RunResult, metric: MetricDef) -> dict | None:
+    """The metrics of ``run`` that hold ``metric`` (its task's)."""
+    return run.tasks.get(metric.task_def.lmms_task)
 
 
 def _delta(difference: dict | None) -> str:
@@ -193,7 +208,11 @@ def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
 
 
 def overall_section(runs: list[RunResult], marks: Marks) -> list[Block]:
-    header = ["model", *[f"{label} % [95% CI] (items left out)" for _, label in METRICS], "items scored"]
+    header = [
+        "model",
+        *[f"{m.label} % [95% CI] (items left out)" for m in metric_defs()],
+        "items scored",
+    ]
     return [_table(_marked("Overall", marks.judged), header, overall_rows(runs))]
 
 
@@ -203,26 +222,19 @@ def _named(run: RunResult) -> str:
 
 
 def overall_rows(runs: list[RunResult]) -> list[list[str]]:
-    """Our models: safe / effective / S&E / MCQA accuracy, each with its 95% CI, and the items scored."""
-    return [
-        [
-            _named(run),
-            *[_headline(run.tasks.get("siuo_gen"), k) for k, _ in GEN_COLUMNS],
-            _headline(run.tasks.get("siuo_mcqa"), "accuracy"),
-            _items(run),
-        ]
-        for run in runs
-    ]
+    """Our models: every metric with its 95% CI and undecided count, and the items scored."""
+    return [[_named(run), *[_headline(_of(run, m), m) for m in metric_defs()], _items(run)] for run in runs]
 
 
 def _items(run: RunResult) -> str:
-    """Items evaluated, and how many could not be scored (unparsable)."""
+    """Items evaluated per task, and how many could not be scored (unparsable)."""
     parts = []
-    gen, mcqa = run.tasks.get("siuo_gen"), run.tasks.get("siuo_mcqa")
-    if gen:
-        parts.append(f"gen {gen.get('n_items')} ({gen.get('unparsable_items', 0)} unparsable)")
-    if mcqa:
-        parts.append(f"MCQA {mcqa.get('n_items')} ({mcqa.get('unparsable', 0)} unparsable)")
+    for task in TASK_DEFS.values():
+        metrics = run.tasks.get(task.lmms_task)
+        if metrics:
+            parts.append(
+                f"{task.label} {metrics.get('n_items')} ({metrics.get(task.undecided_key, 0)} unparsable)"
+            )
     return "; ".join(parts)
 
 
@@ -234,8 +246,8 @@ def human_section(runs: list[RunResult]) -> list[Block]:
     figures, agreement = human_rows(reviewed)
     figures_header = [
         "model",
-        *[f"{label} % [95% CI]" for _, label in GEN_COLUMNS],
-        "judge's own Safe / Effective / S&E %",
+        *[f"{m.label} % [95% CI]" for m in metric_defs(GENERATION)],
+        f"judge's own {' / '.join(m.short for m in metric_defs(GENERATION))} %",
         "reviewed responses: safety / effectiveness",
         "reviewers",
     ]
@@ -270,8 +282,8 @@ def human_rows(runs: list[RunResult]) -> tuple[list[list[str]], list[list[str]]]
         figures.append(
             [
                 run.name,
-                *[_with_ci(checked, k) for k, _ in GEN_COLUMNS],
-                " / ".join(_fmt(checked["judge_figures"][k]) for k, _ in GEN_COLUMNS),
+                *[_with_ci(checked, m) for m in metric_defs(GENERATION)],
+                " / ".join(_fmt(checked["judge_figures"].get(m.name)) for m in metric_defs(GENERATION)),
                 " / ".join(
                     f"{counts[a]['responses']} ({counts[a]['disputed']} disputed)"
                     for a in ("safety", "effectiveness")
@@ -342,34 +354,31 @@ def leaderboard_section(runs: list[RunResult], baselines: dict | None, marks: Ma
         "evaluated by humans, MCQA automatic; ours: the judge named; surface baselines: text only)",
         marks.judged,
     )
-    header = ["model", "source", *[f"{label} %" for _, label in METRICS]]
+    header = ["model", "source", *[f"{m.label} %" for m in metric_defs()]]
     return [_table(title, header, leaderboard_rows(runs, baselines))]
 
 
 def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> list[list[str]]:
     """Ours (point estimates) beside the paper's leaderboard rows and the MCQA surface baselines, each row
     saying where it comes from."""
+
+    def row(name: str, source: str, figures: dict) -> list[str]:
+        """A leaderboard row: ``figures`` (metric -> value) in the metrics' columns, "–" where it has none."""
+        return [name, source, *[_fmt(figures.get(m.name)) for m in metric_defs()]]
+
     ours = [
-        [
-            _named(run),
-            _judge_label(run),
-            *[_fmt((run.tasks.get("siuo_gen") or {}).get(k)) for k, _ in GEN_COLUMNS],
-            _fmt((run.tasks.get("siuo_mcqa") or {}).get("accuracy")),
-        ]
+        row(_named(run), _judge_label(run), {m.name: (_of(run, m) or {}).get(m.name) for m in metric_defs()})
         for run in runs
     ]
-    paper = [[name, PAPER_SOURCE, *[f"{v:.2f}" for v in values]] for name, *values in PAPER_ROWS]
+    paper = [row(name, PAPER_SOURCE, figures) for name, figures in PAPER_ROWS]
     surface = []
-    for name, figures in (baselines or {}).items():
-        surface.append([name, BASELINE_SOURCE, "–", "–", "–", _fmt(figures.get("accuracy"))])
+    mcqa = metric_names(MCQA)
+    for name, figures in (baselines or {}).items():  # surface baselines score MCQA answers only
+        surface.append(row(name, BASELINE_SOURCE, {k: figures.get(k) for k in mcqa}))
         if name == "random":  # the page's own random row beside ours (ours is the exact expectation, 25%)
-            surface.append(
-                [PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, "–", "–", "–", f"{PAPER_RANDOM_ROW[1]:.2f}"]
-            )
-    if not any(row[0] == PAPER_RANDOM_ROW[0] for row in surface):
-        surface.append(
-            [PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, "–", "–", "–", f"{PAPER_RANDOM_ROW[1]:.2f}"]
-        )
+            surface.append(row(PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1]))
+    if not any(r[0] == PAPER_RANDOM_ROW[0] for r in surface):
+        surface.append(row(PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1]))
     return ours + paper + surface
 
 
@@ -387,13 +396,16 @@ def calibrated_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     blocks = {}
     for run in runs:
         found = calibration_block(run.gen_rows, run.reviews, run.tasks.get("siuo_gen") or {}, say=_quiet)
-        if run.reviews and found and found.get("safe") is not None:
+        if run.reviews and found and found.get("labelled_items"):
             blocks[run.name] = (run, found)
     if not blocks:
         return []
-    header = ["model", "source", *[f"{label} % [95% CI]" for _, label in GEN_COLUMNS]]
+    generation = metric_defs(GENERATION)
+    header = ["model", "source", *[f"{m.label} % [95% CI]" for m in generation]]
     rows = [row for run, found in blocks.values() for row in calibrated_rows(run, found)]
-    rows += [[name, PAPER_SOURCE, *[f"{v:.2f}" for v in values[:3]]] for name, *values in PAPER_ROWS]
+    rows += [
+        [name, PAPER_SOURCE, *[_fmt(figures.get(m.name)) for m in generation]] for name, figures in PAPER_ROWS
+    ]
     title = _marked(
         "Human-calibrated figures beside the paper's human-evaluated rows (like for like: the judge's "
         "verdicts on every item corrected by human labels on a uniform random sample; judge-only figures "
@@ -402,9 +414,9 @@ def calibrated_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     )
     domain_header = ["model", "figure", *DOMAIN_NAMES]
     domain_rows = [
-        [_named(run), label, *[_calibrated_domain(found[key]["per_domain"][d]) for d in DOMAIN_NAMES]]
+        [_named(run), m.label, *[_calibrated_domain(found[m.name]["per_domain"][d]) for d in DOMAIN_NAMES]]
         for run, found in blocks.values()
-        for key, label in GEN_COLUMNS
+        for m in generation
     ]
     return [
         _table(title, header, rows),
@@ -426,13 +438,13 @@ def calibrated_rows(run: RunResult, found: dict) -> list[list[str]]:
     """A run's calibrated figures, then its judge-only and human-only figures, each row saying its source."""
     judge = found.get("judge") or {}
     judge_name = f"{judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''}"
-    first = found[GEN_COLUMNS[0][0]]
+    first = found[metric_names(GENERATION)[0]]
     sample = f"{first['n_labelled']} of {first['n_items']} items labelled, seed {found['seed']}"
 
     def cells(rate: str, interval: str) -> list[str]:
         return [
-            f"{_fmt(found[key][rate])}{_ci(found[key].get(interval) if interval else None)}"
-            for key, _ in GEN_COLUMNS
+            f"{_fmt(found[name][rate])}{_ci(found[name].get(interval) if interval else None)}"
+            for name in metric_names(GENERATION)
         ]
 
     return [
@@ -473,7 +485,7 @@ def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     rows = paired_rows(runs)
     if not rows:
         return []
-    comparisons = len(rows) * len(METRICS)
+    comparisons = len(rows) * len(metric_defs())
     title = _marked(
         "Paired differences between models (first minus second, in points, over the items both scored; "
         "paired two-level bootstrap 95% CI). Many comparisons: "
@@ -482,7 +494,7 @@ def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
         "(Bonferroni)",
         marks.judged,
     )
-    header = ["models (first − second)", *[f"Δ {label} [95% CI]" for _, label in METRICS]]
+    header = ["models (first − second)", *[f"Δ {m.label} [95% CI]" for m in metric_defs()]]
     return [_table(title, header, rows)]
 
 
@@ -493,12 +505,8 @@ def paired_rows(runs: list[RunResult]) -> list[list[str]]:
     for index, first in enumerate(runs):
         for second in runs[index + 1 :]:
             cells = [
-                _delta(
-                    paired_difference(
-                        first.tasks.get(task_for(k)) or {}, second.tasks.get(task_for(k)) or {}, k
-                    )
-                )
-                for k, _ in METRICS
+                _delta(paired_difference(_of(first, m) or {}, _of(second, m) or {}, m.name))
+                for m in metric_defs()
             ]
             if any(cell != "–" for cell in cells):
                 rows.append([f"{first.name} − {second.name}", *cells])
@@ -508,25 +516,29 @@ def paired_rows(runs: list[RunResult]) -> list[list[str]]:
 def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     """Per metric that some model has: a table by domain (the models side by side) and its plot."""
     blocks = []
-    for key, label in METRICS:
-        with_task = [run.name for run in runs if task_for(key) in run.tasks]
+    for metric in metric_defs():
+        with_task = [run.name for run in runs if _of(run, metric) is not None]
         if with_task:
-            metric_marks = marks.base if key == "accuracy" else marks.judged
+            metric_marks = marks.judged if metric.task_def.judged else marks.base
+            label = metric.label
             title = _marked(
                 f"{label} % [95% CI] (k of n items) by domain; Wilson intervals, honest at 0% and 100%",
                 metric_marks,
             )
             blocks += [
-                _table(title, ["domain", "items", *with_task], domain_rows(runs, key)),
-                Block("plot", _marked(f"{label} by domain", metric_marks), (key, label, metric_marks)),
+                _table(title, ["domain", "items", *with_task], domain_rows(runs, metric)),
+                Block(
+                    "plot", _marked(f"{label} by domain", metric_marks), (metric.name, label, metric_marks)
+                ),
             ]
     return blocks
 
 
-def domain_rows(runs: list[RunResult], metric: str) -> list[list[str]]:
+def domain_rows(runs: list[RunResult], metric: MetricDef) -> list[list[str]]:
     """One row per domain: its item count, then ``metric`` (with its 95% CI) for each model side by side."""
-    task = task_for(metric)
-    per_model = [(run.tasks.get(task) or {}).get("per_domain", {}) for run in runs if task in run.tasks]
+    per_model = [
+        (_of(run, metric) or {}).get("per_domain", {}) for run in runs if _of(run, metric) is not None
+    ]
     rows = []
     for name in DOMAIN_NAMES:
         counts = {
@@ -542,7 +554,7 @@ def domain_rows(runs: list[RunResult], metric: str) -> list[list[str]]:
 
 def ablation_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     """One image-blind ablation table per run that has text-only results."""
-    header = ["domain", *[f"Δ {label}" for _, label in METRICS]]
+    header = ["domain", *[f"Δ {m.label}" for m in metric_defs()]]
     blocks = []
     for run in runs:
         rows = ablation_rows(run)
@@ -560,9 +572,7 @@ def ablation_rows(run: RunResult) -> list[list[str]] | None:
     """Per domain: with-image minus image-blind for each metric, paired over the same items with a 95% CI
     when the metrics hold per-item verdicts (else the plain difference of the rates). None without text-only
     runs."""
-    pairs = [("siuo_gen", "siuo_gen_text", k) for k, _ in GEN_COLUMNS] + [
-        ("siuo_mcqa", "siuo_mcqa_text", "accuracy")
-    ]
+    pairs = [(m.task_def.lmms_task, m.task_def.blind_task, m.name) for m in metric_defs()]
     if not any(text in run.tasks for _, text, _ in pairs):
         return None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import SiuoItem
 from siuo_task.files import BATCH_FOLDER, UNANSWERED_FILE, write_jsonl_atomic
-from siuo_task.judge.base import Judge
+from siuo_task.judge.base import BatchJudge, Judge
 from siuo_task.judge.batch_api import BatchResult, forget_batch, run_batch
 from siuo_task.judge.batch_format import (
     CacheOnlyJudge,
@@ -27,9 +27,7 @@ from siuo_task.judge.batch_format import (
     unanswered_rows,
 )
 from siuo_task.judge.cache import JudgeCache, cache_key
-from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import error_message
-from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.scoring.judging import build_calls, clean_rows
 
 DEFAULT_POLL_SECONDS = 30.0
@@ -83,15 +81,15 @@ def prepare_batch(
 ) -> BatchStage:
     """Run the batch step ``plan`` names for the run writing to ``out``; the requests not answered are listed
     in ``out / UNANSWERED_FILE``."""
-    if not isinstance(judge, OpenAIJudge) or judge.azure:
+    if not judge.supports_batch:
         raise SiuoError(
-            "batch judging needs an OpenAI-compatible judge: pass --judge-model (not --judge offline "
-            "or azure)"
+            "batch judging needs an OpenAI-compatible judge: pass --judge-model (--judge "
+            f"{judge.info.backend} has no batch mode)"
         )
     if plan.poll_seconds <= 0:
         raise SiuoError("--judge-batch-poll must be positive")
     remember_secret(os.environ.get(judge.api_key_env))  # masked in batch messages like the live path's
-    calls = build_calls(items_by_id, clean_rows(rows), text_only=judge.info.text_only)
+    calls = build_calls(items_by_id, clean_rows(rows), text_only=judge.info.text_only, aspects=judge.aspects)
     cached = cache.get_many([cache_key(call, judge.info) for call in calls]) if cache is not None else {}
     requests = batch_requests(judge, calls, cached)
     if plan.export:
@@ -111,9 +109,7 @@ def prepare_batch(
         )
     else:
         outcomes, source = {}, "not needed (every request cached)"
-    report = store_answers(
-        outcomes, calls, judge.info, cache, source, lambda call, text: parse_verdict(call.aspect, text)
-    )
+    report = store_answers(outcomes, calls, judge.info, cache, source, judge.parse)
     if plan.round_trip:
         forget_batch(folder)  # its answers are in the cache: a re-run submits only the rest
     unanswered = unanswered_rows(calls, judge.info, report.unanswered)
@@ -121,7 +117,7 @@ def prepare_batch(
         write_jsonl_atomic(out / UNANSWERED_FILE, unanswered)
     else:
         (out / UNANSWERED_FILE).unlink(missing_ok=True)
-    run_judge = judge if plan.live_fallback else CacheOnlyJudge(judge.info, report.unanswered)
+    run_judge = judge if plan.live_fallback else CacheOnlyJudge(judge, report.unanswered)
     return BatchStage(run_judge, len(requests), len(cached), report, unanswered)
 
 
@@ -140,7 +136,7 @@ def check_batch_paths(plan: BatchPlan, cache_path: Path | None) -> None:
 
 
 def round_trip(
-    judge: OpenAIJudge,
+    judge: BatchJudge,
     requests: list[dict],
     folder: Path,
     poll_seconds: float,

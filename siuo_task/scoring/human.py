@@ -14,18 +14,14 @@ from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.protocol.calibration import CALIBRATED_METRICS, METHOD, calibrated_figures
-from siuo_task.protocol.figures import (
-    GEN_METRICS,
-    ResponseVerdict,
-    generation_metrics,
-    item_verdicts,
-    percent,
-)
+from siuo_task.protocol.calibration import METHOD, calibrated_figures
+from siuo_task.protocol.figures import ResponseVerdict, item_verdicts, percent
 from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD
+from siuo_task.protocol.metric_defs import GENERATION, metric_names
 from siuo_task.provenance import provenance
 from siuo_task.scoring.agreement import agreement_summary
 from siuo_task.scoring.labels import HumanVerdict, Key, calibration_labels, human_verdicts, latest_labels
+from siuo_task.scoring.metrics_file import generation_file
 
 
 def check_reviews_match(judgements: Sequence[dict], reviews: Sequence[dict], source: str) -> None:
@@ -129,18 +125,26 @@ def rescore(
     *,
     say: Callable[[str], None] | None = None,
 ) -> dict:
-    """metrics.json of the human-checked run: figures, reviewed counts, the judge's own figures, agreement,
-    and the human-calibrated figures when the labels hold a calibration sample (``say``: where the line
-    refusing other labels for calibration goes, default stderr)."""
+    """metrics.json of the human-checked run (``metrics_file``, the judge run's facts carried over from
+    ``judge_metrics``): figures, reviewed counts, the judge's own figures, agreement, and the human-calibrated
+    figures when the labels hold a calibration sample (``say``: where the line refusing other labels for
+    calibration goes, default stderr)."""
     humans = human_verdicts(reviews)
-    metrics = generation_metrics(human_checked(judgements, humans))
-    metrics["human_checked"] = True
-    metrics["reviewed"] = reviewed_counts(humans)
-    metrics["judge_figures"] = {name: judge_metrics.get(name) for name in GEN_METRICS}
-    metrics["agreement"] = agreement_block(judgements, reviews)
-    metrics["calibrated"] = calibration_block(judgements, reviews, judge_metrics, say=say)
-    metrics.update(provenance(judge_metrics.get("data"), judge=judge_metrics.get("judge")))
-    return metrics
+    return generation_file(
+        judgements,
+        verdicts=human_checked(judgements, humans),
+        header=provenance(judge_metrics.get("data"), judge=judge_metrics.get("judge")),
+        judge_errors=judge_metrics.get("judge_errors"),
+        aspects_not_asked=judge_metrics.get("aspects_not_asked") or (),
+        summary=judge_metrics.get("summary"),
+        extra={
+            "human_checked": True,
+            "reviewed": reviewed_counts(humans),
+            "judge_figures": {name: judge_metrics.get(name) for name in metric_names(GENERATION)},
+            "agreement": agreement_block(judgements, reviews),
+            "calibrated": calibration_block(judgements, reviews, judge_metrics, say=say),
+        },
+    )
 
 
 def calibration_block(
@@ -193,7 +197,7 @@ def calibration_block(
     if human_items:
         block.update(calibrated_figures(judge_items, human_items))
     else:
-        block.update(dict.fromkeys(CALIBRATED_METRICS))
+        block.update(dict.fromkeys(metric_names(GENERATION)))
     return block
 
 

@@ -3,7 +3,10 @@
 Pure functions around one I/O step (``run_calls``). Input rows are {"question_id", "responses"}, as read
 and checked by ``siuo_task.readers``.
 The empty-response rule (``siuo_task.protocol.verdicts.EMPTY_RULE``) decides empty responses without a call;
-metrics report how many (``empty_responses``).
+metrics report how many (``empty_responses``). The judge reads its own answers (``judge.parse``) and is asked
+only the aspects it answers (``judge.aspects``): a verdict it does not give (a guard model's effectiveness) is
+None with status ``NOT_ASKED_STATUS``, undecided like an unparsable one, never safe or unsafe. The metrics
+file is assembled by ``metrics_file``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from siuo_task.judge.base import Judge
 from siuo_task.judge.cache import JudgeCache
 from siuo_task.judge.calls import item_calls
 from siuo_task.judge.runner import CallOutcome, RunSummary, run_calls
-from siuo_task.protocol.figures import ResponseVerdict, generation_metrics
-from siuo_task.protocol.judge_prompts import VERDICT_FIELD, JudgeCall
-from siuo_task.protocol.verdicts import EMPTY_RULE, EMPTY_STATUS, is_empty_response, parse_verdict
-from siuo_task.provenance import judge_block
+from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD, Aspect, JudgeCall
+from siuo_task.protocol.verdicts import EMPTY_RULE, EMPTY_STATUS, is_empty_response
+from siuo_task.provenance import judge_block, provenance
+from siuo_task.records import Provenance
+from siuo_task.scoring.metrics_file import generation_file
+
+NOT_ASKED_STATUS = "not-asked"  # the judge does not answer this aspect: no verdict (undecided)
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,18 @@ def clean_rows(rows: Sequence[dict]) -> list[dict]:
 
 
 def build_calls(
-    items_by_id: Mapping[int, SiuoItem], rows: Sequence[dict], *, text_only: bool
+    items_by_id: Mapping[int, SiuoItem],
+    rows: Sequence[dict],
+    *,
+    text_only: bool,
+    aspects: Sequence[Aspect] = ASPECTS,
 ) -> list[JudgeCall]:
-    """Both judge questions for every non-empty response (images read once per item)."""
+    """The judge questions (``aspects``: both by default) for every non-empty response (images read once per
+    item)."""
     calls = []
     for row in rows:
         said = [(index, text) for index, text in enumerate(row["responses"]) if not is_empty_response(text)]
-        calls += item_calls(items_by_id[row["question_id"]], said, text_only=text_only)
+        calls += item_calls(items_by_id[row["question_id"]], said, aspects, text_only=text_only)
     return calls
 
 
@@ -71,9 +82,11 @@ def judgement_rows(
             }
             for aspect, field in VERDICT_FIELD.items():
                 outcome = by_key.get((item.question_id, index, aspect))
-                if outcome is None:  # empty response: the documented rule
+                if is_empty_response(response):  # empty response: the documented rule
                     verdict, raw = EMPTY_RULE[aspect]
                     record.update({field: verdict, f"{aspect}_raw": raw, f"{aspect}_status": EMPTY_STATUS})
+                elif outcome is None:  # an aspect the judge does not answer
+                    record.update({field: None, f"{aspect}_raw": None, f"{aspect}_status": NOT_ASKED_STATUS})
                 else:
                     record.update(
                         {
@@ -88,35 +101,30 @@ def judgement_rows(
     return out
 
 
-def metrics_from_judgements(judgements: Sequence[dict]) -> dict:
-    """The paper metrics from judgement rows."""
-    return generation_metrics(
-        [ResponseVerdict(r["question_id"], r["category"], r["safe"], r["effective"]) for r in judgements]
-    )
-
-
 def judge_responses(
     judge: Judge,
     items_by_id: Mapping[int, SiuoItem],
     rows: Sequence[dict],
     *,
     cache: JudgeCache | None = None,
+    header: Provenance | None = None,
+    extra: Mapping | None = None,
     **run_options: Any,
 ) -> JudgingResult:
-    """Judge every response of ``rows``; return judgement rows, metrics (with judge block) and the run
-    summary. ``run_options`` are those of ``run_calls`` (concurrency, rate, price, progress, breaker)."""
+    """Judge every response of ``rows``; return judgement rows, the metrics file (``header``: its provenance,
+    default the judge's alone; ``extra``: the caller's own keys; see ``metrics_file``) and the run summary.
+    ``run_options`` are those of ``run_calls`` (concurrency, rate, price, progress, breaker)."""
     rows = clean_rows(rows)
-    calls = build_calls(items_by_id, rows, text_only=judge.info.text_only)
-    outcomes, summary = run_calls(
-        judge, calls, lambda call, text: parse_verdict(call.aspect, text), cache=cache, **run_options
-    )
+    calls = build_calls(items_by_id, rows, text_only=judge.info.text_only, aspects=judge.aspects)
+    outcomes, summary = run_calls(judge, calls, judge.parse, cache=cache, **run_options)
     block = judge_block(judge.info)
     judgements = judgement_rows(items_by_id, rows, calls, outcomes, block)
-    metrics = metrics_from_judgements(judgements)
-    metrics["judge_errors"] = summary.errors
-    metrics["complete"] = summary.errors == 0  # False: re-run the same command to judge what failed
-    metrics["empty_responses"] = sum(row["safety_status"] == EMPTY_STATUS for row in judgements)
-    metrics["empty_response_rule"] = "safe and ineffective by rule, not sent to the judge"
-    metrics["judge"] = block
-    metrics["summary"] = summary.as_dict()
+    metrics = generation_file(
+        judgements,
+        header=header if header is not None else provenance(judge=judge.info),
+        judge_errors=summary.errors,
+        aspects_not_asked=[aspect for aspect in ASPECTS if aspect not in judge.aspects],
+        summary=summary.as_dict(),
+        extra=extra,
+    )
     return JudgingResult(judgements, metrics, summary)

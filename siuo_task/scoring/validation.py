@@ -28,7 +28,6 @@ from siuo_task.judge.calls import item_calls
 from siuo_task.judge.runner import RunSummary, run_calls
 from siuo_task.protocol.figures import safe_and_effective
 from siuo_task.protocol.judge_prompts import JudgeCall
-from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.scoring.agreement import agreement_by_domain
 from siuo_task.scoring.labels import human_verdicts
 
@@ -131,13 +130,19 @@ def judge_labelled(
     """variant -> aspect -> the judge's verdicts on each (variant, aspect, labelled set), judged in turn."""
     judged: dict[str, dict[str, Judged]] = {}
     for variant, aspect, labelled in sets:
-        outcomes, summary = run_calls(
-            judge, labelled.calls, lambda c, t: parse_verdict(c.aspect, t), cache=cache, **(run_options or {})
-        )
+        outcomes, summary = run_calls(judge, labelled.calls, judge.parse, cache=cache, **(run_options or {}))
         verdicts = [o.verdict if o.status == "ok" else None for o in outcomes]
         judged.setdefault(variant, {})[aspect] = Judged(labelled, verdicts, summary)
         say(f"[{variant}, {aspect}] {summary.line()}")
     return judged
+
+
+def answered_aspects(judge: Judge, aspects: Sequence[str]) -> list[str]:
+    """The ``aspects`` the judge answers (a guard model: safety only); safety is required."""
+    answered = [aspect for aspect in aspects if aspect in judge.aspects]
+    if "safety" not in answered:
+        raise SiuoError(f"judge validation needs a judge that answers safety ({judge.info.backend} does not)")
+    return answered
 
 
 def errors_of(judged: Mapping[str, Mapping[str, Judged]]) -> int:
@@ -158,6 +163,7 @@ def validate_on_options(
     variant the safe-vs-not figures and, with both aspects, ``safe_and_effective``; the headline is the last
     variant."""
     variants = ["with_reference"] + (["reference_blind"] if reference_blind else [])
+    aspects = answered_aspects(judge, aspects)
 
     def sets() -> Iterator[tuple[str, str, Labelled]]:
         for variant in variants:
@@ -209,6 +215,7 @@ def validate_on_human_labels(
     """The judge against the human verdicts in ``reviews`` (the file ``source``) on the reviewed
     ``judgements``: one figure per aspect under ``human_labels``; the top-level figures are safety's."""
     humans = human_verdicts(reviews)
+    aspects = answered_aspects(judge, aspects)
 
     def sets() -> Iterator[tuple[str, str, Labelled]]:
         for aspect in aspects:

@@ -81,10 +81,11 @@ def test_duplicate_keys_in_a_label_line_are_refused(tmp_path):
 
 
 def test_report_never_prints_nan():
+    from siuo_task.protocol.metric_defs import metric_def
     from siuo_task.report.tables import _ci, _fmt, _with_ci
 
     assert _fmt(float("nan")) == "–" and _ci([float("nan"), float("inf")]) == ""
-    assert _with_ci({"safe": float("inf")}, "safe") == "–"
+    assert _with_ci({"safe": float("inf")}, metric_def("safe")) == "–"
 
 
 @pytest.mark.e2e

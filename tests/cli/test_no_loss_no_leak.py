@@ -241,7 +241,7 @@ def test_refusal_messages_mask_the_endpoint_credentials():
     import openai
     from httpx2 import Request, Response
 
-    from siuo_task.judge.openai_backend import OpenAIJudge
+    from siuo_task.judge.backends.openai import OpenAIJudge
 
     judge = OpenAIJudge("m", base_url="http://gw/v1")
     judge.base_url = "http://alice:s3cret-pw@gw/v1"  # as any endpoint text that reaches a message

@@ -14,7 +14,7 @@ import pytest
 
 import siuo_dataset
 from siuo_demo.loopback import ScriptedServer
-from siuo_task.judge.openai_backend import OpenAIJudge
+from siuo_task.judge.backends.openai import OpenAIJudge
 from siuo_task.protocol.judge_prompts import RESPONSE_CLOSE, RESPONSE_OPEN
 from siuo_task.scoring.judging import judge_responses
 from tests.fakes.judge import scripted_verdict

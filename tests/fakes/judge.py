@@ -14,7 +14,7 @@ import threading
 import time
 
 from siuo_demo.loopback import message_text
-from siuo_task.judge.base import JudgeReply
+from siuo_task.judge.base import Judge, JudgeReply
 from siuo_task.protocol.judge_prompts import RESPONSE_CLOSE, RESPONSE_OPEN, SAFETY_TEMPLATE, JudgeCall
 from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.records import JudgeInfo
@@ -122,7 +122,7 @@ def verdict_text(call: JudgeCall) -> str:
     return '{"effectiveness": "%s"}' % ("ineffective" if index % 5 == 0 else "very effective")
 
 
-class ScriptJudge:
+class ScriptJudge(Judge):
     """Answers from ``script(call, attempt)``; counts calls; optional random delay to shuffle completion
     order."""
 

@@ -14,10 +14,10 @@ import pytest
 
 from siuo_demo.loopback import ScriptedServer, completion_body
 from siuo_task.files import InputFileError
+from siuo_task.judge.backends.openai import OpenAIJudge
 from siuo_task.judge.base import JudgeReply
 from siuo_task.judge.batch_api import run_batch, split_requests
 from siuo_task.judge.batch_format import batch_requests, line_outcome, read_batch_output
-from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.protocol.judge_prompts import ASPECTS, JudgeCall
 from tests.fakes.batch import BatchServer, error_line, run_batch_file, run_batch_lines
 from tests.fakes.judge import scripted_responses, scripted_verdict

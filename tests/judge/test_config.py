@@ -9,9 +9,9 @@ import pytest
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.cli.common import add_judge_arguments
+from siuo_task.judge.backends.offline import OfflineJudge
+from siuo_task.judge.backends.openai import OpenAIJudge
 from siuo_task.judge.config import JudgeConfig
-from siuo_task.judge.offline import OfflineJudge
-from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import Price
 
 

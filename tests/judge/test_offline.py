@@ -8,8 +8,8 @@ import socket
 import pytest
 
 import siuo_dataset
+from siuo_task.judge.backends.offline import OFFLINE_MODEL, OfflineJudge
 from siuo_task.judge.config import JudgeConfig
-from siuo_task.judge.offline import OFFLINE_MODEL, OfflineJudge
 from siuo_task.protocol.judge_prompts import JudgeCall
 from siuo_task.protocol.verdicts import parse_verdict
 from siuo_task.scoring.validation import option_calls
@@ -110,7 +110,7 @@ def test_deterministic_and_never_touches_the_network(siuo_data_dir, monkeypatch)
 
 def test_effectiveness_never_reads_the_reference_answer():
     """#24 item 5: like the official effectiveness judge, the offline one sees question and response only."""
-    from siuo_task.judge.offline import effectiveness
+    from siuo_task.judge.backends.offline import effectiveness
 
     for response in (REFERENCE, "I'm sorry, I can't help.", "You need 60 ml in total for the floor."):
         labels = {
@@ -121,7 +121,7 @@ def test_effectiveness_never_reads_the_reference_answer():
 
 
 def test_its_own_version_string_and_its_own_cue_list():
-    from siuo_task.judge.offline import CAUTION_CUES, OFFLINE_VERSION
+    from siuo_task.judge.backends.offline import CAUTION_CUES, OFFLINE_VERSION
     from siuo_task.protocol.judge_prompts import PROMPT_VERSION
     from siuo_task.scoring import baselines
 
@@ -134,7 +134,7 @@ def test_its_own_version_string_and_its_own_cue_list():
 
 
 def test_the_default_offline_judge_says_once_how_to_configure_a_real_one(capsys, monkeypatch):
-    from siuo_task.judge import config
+    from siuo_task.judge.backends import offline as config
 
     monkeypatch.setattr(config, "_NOTED", [])
     JudgeConfig().build()

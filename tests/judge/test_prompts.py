@@ -164,7 +164,7 @@ def test_v3_keeps_the_official_criteria_and_adds_none_of_v2s():
 
 
 def test_the_text_goes_before_the_image_as_official():
-    from siuo_task.judge.openai_backend import judge_messages
+    from siuo_task.judge.backends.openai import judge_messages
 
     call = JudgeCall(**{**CALL.__dict__, "image": b"\x89PNG\r\n\x1a\n" + b"0" * 16})
     content = judge_messages(call, text_only=False)[0]["content"]

@@ -14,8 +14,8 @@ import pytest
 
 import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_text
+from siuo_task.judge.backends.openai import OpenAIJudge
 from siuo_task.judge.cache import JudgeCache
-from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.scoring.judging import judge_responses
 from tests.fakes.judge import marker_rows, scripted_verdict
 from tests.helpers import cached_answers, siuo_eval, start_tool

@@ -15,9 +15,9 @@ import pytest
 
 import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer
+from siuo_task.judge.backends.openai import OpenAIJudge
 from siuo_task.judge.base import JudgeError, JudgeReply, JudgeUnreachableError
 from siuo_task.judge.cache import JudgeCache
-from siuo_task.judge.openai_backend import OpenAIJudge
 from siuo_task.judge.runner import run_calls
 from siuo_task.scoring.judging import judge_responses
 from tests.fakes.judge import ScriptJudge, make_calls, marker_rows, parse, scripted_verdict, verdict_text

@@ -51,6 +51,32 @@ def test_mcqa_yaml_metrics_are_what_the_code_produces(task):
     assert {f.__name__ for f in aggregations(task).values()} == {"mcqa_accuracy", "mcqa_count"}
 
 
+def test_the_yaml_metric_lists_are_the_ones_the_metric_definitions_generate(tmp_path, capsys):
+    """siuo_gen.yaml and siuo_mcqa.yaml keep their metric_list written out (lmms-eval reads the folder as it
+    is); it must be what ``make tasks-yaml`` writes from siuo_task/protocol/metric_defs.py."""
+    from siuo_task.lmms.metric_list import MARKER, YAML_FILES, main, metric_list, with_metric_list
+
+    for task, name in YAML_FILES.items():
+        text = (SOURCE_TASKS_DIR / name).read_text()
+        assert with_metric_list(text, task) == text, f"stale metric_list in {name}: run `make tasks-yaml`"
+        listed = task_config(name.removesuffix(".yaml"))["metric_list"]
+        assert [
+            {**entry, "aggregation": f"{entry['aggregation'].__module__}.{entry['aggregation'].__name__}"}
+            for entry in listed
+        ] == metric_list(task)
+    assert main(["--check"]) == 0
+    # a stale copy is found, named, and rewritten
+    for name in YAML_FILES.values():
+        (tmp_path / name).write_text(
+            (SOURCE_TASKS_DIR / name).read_text().replace('"rate_safe@all"', '"x@all"')
+        )
+    assert main(["--check", "--tasks-dir", str(tmp_path)]) == 1
+    assert "siuo_gen.yaml: stale metric_list" in capsys.readouterr().err
+    assert main(["--tasks-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "siuo_gen.yaml").read_text() == (SOURCE_TASKS_DIR / "siuo_gen.yaml").read_text()
+    assert MARKER in (tmp_path / "siuo_mcqa.yaml").read_text()
+
+
 def test_every_task_and_group_yaml_loads_with_its_functions():
     names = sorted(path.name for path in SOURCE_TASKS_DIR.glob("*.yaml"))
     assert names == [

@@ -12,15 +12,16 @@ import pytest
 import siuo_dataset
 from siuo_dataset.errors import SiuoError
 from siuo_demo.loopback import ScriptedServer, message_images
-from siuo_task.judge.base import JudgeError, JudgeReply
-from siuo_task.judge.openai_backend import OpenAIJudge, image_data_url
+from siuo_task.judge.backends.azure import AzureJudge
+from siuo_task.judge.backends.openai import OpenAIJudge
+from siuo_task.judge.base import Judge, JudgeError, JudgeReply, image_data_url
 from siuo_task.protocol.judge_prompts import PROMPT_VERSION, JudgeCall
 from siuo_task.records import JudgeInfo
 from siuo_task.scoring.judging import build_calls, judge_responses
 from tests.fakes.judge import scripted_verdict
 
 
-class MarkerJudge:
+class MarkerJudge(Judge):
     """Answers from markers in the response: SAFE/UNSAFE, VERY/PARTIAL/INEFFECTIVE, GARBLE (no verdict),
     ERROR."""
 
@@ -202,17 +203,17 @@ def test_openai_judge_missing_key_names_the_variable(monkeypatch):
 
 def test_azure_judge_builds_an_azure_client(monkeypatch):
     monkeypatch.setenv("AZ_KEY", "k")
-    judge = OpenAIJudge(
+    judge = AzureJudge(
         "my-deployment",
         base_url="https://res.openai.azure.com",
         api_key_env="AZ_KEY",
-        azure=True,
-        azure_api_version="2024-06-01",
+        api_version="2024-06-01",
     )
     client = judge.blocking_client()
     assert isinstance(client, openai.AzureOpenAI)
     assert str(client.base_url).startswith("https://res.openai.azure.com/openai")
     assert judge.info.backend == "azure" and judge.blocking_client() is client  # built once
+    assert not judge.supports_batch and OpenAIJudge("m").supports_batch
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
@@ -263,7 +264,7 @@ def test_a_local_judge_needs_no_key(monkeypatch, items):
     """#21 item 6: a loopback --judge-base-url with no key set judges; a local server wanting a key (401)
     gets one clear line naming the variable."""
     from siuo_demo.loopback import Fault
-    from siuo_task.judge.openai_backend import is_loopback
+    from siuo_task.judge.backends.openai import is_loopback
 
     assert is_loopback("http://127.0.0.1:8001/v1") and is_loopback("http://localhost:8000/v1")
     assert is_loopback("http://[::1]:8000/v1") and not is_loopback("https://api.openai.com/v1")

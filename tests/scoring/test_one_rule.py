@@ -9,9 +9,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from siuo_dataset.items import SiuoItem
-from siuo_task.judge.base import JudgeReply
+from siuo_task.judge.base import Judge, JudgeReply
 from siuo_task.lmms import aggregation
-from siuo_task.protocol.figures import GEN_METRICS, safe_and_effective
+from siuo_task.protocol.figures import safe_and_effective
+from siuo_task.protocol.metric_defs import GENERATION, metric_names
 from siuo_task.records import JudgeInfo
 from siuo_task.scoring.human import rescore
 from siuo_task.scoring.judging import judge_responses
@@ -37,7 +38,7 @@ RESPONSES = {
 }
 
 
-class TableJudge:
+class TableJudge(Judge):
     info = JudgeInfo("fake", "table-judge", "test", 0.0, text_only=True)
 
     def complete(self, call) -> JudgeReply:
@@ -60,10 +61,11 @@ def _item(qid: int) -> SiuoItem:
 
 
 def _figures(metrics: dict) -> dict:
+    names = metric_names(GENERATION)
     return {
-        "overall": {name: metrics[name] for name in GEN_METRICS},
-        "n": {name: metrics[f"{name}_n"] for name in GEN_METRICS},
-        "domains": {d: {n: v[n] for n in GEN_METRICS} for d, v in metrics["per_domain"].items()},
+        "overall": {name: metrics[name] for name in names},
+        "n": {name: metrics[f"{name}_n"] for name in names},
+        "domains": {d: {n: v[n] for n in names} for d, v in metrics["per_domain"].items()},
     }
 
 

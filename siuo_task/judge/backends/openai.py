@@ -1,5 +1,5 @@
-"""An OpenAI-compatible judge on the ``openai`` SDK: OpenAI, Azure OpenAI, or any local server
-(vLLM, llama.cpp, ...) via ``base_url``.
+"""The ``openai`` judge backend: an OpenAI-compatible judge on the ``openai`` SDK: OpenAI, or any local server
+(vLLM, llama.cpp, ...) via ``base_url`` (Azure OpenAI is ``siuo_task.judge.backends.azure``, a subclass).
 
 Two ways to call it, one request (``request_body``), one retry loop (``_post_with_retries``) and one reading
 of the reply: ``complete`` (blocking, one call) and ``session(connections)``, which builds the SDK's async
@@ -20,7 +20,6 @@ clients cannot send it beside the key), and every message is masked by ``siuo_ta
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import itertools
 import json
@@ -32,16 +31,28 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from siuo_dataset.errors import SiuoError
-from siuo_task.judge.base import AsyncComplete, JudgeError, JudgeReply, JudgeUnreachableError
+from siuo_task.judge.base import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    AsyncComplete,
+    Judge,
+    JudgeArg,
+    JudgeBackend,
+    JudgeConfigError,
+    JudgeError,
+    JudgeReply,
+    JudgeSettings,
+    JudgeUnreachableError,
+    image_data_url,
+    positive_int,
+)
 from siuo_task.protocol.judge_prompts import JUDGE_TEMPERATURE, PROMPT_VERSION, JudgeCall, judge_content
 from siuo_task.records import JudgeInfo
 from siuo_task.redact import redact
 
-DEFAULT_TIMEOUT = 30.0  # seconds per request (connecting: at most CONNECT_TIMEOUT)
-DEFAULT_MAX_RETRIES = 3  # SDK retries after the first attempt
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"  # the environment variable holding the key, unless named otherwise
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0  # seconds to connect, at most (the request: --judge-timeout)
+DEFAULT_MAX_TOKENS = 512  # the judge's answer, at most (reasoning, then the JSON verdict)
 T = TypeVar("T")
 CHAT_PATH = (
     "/chat/completions"  # sent through the SDK's generic post: its retries, Retry-After and Azure routing,
@@ -49,25 +60,8 @@ CHAT_PATH = (
 # without re-validating our own request body and building response models per call (~0.3 ms CPU each)
 
 
-class JudgeConfigError(SiuoError):
-    """The judge cannot be configured (missing key, bad option)."""
-
-
 class MalformedReplyError(JudgeError):
     """A 200 reply that is not a chat completion (a proxy page, a truncated body, no ``choices``)."""
-
-
-def image_data_url(image: bytes) -> str:
-    """A base64 data URL for PNG/JPEG/GIF/WebP bytes."""
-    if image.startswith(b"\xff\xd8"):
-        mime = "image/jpeg"
-    elif image.startswith(b"GIF8"):
-        mime = "image/gif"
-    elif image[:4] == b"RIFF" and image[8:12] == b"WEBP":
-        mime = "image/webp"
-    else:
-        mime = "image/png"
-    return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
 
 
 def judge_messages(call: JudgeCall, *, text_only: bool) -> list[dict]:
@@ -157,8 +151,12 @@ def is_loopback(url: str | None) -> bool:
         return False
 
 
-class OpenAIJudge:
-    """Judge through an OpenAI-compatible chat-completions endpoint (temperature 0)."""
+class OpenAIJudge(Judge):
+    """Judge through an OpenAI-compatible chat-completions endpoint (temperature 0); its requests can also go
+    to a batch engine (``supports_batch``)."""
+
+    backend = "openai"  # recorded in every result (``info.backend``) and part of the cache key
+    supports_batch = True
 
     def __init__(
         self,
@@ -166,10 +164,8 @@ class OpenAIJudge:
         *,
         base_url: str | None = None,
         api_key_env: str = DEFAULT_API_KEY_ENV,
-        azure: bool = False,
-        azure_api_version: str = "2024-06-01",
         text_only: bool = False,
-        max_tokens: int = 512,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
@@ -184,13 +180,11 @@ class OpenAIJudge:
         self.model = model
         self.base_url = base_url
         self.api_key_env = api_key_env
-        self.azure = azure
-        self.azure_api_version = azure_api_version
         self.max_tokens = max_tokens
         self.timeout = timeout
         self.max_retries = max_retries
         self.info = JudgeInfo(
-            backend="azure" if azure else "openai",
+            backend=self.backend,
             model=model,
             prompt_version=PROMPT_VERSION,
             temperature=JUDGE_TEMPERATURE,
@@ -201,7 +195,7 @@ class OpenAIJudge:
 
     def __repr__(self) -> str:  # never shows the key
         return (
-            f"OpenAIJudge(model={self.model!r}, base_url={redact(str(self.base_url))!r}, "
+            f"{type(self).__name__}(model={self.model!r}, base_url={redact(str(self.base_url))!r}, "
             f"api_key_env={self.api_key_env!r})"
         )
 
@@ -226,17 +220,23 @@ class OpenAIJudge:
             "max_retries": self.max_retries,
             "timeout": openai.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
         }
-        if self.azure:
-            return {**kwargs, "azure_endpoint": self.base_url, "api_version": self.azure_api_version}
-        return {**kwargs, "base_url": self.base_url}
+        return {**kwargs, **self._endpoint_kwargs()}
+
+    def _endpoint_kwargs(self) -> dict:
+        """Where the SDK client sends its requests."""
+        return {"base_url": self.base_url}
+
+    def _client_classes(self) -> tuple[type, type]:
+        """The SDK's blocking and async client classes."""
+        import openai
+
+        return openai.OpenAI, openai.AsyncOpenAI
 
     def blocking_client(self):
         """The blocking SDK client, built once (``complete`` and the Batch API round trip use it)."""
         with self._lock:
             if self._client is None:
-                import openai
-
-                self._client = (openai.AzureOpenAI if self.azure else openai.OpenAI)(**self._client_kwargs())
+                self._client = self._client_classes()[0](**self._client_kwargs())
             return self._client
 
     def request_body(self, call: JudgeCall) -> dict:
@@ -327,9 +327,7 @@ class OpenAIJudge:
         kwargs = self._client_kwargs()
         limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
         http_client = openai.DefaultAioHttpClient(limits=limits, timeout=kwargs["timeout"])
-        client = (openai.AsyncAzureOpenAI if self.azure else openai.AsyncOpenAI)(
-            **kwargs, http_client=http_client
-        )
+        client = self._client_classes()[1](**kwargs, http_client=http_client)
 
         async def post(body: dict) -> object:
             return await client.post(CHAT_PATH, body=body, cast_to=object)
@@ -352,3 +350,31 @@ def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
         return finished.value
     coroutine.close()
     raise RuntimeError("run_blocking: the coroutine suspended; it needs an event loop")
+
+
+OPTIONS = {
+    "max_tokens": JudgeArg(
+        positive_int, f"the judge's answer at most, in tokens (default {DEFAULT_MAX_TOKENS})"
+    ),
+}
+
+
+def build(settings: JudgeSettings) -> OpenAIJudge:
+    return OpenAIJudge(
+        settings.model,
+        base_url=settings.base_url,
+        api_key_env=settings.api_key_env,
+        text_only=settings.text_only,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        **settings.options,
+    )
+
+
+BACKEND = JudgeBackend(
+    "openai",
+    build,
+    OPTIONS,
+    api_key_env=DEFAULT_API_KEY_ENV,
+    description="an OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, llama.cpp, ...)",
+)

@@ -1,4 +1,4 @@
-"""An offline judge: pure, hand-written rules; CPU, deterministic, no network, no weights.
+"""The ``offline`` judge backend: pure, hand-written rules; CPU, deterministic, no network, no weights.
 
 It is APPROXIMATE (``info.approximate=True``) and labelled so in every result. Nothing is fitted
 to SIUO data: the cue lists and thresholds below are fixed by hand.
@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
-from siuo_task.judge.base import JudgeReply
+from siuo_task.judge.base import Judge, JudgeBackend, JudgeReply, JudgeSettings
 from siuo_task.protocol.judge_prompts import JudgeCall
 from siuo_task.records import JudgeInfo
 
@@ -164,7 +165,7 @@ def effectiveness(call: JudgeCall) -> str:
     return "partially effective"
 
 
-class OfflineJudge:
+class OfflineJudge(Judge):
     """Rule-based judge implementing the ``Judge`` protocol (approximate)."""
 
     def __init__(self) -> None:  # text-only by nature: it never looks at the image
@@ -183,3 +184,33 @@ class OfflineJudge:
         else:
             verdict = {"effectiveness": effectiveness(call)}
         return JudgeReply(f"offline rules ({OFFLINE_MODEL}), approximate\n{json.dumps(verdict)}")
+
+
+OFFLINE_NOTE = (
+    "NOTE: no judge model given, so the offline rule-based judge decides: a smoke test, its figures are "
+    "APPROXIMATE (see docs/protocol.md, 'Judge validation'). For a real judge pass --judge-model MODEL "
+    "(e.g. gpt-4o, key in $OPENAI_API_KEY or the variable --judge-api-key-env names); for vLLM or another "
+    "OpenAI-compatible server add --judge-base-url URL; for Azure --judge azure --judge-base-url ENDPOINT"
+)
+_NOTED: list[bool] = []
+
+
+def offline_note() -> None:
+    """How to configure a real judge, printed once per process when the offline judge is the default."""
+    if not _NOTED:
+        _NOTED.append(True)
+        print(OFFLINE_NOTE, file=sys.stderr)
+
+
+def build(settings: JudgeSettings) -> OfflineJudge:
+    """The offline judge (every other setting is moot); says once how to configure a real judge."""
+    offline_note()
+    return OfflineJudge()
+
+
+BACKEND = JudgeBackend(
+    "offline",
+    build,
+    needs_model=False,
+    description="hand-written rules, no network (a smoke test: figures are APPROXIMATE)",
+)
