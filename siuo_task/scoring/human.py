@@ -151,7 +151,7 @@ def calibration_block(
     judgements: Sequence[dict],
     reviews: Sequence[dict],
     judge_metrics: dict,
-    source: str = "reviews",
+    source: str = "the reviews",
     say: Callable[[str], None] | None = None,
 ) -> dict | None:
     """``calibrated`` of metrics.json: the judge's item majorities on every item calibrated by the human ones

@@ -203,9 +203,10 @@ def calibration_labels(
     ]
     refused = [f"{count} {why}" for count, why in reasons if count]
     if refused:
+        total = sum(count for count, _ in reasons)
         say(
-            f"calibration: {safe_text(source)}: labels refused for calibration (still used for agreement): "
-            + "; ".join(refused)
+            f"calibration: {total} of {len(reviews)} labels in {safe_text(source)} refused for calibration "
+            f"(still used for agreement): " + "; ".join(refused)
         )
     if chosen is None:
         return None
