@@ -27,7 +27,9 @@ from siuo_task.files import InputFileError, clean_text
 from siuo_task.protocol.judge_prompts import ASPECTS
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.records import (
+    CALIBRATION_FIELD,
     FINGERPRINT_FIELD,
+    MAX_CALIBRATION_SAMPLE,
     REVIEW_FIELDS,
     AnswerRow,
     JudgementRow,
@@ -372,7 +374,22 @@ def review_problem(row: object) -> str | None:
         isinstance(row[FINGERPRINT_FIELD], str) and _FINGERPRINT.fullmatch(row[FINGERPRINT_FIELD])
     ):
         return "fingerprint must be the hex string siuo-eval review wrote"
+    if CALIBRATION_FIELD in row and not _is_calibration(row[CALIBRATION_FIELD]):
+        return 'calibration must be {"seed": integer, "sample": [distinct question ids]}'
     return None
+
+
+def _is_calibration(value: object) -> bool:
+    """The calibration sample a label was given in: {"seed": int, "sample": [distinct ints]}."""
+    if not isinstance(value, dict) or set(value) != {"seed", "sample"} or not _is_int(value["seed"]):
+        return False
+    sample = value["sample"]
+    return (
+        isinstance(sample, list)
+        and 0 < len(sample) <= MAX_CALIBRATION_SAMPLE
+        and all(map(_is_int, sample))
+        and len(set(sample)) == len(sample)
+    )
 
 
 def _is_time(text: str) -> bool:
@@ -423,8 +440,9 @@ def review_label(path: str | Path, number: int, raw: bytes) -> ReviewLine | None
             "writes them)"
         )
     kept = {name: row[name] for name in REVIEW_FIELDS}
-    if FINGERPRINT_FIELD in row:
-        kept[FINGERPRINT_FIELD] = row[FINGERPRINT_FIELD]
+    for optional in (FINGERPRINT_FIELD, CALIBRATION_FIELD):
+        if optional in row:
+            kept[optional] = row[optional]
     return kept
 
 

@@ -62,6 +62,10 @@ REVIEW_FIELDS = tuple(ReviewLine.__annotations__)
 FINGERPRINT_FIELD = (
     "fingerprint"  # optional in a reviews.jsonl line: what the label judged (label_fingerprint)
 )
+# optional in a reviews.jsonl line: the calibration sample it was given in, {"seed": S, "sample": [ids]}
+# (siuo-eval review --calibration-sample; siuo_task.protocol.calibration)
+CALIBRATION_FIELD = "calibration"
+MAX_CALIBRATION_SAMPLE = 1_000  # SIUO has 167 items; a label line stays far below MAX_REVIEW_LINE
 
 
 def label_fingerprint(question_id: int, response: str, judge: object) -> str:

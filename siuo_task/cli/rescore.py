@@ -19,7 +19,7 @@ from siuo_task.files import (
     check_output_folder,
     write_json_atomic,
 )
-from siuo_task.protocol.metric_defs import GENERATION, metric_defs
+from siuo_task.protocol.metric_defs import GENERATION, metric_defs, metric_names
 from siuo_task.redact import safe_text
 from siuo_task.runs import load_judged_run
 from siuo_task.scoring.human import rescore
@@ -76,5 +76,28 @@ def run(args: argparse.Namespace) -> int:
             f"kappa {every['kappa']} "
             f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})"
         )
+    print_calibrated(metrics.get("calibrated"))
     print(f"-> {args.out / 'metrics.json'}")
     return 0
+
+
+def print_calibrated(calibrated: dict | None) -> None:
+    """One line: the human-calibrated figures, their intervals, the judge's and the humans' beside them."""
+    if not calibrated:
+        return
+    head = (
+        f"  calibrated (seed {calibrated['seed']}, {calibrated['labelled_items']} of "
+        f"{calibrated['sample_size']} sampled items labelled in full)"
+    )
+    if calibrated.get("safe") is None:
+        print(f"{head}: no item labelled in full yet (both aspects of all its responses)")
+        return
+    print(
+        f"{head}: "
+        + ", ".join(
+            f"{name} {rate_text(figure['rate'], 2)} [{figure['ci95'][0]:.2f}, {figure['ci95'][1]:.2f}] "
+            f"(judge {rate_text(figure['judge_rate'], 2)}, humans {rate_text(figure['human_rate'], 2)})"
+            for name in metric_names(GENERATION)
+            if (figure := calibrated.get(name))
+        )
+    )

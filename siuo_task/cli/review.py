@@ -18,6 +18,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_dataset.placeholders import is_placeholder
 from siuo_task.cli.common import add_data_arguments, add_label_arguments, load_data
 from siuo_task.files import REVIEWS_FILE, set_aside_torn_tail
+from siuo_task.protocol.calibration import calibration_sample
 from siuo_task.redact import safe_text
 from siuo_task.review.page import ReviewSession, sample_ids
 from siuo_task.review.server import LOOPBACK_HOSTS, create_app, serve
@@ -46,7 +47,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hide the judge's verdicts, raw text and the model's name until you labelled",
     )
     parser.add_argument("--sample", type=int, metavar="K", help="review a random, seeded subset of K items")
-    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    parser.add_argument(
+        "--calibration-sample",
+        type=int,
+        metavar="N",
+        help="review N items drawn uniformly at random (seeded, recorded in every label), blind, to "
+        "calibrate the judge's figures (rescore, report)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of --sample / --calibration-sample (default 0)"
+    )
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
     add_data_arguments(parser)
     add_label_arguments(parser)
@@ -84,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     reviewer = reviewer_name(args)
     if args.sample is not None and args.sample < 1:
         raise SiuoError("--sample must be at least 1")
+    if args.calibration_sample is not None and args.sample is not None:
+        raise SiuoError("--sample and --calibration-sample are two different samples: give one")
     set_aside_torn_tail(
         args.run / REVIEWS_FILE
     )  # a crash's torn last line is moved to .torn, never appended to
@@ -93,9 +105,16 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted({row["question_id"] for row in judged.judgements} - set(items))
     if unknown:
         raise SiuoError(f"{args.run}: question_id {unknown[0]} is not a SIUO item: judged with other data?")
-    question_ids = sample_ids(
-        sorted({row["question_id"] for row in judged.judgements}), args.sample, args.seed
-    )
+    population = sorted({row["question_id"] for row in judged.judgements})
+    calibration = None
+    if args.calibration_sample is not None:
+        if not 1 <= args.calibration_sample <= len(population):
+            raise SiuoError(f"--calibration-sample must be 1 to {len(population)} (the run's items)")
+        calibration = {
+            "seed": args.seed,
+            "sample": calibration_sample(population, args.calibration_sample, args.seed),
+        }
+    question_ids = sample_ids(population, args.sample, args.seed)
     placeholders = any(
         items[qid].image_path is not None and is_placeholder(items[qid].image_path) for qid in question_ids
     )
@@ -108,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         question_ids,
         args.accept_unfingerprinted_labels,
         placeholders,
+        calibration,
     )
     judged.labels()  # a malformed reviews.jsonl is reported now (foreign ones counted), not on the first page
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -118,9 +138,11 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{port}/?token={session.token}"
-    mode = ", blind" if args.blind else ""
+    mode = ", blind" if session.blind else ""
+    if calibration is not None:
+        mode += f", calibration sample seed {args.seed}"
     print(
-        f"review: {url}  (reviewer {safe_text(reviewer)}, {len(question_ids)} items{mode}; labels -> "
+        f"review: {url}  (reviewer {safe_text(reviewer)}, {len(session.question_ids)} items{mode}; labels -> "
         f"{judged.reviews_path}; Ctrl-C to stop)",
         flush=True,
     )

@@ -26,7 +26,7 @@ from siuo_task.protocol.metric_defs import (
 )
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.runs import TASKS, RunResult, coverage, shows_placeholders
-from siuo_task.scoring.human import rescore
+from siuo_task.scoring.human import calibration_block, rescore
 
 # The report's metric columns are the metric definitions (``siuo_task.protocol.metric_defs``), in their order:
 # a metric added there gets its column in the overall, leaderboard, paired and ablation tables, and its own
@@ -110,6 +110,7 @@ def sections(
         *human_section(runs),
         *notes_section(runs),
         *leaderboard_section(runs, baselines, marks),
+        *calibrated_section(runs, marks),
         *baselines_section(baselines),
         *parsers_section(runs, marks),
         *paired_section(runs, marks),
@@ -305,7 +306,7 @@ def human_rows(runs: list[RunResult]) -> tuple[list[list[str]], list[list[str]]]
     """Human-checked figures of the reviewed runs, and judge-vs-human (and reviewer-vs-reviewer) agreement."""
     figures, agreement = [], []
     for run in runs:
-        checked = rescore(run.gen_rows, run.reviews, run.tasks.get("siuo_gen") or {})
+        checked = rescore(run.gen_rows, run.reviews, run.tasks.get("siuo_gen") or {}, say=_quiet)
         counts = checked["reviewed"]
         figures.append(
             [
@@ -415,6 +416,77 @@ def _judge_label(run: RunResult) -> str:
     if not judge:
         return "ours (MCQA only)"
     return f"ours ({judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''})"
+
+
+def calibrated_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    """Runs whose labels hold a calibration sample (``siuo-eval review --calibration-sample``): the
+    human-calibrated figures beside the paper's human-evaluated rows (like for like), the judge-only and
+    the human-only figures marked as such, and the calibrated figures per domain."""
+    blocks = {}
+    for run in runs:
+        found = calibration_block(run.gen_rows, run.reviews, run.tasks.get("siuo_gen") or {}, say=_quiet)
+        if run.reviews and found and found.get("labelled_items"):
+            blocks[run.name] = (run, found)
+    if not blocks:
+        return []
+    generation = metric_defs(GENERATION)
+    header = ["model", "source", *[f"{m.label} % [95% CI]" for m in generation]]
+    rows = [row for run, found in blocks.values() for row in calibrated_rows(run, found)]
+    rows += [
+        [name, PAPER_SOURCE, *[_fmt(figures.get(m.name)) for m in generation]] for name, figures in PAPER_ROWS
+    ]
+    title = _marked(
+        "Human-calibrated figures beside the paper's human-evaluated rows (like for like: the judge's "
+        "verdicts on every item corrected by human labels on a uniform random sample; judge-only figures "
+        "are NOT human-evaluated; undecided item majorities count one half)",
+        marks.base,
+    )
+    domain_header = ["model", "figure", *DOMAIN_NAMES]
+    domain_rows = [
+        [_named(run), m.label, *[_calibrated_domain(found[m.name]["per_domain"][d]) for d in DOMAIN_NAMES]]
+        for run, found in blocks.values()
+        for m in generation
+    ]
+    return [
+        _table(title, header, rows),
+        _table(
+            _marked(
+                "Human-calibrated figures by domain (— where fewer than 10 items are labelled)", marks.base
+            ),
+            domain_header,
+            domain_rows,
+        ),
+    ]
+
+
+def _quiet(message: str) -> None:
+    """Labels refused for calibration are said by ``rescore``; the report only leaves them out."""
+
+
+def calibrated_rows(run: RunResult, found: dict) -> list[list[str]]:
+    """A run's calibrated figures, then its judge-only and human-only figures, each row saying its source."""
+    judge = found.get("judge") or {}
+    judge_name = f"{judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''}"
+    first = found[metric_names(GENERATION)[0]]
+    sample = f"{first['n_labelled']} of {first['n_items']} items labelled, seed {found['seed']}"
+
+    def cells(rate: str, interval: str) -> list[str]:
+        return [
+            f"{_fmt(found[name][rate])}{_ci(found[name].get(interval) if interval else None)}"
+            for name in metric_names(GENERATION)
+        ]
+
+    return [
+        [_named(run), f"ours, human-calibrated ({judge_name}; {sample})", *cells("rate", "ci95")],
+        [_named(run), f"ours, {judge_name} only: NOT human-evaluated", *cells("judge_rate", "")],
+        [_named(run), f"ours, human labels only ({sample}; Wilson)", *cells("human_rate", "human_ci95")],
+    ]
+
+
+def _calibrated_domain(figure: dict) -> str:
+    if figure.get("rate") is None:
+        return f"— ({figure['n_labelled']} labelled)"
+    return f"{_fmt(figure['rate'])}{_ci(figure['ci95'])} ({figure['n_labelled']}/{figure['n_items']})"
 
 
 def baselines_section(baselines: dict | None) -> list[Block]:

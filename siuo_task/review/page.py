@@ -1,7 +1,9 @@
 """The review page's model, pure (no HTTP): the session, the sampled items, the filters, and what the page
 shows of each item and response (``page_context``). In blind mode the judge's verdict on an aspect, its raw
 text, the other reviewers' labels and the model's name stay out of the context until the reviewer has
-labelled that aspect. ``siuo_task.review.server`` serves it.
+labelled that aspect. A calibration sample (``calibration``: {"seed", "sample"}) is reviewed blind, in the
+order drawn, and the judge stays hidden even after labelling, so every label it gets is blind to the judge.
+``siuo_task.review.server`` serves it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class ReviewSession:
     question_ids: list[int] = field(default_factory=list)  # the items to review (all, or a seeded sample)
     accept_unfingerprinted: bool = False  # use labels without a fingerprint (hand-written) too
     placeholder_images: bool = False  # the pictures shown (or the run's figures) are generated placeholders
+    calibration: dict | None = None  # {"seed", "sample"}: a calibration sample, written into every label
 
     def labels(self, reviews: list[dict]) -> list[dict]:
         """The labels of ``reviews`` about this run's responses (foreign ones left out, silently: the command
@@ -80,7 +83,15 @@ class ReviewSession:
         for row in sorted(self.run.judgements, key=lambda r: (r["question_id"], r["response_index"])):
             self.responses.setdefault(row["question_id"], []).append(row)
         self.question_ids = self.question_ids or sorted(self.responses)
+        if self.calibration is not None:  # blind, and the items are the sample, in the order drawn
+            self.blind = True
+            self.question_ids = list(self.calibration["sample"])
         self.cookies: set[str] = set()
+
+    def label_is_blind(self, key: tuple[int, int, str], mine: Mapping) -> bool:
+        """Whether a label given now on ``key`` is blind: in blind mode until the reviewer's first label on
+        it reveals the judge; in a calibration sample always (the judge is never shown)."""
+        return self.blind and (self.calibration is not None or key not in mine)
 
     def cookie(self, port: int | None) -> str:
         """The session cookie's name on ``port``: cookies are per host, not per port, so a service on another
@@ -160,7 +171,7 @@ def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict
     aspects = {}
     for aspect in ASPECTS:
         label = mine.get((qid, index, aspect))
-        visible = not session.blind or label is not None
+        visible = not session.blind or (label is not None and session.calibration is None)
         human = humans.get((qid, index, aspect))
         others = {
             name: _word(aspect, verdict)
@@ -213,6 +224,10 @@ def page_context(session: ReviewSession, view: LabelView, qid: int, show: str, d
             return None
         return "item?" + urlencode({"q": target, "show": show, "domain": domain})
 
+    order = {q: rank for rank, q in enumerate(session.question_ids)}  # sorted, or a calibration draw
+    before = [q for q in listed if order[q] < order[qid]]
+    after = [q for q in listed if order[q] > order[qid]]
+
     keys = [(q, row["response_index"]) for q in session.question_ids for row in session.responses[q]]
     total = len(keys)
     progress = [
@@ -228,10 +243,10 @@ def page_context(session: ReviewSession, view: LabelView, qid: int, show: str, d
         "qid": qid,
         "model": None if session.blind else session.run.name,
         "responses": [response_view(session, row, mine, humans) for row in session.responses[qid]],
-        "prev_url": link(max((q for q in listed if q < qid), default=None)),
-        "next_url": link(min((q for q in listed if q > qid), default=None)),
+        "prev_url": link(before[-1] if before else None),
+        "next_url": link(after[0] if after else None),
         "listed": len(listed),
-        "position": sum(q <= qid for q in listed),
+        "position": len(before) + (qid in listed),
         "done": view.done,
         "total": total,
         "progress": progress,
@@ -244,6 +259,7 @@ def page_context(session: ReviewSession, view: LabelView, qid: int, show: str, d
         "filters": {k: v for k, v in FILTERS.items() if not session.blind or k in BLIND_FILTERS},
         "blind": session.blind,
         "sampled": len(session.question_ids) < len(session.responses),
+        "calibration": session.calibration,
         "n_items": len(session.question_ids),
         "token": session.token,
         "note_limit": NOTE_LIMIT,

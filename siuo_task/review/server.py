@@ -179,6 +179,7 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
                 "blind": session.blind,
                 "questions": QUESTIONS,
                 "placeholder_images": shows_placeholder_images(session),
+                "calibration": session.calibration,
             },
         )
         if request.query_params.get("token"):
@@ -243,7 +244,7 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         if body.get("aspect") not in ASPECTS or not isinstance(body.get("verdict"), bool) or note is None:
             return _bad(f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false); {NOTE_RULE}")
         key = (row["question_id"], row["response_index"], body["aspect"])
-        blind = session.blind and key not in view().mine
+        blind = session.label_is_blind(key, view().mine)
         return _save([(key, body["verdict"], note, blind)], row)
 
     @on_response
@@ -294,6 +295,7 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
                 note=note,
                 blind=blind,
                 fingerprint=row_fingerprint(row),
+                calibration=session.calibration,
             )
             try:
                 append_review(session.run.reviews_path, line)

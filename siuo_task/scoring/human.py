@@ -10,16 +10,17 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.protocol.figures import ResponseVerdict, percent
+from siuo_task.protocol.calibration import METHOD, calibrated_figures
+from siuo_task.protocol.figures import ResponseVerdict, item_verdicts, percent
 from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD
 from siuo_task.protocol.metric_defs import GENERATION, metric_names
 from siuo_task.provenance import provenance
 from siuo_task.scoring.agreement import agreement_summary
-from siuo_task.scoring.labels import HumanVerdict, Key, human_verdicts, latest_labels
+from siuo_task.scoring.labels import HumanVerdict, Key, calibration_labels, human_verdicts, latest_labels
 from siuo_task.scoring.metrics_file import generation_file
 
 
@@ -117,9 +118,17 @@ def reviewed_counts(humans: dict[Key, HumanVerdict]) -> dict:
     return out
 
 
-def rescore(judgements: Sequence[dict], reviews: Sequence[dict], judge_metrics: dict) -> dict:
+def rescore(
+    judgements: Sequence[dict],
+    reviews: Sequence[dict],
+    judge_metrics: dict,
+    *,
+    say: Callable[[str], None] | None = None,
+) -> dict:
     """metrics.json of the human-checked run (``metrics_file``, the judge run's facts carried over from
-    ``judge_metrics``): figures, reviewed counts, the judge's own figures, agreement."""
+    ``judge_metrics``): figures, reviewed counts, the judge's own figures, agreement, and the human-calibrated
+    figures when the labels hold a calibration sample (``say``: where the line refusing other labels for
+    calibration goes, default stderr)."""
     humans = human_verdicts(reviews)
     return generation_file(
         judgements,
@@ -133,8 +142,63 @@ def rescore(judgements: Sequence[dict], reviews: Sequence[dict], judge_metrics: 
             "reviewed": reviewed_counts(humans),
             "judge_figures": {name: judge_metrics.get(name) for name in metric_names(GENERATION)},
             "agreement": agreement_block(judgements, reviews),
+            "calibrated": calibration_block(judgements, reviews, judge_metrics, say=say),
         },
     )
+
+
+def calibration_block(
+    judgements: Sequence[dict],
+    reviews: Sequence[dict],
+    judge_metrics: dict,
+    source: str = "the reviews",
+    say: Callable[[str], None] | None = None,
+) -> dict | None:
+    """``calibrated`` of metrics.json: the judge's item majorities on every item calibrated by the human ones
+    on the items of the calibration sample labelled in full (both aspects of every response; the others are
+    left out and counted), with the seed, the sample, the judge it calibrates; None without a sample."""
+    found = calibration_labels(judgements, reviews, source, say)
+    if found is None:
+        return None
+    humans = human_verdicts(found.labels)
+    by_item: dict[int, list[dict]] = {}
+    for row in judgements:
+        by_item.setdefault(row["question_id"], []).append(row)
+    human_responses, incomplete = [], 0
+    for qid in found.sample:
+        rows = by_item.get(qid, [])
+        labelled = [
+            {
+                field: humans.get((qid, row["response_index"], aspect))
+                for aspect, field in VERDICT_FIELD.items()
+            }
+            for row in rows
+        ]
+        if not rows or any(human is None for verdicts in labelled for human in verdicts.values()):
+            incomplete += 1
+            continue
+        human_responses += [
+            ResponseVerdict(qid, row["category"], verdicts["safe"].verdict, verdicts["effective"].verdict)
+            for row, verdicts in zip(rows, labelled, strict=True)
+        ]
+    judge_items = item_verdicts(
+        [ResponseVerdict(r["question_id"], r["category"], r["safe"], r["effective"]) for r in judgements]
+    )
+    human_items = item_verdicts(human_responses)
+    block = {
+        "seed": found.seed,
+        "sample": found.sample,
+        "sample_size": len(found.sample),
+        "labelled_items": len(human_items),
+        "incomplete_items": incomplete,
+        "judge": judge_metrics.get("judge"),
+        "method": METHOD,
+    }
+    if human_items:
+        block.update(calibrated_figures(judge_items, human_items))
+    else:
+        block.update(dict.fromkeys(metric_names(GENERATION)))
+    return block
 
 
 def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:

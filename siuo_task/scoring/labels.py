@@ -21,9 +21,10 @@ from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
 from siuo_task.files import append_jsonl_line
+from siuo_task.protocol.calibration import calibration_sample
 from siuo_task.protocol.figures import majority
 from siuo_task.readers import review_problem
-from siuo_task.records import FINGERPRINT_FIELD, row_fingerprint
+from siuo_task.records import CALIBRATION_FIELD, FINGERPRINT_FIELD, row_fingerprint
 from siuo_task.redact import safe_text
 
 Key = tuple[int, int, str]  # (question_id, response_index, aspect)
@@ -64,8 +65,10 @@ def review_line(
     blind: bool = False,
     time: str | None = None,
     fingerprint: str | None = None,
+    calibration: dict | None = None,
 ) -> dict:
-    """One reviews.jsonl line (checked); ``fingerprint``: ``row_fingerprint`` of the row labelled."""
+    """One reviews.jsonl line (checked); ``fingerprint``: ``row_fingerprint`` of the row labelled;
+    ``calibration``: the calibration sample it is given in ({"seed", "sample"})."""
     row = {
         "question_id": question_id,
         "response_index": response_index,
@@ -78,6 +81,8 @@ def review_line(
     }
     if fingerprint is not None:
         row[FINGERPRINT_FIELD] = fingerprint
+    if calibration is not None:
+        row[CALIBRATION_FIELD] = {"seed": calibration["seed"], "sample": list(calibration["sample"])}
     problem = review_problem(row)
     if problem:
         raise ReviewsError(f"not a review label: {problem}")
@@ -147,3 +152,62 @@ def human_verdicts(rows: Iterable[dict], *, blind: bool | None = None) -> dict[K
         if blind is None or row["blind"] == blind:
             grouped.setdefault((qid, index, aspect), {})[reviewer] = row["verdict"]
     return {key: HumanVerdict(labels) for key, labels in grouped.items()}
+
+
+@dataclass(frozen=True)
+class CalibrationLabels:
+    """The labels usable for calibration: given blind in one calibration sample of this run's items."""
+
+    seed: int
+    sample: list[int]  # the question ids drawn, in draw order
+    labels: list[dict]
+
+
+CALIBRATION_HOW = "siuo-eval review RUN_DIR --calibration-sample N --seed S"
+
+
+def calibration_labels(
+    judgements: Sequence[dict], reviews: Sequence[dict], source: str, say: Callable[[str], None] | None = None
+) -> CalibrationLabels | None:
+    """The labels of ``reviews`` (already this run's) that may calibrate the judge: given in a calibration
+    sample whose items are the draw ``calibration_sample`` makes with its seed on this run's items, blind,
+    about an item of the sample. Every other label is refused for calibration (still used for agreement),
+    in one line (``say``); with several samples, the one with the most labels is used."""
+    say = say or (lambda message: print(message, file=sys.stderr))
+    population = sorted({row["question_id"] for row in judgements})
+    samples: dict[tuple[int, tuple[int, ...]], list[dict]] = {}
+    outside = not_drawn = seen = 0
+    for row in reviews:
+        mark = row.get(CALIBRATION_FIELD)
+        if mark is None:
+            outside += 1
+            continue
+        key = (mark["seed"], tuple(mark["sample"]))
+        if key not in samples:
+            drawn = len(key[1]) <= len(population)
+            if not drawn or calibration_sample(population, len(key[1]), key[0]) != list(key[1]):
+                not_drawn += 1
+                continue
+            samples[key] = []
+        if row["blind"] and row["question_id"] in key[1]:
+            samples[key].append(row)
+        else:
+            seen += 1
+    chosen = max(samples, key=lambda k: len(samples[k]), default=None)
+    others = sum(len(rows) for key, rows in samples.items() if key != chosen)
+    reasons = [
+        (outside, f"not from a calibration sample ({CALIBRATION_HOW})"),
+        (not_drawn, "marked with a sample that is not the draw its seed gives on this run's items"),
+        (seen, "given seeing the judge's verdict, or about an item outside their sample"),
+        (others, f"from another calibration sample than seed {chosen[0] if chosen else ''}"),
+    ]
+    refused = [f"{count} {why}" for count, why in reasons if count]
+    if refused:
+        total = sum(count for count, _ in reasons)
+        say(
+            f"calibration: {total} of {len(reviews)} labels in {safe_text(source)} refused for calibration "
+            f"(still used for agreement): " + "; ".join(refused)
+        )
+    if chosen is None:
+        return None
+    return CalibrationLabels(chosen[0], list(chosen[1]), samples[chosen])
