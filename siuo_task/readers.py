@@ -25,6 +25,7 @@ from siuo_task.protocol.judge_prompts import ASPECTS
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.records import (
     FINGERPRINT_FIELD,
+    JUDGE_SEEN_FIELD,
     REVIEW_FIELDS,
     AnswerRow,
     JudgementRow,
@@ -350,6 +351,8 @@ def review_problem(row: object) -> str | None:
         isinstance(row[FINGERPRINT_FIELD], str) and _FINGERPRINT.fullmatch(row[FINGERPRINT_FIELD])
     ):
         return "fingerprint must be the hex string siuo-eval review wrote"
+    if JUDGE_SEEN_FIELD in row and not isinstance(row[JUDGE_SEEN_FIELD], dict):
+        return "judge_seen must be a JSON object (the judge's verdict the reviewer was shown)"
     return None
 
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import NotRequired, TypedDict
 
+from siuo_task.protocol.judge_prompts import RUBRIC_VERSION
+
 
 @dataclass(frozen=True)
 class JudgeInfo:
@@ -62,18 +64,33 @@ REVIEW_FIELDS = tuple(ReviewLine.__annotations__)
 FINGERPRINT_FIELD = (
     "fingerprint"  # optional in a reviews.jsonl line: what the label judged (label_fingerprint)
 )
+JUDGE_SEEN_FIELD = "judge_seen"  # optional, non-blind labels only: the judge's verdict the reviewer saw
+LABEL_FINGERPRINT_VERSION = "siuo-label-v2"
 
 
-def label_fingerprint(question_id: int, response: str, judge: object) -> str:
-    """What a human label judged: a hash of the question id, the response text and the run's judge config
-    (the judgement row's ``judge`` block). A label is only used on a run whose row has the same."""
-    blob = json.dumps([question_id, response, judge], sort_keys=True, ensure_ascii=True, allow_nan=False)
+def label_fingerprint(question_id: int, response: str, aspect: str, item_digest: str | None = None) -> str:
+    """What a human label judged: a hash of the item (its question id, and its annotation/image digest when
+    the row records one), the response text and the aspect with its rubric version (``RUBRIC_VERSION``).
+    Not the judge: the same responses re-judged by another judge, prompt version or ``--text-only`` keep
+    every label."""
+    blob = json.dumps(
+        [LABEL_FINGERPRINT_VERSION, question_id, item_digest, aspect, RUBRIC_VERSION[aspect], response],
+        ensure_ascii=True,
+        allow_nan=False,
+    )
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def row_fingerprint(row: dict) -> str:
-    """``label_fingerprint`` of a judgement row."""
-    return label_fingerprint(row["question_id"], row["response"], row.get("judge"))
+def row_fingerprint(row: dict, aspect: str) -> str:
+    """``label_fingerprint`` of a judgement row's response, for a label on ``aspect``."""
+    return label_fingerprint(row["question_id"], row["response"], aspect, row.get("item_digest"))
+
+
+def legacy_label_fingerprint(question_id: int, response: str, judge: object) -> str:
+    """The fingerprint siuo-eval wrote before labels belonged to the response (it hashed the run's judge
+    config too); read so that older reviews.jsonl files keep working."""
+    blob = json.dumps([question_id, response, judge], sort_keys=True, ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 # ---- provenance ------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.files import BASELINES_FILE, JUDGEMENTS_FILE, METRICS_FILE, REVIEWS_FILE, VALIDATION_FILE
 from siuo_task.protocol.metric_defs import GENERATION, metric_def, metric_names
 from siuo_task.readers import read_json_file, read_judgements, read_reviews, within
-from siuo_task.scoring.labels import usable_labels
+from siuo_task.scoring.labels import judges_beside, usable_labels
 
 TASKS = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
 _TASK_FILE = re.compile(r"(?:^|_)(siuo_(?:gen|mcqa)(?:_text)?)\.metrics\.json$")
@@ -272,6 +272,7 @@ class JudgedRun:
                 read_reviews(path),
                 str(path),
                 accept_unfingerprinted=self.accept_unfingerprinted,
+                legacy_judges=judges_beside(path),
             )
         return labels
 

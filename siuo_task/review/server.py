@@ -43,7 +43,7 @@ from siuo_task.review.page import (
     my_labels,
     page_context,
 )
-from siuo_task.scoring.labels import append_review, review_line
+from siuo_task.scoring.labels import append_review, judge_seen, review_line
 
 TOKEN_HEADER = "x-review-token"
 MAX_BODY = 256 * 1024  # bytes of a POST body: a label with the longest note fits many times over
@@ -247,7 +247,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
                 reviewer=session.reviewer,
                 note=note,
                 blind=blind,
-                fingerprint=row_fingerprint(row),
+                fingerprint=row_fingerprint(row, key[2]),
+                judge_seen=None if blind else judge_seen(row, key[2]),
             )
             try:
                 append_review(session.run.reviews_path, line)

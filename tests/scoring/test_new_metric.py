@@ -81,7 +81,7 @@ def test_a_new_metric_reaches_metrics_json_rescore_and_the_report(
         run / "reviews.jsonl",
         review_line(
             qids[0], flipped, "safety", False, reviewer="alice", time="2026-01-01T00:00:00", blind=False,
-            note="", fingerprint=row_fingerprint(row),
+            note="", fingerprint=row_fingerprint(row, "safety"),
         ),
     )  # fmt: skip
     assert main(["rescore", str(run), "--out", str(tmp_path / "checked")]) == 0
