@@ -382,8 +382,9 @@ def read_reviews(paths: str | Path | Sequence[str | Path]) -> list[ReviewLine]:
                     "line (siuo-eval review writes them)"
                 )
             kept = {name: row[name] for name in REVIEW_FIELDS}
-            if FINGERPRINT_FIELD in row:
-                kept[FINGERPRINT_FIELD] = row[FINGERPRINT_FIELD]
+            for optional in (FINGERPRINT_FIELD, JUDGE_SEEN_FIELD):
+                if optional in row:
+                    kept[optional] = row[optional]
             rows.append(kept)
     return rows
 
