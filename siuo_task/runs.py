@@ -253,6 +253,7 @@ class JudgedRun:
     judgements: list[dict]  # one row per response, as written by siuo_task.scoring.judging.judgement_rows
     metrics: dict  # the judge's generation metrics
     accept_unfingerprinted: bool = False  # labels without a fingerprint are used too
+    own_labels: list[dict] | None = None  # the usable labels of its own reviews.jsonl, read with the run
 
     @property
     def reviews_path(self) -> Path:
@@ -267,6 +268,9 @@ class JudgedRun:
         left out with one line on stderr per file."""
         labels = []
         for path in paths or [self.reviews_path]:
+            if self.own_labels is not None and Path(path) == self.reviews_path:
+                labels += self.own_labels  # read (and any foreign labels said) with the run
+                continue
             labels += usable_labels(
                 self.judgements,
                 read_reviews(path),
@@ -287,4 +291,6 @@ def load_judged_run(folder: str | Path, *, accept_unfingerprinted: bool = False)
             "*siuo_gen.rows.jsonl): pass a `siuo-eval judge --out` folder or a siuo-eval run "
             "of the siuo task"
         )
-    return JudgedRun(folder, run.name, run.gen_rows, run.tasks["siuo_gen"], accept_unfingerprinted)
+    found = list(folder.rglob(REVIEWS_FILE))
+    own = run.reviews if found == [folder / REVIEWS_FILE] else None  # run.reviews came from that file
+    return JudgedRun(folder, run.name, run.gen_rows, run.tasks["siuo_gen"], accept_unfingerprinted, own)

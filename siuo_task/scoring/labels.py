@@ -120,17 +120,6 @@ def latest_labels(rows: Iterable[dict]) -> dict[tuple[int, int, str, str], dict]
 ACCEPT_FLAG = "--accept-unfingerprinted-labels"
 
 
-_SAID: set[str] = set()
-
-
-def _say_once(message: str) -> None:
-    """Print ``message`` on stderr once per process: a file read by several steps of one command (or on each
-    request of the review page) is not reported again."""
-    if message not in _SAID:
-        _SAID.add(message)
-        print(message, file=sys.stderr)
-
-
 def judges_beside(path: str | Path) -> list[object]:
     """The judge configs of the judgements.jsonl beside a reviews file (its run's), for reading the older
     fingerprints, which hashed them; none when there is no such file."""
@@ -160,7 +149,7 @@ def usable_labels(
     judge and ``legacy_judges``, those of the labels' run) is matched too, re-fingerprinted in memory and
     said in one line. Labels without a fingerprint (hand-written) are refused unless
     ``accept_unfingerprinted`` (then used by question id and response index)."""
-    say = say or _say_once
+    say = say or (lambda message: print(message, file=sys.stderr))
     rows = {(row["question_id"], row["response_index"]): row for row in judgements}
     kept, foreign, bare, refreshed = [], 0, 0, 0
     for label in reviews:

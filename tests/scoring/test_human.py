@@ -331,6 +331,9 @@ def test_agree_and_validate_judge_accept_reviews(siuo_data_dir, tmp_path, monkey
     assert figures["n"] + figures["unparsable"] == 3 and sum(figures["confusion"].values()) == figures["n"]
     assert sum(figures["confusion"][k] for k in ("tp", "fn")) == 2  # two responses humans call safe
     assert "reviews.jsonl" in validation["note"] and "with_reference" not in validation
+    # alice's labels were all given seeing the judge's verdict: none blind, reported apart
+    assert (figures["blind"]["n"], figures["not_blind"]["n"]) == (0, figures["n"])
+    assert "non-blind (judge's verdict seen)" in capsys.readouterr().out
     assert (
         main(
             [
@@ -466,7 +469,6 @@ def test_older_label_files_keep_working_with_one_note(siuo_data_dir, tmp_path, m
         argv = ["rescore", str(tmp_path / run), "--reviews", str(tmp_path / "a" / "reviews.jsonl")]
         assert main([*argv, "--out", str(tmp_path / f"o{run}")]) == 0
         err = capsys.readouterr().err
-        # one note per file and process (here both commands run in one process: the second is not told again)
-        assert err.count("1 labels carry the older fingerprint") == (run == "a") and "foreign" not in err
+        assert err.count("1 labels carry the older fingerprint") == 1 and "foreign" not in err
         metrics = json.loads((tmp_path / f"o{run}" / "metrics.json").read_text())
         assert metrics["reviewed"]["safety"]["responses"] == 1
