@@ -191,3 +191,12 @@ def test_paired_difference_uses_only_items_both_decided():
     b = {"per_item": {"1": {"category": "x", "safe": False}, "2": {"category": "x", "safe": False}}}
     diff = paired_difference(a, b, "safe")
     assert (diff["delta"], diff["n"]) == (100.0, 1) and diff["ci95"][0] < 0 and diff["ci95"][1] == 100.0
+
+
+def test_the_model_gets_the_text_then_the_image_as_the_official_scripts_send_it():
+    """Issue #28 item 8: both official generation scripts put the question text before the image; the one
+    definition of the order (the lmms-eval glue builds chat messages from it) says so."""
+    from siuo_task.protocol.model_prompts import MODEL_CONTENT_ORDER
+
+    assert MODEL_CONTENT_ORDER.index("text") < MODEL_CONTENT_ORDER.index("image")
+    assert sorted(MODEL_CONTENT_ORDER) == ["image", "text"]
