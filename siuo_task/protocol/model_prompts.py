@@ -1,11 +1,11 @@
 """What the model under test is asked, and how its answers are sampled.
 
-Generation: the user's question as it is, with the item's image in one user turn (``MODEL_CONTENT_ORDER``: the
-text, then the image, as both official generation scripts send it), ``RESPONSES_PER_ITEM`` responses sampled
-at ``GENERATION_TEMPERATURE`` (the paper's 3 at 1.0). MCQA: one answer at ``MCQA_TEMPERATURE`` (0) to the fixed
-prompt below, which asks for the option's letter. The order holds where the message is ours to build (chat
-model classes, the OpenAI-compatible path); lmms-eval's simple model classes build their own prompt and put
-the image first (``docs/local-models.md``).
+Generation: the user's question as it is, with the item's image in one user turn (``MODEL_CONTENT_ORDER``:
+the text, then the image, as both official generation scripts send it), ``RESPONSES_PER_ITEM`` responses
+sampled at ``GENERATION_TEMPERATURE`` (the paper's 3 at 1.0). MCQA: one answer at ``MCQA_TEMPERATURE`` (0)
+to the fixed prompt below, which asks for the option's letter. The order holds where the message is ours to
+build (chat model classes, the OpenAI-compatible path); lmms-eval's simple model classes build their own
+prompt and put the image first (``docs/local-models.md``).
 """
 
 from __future__ import annotations

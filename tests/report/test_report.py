@@ -427,11 +427,12 @@ def test_baselines_are_shown_beside_the_models(tmp_path, shared_siuo):
     assert result.returncode == 0, result.stderr
     markdown = (tmp_path / "r" / "report.md").read_text()
     baselines = json.loads((tmp_path / "b" / "baselines.json").read_text())
-    caution = f"{baselines['caution_cue']['accuracy']:.2f}"
+    caution, (low, high) = baselines["caution_cue"]["accuracy"], baselines["caution_cue"]["ci95"]["accuracy"]
     assert (
-        f"| caution_cue | MCQA surface baseline (text only, never sees the image) | – | – | – | {caution} |"
-        in markdown
+        "| caution_cue | MCQA surface baseline (text only, never sees the image) | – | – | – | "
+        f"{caution:.2f} [{low:.1f}, {high:.1f}] |" in markdown
     )
+    assert "| caution_cue_heldout |" in markdown and "beat" not in markdown
     assert "| always_a | MCQA surface baseline" in markdown and "MCQA surface baselines by domain" in markdown
 
 
