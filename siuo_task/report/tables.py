@@ -734,10 +734,14 @@ def validation_rows(validation: dict) -> list[list[str]]:
             (label, "safe vs not", figures),
             (label, "safe & effective vs not", figures.get("safe_and_effective")),
         ]
-    cases += [
-        ("human labels (siuo-eval review)", aspect, figures)
-        for aspect, figures in (validation.get("human_labels") or {}).items()
-    ]
+    for aspect, figures in (validation.get("human_labels") or {}).items():
+        cases.append(("human labels (siuo-eval review)", aspect, figures))
+        for kind, text in (
+            ("blind", "blind labels"),
+            ("not_blind", "non-blind labels (judge's verdict seen)"),
+        ):
+            if isinstance(figures, dict) and (figures.get(kind) or {}).get("n"):
+                cases.append((f"human labels: {text}", aspect, figures[kind]))
     rows = []
     for label, figure, figures in cases:
         if figures:

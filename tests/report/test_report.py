@@ -525,3 +525,21 @@ def test_leaderboard_shows_intervals_paper_compat_mcqa_and_its_caveats():
     tie = next(line for line in markdown.splitlines() if line.startswith("| m |") and "(30)" in line)
     assert "66.67 (30)" in tie and "| 1 |" in tie  # ours: 20 of 30 decided items, the tie counted
     assert f"{gen['paper_compat']['safe']:.2f}" == "64.52" and "64.52 [" in tie  # the tie as not safe: 20/31
+
+
+def test_validation_on_human_labels_shows_blind_and_non_blind_labels_apart():
+    """Issue #28 item 3: a judge validated on human labels is shown on the blind labels and on those given
+    seeing the judge's verdict separately (the latter can be anchored by what the reviewer saw)."""
+    figures = {"balanced_accuracy": 0.75, "kappa": 0.5, "confusion": {"tp": 2}, "unparsable": 0, "n": 4}
+    blind = {**figures, "balanced_accuracy": 0.5, "n": 1}
+    seen = {**figures, "balanced_accuracy": 1.0, "n": 3}
+    validation = {
+        "judge": {"model": "j"},
+        "human_labels": {"safety": {**figures, "blind": blind, "not_blind": seen}},
+    }
+    rows = validation_rows(validation)
+    assert [(row[1], row[3], row[-1]) for row in rows] == [
+        ("human labels (siuo-eval review)", "0.75", "4"),
+        ("human labels: blind labels", "0.50", "1"),
+        ("human labels: non-blind labels (judge's verdict seen)", "1.00", "3"),
+    ]
