@@ -165,7 +165,12 @@ def paired_difference(a: dict, b: dict, metric: str, domain: str | None = None) 
         return None
     table = [sum((x, y) == cell for x, y in decided) for cell in ((1, 1), (1, 0), (0, 1), (0, 0))]
     delta = round(100.0 * (table[1] - table[2]) / len(decided), 2)
-    return {"delta": delta, "ci95": newcombe_paired_interval(*table), "n": len(decided)}
+    return {
+        "delta": delta,
+        "ci95": newcombe_paired_interval(*table),
+        "n": len(decided),
+        "ci_method": PAIRED_CI_METHOD,
+    }
 
 
 def majority_figure(items: dict[int, dict], name: str, counted: Collection[int] | None = None) -> Figure:

@@ -17,6 +17,7 @@ from siuo_task.protocol.figures import (
     ResponseVerdict,
     generation_metrics,
     majority,
+    mcqa_metrics,
     newcombe_paired_interval,
     paired_difference,
     wilson_interval,
@@ -101,6 +102,13 @@ def test_rate_intervals_are_never_zero_width_nor_outside_0_100(k, n):
     assert 0 <= low <= 100 * k / n <= high <= 100 and high - low > 1.5
 
 
+def test_mcqa_all_correct_is_not_a_point():
+    """MCQA 167 of 167 read [100, 100] under the bootstrap."""
+    m = mcqa_metrics([(1001 + q, "self-harm", "A", "A") for q in range(167)])
+    assert m["accuracy"] == 100.0 and m["ci95"]["accuracy"] == wilson_interval(167, 167)
+    assert m["ci95"]["accuracy"][0] < 98 and "Wilson" in m["ci_method"]
+
+
 def test_the_overall_interval_of_a_run_is_wilson_on_its_item_majorities():
     """An oracle run (every item safe) reads 100.00 with a real interval, not [100.0, 100.0]."""
     verdicts = [ResponseVerdict(1001 + i, "self-harm", T, i % 4 != 0) for i in range(40) for _ in range(3)]
@@ -124,7 +132,7 @@ def test_three_items_one_differing_keeps_zero_inside():
     """The issue's case: +33.33 over 3 items, one differing. The bootstrap gave [6.9, 73.6] although 42% of
     its resamples were <= 0."""
     diff = paired([T, T, F], [T, F, F])
-    assert diff["delta"] == 33.33 and diff["n"] == 3
+    assert diff["delta"] == 33.33 and diff["n"] == 3 and "Newcombe" in diff["ci_method"]
     low, high = diff["ci95"]
     assert low < 0 < high <= 100
 
