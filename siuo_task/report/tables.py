@@ -656,8 +656,8 @@ def tie_rule_section(runs: list[RunResult], marks: Marks) -> list[Block]:
         return []
     title = _marked(
         "Generation rates under both tie rules (ours: items with a tie or no parsable vote on any judged "
-        "metric are left out of all three rates and counted; paper-compat: the official "
-        "max(set(scores), key=scores.count): a tie counts as not safe / not effective, over every item)",
+        "metric are left out of all three rates and counted; paper-compat: the official majority, max over "
+        "set(scores) by scores.count, where a tie counts as not safe / not effective, over every item)",
         marks.judged,
     )
     header = [
