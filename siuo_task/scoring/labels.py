@@ -121,15 +121,16 @@ ACCEPT_FLAG = "--accept-unfingerprinted-labels"
 
 
 def judges_beside(path: str | Path) -> list[object]:
-    """The judge configs of the judgements.jsonl beside a reviews file (its run's), for reading the older
-    fingerprints, which hashed them; none when there is no such file."""
-    judgements = Path(path).parent / JUDGEMENTS_FILE
-    if not judgements.is_file():
-        return []
+    """The judge configs of the judgements beside a reviews file (its run's ``judgements.jsonl`` or
+    ``*siuo_gen.rows.jsonl``), for reading the older fingerprints, which hashed them; none when there are none."""
+    folder = Path(path).parent
+    files = [folder / JUDGEMENTS_FILE, *sorted(folder.glob("*siuo_gen.rows.jsonl"))]
     judges: list[object] = []
-    for row in read_judgements(judgements):
-        if row.get("judge") not in judges:
-            judges.append(row.get("judge"))
+    for judgements in files:
+        if judgements.is_file():
+            for row in read_judgements(judgements):
+                if row.get("judge") not in judges:
+                    judges.append(row.get("judge"))
     return judges
 
 
