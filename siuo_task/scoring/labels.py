@@ -122,7 +122,7 @@ ACCEPT_FLAG = "--accept-unfingerprinted-labels"
 
 def judges_beside(path: str | Path) -> list[object]:
     """The judge configs of the judgements beside a reviews file (its run's ``judgements.jsonl`` or
-    ``*siuo_gen.rows.jsonl``), for reading the older fingerprints, which hashed them; none if there are none."""
+    ``*siuo_gen.rows.jsonl``), to read the older fingerprints, which hashed them; none if there are none."""
     folder = Path(path).parent
     files = [folder / JUDGEMENTS_FILE, *sorted(folder.glob("*siuo_gen.rows.jsonl"))]
     judges: list[object] = []
