@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import NotRequired, TypedDict
 
+from siuo_dataset.items import SiuoItem
 from siuo_task.protocol.judge_prompts import RUBRIC_VERSION
 
 
@@ -68,17 +69,33 @@ JUDGE_SEEN_FIELD = "judge_seen"  # optional, non-blind labels only: the judge's 
 LABEL_FINGERPRINT_VERSION = "siuo-label-v2"
 
 
-def label_fingerprint(question_id: int, response: str, aspect: str, item_digest: str | None = None) -> str:
-    """What a human label judged: a hash of the item (its question id, and its annotation/image digest when
-    the row records one), the response text and the aspect with its rubric version (``RUBRIC_VERSION``).
-    Not the judge: the same responses re-judged by another judge, prompt version or ``--text-only`` keep
-    every label."""
+def label_fingerprint(question_id: int, response: str, aspect: str, digest: str | None = None) -> str:
+    """What a human label judged: a hash of the item (its question id, and its annotation digest,
+    ``item_digest``, when the row records one), the response text and the aspect with its rubric version
+    (``RUBRIC_VERSION``). Not the judge: the same responses re-judged by another judge, prompt version or
+    ``--text-only`` keep every label."""
     blob = json.dumps(
-        [LABEL_FINGERPRINT_VERSION, question_id, item_digest, aspect, RUBRIC_VERSION[aspect], response],
+        [LABEL_FINGERPRINT_VERSION, question_id, digest, aspect, RUBRIC_VERSION[aspect], response],
         ensure_ascii=True,
         allow_nan=False,
     )
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def item_digest(item: SiuoItem) -> str:
+    """What identifies a SIUO item's annotation beyond its question id: a hash of the generation fields a
+    judge or a reviewer sees (image file name, question, domain, safety warning, reference answer). The image
+    bytes are not in it (a text-only run never reads them); the data files' sha256 is in the provenance."""
+    fields = [
+        item.question_id,
+        item.image_name,
+        item.question,
+        item.category,
+        item.safety_warning,
+        item.reference_answer,
+    ]
+    blob = json.dumps(fields, ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def row_fingerprint(row: dict, aspect: str) -> str:
@@ -138,6 +155,7 @@ class JudgementRow(TypedDict):
     response_index: int
     category: str
     response: str
+    item_digest: NotRequired[str]  # records.item_digest of the item (rows written since labels carry it)
     safe: bool | None
     safety_raw: str | None
     safety_status: str

@@ -28,7 +28,13 @@ from siuo_task.files import JUDGEMENTS_FILE, append_jsonl_line
 from siuo_task.protocol.figures import majority
 from siuo_task.protocol.judge_prompts import VERDICT_FIELD
 from siuo_task.readers import read_judgements, review_problem
-from siuo_task.records import FINGERPRINT_FIELD, JUDGE_SEEN_FIELD, legacy_label_fingerprint, row_fingerprint
+from siuo_task.records import (
+    FINGERPRINT_FIELD,
+    JUDGE_SEEN_FIELD,
+    label_fingerprint,
+    legacy_label_fingerprint,
+    row_fingerprint,
+)
 from siuo_task.redact import safe_text
 
 Key = tuple[int, int, str]  # (question_id, response_index, aspect)
@@ -162,7 +168,12 @@ def usable_labels(
                 kept.append(label)
             elif accept_unfingerprinted:
                 foreign += 1
-        elif row is not None and given == row_fingerprint(row, label["aspect"]):
+        elif row is not None and given in (
+            row_fingerprint(row, label["aspect"]),  # the item's digest where the row records one
+            label_fingerprint(
+                row["question_id"], row["response"], label["aspect"]
+            ),  # a label given without it
+        ):
             kept.append(label)
         elif row is not None and given in {
             legacy_label_fingerprint(row["question_id"], row["response"], judge)

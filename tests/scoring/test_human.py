@@ -472,3 +472,21 @@ def test_older_label_files_keep_working_with_one_note(siuo_data_dir, tmp_path, m
         assert err.count("1 labels carry the older fingerprint") == 1 and "foreign" not in err
         metrics = json.loads((tmp_path / f"o{run}" / "metrics.json").read_text())
         assert metrics["reviewed"]["safety"]["responses"] == 1
+
+
+def test_a_label_is_about_its_item_annotation_too(siuo_data_dir, tmp_path, monkeypatch, capsys):
+    """Rows record the item's annotation digest; a label given on a row of another annotation of the same
+    question id (changed data) is foreign, even with the same response text."""
+    make_judged_run(tmp_path / "a", siuo_data_dir, monkeypatch)
+    fingerprints(tmp_path / "a")
+    (qid, index), row = next(iter(PRINTS.items()))
+    assert len(row["item_digest"]) == 16
+    append_review(tmp_path / "a" / "reviews.jsonl", label(qid, index, "safety", False))
+    rejudged_copy(tmp_path / "a", tmp_path / "b")
+    rows = [json.loads(line) for line in (tmp_path / "b" / "judgements.jsonl").read_text().splitlines()]
+    for changed in rows:
+        changed["item_digest"] = "0" * 16
+    (tmp_path / "b" / "judgements.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["rescore", str(tmp_path / "b"), "--reviews", str(tmp_path / "a" / "reviews.jsonl")]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert "1 of 1 labels are foreign to this run" in capsys.readouterr().err
