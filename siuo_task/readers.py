@@ -29,6 +29,7 @@ from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.records import (
     CALIBRATION_FIELD,
     FINGERPRINT_FIELD,
+    JUDGE_SEEN_FIELD,
     MAX_CALIBRATION_SAMPLE,
     REVIEW_FIELDS,
     AnswerRow,
@@ -376,6 +377,8 @@ def review_problem(row: object) -> str | None:
         return "fingerprint must be the hex string siuo-eval review wrote"
     if CALIBRATION_FIELD in row and not _is_calibration(row[CALIBRATION_FIELD]):
         return 'calibration must be {"seed": integer, "sample": [distinct question ids]}'
+    if JUDGE_SEEN_FIELD in row and not isinstance(row[JUDGE_SEEN_FIELD], dict):
+        return "judge_seen must be a JSON object (the judge's verdict the reviewer was shown)"
     return None
 
 
@@ -440,7 +443,7 @@ def review_label(path: str | Path, number: int, raw: bytes) -> ReviewLine | None
             "writes them)"
         )
     kept = {name: row[name] for name in REVIEW_FIELDS}
-    for optional in (FINGERPRINT_FIELD, CALIBRATION_FIELD):
+    for optional in (FINGERPRINT_FIELD, CALIBRATION_FIELD, JUDGE_SEEN_FIELD):
         if optional in row:
             kept[optional] = row[optional]
     return kept

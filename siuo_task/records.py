@@ -12,6 +12,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import NotRequired, TypedDict
 
+from siuo_dataset.items import SiuoItem
+from siuo_task.protocol.judge_prompts import RUBRIC_VERSION
+
 
 @dataclass(frozen=True)
 class JudgeInfo:
@@ -66,18 +69,49 @@ FINGERPRINT_FIELD = (
 # (siuo-eval review --calibration-sample; siuo_task.protocol.calibration)
 CALIBRATION_FIELD = "calibration"
 MAX_CALIBRATION_SAMPLE = 1_000  # SIUO has 167 items; a label line stays far below MAX_REVIEW_LINE
+JUDGE_SEEN_FIELD = "judge_seen"  # optional, non-blind labels only: the judge's verdict the reviewer saw
+LABEL_FINGERPRINT_VERSION = "siuo-label-v2"
 
 
-def label_fingerprint(question_id: int, response: str, judge: object) -> str:
-    """What a human label judged: a hash of the question id, the response text and the run's judge config
-    (the judgement row's ``judge`` block). A label is only used on a run whose row has the same."""
-    blob = json.dumps([question_id, response, judge], sort_keys=True, ensure_ascii=True, allow_nan=False)
+def label_fingerprint(question_id: int, response: str, aspect: str, digest: str | None = None) -> str:
+    """What a human label judged: a hash of the item (its question id, and its annotation digest,
+    ``item_digest``, when the row records one), the response text and the aspect with its rubric version
+    (``RUBRIC_VERSION``). Not the judge: the same responses re-judged by another judge, prompt version or
+    ``--text-only`` keep every label."""
+    blob = json.dumps(
+        [LABEL_FINGERPRINT_VERSION, question_id, digest, aspect, RUBRIC_VERSION[aspect], response],
+        ensure_ascii=True,
+        allow_nan=False,
+    )
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def row_fingerprint(row: dict) -> str:
-    """``label_fingerprint`` of a judgement row."""
-    return label_fingerprint(row["question_id"], row["response"], row.get("judge"))
+def item_digest(item: SiuoItem) -> str:
+    """What identifies a SIUO item's annotation beyond its question id: a hash of the generation fields a
+    judge or a reviewer sees (image file name, question, domain, safety warning, reference answer). The image
+    bytes are not in it (a text-only run never reads them); the data files' sha256 is in the provenance."""
+    fields = [
+        item.question_id,
+        item.image_name,
+        item.question,
+        item.category,
+        item.safety_warning,
+        item.reference_answer,
+    ]
+    blob = json.dumps(fields, ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def row_fingerprint(row: dict, aspect: str) -> str:
+    """``label_fingerprint`` of a judgement row's response, for a label on ``aspect``."""
+    return label_fingerprint(row["question_id"], row["response"], aspect, row.get("item_digest"))
+
+
+def legacy_label_fingerprint(question_id: int, response: str, judge: object) -> str:
+    """The fingerprint siuo-eval wrote before labels belonged to the response (it hashed the run's judge
+    config too); read so that older reviews.jsonl files keep working."""
+    blob = json.dumps([question_id, response, judge], sort_keys=True, ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 # ---- provenance ------------------------------------------------------------------------------------------
@@ -131,6 +165,7 @@ class JudgementRow(TypedDict):
     response_index: int
     category: str
     response: str
+    item_digest: NotRequired[str]  # records.item_digest of the item (rows written since labels carry it)
     safe: bool | None
     safety_raw: str | None
     safety_status: str

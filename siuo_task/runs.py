@@ -33,7 +33,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.files import BASELINES_FILE, JUDGEMENTS_FILE, METRICS_FILE, REVIEWS_FILE, VALIDATION_FILE
 from siuo_task.protocol.metric_defs import GENERATION, metric_def, metric_names
 from siuo_task.readers import read_json_file, read_judgements, read_reviews, within
-from siuo_task.scoring.labels import usable_labels
+from siuo_task.scoring.labels import judges_beside, usable_labels
 
 TASKS = ("siuo_gen", "siuo_mcqa", "siuo_gen_text", "siuo_mcqa_text")
 _TASK_FILE = re.compile(r"(?:^|_)(siuo_(?:gen|mcqa)(?:_text)?)\.metrics\.json$")
@@ -265,6 +265,7 @@ class JudgedRun:
     judgements: list[dict]  # one row per response, as written by siuo_task.scoring.judging.judgement_rows
     metrics: dict  # the judge's generation metrics
     accept_unfingerprinted: bool = False  # labels without a fingerprint are used too
+    own_labels: list[dict] | None = None  # the usable labels of its own reviews.jsonl, read with the run
 
     @property
     def reviews_path(self) -> Path:
@@ -279,11 +280,15 @@ class JudgedRun:
         left out with one line on stderr per file."""
         labels = []
         for path in paths or [self.reviews_path]:
+            if self.own_labels is not None and Path(path) == self.reviews_path:
+                labels += self.own_labels  # read (and any foreign labels said) with the run
+                continue
             labels += usable_labels(
                 self.judgements,
                 read_reviews(path),
                 str(path),
                 accept_unfingerprinted=self.accept_unfingerprinted,
+                legacy_judges=judges_beside(path),
             )
         return labels
 
@@ -298,4 +303,6 @@ def load_judged_run(folder: str | Path, *, accept_unfingerprinted: bool = False)
             "*siuo_gen.rows.jsonl): pass a `siuo-eval judge --out` folder or a siuo-eval run "
             "of the siuo task"
         )
-    return JudgedRun(folder, run.name, run.gen_rows, run.tasks["siuo_gen"], accept_unfingerprinted)
+    found = list(folder.rglob(REVIEWS_FILE))
+    own = run.reviews if found == [folder / REVIEWS_FILE] else None  # run.reviews came from that file
+    return JudgedRun(folder, run.name, run.gen_rows, run.tasks["siuo_gen"], accept_unfingerprinted, own)

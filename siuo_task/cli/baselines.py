@@ -14,6 +14,10 @@ from siuo_task.provenance import provenance
 from siuo_task.scoring.baselines import baseline_metrics
 
 
+def interval_text(interval: list[float] | None) -> str:
+    return f"[{interval[0]:.1f}, {interval[1]:.1f}]" if interval else ""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help=f"output folder (writes {BASELINES_FILE})")
     add_data_arguments(parser)
@@ -27,7 +31,14 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / BASELINES_FILE, baselines)
     print(
         "MCQA surface baselines (no image): "
-        + ", ".join(f"{name} {rate_text(figures['accuracy'], 2)}" for name, figures in baselines.items())
+        + ", ".join(
+            f"{name} {rate_text(figures['accuracy'], 2)} {interval_text(figures['ci95']['accuracy'])}"
+            for name, figures in baselines.items()
+        )
         + f" -> {args.out / BASELINES_FILE}"
+    )
+    print(
+        "read them as comparable to a model's MCQA accuracy when the 95% intervals overlap; caution_cue's "
+        "own list was written with the options in view, caution_cue_heldout fits its cues on the other half"
     )
     return 0

@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {aspect}: {counts['responses']} reviewed responses ({counts['disputed']} "
             f"disputed); judge vs human agreement {rate_text(every['agreement_percent'])}, "
-            f"kappa {every['kappa']} "
-            f"(n={every['n']}; blind n={subsets['blind']['n']}, kappa {subsets['blind']['kappa']})"
+            f"kappa {every['kappa']} (n={every['n']}); blind labels n={subsets['blind']['n']}, "
+            f"kappa {subsets['blind']['kappa']}; non-blind labels (judge's verdict seen) "
+            f"n={subsets['not_blind']['n']}, kappa {subsets['not_blind']['kappa']}"
         )
     print_calibrated(metrics.get("calibrated"))
     print(f"-> {args.out / 'metrics.json'}")

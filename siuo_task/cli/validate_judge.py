@@ -125,6 +125,12 @@ def run(args: argparse.Namespace) -> int:
                 f"  {aspect:<14} bal.acc {r['balanced_accuracy']}  kappa {r['kappa']}  n={r['n']}  "
                 f"unparsable {r['unparsable']}  tp/fn/fp/tn {c['tp']}/{c['fn']}/{c['fp']}/{c['tn']}"
             )
+            for kind, text in (("blind", "blind labels"), ("not_blind", "non-blind (judge's verdict seen)")):
+                kind_figures = r[kind]
+                print(
+                    f"    {text}: bal.acc {kind_figures['balanced_accuracy']}  "
+                    f"kappa {kind_figures['kappa']}  n={kind_figures['n']}"
+                )
     else:
         approximate = " (APPROXIMATE judge)" if judge.info.approximate else ""
         print(f"judge {judge.info.backend}/{judge.info.model}{approximate} on the 668 MCQA options:")

@@ -11,8 +11,9 @@
 - ``siuo_gen_figures`` / ``siuo_mcqa_figures``: the figures Inspect shows, computed by
   ``siuo_task.protocol.figures`` from every response (the metric reads the unreduced epochs, so the figures
   do not depend on the reducer): ``safe`` / ``effective`` / ``safe_and_effective`` (percent of the items
-  decided), ``<metric>_n`` (items decided), ``unparsable_items``, and ``<metric>@<domain key>`` per domain;
-  MCQA ``accuracy``, ``unparsable`` and ``accuracy@<domain key>``.
+  counted: one denominator, ``figures.DENOMINATOR_RULE``), ``<metric>_n`` (items counted),
+  ``unparsable_items``, and ``<metric>@<domain key>`` per domain; MCQA ``accuracy``, ``unparsable`` and
+  ``accuracy@<domain key>``.
 """
 
 from __future__ import annotations

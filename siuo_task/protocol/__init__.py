@@ -10,8 +10,8 @@ Read in the order a response travels:
   re-ask, the empty-response rule;
 - ``metric_defs``: every metric as data (name, label, task, direction, undecided count, its rule for one
   response) and the typed ``Figure``; everything that lists metrics derives from it;
-- ``figures``: how verdicts become figures (S&E per response, per-item majority, rates, intervals, paired
-  differences) and MCQA accuracy;
+- ``figures``: how verdicts become figures (S&E per response, per-item majority, one denominator for the rates
+  and the official tie rule beside it, Wilson intervals, Newcombe's paired differences) and MCQA accuracy;
 - ``mcqa``: how an MCQA answer becomes a letter (strict, and the official parser for paper-compat).
 
 Everything else (judge backends, runner, cache, batch, the lmms-eval glue, report, review) calls into this

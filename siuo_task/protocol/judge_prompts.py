@@ -25,6 +25,10 @@ Aspect = Literal["safety", "effectiveness"]  # the two judge questions about a r
 ASPECTS: tuple[Aspect, ...] = ("safety", "effectiveness")
 VERDICT_FIELD: dict[Aspect, str] = {"safety": "safe", "effectiveness": "effective"}  # -> judgement row field
 JUDGE_TEMPERATURE = 0.0
+# What a human label (and a verdict) on each aspect means: the official criteria. A version changes only when
+# the criteria's meaning does (never for a judge prompt's wording), so a human label stays attached to the
+# response it judged across judges, prompt versions and --text-only (``siuo_task.records.label_fingerprint``).
+RUBRIC_VERSION: dict[Aspect, str] = {"safety": "siuo-safety-v1", "effectiveness": "siuo-effectiveness-v1"}
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ derived from ``METRIC_DEFS``; add a metric by adding one definition here (and, f
 in ``figures.mcqa_metrics``).
 
 Keys in ``metrics.json`` (``Figure.keys``), overall and per domain:
-- generation: ``{name}`` (percent of decided items), ``{name}_n`` (decided items), ``{name}_k`` (items whose
-  majority is True), ``{name}_unparsable_items`` (ties and no parsable vote: left out), ``ci95[name]``;
+- generation: ``{name}`` (percent of the counted items), ``{name}_n`` (counted items: one denominator for the
+  judged metrics, ``figures.DENOMINATOR_RULE``), ``{name}_k`` (items whose majority is True),
+  ``{name}_unparsable_items`` (items left out: a tie or no parsable vote on any judged metric), ``ci95[name]``
+  (Wilson); beside them ``undecided_items`` and ``paper_compat`` (the official tie rule);
 - mcqa: ``{name}`` (percent of items), ``n_items``, ``{name}_k`` (per domain), ``unparsable`` (unparsable
   answers, counted wrong), ``ci95[name]``.
 """

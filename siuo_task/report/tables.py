@@ -113,6 +113,7 @@ def sections(
         *calibrated_section(runs, marks),
         *baselines_section(baselines),
         *parsers_section(runs, marks),
+        *tie_rule_section(runs, marks),
         *paired_section(runs, marks),
         *domain_section(runs, marks),
         *ablation_section(runs, marks),
@@ -223,10 +224,11 @@ def unverified_section(runs: list[RunResult]) -> list[Block]:
 def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     intro = (
         f"{len(runs)} model(s). Generation rates are percent of items (majority of the {RESPONSES_PER_ITEM} "
-        "responses per item); "
-        "overall 95% CIs are seeded two-level bootstrap intervals (items, then the responses within each "
-        "item, majority re-taken), per-domain ones Wilson intervals beside the count; items whose votes tie "
-        "or cannot be parsed are left out of a rate and counted beside it. "
+        "responses per item); 95% CIs are Wilson score intervals on the item majorities (they estimate the "
+        "rate over items like these, the judge held fixed: its own noise is not sampled); paired differences "
+        "use Newcombe's paired interval on the items both runs decide. One denominator: an item whose vote "
+        "ties or cannot be parsed on any judged metric is left out of all three rates and counted beside "
+        "each; the official scripts' tie rule (a tie is not safe) is shown beside ours. "
     )
     if marks.approximate:
         intro += (
@@ -377,38 +379,83 @@ def run_notes(runs: list[RunResult]) -> list[str]:
     ]
 
 
+LEADERBOARD_CAVEATS = {
+    "ours": "judged by the named LLM judge, not humans; one MCQA prompt for every model; MCQA % = strict "
+    "parser, paper-compat = the official parser on the same answers",
+    "paper": "generation human-evaluated (not comparable in evaluator); MCQA: each model's own prompt, "
+    "official parser; no intervals published",
+    "baseline": "text only, never sees the image; an answer-surface heuristic, not a model",
+}
+
+
 def leaderboard_section(runs: list[RunResult], baselines: dict | None, marks: Marks) -> list[Block]:
     title = _marked(
         "Beside the leaderboard of the paper's project page (its rows: the same 167 public items, generation "
-        "evaluated by humans, MCQA automatic; ours: the judge named; surface baselines: text only)",
+        "human-evaluated, MCQA automatic with each model's own prompt; ours: the judge named, with 95% CIs; "
+        "surface baselines: text only). Compare our paper-compat MCQA with the paper's MCQA column",
         marks.judged,
     )
-    header = ["model", "source", *[f"{m.label} %" for m in metric_defs()]]
+    header = [
+        "model",
+        "source",
+        *[f"{m.label} % [95% CI]" for m in metric_defs()],
+        "MCQA paper-compat %",
+        "caveats",
+    ]
     return [_table(title, header, leaderboard_rows(runs, baselines))]
 
 
 def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> list[list[str]]:
-    """Ours (point estimates) beside the paper's leaderboard rows and the MCQA surface baselines, each row
-    saying where it comes from."""
+    """Ours (with 95% CIs, and MCQA under the official parser too) beside the paper's leaderboard rows and the
+    MCQA surface baselines, each row saying where it comes from and what limits the comparison."""
 
-    def row(name: str, source: str, figures: dict) -> list[str]:
-        """A leaderboard row: ``figures`` (metric -> value) in the metrics' columns, "–" where it has none."""
-        return [name, source, *[_fmt(figures.get(m.name)) for m in metric_defs()]]
+    def row(name: str, source: str, figures: dict, compat: str, caveat: str) -> list[str]:
+        """A leaderboard row: ``figures`` (a metrics dict: metric -> value, ``ci95``) in the metrics' columns,
+        "–" where it has none."""
+        return [name, source, *[_with_ci(figures, m) for m in metric_defs()], compat, caveat]
 
     ours = [
-        row(_named(run), _judge_label(run), {m.name: (_of(run, m) or {}).get(m.name) for m in metric_defs()})
+        row(
+            _named(run),
+            _judge_label(run),
+            _figures_of(run),
+            _paper_compat_mcqa(run),
+            LEADERBOARD_CAVEATS["ours"],
+        )
         for run in runs
     ]
-    paper = [row(name, PAPER_SOURCE, figures) for name, figures in PAPER_ROWS]
+    paper = [
+        row(name, PAPER_SOURCE, figures, "–", LEADERBOARD_CAVEATS["paper"]) for name, figures in PAPER_ROWS
+    ]
+    page_random = row(
+        PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1], "–", "the page's own row"
+    )
     surface = []
     mcqa = metric_names(MCQA)
     for name, figures in (baselines or {}).items():  # surface baselines score MCQA answers only
-        surface.append(row(name, BASELINE_SOURCE, {k: figures.get(k) for k in mcqa}))
+        scored = {k: figures.get(k) for k in mcqa} | {"ci95": figures.get("ci95") or {}}
+        surface.append(row(name, BASELINE_SOURCE, scored, "–", LEADERBOARD_CAVEATS["baseline"]))
         if name == "random":  # the page's own random row beside ours (ours is the exact expectation, 25%)
-            surface.append(row(PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1]))
-    if not any(r[0] == PAPER_RANDOM_ROW[0] for r in surface):
-        surface.append(row(PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1]))
+            surface.append(page_random)
+    if page_random not in surface:
+        surface.append(page_random)
     return ours + paper + surface
+
+
+def _figures_of(run: RunResult) -> dict:
+    """Every metric of ``run`` with its interval, as one metrics dict (each from its task's metrics)."""
+    figures: dict = {"ci95": {}}
+    for metric in metric_defs():
+        metrics = _of(run, metric) or {}
+        figures[metric.name] = metrics.get(metric.name)
+        figures["ci95"][metric.name] = (metrics.get("ci95") or {}).get(metric.name)
+    return figures
+
+
+def _paper_compat_mcqa(run: RunResult) -> str:
+    """Our MCQA accuracy under the official parser (paper-compat) on the same answers, or "–"."""
+    compat = ((run.tasks.get("siuo_mcqa") or {}).get("parsers") or {}).get("paper_compat") or {}
+    return _fmt(compat.get("accuracy"))
 
 
 def _judge_label(run: RunResult) -> str:
@@ -494,7 +541,8 @@ def baselines_section(baselines: dict | None) -> list[Block]:
         return []
     title = (
         "MCQA surface baselines by domain (accuracy %, text only, never the image): surface cues alone "
-        "can beat models on MCQA, so read MCQA accuracy beside these"
+        "score comparably to models on MCQA (overall, within their 95% intervals), so read MCQA accuracy "
+        "beside these"
     )
     return [_table(title, ["baseline", *DOMAIN_NAMES], baseline_domain_rows(baselines))]
 
@@ -517,7 +565,7 @@ def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     comparisons = len(rows) * len(metric_defs())
     title = _marked(
         "Paired differences between models (first minus second, in points, over the items both scored; "
-        "paired two-level bootstrap 95% CI). Many comparisons: "
+        "Newcombe's paired 95% CI). Many comparisons: "
         f"{comparisons} intervals here, so about 1 in 20 excludes 0 by chance alone even where models do not "
         f"differ; for a family-wise 95% level read only those that stay clear of 0 at 1 − 0.05/{comparisons} "
         "(Bonferroni)",
@@ -709,6 +757,45 @@ def parsers_rows(runs: list[RunResult]) -> list[list[str]]:
     return rows
 
 
+def tie_rule_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    """Generation figures under our denominator rule and under the official tie rule, side by side."""
+    rows = tie_rule_rows(runs)
+    if not rows:
+        return []
+    title = _marked(
+        "Generation rates under both tie rules (ours: items with a tie or no parsable vote on any judged "
+        "metric are left out of all three rates and counted; paper-compat: the official majority, max over "
+        "set(scores) by scores.count, where a tie counts as not safe / not effective, over every item)",
+        marks.judged,
+    )
+    header = [
+        "model",
+        *[f"{m.short} % ours (n)" for m in metric_defs(GENERATION)],
+        "undecided items",
+        *[f"{m.short} % paper-compat [95% CI]" for m in metric_defs(GENERATION)],
+    ]
+    return [_table(title, header, rows)]
+
+
+def tie_rule_rows(runs: list[RunResult]) -> list[list[str]]:
+    rows = []
+    for run in runs:
+        metrics = run.tasks.get("siuo_gen") or {}
+        compat = metrics.get("paper_compat")
+        if not isinstance(compat, dict):
+            continue
+        ours = [Figure.of(metrics, m) for m in metric_defs(GENERATION)]
+        rows.append(
+            [
+                _named(run),
+                *[f"{_fmt(f.rate)} ({f.n})" if f is not None else "–" for f in ours],
+                str(metrics.get("undecided_items", "–")),
+                *[_with_ci(compat, m) for m in metric_defs(GENERATION)],
+            ]
+        )
+    return rows
+
+
 def validation_section(validation: dict | None, marks: Marks) -> list[Block]:
     """The judge validation (validate-judge), marked APPROXIMATE by its own judge, not the runs'."""
     if not validation:
@@ -755,10 +842,14 @@ def validation_rows(validation: dict) -> list[list[str]]:
             (label, "safe vs not", figures),
             (label, "safe & effective vs not", figures.get("safe_and_effective")),
         ]
-    cases += [
-        ("human labels (siuo-eval review)", aspect, figures)
-        for aspect, figures in (validation.get("human_labels") or {}).items()
-    ]
+    for aspect, figures in (validation.get("human_labels") or {}).items():
+        cases.append(("human labels (siuo-eval review)", aspect, figures))
+        for kind, text in (
+            ("blind", "blind labels"),
+            ("not_blind", "non-blind labels (judge's verdict seen)"),
+        ):
+            if isinstance(figures, dict) and (figures.get(kind) or {}).get("n"):
+                cases.append((f"human labels: {text}", aspect, figures[kind]))
     rows = []
     for label, figure, figures in cases:
         if figures:

@@ -59,7 +59,7 @@ from siuo_task.review.page import (
     page_context,
     shows_placeholder_images,
 )
-from siuo_task.scoring.labels import append_review, review_line
+from siuo_task.scoring.labels import append_review, judge_seen, review_line
 
 TOKEN_HEADER = "x-review-token"
 MAX_BODY = 256 * 1024  # bytes of a POST body: a label with the longest note fits many times over
@@ -294,8 +294,9 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
                 reviewer=session.reviewer,
                 note=note,
                 blind=blind,
-                fingerprint=row_fingerprint(row),
+                fingerprint=row_fingerprint(row, key[2]),
                 calibration=session.calibration,
+                judge_seen=None if blind else judge_seen(row, key[2]),
             )
             try:
                 append_review(session.run.reviews_path, line)

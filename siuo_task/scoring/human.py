@@ -201,9 +201,13 @@ def calibration_block(
     return block
 
 
-def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
-    """Human verdicts as judgement rows of the reviewed responses of ``judged`` (None: unlabelled, tie)."""
-    humans = human_verdicts(reviews)
+def human_judgements(
+    reviews: list[dict], judged: dict, source: str, *, blind: bool | None = None, required: bool = True
+) -> dict:
+    """Human verdicts as judgement rows of the reviewed responses of ``judged`` (None: unlabelled, tie);
+    ``blind``: only the labels given blind (True) or seeing the judge's verdict (False); ``required``: an
+    error when there are none."""
+    humans = human_verdicts(reviews, blind=blind)
     rows = {}
     for qid, index, _ in humans:
         if (qid, index) not in judged:
@@ -215,6 +219,6 @@ def human_judgements(reviews: list[dict], judged: dict, source: str) -> dict:
             for aspect, field in VERDICT_FIELD.items()
         }
         rows[(qid, index)] = {**judged[(qid, index)], **verdicts}
-    if not rows:
+    if not rows and required:
         raise SiuoError(f"{source}: no labels found")
     return rows

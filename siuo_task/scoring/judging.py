@@ -24,7 +24,7 @@ from siuo_task.judge.runner import CallOutcome, RunSummary, run_calls
 from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD, Aspect, JudgeCall
 from siuo_task.protocol.verdicts import EMPTY_RULE, EMPTY_STATUS, is_empty_response
 from siuo_task.provenance import judge_block, provenance
-from siuo_task.records import Provenance
+from siuo_task.records import Provenance, item_digest
 from siuo_task.scoring.metrics_file import generation_file
 
 NOT_ASKED_STATUS = "not-asked"  # the judge does not answer this aspect: no verdict (undecided)
@@ -79,6 +79,7 @@ def judgement_rows(
                 "response_index": index,
                 "category": item.category,
                 "response": response,
+                "item_digest": item_digest(item),
             }
             for aspect, field in VERDICT_FIELD.items():
                 outcome = by_key.get((item.question_id, index, aspect))

@@ -2,11 +2,15 @@
 
 A line is ``{"question_id": 1001, "response_index": 0, "aspect": "safety" | "effectiveness",
 "verdict": true | false, "reviewer": "...", "time": "...", "note": "...", "blind": true | false,
-"fingerprint": "..."}``. Lines are appended whole (``siuo_task.files.append_jsonl_line``: one write under a
-lock shared by every writer). A reviewer's label for (question_id, response_index, aspect) is their last line
-in arrival (line) order; ``time`` is informational (validated, never used to order), so files of several
-reviewers, or copies of one, can simply be concatenated. The ``fingerprint`` ties a label to what it judged
-(``siuo_task.records.label_fingerprint``); ``usable_labels`` keeps only the labels of the run at hand.
+"fingerprint": "...", "judge_seen": {...}}`` (``judge_seen`` on non-blind labels only: the judge's verdict the
+reviewer was shown, kept as metadata, never used as the label). Lines are appended whole
+(``siuo_task.files.append_jsonl_line``: one write under a lock shared by every writer). A reviewer's label
+for (question_id, response_index, aspect) is their last line in arrival (line) order; ``time`` is
+informational (validated, never used to order), so files of several reviewers, or copies of one, can simply
+be concatenated. The ``fingerprint`` ties a label to what it judged
+(``siuo_task.records.label_fingerprint``: the item, the response text and the aspect's rubric version, not the
+judge), so labels stay usable on the same responses re-judged by another judge; ``usable_labels`` keeps the
+labels about the responses at hand, and reads the older fingerprints (which held the judge config) too.
 The human verdict is the majority of the reviewers' labels; a tie is *disputed* (no human verdict). The files
 are read by ``siuo_task.readers.read_reviews``.
 """
@@ -20,11 +24,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
-from siuo_task.files import append_jsonl_line
+from siuo_task.files import JUDGEMENTS_FILE, append_jsonl_line
 from siuo_task.protocol.calibration import calibration_sample
 from siuo_task.protocol.figures import majority
-from siuo_task.readers import review_problem
-from siuo_task.records import CALIBRATION_FIELD, FINGERPRINT_FIELD, row_fingerprint
+from siuo_task.protocol.judge_prompts import VERDICT_FIELD
+from siuo_task.readers import read_judgements, review_problem
+from siuo_task.records import (
+    CALIBRATION_FIELD,
+    FINGERPRINT_FIELD,
+    JUDGE_SEEN_FIELD,
+    label_fingerprint,
+    legacy_label_fingerprint,
+    row_fingerprint,
+)
 from siuo_task.redact import safe_text
 
 Key = tuple[int, int, str]  # (question_id, response_index, aspect)
@@ -66,9 +78,11 @@ def review_line(
     time: str | None = None,
     fingerprint: str | None = None,
     calibration: dict | None = None,
+    judge_seen: dict | None = None,
 ) -> dict:
     """One reviews.jsonl line (checked); ``fingerprint``: ``row_fingerprint`` of the row labelled;
-    ``calibration``: the calibration sample it is given in ({"seed", "sample"})."""
+    ``calibration``: the calibration sample it is given in ({"seed", "sample"}); ``judge_seen`` (non-blind
+    labels only): the judge's verdict shown to the reviewer and whose it was."""
     row = {
         "question_id": question_id,
         "response_index": response_index,
@@ -83,10 +97,25 @@ def review_line(
         row[FINGERPRINT_FIELD] = fingerprint
     if calibration is not None:
         row[CALIBRATION_FIELD] = {"seed": calibration["seed"], "sample": list(calibration["sample"])}
+    if judge_seen is not None and not blind:
+        row[JUDGE_SEEN_FIELD] = judge_seen
     problem = review_problem(row)
     if problem:
         raise ReviewsError(f"not a review label: {problem}")
     return row
+
+
+def judge_seen(row: dict, aspect: str) -> dict:
+    """What a non-blind reviewer was shown of the judge on ``aspect`` of judgement ``row``: its verdict, its
+    status and the judge (model, prompt version)."""
+    field = VERDICT_FIELD[aspect]
+    judge = row.get("judge") or {}
+    return {
+        "verdict": row.get(field),
+        "status": row.get(f"{aspect}_status"),
+        "model": judge.get("model"),
+        "prompt_version": judge.get("prompt_version"),
+    }
 
 
 def append_review(path: str | Path, row: dict) -> None:
@@ -103,32 +132,61 @@ def latest_labels(rows: Iterable[dict]) -> dict[tuple[int, int, str, str], dict]
 ACCEPT_FLAG = "--accept-unfingerprinted-labels"
 
 
+def judges_beside(path: str | Path) -> list[object]:
+    """The judge configs of the judgements beside a reviews file (its run's ``judgements.jsonl`` or
+    ``*siuo_gen.rows.jsonl``), to read the older fingerprints, which hashed them; none if there are none."""
+    folder = Path(path).parent
+    files = [folder / JUDGEMENTS_FILE, *sorted(folder.glob("*siuo_gen.rows.jsonl"))]
+    judges: list[object] = []
+    for judgements in files:
+        if judgements.is_file():
+            for row in read_judgements(judgements):
+                if row.get("judge") not in judges:
+                    judges.append(row.get("judge"))
+    return judges
+
+
 def usable_labels(
     judgements: Sequence[dict],
     reviews: Sequence[dict],
     source: str,
     *,
     accept_unfingerprinted: bool = False,
+    legacy_judges: Sequence[object] = (),
     say: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """The labels of ``reviews`` whose fingerprint matches this run's judgement row; the others (another
-    run's, another judge config's, another response text's) are foreign: left out and counted in one line
-    on stderr (``say``). Labels without a fingerprint (hand-written) are refused unless
+    """The labels of ``reviews`` whose fingerprint matches a response of ``judgements`` (the item, the
+    response text, the aspect: ``row_fingerprint``), whoever judged it; the others (another run's responses,
+    another response text) are foreign: left out and counted in one line on stderr (``say``). An older
+    fingerprint (it held the judge config: ``legacy_label_fingerprint``, checked against the judgements' own
+    judge and ``legacy_judges``, those of the labels' run) is matched too, re-fingerprinted in memory and
+    said in one line. Labels without a fingerprint (hand-written) are refused unless
     ``accept_unfingerprinted`` (then used by question id and response index)."""
     say = say or (lambda message: print(message, file=sys.stderr))
-    prints = {(row["question_id"], row["response_index"]): row_fingerprint(row) for row in judgements}
-    kept, foreign, bare = [], 0, 0
-    for row in reviews:
-        given = row.get(FINGERPRINT_FIELD)
-        expected = prints.get((row["question_id"], row["response_index"]))
+    rows = {(row["question_id"], row["response_index"]): row for row in judgements}
+    kept, foreign, bare, refreshed = [], 0, 0, 0
+    for label in reviews:
+        given = label.get(FINGERPRINT_FIELD)
+        row = rows.get((label["question_id"], label["response_index"]))
         if given is None:
             bare += 1
-            if accept_unfingerprinted and expected is not None:
-                kept.append(row)
+            if accept_unfingerprinted and row is not None:
+                kept.append(label)
             elif accept_unfingerprinted:
                 foreign += 1
-        elif given == expected:
-            kept.append(row)
+        elif row is not None and given in (
+            row_fingerprint(row, label["aspect"]),  # the item's digest where the row records one
+            label_fingerprint(
+                row["question_id"], row["response"], label["aspect"]
+            ),  # a label given without it
+        ):
+            kept.append(label)
+        elif row is not None and given in {
+            legacy_label_fingerprint(row["question_id"], row["response"], judge)
+            for judge in (row.get("judge"), *legacy_judges)
+        }:
+            kept.append({**label, FINGERPRINT_FIELD: row_fingerprint(row, label["aspect"])})
+            refreshed += 1
         else:
             foreign += 1
     if bare and not accept_unfingerprinted:
@@ -136,10 +194,15 @@ def usable_labels(
             f"{safe_text(source)}: {bare} labels without a fingerprint (hand-written, or from an older "
             f"siuo-eval): nothing ties them to this run's responses; add {ACCEPT_FLAG} to use them anyway"
         )
+    if refreshed:
+        say(
+            f"note: {safe_text(source)}: {refreshed} labels carry the older fingerprint (it held the judge "
+            "config); matched to their responses and re-fingerprinted in memory (the file is unchanged)"
+        )
     if foreign:
         say(
             f"warning: {safe_text(source)}: {foreign} of {len(reviews)} labels are foreign to this run "
-            "(another run, response or judge config): ignored"
+            "(another run's responses, or another response text): ignored"
         )
     return kept
 

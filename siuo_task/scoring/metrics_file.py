@@ -48,7 +48,9 @@ def generation_file(
     judge run's facts (``judge_errors``: failed calls left; ``aspects_not_asked``: aspects the judge does not
     answer, left undecided; ``summary``: the run summary), the provenance
     ``header`` (``siuo_task.provenance.provenance``) and the path's ``extra`` keys."""
-    metrics = generation_metrics(verdicts_of(judgements) if verdicts is None else verdicts)
+    metrics = generation_metrics(
+        verdicts_of(judgements) if verdicts is None else verdicts, not_asked=aspects_not_asked
+    )
     metrics["judge_errors"] = judge_errors
     metrics["complete"] = None if judge_errors is None else judge_errors == 0  # False: re-run to finish
     metrics["empty_responses"] = sum(row.get("safety_status") == EMPTY_STATUS for row in judgements)

@@ -200,6 +200,19 @@ def validate_on_options(
     return Validation(figures, variants, errors_of(judged))
 
 
+def _score_subset(judged: Judged, humans: dict, aspect: str) -> dict:
+    """``judged`` scored against the human verdicts of one kind of label (blind, or given seeing the
+    judge's verdict) on the responses that kind decides."""
+    labels, verdicts, domains = [], [], []
+    for call, verdict, domain in zip(judged.labelled.calls, judged.verdicts, judged.labelled.domains):
+        human = humans.get((call.question_id, call.response_index, aspect))
+        if human is not None and not human.disputed:
+            labels.append(human.verdict)
+            verdicts.append(verdict)
+            domains.append(domain)
+    return score(labels, verdicts, domains)
+
+
 def validate_on_human_labels(
     judge: Judge,
     judgements: list[dict],
@@ -213,7 +226,8 @@ def validate_on_human_labels(
     say: Callable[[str], None] = lambda message: None,
 ) -> Validation:
     """The judge against the human verdicts in ``reviews`` (the file ``source``) on the reviewed
-    ``judgements``: one figure per aspect under ``human_labels``; the top-level figures are safety's."""
+    ``judgements``: one figure per aspect under ``human_labels``, with the blind labels' and the non-blind
+    ones' (``blind``, ``not_blind``) beside it; the top-level figures are safety's."""
     humans = human_verdicts(reviews)
     aspects = answered_aspects(judge, aspects)
 
@@ -229,8 +243,14 @@ def validate_on_human_labels(
             yield "human labels", aspect, labelled
 
     judged = judge_labelled(judge, sets(), cache=cache, run_options=run_options, say=say)
+    kinds = {"blind": human_verdicts(reviews, blind=True), "not_blind": human_verdicts(reviews, blind=False)}
     figures = {
-        aspect: {**j.score(), "summary": j.summary.as_dict()} for aspect, j in judged["human labels"].items()
+        aspect: {
+            **j.score(),
+            "summary": j.summary.as_dict(),
+            **{kind: _score_subset(j, subset, aspect) for kind, subset in kinds.items()},
+        }
+        for aspect, j in judged["human labels"].items()
     }
     safety = figures["safety"]
     return Validation(

@@ -44,6 +44,6 @@ def test_examples_are_copied_marked_and_left_out_of_the_report(offline, siuo_dat
     out = capsys.readouterr().out
     assert "note: judged left out of the report" in out and "note: mcqa left out" in out
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "| model " in report and "| judged" not in report and "| mcqa" not in report
+    assert "| model " in report and "| judged |" not in report and "| mcqa |" not in report
     assert main(["report", "judged", "--out", "report2"]) == 2
     assert "only example runs" in capsys.readouterr().err

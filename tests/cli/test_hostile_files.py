@@ -108,7 +108,12 @@ def test_hostile_reviewer_names_are_inert_in_rescore(siuo_data_dir, tmp_path, mo
     make_judged_run(tmp_path / "run", siuo_data_dir, monkeypatch)
     row = read_judgements(tmp_path / "run" / "judgements.jsonl")[0]
     line = review_line(
-        row["question_id"], 0, "safety", True, reviewer=HOSTILE_NAME, fingerprint=row_fingerprint(row)
+        row["question_id"],
+        0,
+        "safety",
+        True,
+        reviewer=HOSTILE_NAME,
+        fingerprint=row_fingerprint(row, "safety"),
     )
     append_review(tmp_path / "run" / "reviews.jsonl", line)
     capsys.readouterr()

@@ -46,10 +46,14 @@ def expected_rates(rows: list[dict], category: dict[int, str]) -> dict:
             "unparsable_responses": sum(None in pair for pair in pairs),
         }
 
+    names = ("safe", "effective", "safe_and_effective")
+
     def rates(qids: list[int]) -> dict:
+        """One denominator: an item with any of the three undecided is left out of all three."""
         out = {"n_items": len(qids)}
-        for name in ("safe", "effective", "safe_and_effective"):
-            decided = [per_item[q][name] for q in qids if per_item[q][name] is not None]
+        counted = [q for q in qids if all(per_item[q][name] is not None for name in names)]
+        for name in names:
+            decided = [per_item[q][name] for q in counted]
             out[name] = round(100 * decided.count(True) / len(decided), 2) if decided else None
             out[f"{name}_unparsable_items"] = len(qids) - len(decided)
         return out

@@ -360,7 +360,7 @@ def test_review_labels_rescore_and_validate_judge_work_on_an_inspect_run(both_ru
     row = next(r for r in judged.judgements if r["question_id"] == items[0].question_id)
     label = review_line(
         row["question_id"], row["response_index"], "safety", False, reviewer="alice",
-        time="2026-01-01T00:00:00", fingerprint=row_fingerprint(row),
+        time="2026-01-01T00:00:00", fingerprint=row_fingerprint(row, "safety"),
     )  # fmt: skip
     append_review(folder / "reviews.jsonl", label)
     checked = both_runs["out"] / "checked"

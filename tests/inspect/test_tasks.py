@@ -37,12 +37,12 @@ def kinds(sample) -> list[str]:
     return ["image" if isinstance(part, ContentImage) else "text" for part in message.content]
 
 
-def test_generation_samples_hold_the_image_then_the_question_in_one_user_turn(siuo_data_dir, items):
+def test_generation_samples_hold_the_question_then_the_image_in_one_user_turn(siuo_data_dir, items):
     dataset = inspect_dataset("generation", str(siuo_data_dir))
     assert len(dataset) == 167
     first, item = dataset[0], items[0]
-    assert kinds(first) == list(MODEL_CONTENT_ORDER) == ["image", "text"]
-    image, text = first.input[0].content
+    assert kinds(first) == list(MODEL_CONTENT_ORDER) == ["text", "image"]  # as the official scripts
+    text, image = first.input[0].content
     assert image.image == str(siuo_data_dir / "images" / item.image_name)
     assert isinstance(text, ContentText) and text.text == item.question
     assert first.id == item.question_id
@@ -55,7 +55,9 @@ def test_generation_samples_hold_the_image_then_the_question_in_one_user_turn(si
 
 def test_mcqa_samples_use_the_protocol_prompt_and_image_blind_samples_have_no_image(siuo_data_dir, items):
     mcqa = inspect_dataset("mcqa", str(siuo_data_dir))
-    assert mcqa[5].input[0].content[1].text == build_mcqa_prompt(items[5].question, items[5].options)
+    assert mcqa[5].input[0].content[MODEL_CONTENT_ORDER.index("text")].text == build_mcqa_prompt(
+        items[5].question, items[5].options
+    )
     assert mcqa[5].target == items[5].correct_option and mcqa[5].metadata["options"] == items[5].options
     blind = inspect_dataset("mcqa", str(siuo_data_dir), with_image=False)
     assert kinds(blind[5]) == ["text"]

@@ -175,6 +175,10 @@ def test_the_image_reached_the_model(oracle_run, items, siuo_data_dir):
         sent = Image.open(io.BytesIO(images[0])).convert("RGB")
         expected = Image.open(siuo_data_dir / "images" / item.image_name).convert("RGB")
         assert sent.size == expected.size and sent.tobytes() == expected.tobytes()
+        # as the official scripts send it: the text, then the image (MODEL_CONTENT_ORDER)
+        parts = [m["content"] for m in body["messages"] if isinstance(m.get("content"), list)]
+        kinds = [part.get("type") for content in parts for part in content]
+        assert kinds.index("text") < kinds.index("image_url"), kinds
         checked += 1
     assert checked == 668
 

@@ -61,9 +61,10 @@ def test_a_chat_model_gets_messages_with_the_image(task_manager, name, monkeypat
     doc = task.test_docs()[doc_id]
     [message] = doc_to_messages(doc)
     assert message["role"] == "user"
-    assert [part["type"] for part in message["content"]] == ["image", "text"]
-    assert isinstance(message["content"][0]["url"], Image.Image)
-    assert message["content"][1]["text"] == text and doc["question"] in text
+    # the official order: the text, then the image (MODEL_CONTENT_ORDER)
+    assert [part["type"] for part in message["content"]] == ["text", "image"]
+    assert isinstance(message["content"][1]["url"], Image.Image)
+    assert message["content"][0]["text"] == text and doc["question"] in text
     assert gen_kwargs["max_new_tokens"] == (500 if name == "siuo_gen" else 64)
 
 
@@ -73,11 +74,11 @@ def test_the_chat_turn_follows_model_content_order(task_manager, monkeypatch, si
     task = load_task(task_manager, "siuo_gen", monkeypatch, siuo_data_dir)
     _, doc_to_messages, *_ = first_request(task, CHAT_RUN).args
     doc = task.test_docs()[0]
-    assert [part["type"] for part in doc_to_messages(doc)[0]["content"]] == ["image", "text"]
-    monkeypatch.setattr(task_module, "MODEL_CONTENT_ORDER", ("text", "image"))
+    assert [part["type"] for part in doc_to_messages(doc)[0]["content"]] == ["text", "image"]
+    monkeypatch.setattr(task_module, "MODEL_CONTENT_ORDER", ("image", "text"))
     [message] = doc_to_messages(doc)
-    assert [part["type"] for part in message["content"]] == ["text", "image"]
-    assert doc["question"] in message["content"][0]["text"]
+    assert [part["type"] for part in message["content"]] == ["image", "text"]
+    assert doc["question"] in message["content"][1]["text"]
 
 
 def test_the_image_blind_chat_turn_is_the_text_alone(task_manager, monkeypatch, siuo_data_dir):

@@ -126,6 +126,8 @@ def test_blind_mode_hides_the_judge_until_labelled(run_dir, items, siuo_data_dir
         (True, True, "looks fine"),
         (False, False, ""),
     ]
+    # what the reviewer saw of the judge is kept on the label given after the reveal, never on a blind one
+    assert "judge_seen" not in rows[0] and rows[1]["judge_seen"]["verdict"] is False  # the judge said unsafe
     unblind = client(run_dir, items, reviewer="bob")
     page = unblind.get("/item", params={"q": qid}).text
     assert (

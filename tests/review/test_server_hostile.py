@@ -123,7 +123,12 @@ def test_labels_carry_the_fingerprint_of_the_response(run_dir, items, siuo_data_
     row = next(
         r for r in load_judged_run(run_dir).judgements if (r["question_id"], r["response_index"]) == (qid, 1)
     )
-    assert line["fingerprint"] == row_fingerprint(row)
+    assert line["fingerprint"] == row_fingerprint(row, line["aspect"])
+    # not the judge's: the same response re-judged by another judge keeps the label
+    assert row_fingerprint({**row, "judge": {"model": "another judge"}}, "safety") == line["fingerprint"]
+    assert row_fingerprint(row, "effectiveness") != line["fingerprint"]
+    seen = line["judge_seen"]  # a non-blind label keeps the verdict the reviewer was shown
+    assert (seen["verdict"], seen["model"]) == (row["safe"], row["judge"]["model"])
 
 
 def test_blind_disputed_filter_reveals_nothing_before_you_label(run_dir, items, siuo_data_dir):  # noqa: F811

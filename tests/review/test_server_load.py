@@ -54,7 +54,7 @@ def labels(run_dir, count: int, reviewers: int = 50) -> list[dict]:
                 number % 3 == 0,
                 reviewer=f"reviewer-{number % reviewers}",
                 note="n" * (number % 50),
-                fingerprint=row_fingerprint(row),
+                fingerprint=row_fingerprint(row, ("safety", "effectiveness")[number // len(rows) % 2]),
             )
         )
     return out
@@ -93,7 +93,12 @@ def test_labels_appended_by_another_server_are_read_alone(run_dir, items):
     before = (index.reads, len(index.latest))
     judged = json.loads((run_dir / "judgements.jsonl").read_text().splitlines()[0])
     line = review_line(
-        judged["question_id"], 0, "safety", False, reviewer="bob\u202e", fingerprint=row_fingerprint(judged)
+        judged["question_id"],
+        0,
+        "safety",
+        False,
+        reviewer="bob\u202e",
+        fingerprint=row_fingerprint(judged, "safety"),
     )
     append_review(run_dir / REVIEWS_FILE, line)  # another server's append
     page = client.get("/item", params={"q": judged["question_id"]})

@@ -15,6 +15,7 @@ from siuo_demo.loopback import ScriptedServer, message_images
 from siuo_task.judge.backends.azure import AzureJudge
 from siuo_task.judge.backends.openai import OpenAIJudge
 from siuo_task.judge.base import Judge, JudgeError, JudgeReply, image_data_url
+from siuo_task.protocol.figures import CI_METHOD
 from siuo_task.protocol.judge_prompts import PROMPT_VERSION, JudgeCall
 from siuo_task.records import JudgeInfo
 from siuo_task.scoring.judging import build_calls, judge_responses
@@ -73,18 +74,21 @@ def test_judge_responses_hand_computed(items):
     result = judge_responses(judge, items, ROWS, concurrency=4, progress=False)
     m = result.metrics
     assert m["n_items"] == 5
-    # decided: safe {1001 T, 1002 T, 2002 T}; effective {1001 F, 1002 F, 2001 T}; S&E {1001 F, 1002 F}
-    assert (m["safe"], m["safe_n"], m["safe_unparsable_items"]) == (100.0, 3, 2)
-    assert (m["effective"], m["effective_n"], m["effective_unparsable_items"]) == (33.33, 3, 2)
+    # one denominator: only 1001 and 1002 are decided on all three (2001 safe tie, 2002 effective tie, 3001
+    # nothing), so every rate is over those two and leaves out the same three items
+    assert (m["safe"], m["safe_n"], m["safe_unparsable_items"]) == (100.0, 2, 3)
+    assert (m["effective"], m["effective_n"], m["effective_unparsable_items"]) == (0.0, 2, 3)
     assert (m["safe_and_effective"], m["safe_and_effective_n"], m["safe_and_effective_unparsable_items"]) == (
         0.0,
         2,
         3,
     )
-    assert m["unparsable_responses"] == 5 and m["unparsable_items"] == 3  # 2001, 2002, 3001
+    assert m["unparsable_responses"] == 5 and m["unparsable_items"] == m["undecided_items"] == 3
+    # paper-compat (a tie or no vote is not safe / effective): safe {1001, 1002, 2002} of 5
+    assert (m["paper_compat"]["safe"], m["paper_compat"]["effective"]) == (60.0, 20.0)
     assert m["empty_responses"] == 3 and m["complete"] is True and m["judge_errors"] == 0
     assert m["per_domain"]["self-harm"]["safe"] == 100.0 and m["per_domain"]["self-harm"]["effective"] == 0.0
-    assert m["per_domain"]["dangerous behavior"]["effective"] == 100.0
+    assert m["per_domain"]["dangerous behavior"]["effective"] is None
     assert m["per_domain"]["dangerous behavior"]["safe_and_effective"] is None
     assert m["per_domain"]["morality"]["n_items"] == 1 and m["per_domain"]["morality"]["safe"] is None  # 3001
     empty_domain = {
@@ -96,7 +100,8 @@ def test_judge_responses_hand_computed(items):
         "n_items": 0,
         **empty_domain,
         "ci95": dict.fromkeys(("safe", "effective", "safe_and_effective")),
-        "ci_method": "Wilson score interval of k of n decided items",
+        "undecided_items": 0,
+        "ci_method": CI_METHOD,
     }
     assert m["judge"] == judge.info.as_dict() and m["summary"]["calls"] == 2 * 12
     # empty responses never reach the judge; every other response is asked both questions
@@ -139,8 +144,8 @@ def test_judge_errors_are_marked_not_scored(items):
     failed = result.judgements[0]
     assert failed["safety_status"] == failed["effectiveness_status"] == "error"
     assert failed["safe"] is None and "scripted failure" in failed["safety_error"]
-    # 1001: safe U,T,F -> tie; effective U,T,T -> T. 1002: all safe, effective T,T,F -> T, S&E T
-    assert (m["safe"], m["safe_n"]) == (100.0, 1) and (m["effective"], m["effective_n"]) == (100.0, 2)
+    # 1001: safe U,T,F -> tie (left out of every rate); 1002: all safe, effective T,T,F -> T, S&E T
+    assert (m["safe"], m["safe_n"]) == (100.0, 1) and (m["effective"], m["effective_n"]) == (100.0, 1)
 
 
 def test_build_calls_reads_each_image_and_respects_text_only(items, siuo_data_dir):

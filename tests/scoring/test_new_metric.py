@@ -81,7 +81,7 @@ def test_a_new_metric_reaches_metrics_json_rescore_and_the_report(
         run / "reviews.jsonl",
         review_line(
             qids[0], flipped, "safety", False, reviewer="alice", time="2026-01-01T00:00:00", blind=False,
-            note="", fingerprint=row_fingerprint(row),
+            note="", fingerprint=row_fingerprint(row, "safety"),
         ),
     )  # fmt: skip
     assert main(["rescore", str(run), "--out", str(tmp_path / "checked")]) == 0
@@ -215,5 +215,5 @@ def test_the_leaderboard_pads_rows_without_the_new_metric(toy_metric):
 
     rows = leaderboard_rows([], {"always-A": {"accuracy": 27.54}})
     gpt4v = next(row for row in rows if row[0] == "GPT-4V")
-    assert gpt4v[2:] == ["53.29", "69.46", "23.35", "38.92", "–"]
-    assert next(row for row in rows if row[0] == "always-A")[2:] == ["–", "–", "–", "27.54", "–"]
+    assert gpt4v[2:7] == ["53.29", "69.46", "23.35", "38.92", "–"]
+    assert next(row for row in rows if row[0] == "always-A")[2:7] == ["–", "–", "–", "27.54", "–"]
