@@ -1,4 +1,12 @@
-"""A SQLite (WAL) cache of judge answers, keyed by everything that determines them.
+"""A SQLite (WAL) cache of judge answers, keyed by everything that determines them: the call and the judge's
+whole identity (``JudgeInfo``'s ``IDENTITY_FIELDS``: backend, endpoint, model, prompt version, temperature,
+text-only, max tokens, ``--judge-arg`` options), so two servers serving one model name at different URLs, or
+one judge with another token limit, never share an answer. Each answer keeps what the reply said about the
+judge (model, system fingerprint, finish reason).
+
+The file says which key scheme it uses (``SCHEMA``, in its ``meta`` table). A cache of the older scheme, whose
+keys held only the backend and model name, is refused with one line naming how to move it aside when it holds
+answers (they could be another judge's), and upgraded in place when it is empty.
 
 A run looks all its keys up at once (``get_many``) and writes answers through one ``CacheWriter``, which
 commits them in groups (what finished in one turn of the runner's event loop), so answers are on disk within
@@ -20,18 +28,20 @@ from siuo_dataset.errors import SiuoError
 from siuo_dataset.sources import cache_dir
 from siuo_task.judge.base import JudgeReply
 from siuo_task.protocol.judge_prompts import JudgeCall
-from siuo_task.records import JudgeInfo
+from siuo_task.records import JudgeInfo, identity_fields
 
 QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-parameter limit
 
 
+SCHEMA = 2  # 1: keys of backend + model name only (no meta table); 2: keys of the whole judge identity
+COLUMNS = ("text", "prompt_tokens", "completion_tokens", "model", "system_fingerprint", "finish_reason")
+
+
 def cache_key(call: JudgeCall, info: JudgeInfo) -> str:
-    """Hex digest of everything that determines the judge's answer to ``call``."""
+    """Hex digest of everything that determines the judge's answer to ``call``: the judge's configured
+    identity (``identity_fields``) and the call."""
     payload = {
-        "backend": info.backend,
-        "model": info.model,
-        "prompt_version": info.prompt_version,
-        "temperature": info.temperature,
+        **identity_fields(info.as_dict()),
         "aspect": call.aspect,
         "question_id": call.question_id,
         "question": call.question,
@@ -56,18 +66,55 @@ class JudgeCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._db:  # one transaction: two runs opening a new cache at once agree
+                self._db.execute("BEGIN IMMEDIATE")
+                self._check_schema()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_schema(self) -> None:
+        """Create the tables of a new cache, upgrade an empty older one, refuse one this version cannot trust
+        (older keys with answers, a newer scheme, someone else's table) with one line."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        schema = None
+        if "meta" in tables:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            schema = row[0] if row else None
+        move_aside = (
+            f"move it aside (mv {self.path} {self.path}.old) to start a new cache, or pass another --cache "
+            "or --no-cache"
+        )
+        if "answers" in tables and schema is None:
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(answers)")]
+            if columns[:4] != ["key", "text", "prompt_tokens", "completion_tokens"]:
+                raise SiuoError(f"judge cache {self.path} is not a SIUO judge cache: {move_aside}")
+            if self._db.execute("SELECT 1 FROM answers LIMIT 1").fetchone() is not None:
+                raise SiuoError(
+                    f"judge cache {self.path} was written by an older siuo whose keys did not hold the "
+                    "judge's endpoint, token limit or options, so its answers could be another judge's: "
+                    f"{move_aside}"
+                )
+            self._db.execute("DROP TABLE answers")  # empty: nothing to lose, made anew below
+        elif schema is not None and str(schema) != str(SCHEMA):
+            raise SiuoError(
+                f"judge cache {self.path} uses key scheme {schema}, this siuo uses {SCHEMA}: {move_aside}"
+            )
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
-            "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)"
+            "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, model TEXT, "
+            "system_fingerprint TEXT, finish_reason TEXT)"
         )
-        self._db.commit()
 
     def get(self, key: str) -> JudgeReply | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT text, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+                f"SELECT {', '.join(COLUMNS)} FROM answers WHERE key = ?", (key,)
             ).fetchone()
         return None if row is None else JudgeReply(*row)
 
@@ -79,7 +126,7 @@ class JudgeCache:
             for start in range(0, len(unique), QUERY_CHUNK):
                 chunk = unique[start : start + QUERY_CHUNK]
                 rows = self._db.execute(
-                    "SELECT key, text, prompt_tokens, completion_tokens FROM answers WHERE key IN "
+                    f"SELECT key, {', '.join(COLUMNS)} FROM answers WHERE key IN "
                     f"({','.join('?' * len(chunk))})",
                     chunk,
                 )
@@ -93,8 +140,19 @@ class JudgeCache:
         """Store ``(key, reply)`` pairs in one transaction (the same keys as live answers)."""
         with self._lock:
             self._db.executemany(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-                [(key, r.text, r.prompt_tokens, r.completion_tokens) for key, r in answers],
+                f"INSERT OR REPLACE INTO answers (key, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        key,
+                        r.text,
+                        r.prompt_tokens,
+                        r.completion_tokens,
+                        r.model,
+                        r.system_fingerprint,
+                        r.finish_reason,
+                    )
+                    for key, r in answers
+                ],
             )
             self._db.commit()
 
