@@ -4,9 +4,10 @@ text-only, max tokens, ``--judge-arg`` options), so two servers serving one mode
 one judge with another token limit, never share an answer. Each answer keeps what the reply said about the
 judge (model, system fingerprint, finish reason).
 
-The file says which key scheme it uses (``SCHEMA``, in its ``meta`` table). A cache of the older scheme, whose
-keys held only the backend and model name, is refused with one line naming how to move it aside when it holds
-answers (they could be another judge's), and upgraded in place when it is empty.
+Answers of this key scheme (``SCHEMA``) live in their own table (``TABLE``). The answers an older version
+cached under keys of the backend and model name only (table ``answers``) are never read: they could be another
+judge's. They stay in the file for that older version, and opening it says once how many there are and how to
+move the file aside; a file whose ``answers`` table is not ours is refused with one line.
 
 A run looks all its keys up at once (``get_many``) and writes answers through one ``CacheWriter``, which
 commits them in groups (what finished in one turn of the runner's event loop), so answers are on disk within
@@ -33,7 +34,9 @@ from siuo_task.records import JudgeInfo, identity_fields
 QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-parameter limit
 
 
-SCHEMA = 2  # 1: keys of backend + model name only (no meta table); 2: keys of the whole judge identity
+SCHEMA = 2  # 1: keys of backend + model name only (table ``answers``); 2: keys of the whole judge identity
+TABLE = "answers_v2"  # this scheme's answers
+LEGACY_TABLE = "answers"  # scheme 1's answers: counted, never read (older siuo versions still use it)
 COLUMNS = ("text", "prompt_tokens", "completion_tokens", "model", "system_fingerprint", "finish_reason")
 
 
@@ -65,6 +68,7 @@ class JudgeCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.legacy_answers = False  # the file holds answers of the older key scheme (never read)
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -77,44 +81,40 @@ class JudgeCache:
             raise
 
     def _check_schema(self) -> None:
-        """Create the tables of a new cache, upgrade an empty older one, refuse one this version cannot trust
-        (older keys with answers, a newer scheme, someone else's table) with one line."""
+        """Create the tables of this key scheme (``TABLE``) when missing; note whether the file holds answers
+        of the older scheme (``legacy_answers``: never read, they could be another judge's); refuse a file
+        whose ``answers`` table is someone else's with one line."""
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        schema = None
-        if "meta" in tables:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            schema = row[0] if row else None
-        move_aside = (
-            f"move it aside (mv {self.path} {self.path}.old) to start a new cache, or pass another --cache "
-            "or --no-cache"
-        )
-        if "answers" in tables and schema is None:
-            columns = [row[1] for row in self._db.execute("PRAGMA table_info(answers)")]
+        if LEGACY_TABLE in tables:
+            columns = [row[1] for row in self._db.execute(f"PRAGMA table_info({LEGACY_TABLE})")]
             if columns[:4] != ["key", "text", "prompt_tokens", "completion_tokens"]:
-                raise SiuoError(f"judge cache {self.path} is not a SIUO judge cache: {move_aside}")
-            if self._db.execute("SELECT 1 FROM answers LIMIT 1").fetchone() is not None:
                 raise SiuoError(
-                    f"judge cache {self.path} was written by an older siuo whose keys did not hold the "
-                    "judge's endpoint, token limit or options, so its answers could be another judge's: "
-                    f"{move_aside}"
+                    f"judge cache {self.path} is not a SIUO judge cache: move it aside (mv {self.path} "
+                    f"{self.path}.old) or pass another --cache or --no-cache"
                 )
-            self._db.execute("DROP TABLE answers")  # empty: nothing to lose, made anew below
-        elif schema is not None and str(schema) != str(SCHEMA):
-            raise SiuoError(
-                f"judge cache {self.path} uses key scheme {schema}, this siuo uses {SCHEMA}: {move_aside}"
-            )
+            self.legacy_answers = bool(self._db.execute(f"SELECT 1 FROM {LEGACY_TABLE} LIMIT 1").fetchone())
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
             "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, model TEXT, "
             "system_fingerprint TEXT, finish_reason TEXT)"
+        )
+
+    def legacy_note(self) -> str | None:
+        """One line when the file holds answers of the older key scheme (not used), else None."""
+        if not self.legacy_answers:
+            return None
+        return (
+            f"note: judge cache {self.path} holds answers cached by an older siuo under keys that did not "
+            "hold the judge's endpoint, token limit or options; they are never used (they could be another "
+            f"judge's), so those calls are made again. To drop them: mv {self.path} {self.path}.old"
         )
 
     def get(self, key: str) -> JudgeReply | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM answers WHERE key = ?", (key,)
+                f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE key = ?", (key,)
             ).fetchone()
         return None if row is None else JudgeReply(*row)
 
@@ -126,7 +126,7 @@ class JudgeCache:
             for start in range(0, len(unique), QUERY_CHUNK):
                 chunk = unique[start : start + QUERY_CHUNK]
                 rows = self._db.execute(
-                    f"SELECT key, {', '.join(COLUMNS)} FROM answers WHERE key IN "
+                    f"SELECT key, {', '.join(COLUMNS)} FROM {TABLE} WHERE key IN "
                     f"({','.join('?' * len(chunk))})",
                     chunk,
                 )
@@ -140,7 +140,7 @@ class JudgeCache:
         """Store ``(key, reply)`` pairs in one transaction (the same keys as live answers)."""
         with self._lock:
             self._db.executemany(
-                f"INSERT OR REPLACE INTO answers (key, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {TABLE} (key, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         key,
@@ -158,7 +158,7 @@ class JudgeCache:
 
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            return self._db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,14 +197,18 @@ class JudgeConfig:
             raise SiuoError("--judge-rpm must be positive")
         if self.breaker_after < 0:
             raise SiuoError("--judge-breaker-after must be 0 (never) or more")
-        self._check_model_given()
+        if self.kind is None:
+            self._check_model_given()
         backend = get_backend(self.resolved_kind)
         if backend.needs_model:
             if not self.model:
                 raise SiuoError(f"--judge {backend.name} needs --judge-model (e.g. gpt-4o)")
             if self.timeout <= 0 or self.max_retries < 0:
                 raise SiuoError("--judge-timeout must be > 0 and --judge-max-retries >= 0")
-        return backend, backend_options(backend, self.judge_args)
+        options = backend_options(backend, self.judge_args)
+        if self.kind == "offline":
+            self._check_model_given()
+        return backend, options
 
     def endpoint_flags(self) -> list[str]:
         """The flags given that only a judge behind an endpoint uses (``--judge-base-url``, ``--judge-arg``,
@@ -263,13 +268,18 @@ class JudgeConfig:
         if not self.cache:
             return None
         try:
-            return JudgeCache(self.cache)
+            cache = JudgeCache(self.cache)
         except SiuoError:  # an older, newer or foreign cache: its own line says how to move it aside
             raise
         except Exception as error:  # sqlite3 / OS errors: one clear line
             raise SiuoError(
                 f"cannot open judge cache {self.cache}: {error}; pass another --cache or --no-cache"
             ) from None
+        note = cache.legacy_note()
+        if note and note not in _NOTED:
+            _NOTED.add(note)
+            print(note, file=sys.stderr)
+        return cache
 
     def run_options(self) -> dict:
         """Keyword arguments of ``run_calls`` / ``judge_responses``: concurrency, rate, price, progress."""
@@ -281,6 +291,8 @@ class JudgeConfig:
             "breaker_after": self.breaker_after,
         }
 
+
+_NOTED: set[str] = set()  # cache notes already printed by this process
 
 # The settings only a judge behind an endpoint uses: given without --judge-model (or to --judge offline) they
 # are an error, never silently dropped.

@@ -301,7 +301,14 @@ LINES = [
     (
         "answer",
         {"response": {"status_code": 200, "body": BODY}, "error": None},
-        JudgeReply('x {"safe": true}', BODY["usage"]["prompt_tokens"], BODY["usage"]["completion_tokens"]),
+        JudgeReply(
+            'x {"safe": true}',
+            BODY["usage"]["prompt_tokens"],
+            BODY["usage"]["completion_tokens"],
+            model=BODY.get("model"),
+            system_fingerprint=BODY.get("system_fingerprint"),
+            finish_reason=BODY["choices"][0].get("finish_reason"),
+        ),
     ),
     (
         "no-choices",
@@ -311,7 +318,7 @@ LINES = [
     (
         "null-content",
         {"response": {"status_code": 200, "body": {**BODY, "choices": [{"message": {"content": None}}]}}},
-        JudgeReply("", 10, 4),
+        JudgeReply("", 10, 4, model=BODY.get("model")),
     ),
     (
         "batch-error",
