@@ -109,6 +109,22 @@ def judge_config() -> JudgeConfig:
         raise SiuoError(f"${JUDGE_CONFIG_ENV}={path} is not a readable JSON judge config ({error})") from None
 
 
+def judge_metadata(task: str, metadata: dict) -> dict:
+    """A generation task's YAML ``metadata`` with its judge's configured identity, so lmms-eval's results
+    file names the judge (its ``configs``) and its ``versions`` change with the judge prompt: ``judge`` (the
+    ``JudgeInfo`` fields and digest: backend, endpoint, model, prompt version, temperature, text-only, max
+    tokens, options) and ``version`` ``<yaml version>+<prompt version>``. MCQA tasks (no judge) and a judge
+    that cannot be configured (the aggregation says why) keep theirs."""
+    if not task.startswith("siuo_gen"):
+        return metadata
+    try:
+        info = judge_config().build().info
+    except SiuoError:
+        return metadata
+    block = {k: v for k, v in info.as_dict().items() if k not in ("served_models", "system_fingerprints")}
+    return {**metadata, "version": f"{metadata.get('version')}+{info.prompt_version}", "judge": block}
+
+
 _SCORED: dict[str, dict] = {}  # content key -> metrics: each task's records are scored once per run
 
 

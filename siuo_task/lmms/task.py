@@ -88,7 +88,12 @@ class SiuoTask(ConfigurableMessagesTask):
         self.model_kind = model_kind or loader_task_type() or "chat"
         if self.model_kind not in ("simple", "chat"):
             raise ValueError(f"model_kind must be 'simple' or 'chat', not {self.model_kind!r}")
-        super().__init__(config={k: v for k, v in (config or {}).items() if k != "class"}, **kwargs)
+        config = {k: v for k, v in (config or {}).items() if k != "class"}
+        if isinstance(config.get("metadata"), dict) and isinstance(config.get("task"), str):
+            from siuo_task.lmms.aggregation import judge_metadata  # (it imports this module)
+
+            config["metadata"] = judge_metadata(config["task"], config["metadata"])  # the judge in results
+        super().__init__(config=config, **kwargs)
 
     def construct_requests(self, doc_id: int, ctx: str, **kwargs):
         if self.model_kind == "simple":
