@@ -127,13 +127,19 @@ def test_judge_all_items_against_loopback_judge(siuo_data_dir, gen_items, tmp_pa
     for name in ("safe", "effective", "safe_and_effective"):
         lo, hi = metrics["ci95"][name]
         assert lo <= metrics[name] <= hi
-    assert metrics["judge"] == {
+    judge = {k: v for k, v in metrics["judge"].items() if k != "identity"}
+    assert judge == {
         "backend": "openai",
         "model": "judge-1",
         "prompt_version": "siuo-judge-v3",
         "temperature": 0.0,
         "text_only": False,
         "approximate": False,
+        "endpoint": server.base_url,
+        "max_tokens": 512,
+        "options": {},
+        "served_models": ["judge-1"],  # the loopback server answers as the model asked for
+        "system_fingerprints": [],
     }
     assert metrics["complete"] is True and metrics["judge_errors"] == 0
     assert metrics["data"]["sha256"]["siuo_gen.json"].startswith("0a65c344")

@@ -282,3 +282,21 @@ def test_a_judge_flag_without_a_model_is_an_error_naming_the_fix(tmp_path, capsy
         ["judge", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "out"), "--judge", "offline", *flags]
     )
     assert code == 2 and "--judge offline asks no endpoint" in capsys.readouterr().err
+
+
+def test_the_lmms_eval_wrapper_refuses_a_judge_url_without_a_model_before_starting(tmp_path, capsys):
+    code = main(
+        [
+            "--model",
+            "openai",
+            "--tasks",
+            "siuo",
+            "--output_path",
+            str(tmp_path / "runs"),
+            "--judge-base-url",
+            "http://127.0.0.1:8001/v1",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "--judge-base-url given without --judge-model: add --judge-model MODEL" in err
+    assert not (tmp_path / "runs").exists()  # lmms-eval never started
