@@ -438,7 +438,8 @@ def test_judge_errors_exit_non_zero_and_rerun_completes_only_what_failed(siuo_da
     ]
     assert [j["safety_status"] for j in judgements] == ["ok", "error", "ok"] * 3
     assert first_calls == 12 + 6
-    with ScriptedServer(scripted_verdict) as healthy:
+    port = int(flaky.base_url.rsplit(":", 1)[1].split("/")[0])
+    with ScriptedServer(scripted_verdict, port=port) as healthy:  # the same judge, back up at its address
         done = siuo_eval(*argv, "--judge-base-url", healthy.base_url, env=env)
         assert done.returncode == 0, done.stderr
         assert healthy.call_count == 6  # only the failed calls are asked again
