@@ -90,7 +90,7 @@ def judge_identity(block: Mapping) -> str:
 def same_judge_key(block: Mapping | None) -> tuple:
     """What two runs must share for their verdicts to be compared: the configured identity and the models the
     endpoint said it served (a system fingerprint may change between calls of one judge: shown, not
-    compared). None: no judge block."""
+    compared); () for no judge block."""
     if not block:
         return ()
     return (judge_identity(block), tuple(block.get("served_models") or ()))

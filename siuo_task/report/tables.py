@@ -410,13 +410,23 @@ def notes_section(runs: list[RunResult]) -> list[Block]:
 def run_notes(runs: list[RunResult]) -> list[str]:
     """What the run reader chose (the latest of several runs in one folder, ...) and the NOTES that apply to
     each run's results (errors, rules, guesses), in run and task order."""
-    return [f"{run.name}: {note}" for run in runs for note in run.notes] + [
-        f"{run.name} / {task}: " + note.format_map(metrics)
-        for run in runs
-        for task, metrics in run.tasks.items()
-        for key, note in NOTES
-        if metrics.get(key)
-    ]
+    return (
+        [f"{run.name}: {note}" for run in runs for note in run.notes]
+        + [
+            f"{run.name} / {task}: " + note.format_map(metrics)
+            for run in runs
+            for task, metrics in run.tasks.items()
+            for key, note in NOTES
+            if metrics.get(key)
+        ]
+        + [
+            f"{run.name} / {task}: {truncated} judge replies were cut off (max_tokens or a content filter) "
+            "and count as unparsable; raise --judge-arg max_tokens to let the judge finish"
+            for run in runs
+            for task, metrics in run.tasks.items()
+            if isinstance(metrics.get("summary"), dict) and (truncated := metrics["summary"].get("truncated"))
+        ]
+    )
 
 
 def leaderboard_section(runs: list[RunResult], baselines: dict | None, marks: Marks) -> list[Block]:

@@ -162,3 +162,11 @@ def test_one_model_name_from_two_folders_is_two_rows_unless_named_alike(tmp_path
     markdown = report(tmp_path, capsys, tmp_path / "x" / "m", tmp_path / "z", names="m,m")
     row = next(line for line in section(markdown, "## Overall").splitlines() if line.startswith("| m |"))
     assert f"gen {N}" in row and f"MCQA {N}" in row  # --names merges a judge and a score-mcqa output
+
+
+def test_replies_cut_off_are_said_in_the_report(tmp_path, capsys):
+    metrics = gen_file([True] * N, judge_block(8001))
+    metrics["summary"] = {"calls": 72, "truncated": 4}
+    write(tmp_path / "a" / "metrics.json", metrics)
+    notes = section(report(tmp_path, capsys, tmp_path / "a"), "## Notes on these figures")
+    assert "a / siuo_gen: 4 judge replies were cut off (max_tokens or a content filter)" in notes
