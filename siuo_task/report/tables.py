@@ -278,11 +278,12 @@ def judge_groups(runs: list[RunResult]) -> list[list[RunResult]]:
 
 def _judge_text(block: dict) -> str:
     """A judge in a few words: model (as served), backend, endpoint."""
-    served = [m for m in block.get("served_models") or () if m != block.get("model")]
-    endpoint = block.get("endpoint")
+    served = [str(m) for m in block.get("served_models") or () if m != block.get("model")]
+    as_served = f" (served as {', '.join(served)})" if served else ""
+    endpoint = f" at {block['endpoint']}" if block.get("endpoint") else ""
     return (
-        f"{block.get('model')}{f' (served as {chr(44).join(served)})' if served else ''}, "
-        f"{block.get('backend')}{f' at {endpoint}' if endpoint else ''}, prompt {block.get('prompt_version')}"
+        f"{block.get('model')}{as_served}, {block.get('backend')}{endpoint}, "
+        f"prompt {block.get('prompt_version')}"
     )
 
 
