@@ -48,11 +48,14 @@ browser:
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; } || \
 		echo 'make browser: could not install chromium; the browser tests will skip'
 
-# ruff (lint + format, configured in pyproject.toml) first, then the whole suite.
+# ruff (lint + format, configured in pyproject.toml) first, then the whole suite in parallel worker processes
+# (pytest-xdist; tests/conftest.py groups the tests that share a fixture; docs/performance.md has the figures).
+PARALLEL := -n 3 --dist loadgroup --no-loadscope-reorder
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
-# The fast loop: lint, then everything but the slow end-to-end tests (marked e2e; under a minute).
+# The fast loop: lint, then everything but the slow end-to-end tests (marked e2e; under a minute). Serial:
+# three workers would each collect the suite again, which costs more than the in-process tests take.
 test-fast: lint
 	$(BIN)/python -m pytest -q -m "not e2e"
 

@@ -3,9 +3,11 @@
 lmms-eval calls an aggregation once per metric with that metric's per-item values; ours are the task's
 records, each tagged with its metric's name (``siuo_task.lmms.task``), so one function serves the overall and
 all per-domain figures of a kind (as lm-evaluation-harness's BBQ task shares aggregations across categories).
-The records of a task are scored once (memoised by content and judge settings): generation is judged in the
-first aggregation call, after every response exists, with the judge configured by ``$SIUO_JUDGE_CONFIG`` and
-built then, never at import time.
+The records of a task are scored once: ``SiuoTask.aggregation()`` hands each of these functions its task's
+memo (``scored``, keyed by the records' content and the judge settings, owned by the task object: nothing is
+kept per process), so generation is judged in the first aggregation call, after every response exists, with
+the judge configured by ``$SIUO_JUDGE_CONFIG`` and built then, never at import time. Called without a memo
+(outside a task), a function scores its records afresh.
 
 Side files go under lmms-eval's ``--output_path`` (the aggregation receives lmms-eval's ``args``, as its own
 tasks do for submission files), in the model's folder where lmms-eval writes its results:
@@ -54,27 +56,27 @@ COUNTS = {
 # ---- the functions the YAMLs name --------------------------------------------------------------------------
 
 
-def gen_rate(items: list[dict], args=None) -> float | None:
+def gen_rate(items: list[dict], args=None, scored: dict | None = None) -> float | None:
     """``rate_<metric>@all`` / ``rate_<metric>@<domain key>``; None unless every response was judged."""
-    metrics = judged_metrics(items, args)
+    metrics = judged_metrics(items, args, scored)
     if "error" in metrics or metrics.get("judge_errors"):
         return None
     return _scoped(metrics, items[0]["metric"], GENERATION)
 
 
-def gen_count(items: list[dict], args=None) -> int | None:
+def gen_count(items: list[dict], args=None, scored: dict | None = None) -> int | None:
     """The generation counts, and ``judge_approximate@all`` (1: offline judge, figures approximate)."""
     if items[0]["metric"] == "count_failed_requests@all":
         return sum(record["failed_requests"] for record in items)
-    metrics = judged_metrics(items, args)
+    metrics = judged_metrics(items, args, scored)
     if items[0]["metric"] == "judge_approximate@all":
         return None if "judge" not in metrics else int(bool(metrics["judge"]["approximate"]))
     return metrics.get(COUNTS[items[0]["metric"]])
 
 
-def mcqa_accuracy(items: list[dict], args=None) -> float | None:
+def mcqa_accuracy(items: list[dict], args=None, scored: dict | None = None) -> float | None:
     """``mcqa_accuracy@all`` / ``mcqa_accuracy@<domain key>``; None when a model request failed."""
-    metrics = mcqa_scored(items, args)
+    metrics = mcqa_scored(items, args, scored)
     return None if "error" in metrics else _scoped(metrics, items[0]["metric"], MCQA)
 
 
@@ -93,9 +95,6 @@ def _scoped(metrics: dict, name: str, task: str):
 
 
 # ---- scoring once per task ---------------------------------------------------------------------------------
-
-
-_SCORED: dict[str, dict] = {}  # content key -> metrics: each task's records are scored once per run
 
 
 def _key(items: list[dict], args, *extra: str) -> str:
@@ -120,24 +119,27 @@ def is_main_process() -> bool:
 NOT_RANK_0 = {"error": "not rank 0: the judge and the side files run on rank 0 only"}
 
 
-def judged_metrics(items: list[dict], args=None) -> dict:
-    """The full SIUO generation metrics of a task's records (judged once), or {"error": why, ...}."""
-    if not is_main_process():
-        return NOT_RANK_0
-    key = _key(items, args, _judge_config_text())
-    if key not in _SCORED:
-        _SCORED[key] = _judge_records(items, args)
-    return _SCORED[key]
+def _once(scored: dict | None, key: str, score):
+    """``score()``, done once per ``key`` in the task's memo ``scored`` (each time without one)."""
+    if scored is None:
+        return score()
+    if key not in scored:
+        scored[key] = score()
+    return scored[key]
 
 
-def mcqa_scored(items: list[dict], args=None) -> dict:
-    """The full SIUO MCQA metrics of a task's records (computed once), or {"error": why, ...}."""
+def judged_metrics(items: list[dict], args=None, scored: dict | None = None) -> dict:
+    """The full SIUO generation metrics of a task's records (judged once per memo), or {"error": why, ...}."""
     if not is_main_process():
         return NOT_RANK_0
-    key = _key(items, args)
-    if key not in _SCORED:
-        _SCORED[key] = _score_mcqa(items, args)
-    return _SCORED[key]
+    return _once(scored, _key(items, args, _judge_config_text()), lambda: _judge_records(items, args))
+
+
+def mcqa_scored(items: list[dict], args=None, scored: dict | None = None) -> dict:
+    """The full SIUO MCQA metrics of a task's records (computed once per memo), or {"error": why, ...}."""
+    if not is_main_process():
+        return NOT_RANK_0
+    return _once(scored, _key(items, args), lambda: _score_mcqa(items, args))
 
 
 def _judge_records(records: list[dict], args) -> dict:

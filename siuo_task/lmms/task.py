@@ -14,8 +14,8 @@ task's counts.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
-import sys
 
 import datasets
 from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
@@ -29,7 +29,7 @@ from siuo_task.lmms import judge_config
 from siuo_task.lmms.metric_list import metric_names
 from siuo_task.protocol.mcqa import parse_mcqa_answer
 from siuo_task.protocol.metric_defs import GENERATION, MCQA
-from siuo_task.protocol.model_prompts import build_mcqa_prompt
+from siuo_task.protocol.model_prompts import MODEL_CONTENT_ORDER, build_mcqa_prompt
 from siuo_task.readers import is_failed_request
 
 _TASK_DATA: dict[str, LoadedSiuo] = {}  # task name -> the SIUO its documents came from
@@ -58,23 +58,29 @@ def sees_images(task: str) -> bool:
     return task not in _IMAGE_BLIND
 
 
-# lmms-eval 0.7.3 picks the task class of a YAML task by the kind of model it loaded (``lm.is_simple``):
-# ``ConfigurableTask`` (requests ``(text, gen_kwargs, doc_to_visual, ...)``) for a simple model class,
-# ``ConfigurableMessagesTask`` (``(text, doc_to_messages, gen_kwargs, ...)``) for a chat one. A ``class:``
-# task is built as ``config["class"](config=config)`` and told neither, so SiuoTask reads that decision
-# (``task_type``) from lmms-eval's task loader, the caller that builds it.
-_LOADER = ("lmms_eval.tasks", "_load_individual_task_or_group")
+# lmms-eval 0.7.3 has two kinds of model class (``lm.is_simple``). For its own YAML tasks it builds
+# ``ConfigurableTask`` (requests ``(text, gen_kwargs, doc_to_visual, ...)``) for a simple class and
+# ``ConfigurableMessagesTask`` (``(text, doc_to_messages, gen_kwargs, ...)``) for a chat one; a ``class:``
+# task is built as ``config["class"](config=config)`` and told neither. What lmms-eval does tell every task,
+# before it builds its requests, is the run's arguments (``evaluate`` sets ``task.args``, which the
+# aggregations get too): ``--model`` and ``--force_simple``, the two things it picked the model class by.
+MODEL_KINDS = ("simple", "chat")
 
 
-def loader_task_type() -> str | None:
-    """``"simple"`` or ``"chat"``: the kind of model lmms-eval loads tasks for (None outside its loader)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == _LOADER:
-            kind = frame.f_locals.get("task_type")
-            return kind if kind in ("simple", "chat") else None
-        frame = frame.f_back
-    return None
+def run_model_kind(args) -> str | None:
+    """``"simple"`` or ``"chat"``: the kind of model class lmms-eval loads for a run's ``--model`` and
+    ``--force_simple`` (its registry's class, as ``simple_evaluate`` picks it); None without run arguments
+    (lmms-eval's Python API passes none to tasks) or for a model the registry does not resolve."""
+    model = getattr(args, "model", None)
+    if not isinstance(model, str) or not model:
+        return None
+    from lmms_eval.models import get_model
+
+    try:
+        model_class = get_model(model, force_simple=bool(getattr(args, "force_simple", False)))
+    except Exception:  # lmms-eval loaded its model before building requests; anything else is not ours
+        return None
+    return "simple" if getattr(model_class, "is_simple", True) else "chat"
 
 
 def judge_metadata(task: str, metadata: dict) -> dict:
@@ -97,24 +103,56 @@ class SiuoTask(ConfigurableMessagesTask):
     """A SIUO task whose documents come from ``siuo_dataset`` (config in ``dataset_name``).
 
     It serves both kinds of lmms-eval model class, as lmms-eval's own YAML tasks do: chat models get chat
-    messages (``ConfigurableMessagesTask``: the image, then the text, in one user turn), simple models get
-    ``(text, doc_to_visual)`` requests (``ConfigurableTask``). ``model_kind`` is lmms-eval's choice when its
-    task loader builds the task, else ``"chat"``; the same YAMLs serve both.
+    messages (``doc_to_messages``: one user turn in ``MODEL_CONTENT_ORDER``), simple models get
+    ``(text, doc_to_visual)`` requests (``ConfigurableTask``'s). ``model_kind`` is read as each request is
+    built (lmms-eval sets ``args`` first): the ``model_kind`` given to the constructor (or as ``model_kind``
+    in the task's config, for lmms-eval's Python API), else the kind of model class lmms-eval loaded for the
+    run (``run_model_kind(self.args)``), else ``"chat"``. The same YAMLs serve both.
+
+    The task owns its aggregation memo (``scored``): lmms-eval calls an aggregation once per metric, and
+    ``aggregation()`` hands ours this task's memo, so a task's records are judged once (one entry per distinct
+    record list, i.e. per filter of the task: one in our YAMLs) and nothing outlives the task.
     """
 
     def __init__(self, config: dict | None = None, model_kind: str | None = None, **kwargs) -> None:
-        self.model_kind = model_kind or loader_task_type() or "chat"
-        if self.model_kind not in ("simple", "chat"):
-            raise ValueError(f"model_kind must be 'simple' or 'chat', not {self.model_kind!r}")
         config = {k: v for k, v in (config or {}).items() if k != "class"}
+        model_kind = config.pop("model_kind", None) if model_kind is None else model_kind
+        if model_kind not in (None, *MODEL_KINDS):
+            raise ValueError(f"model_kind must be 'simple' or 'chat', not {model_kind!r}")
+        self._model_kind = model_kind
+        self.scored: dict[str, dict] = {}
         if isinstance(config.get("metadata"), dict) and isinstance(config.get("task"), str):
             config["metadata"] = judge_metadata(config["task"], config["metadata"])  # the judge in results
         super().__init__(config=config, **kwargs)
 
+    @property
+    def model_kind(self) -> str:
+        """The kind of model class the requests are built for (see the class docstring)."""
+        return self._model_kind or run_model_kind(getattr(self, "args", None)) or "chat"
+
     def construct_requests(self, doc_id: int, ctx: str, **kwargs):
         if self.model_kind == "simple":
             return ConfigurableTask.construct_requests(self, doc_id, ctx, **kwargs)
-        return super().construct_requests(doc_id, ctx, **kwargs)
+        return super().construct_requests(doc_id, ctx, **kwargs)  # (ctx, self.doc_to_messages, gen_kwargs...)
+
+    def doc_to_messages(self, doc: dict, **round_kwargs) -> list[dict]:
+        """A chat model's input: one user turn, the item's visuals and the text in ``MODEL_CONTENT_ORDER``."""
+        parts = {
+            "image": [{"type": "image", "url": visual} for visual in self.doc_to_visual(doc) or []],
+            "text": [{"type": "text", "text": self.doc_to_text(doc)}],
+        }
+        return [{"role": "user", "content": [part for kind in MODEL_CONTENT_ORDER for part in parts[kind]]}]
+
+    def aggregation(self) -> dict:
+        """lmms-eval's metric -> aggregation map, ours bound to this task's memo (``scored``)."""
+        return {name: self._with_memo(function) for name, function in super().aggregation().items()}
+
+    def _with_memo(self, function):
+        try:
+            takes_memo = "scored" in inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            takes_memo = False
+        return functools.partial(function, scored=self.scored) if takes_memo else function
 
     def __repr__(self) -> str:
         return f"SiuoTask(task_name={getattr(self.config, 'task', None)}, model_kind={self.model_kind})"

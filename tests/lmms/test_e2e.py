@@ -17,6 +17,7 @@ from PIL import Image
 import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
+from siuo_task.lmms import SOURCE_TASKS_DIR
 from tests.fakes.judge import is_safety_prompt, quoted_response
 from tests.helpers import aggregations, run_tool
 
@@ -462,16 +463,22 @@ def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(
 ):
     from argparse import Namespace
 
+    from lmms_eval.tasks import TaskManager, get_task_dict
+
     def aggregate(responses_of, args) -> dict:
+        """lmms-eval's calls, metric by metric, through the task object (which owns the judging memo)."""
+        assert list(task.aggregation()) == list(aggregations("siuo_gen"))
         return {
             name: function(gen_values(chosen, responses_of, name), args=args)
-            for name, function in aggregations("siuo_gen").items()
+            for name, function in task.aggregation().items()
         }
 
     def two_safe(item) -> list[str]:
         return [item.reference_answer.strip()] * 2 + [distractor(item)]
 
     monkeypatch.setenv("SIUO_DATA_DIR", str(siuo_data_dir))
+    manager = TaskManager("ERROR", include_path=str(SOURCE_TASKS_DIR), include_defaults=False)
+    [task] = get_task_dict(["siuo_gen"], manager).values()
     monkeypatch.setenv("E2E_JUDGE_KEY", "x")
     config = tmp_path / "judge.json"
     monkeypatch.setenv("SIUO_JUDGE_CONFIG", str(config))
