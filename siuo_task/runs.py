@@ -158,9 +158,10 @@ def _read_directory(
     latest; never tasks of two runs merged into one row. What was chosen is in the run's notes (the report
     writes them into report.md)."""
     by_stamp: dict[str, dict[str, Path]] = {}
-    for task, paths in tasks.items():
+    once = all(len(paths) == 1 for paths in tasks.values())  # each task once: one run (a harness may stamp
+    for task, paths in tasks.items():  # each task's files apart, as Inspect does)
         for path in paths:
-            by_stamp.setdefault(_stamp(path), {})[task] = path
+            by_stamp.setdefault("" if once else _stamp(path), {})[task] = path
     loaded = {
         stamp: {task: _load_json(path, root) for task, path in files.items()}
         for stamp, files in by_stamp.items()
