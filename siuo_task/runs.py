@@ -18,8 +18,10 @@ Every folder holding results is one run. A siuo-eval run is named after its mode
 another run after the folder passed to the report, or, when that folder holds several runs, after each run's
 sub-folder (see ``_run_names``). Runs that end up with the same name
 are merged, so ``judge`` and ``score-mcqa`` outputs of one model can be passed together with ``--names m,m``.
-When a task appears more than once in one folder (the same model run twice), the newest file is used and the
-run's ``notes`` say so. A run's figures come from placeholder images
+One report row is one run: when a folder holds several runs of one model (lmms-eval invocations, told apart
+by their date stamp), the latest run covering every item is shown (else the latest), whole, never merged with
+another run's tasks, and the run's ``notes`` (written into report.md) say which and what was left out.
+A run's figures come from placeholder images
 when the provenance of its results says so (``shows_placeholders``).
 """
 
@@ -135,28 +137,77 @@ def _reviews(directory: Path, root: Path, gen_rows: list[dict], accept_unfingerp
     return []
 
 
+def _stamp(path: Path) -> str:
+    """The run a result file belongs to: lmms-eval's date stamp before ``_siuo_...`` (one invocation), or ""
+    for a ``metrics.json`` (one run per folder)."""
+    match = _TASK_FILE.search(path.name)
+    return path.name[: match.start()] if match else ""
+
+
+def _partial(metrics: dict) -> str:
+    """``5 of 167 items`` when ``metrics`` scored fewer items than SIUO has, else ""."""
+    n, total = metrics.get("n_items"), (metrics.get("data") or {}).get("n_items")
+    return f"{n} of {total} items" if isinstance(n, int) and isinstance(total, int) and n < total else ""
+
+
+def _describe(stamp: str, tasks: dict[str, dict]) -> str:
+    """A run in a few words: ``2026-01-01T10-00 (siuo_gen 5 of 167 items, siuo_mcqa)``."""
+    parts = [f"{task} {_partial(metrics)}".strip() for task, metrics in sorted(tasks.items())]
+    return f"{stamp or 'metrics.json'} ({', '.join(parts)})"
+
+
 def _read_directory(
     directory: Path, root: Path, tasks: dict[str, list[Path]], name: str, accept_unfingerprinted: bool
 ) -> RunResult:
+    """One report row from one run: when ``directory`` holds several runs of one model (lmms-eval
+    invocations, told apart by their date stamp), the latest one covering every item is shown, else the
+    latest; never tasks of two runs merged into one row. What was chosen is in the run's notes (the report
+    writes them into report.md)."""
+    by_stamp: dict[str, dict[str, Path]] = {}
+    once = all(len(paths) == 1 for paths in tasks.values())  # each task once: one run (a harness may stamp
+    for task, paths in tasks.items():  # each task's files apart, as Inspect does)
+        for path in paths:
+            by_stamp.setdefault("" if once else _stamp(path), {})[task] = path
+    loaded = {
+        stamp: {task: _load_json(path, root) for task, path in files.items()}
+        for stamp, files in by_stamp.items()
+    }
+
+    def newest_time(stamp: str) -> float:
+        return max(path.stat().st_mtime for path in by_stamp[stamp].values())
+
+    def rank(stamp: str) -> tuple:
+        full = not any(_partial(metrics) for metrics in loaded[stamp].values())
+        return (full, newest_time(stamp), stamp)
+
+    chosen = max(loaded, key=rank)
     run = RunResult(name)
-    for task, paths in tasks.items():
-        newest = _newest(paths)
-        run.tasks[task] = _load_json(newest, root)
-        if len(paths) > 1:
-            run.notes.append(
-                f"{task} was run {len(paths)} times in {directory}: the latest ({newest.name}) is shown"
+    run.tasks = dict(loaded[chosen])
+    if len(loaded) > 1:
+        others = sorted((stamp for stamp in loaded if stamp != chosen), key=rank, reverse=True)
+        later = [stamp for stamp in others if newest_time(stamp) > newest_time(chosen)]
+        which = "the latest full run" if later else "the latest"
+        run.notes.append(
+            f"{directory} holds {len(loaded)} runs of this model; shown: {which} of {len(loaded)}, "
+            f"{_describe(chosen, loaded[chosen])}; not shown: "
+            + "; ".join(
+                _describe(stamp, loaded[stamp]) + (" (later, but partial)" if stamp in later else "")
+                for stamp in others
             )
-        if task == "siuo_gen":
-            rows = (
-                newest.with_name(newest.name.replace(".metrics.json", ".rows.jsonl"))
-                if newest.name != METRICS_FILE
-                else newest.with_name(JUDGEMENTS_FILE)
-            )
-            if rows.exists() or rows.is_symlink():
-                if not within(rows, root):
-                    raise SiuoError(f"{rows} points out of the run folder {root}: copy the file in instead")
-                run.gen_rows = read_judgements(rows)
-                run.reviews = _reviews(directory, root, run.gen_rows, accept_unfingerprinted)
+            + ". One row is one run: give a run's files a folder of their own to report it too"
+        )
+    gen = by_stamp[chosen].get("siuo_gen")
+    if gen is not None:
+        rows = (
+            gen.with_name(gen.name.replace(".metrics.json", ".rows.jsonl"))
+            if gen.name != METRICS_FILE
+            else gen.with_name(JUDGEMENTS_FILE)
+        )
+        if rows.exists() or rows.is_symlink():
+            if not within(rows, root):
+                raise SiuoError(f"{rows} points out of the run folder {root}: copy the file in instead")
+            run.gen_rows = read_judgements(rows)
+            run.reviews = _reviews(directory, root, run.gen_rows, accept_unfingerprinted)
     return run
 
 
@@ -244,11 +295,16 @@ def read_run(
 
 
 def merge_runs(runs: list[RunResult]) -> list[RunResult]:
-    """Runs with the same name merged into one (first seen order); later tasks fill gaps only."""
+    """Runs given the same name (``--names m,m``) merged into one (first seen order); later tasks fill gaps
+    only, and a task given twice says which one is shown."""
     merged: dict[str, RunResult] = {}
     for run in runs:
         into = merged.setdefault(run.name, RunResult(run.name))
         for task, metrics in run.tasks.items():
+            if task in into.tasks:
+                into.notes.append(
+                    f"{task} is in more than one of the folders named {run.name}: the first is shown"
+                )
             into.tasks.setdefault(task, metrics)
         if not into.gen_rows:  # the labels go with the judgements they were checked against, never apart
             into.gen_rows, into.reviews = run.gen_rows, run.reviews

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from siuo_task.judge.cache import TABLE as CACHE_TABLE
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SIUO_EVAL = str(BIN / "siuo-eval")
@@ -141,6 +143,6 @@ def cached_answers(path: Path) -> int:
     """How many answers the judge cache at ``path`` holds (0 while it does not exist yet)."""
     try:
         with sqlite3.connect(path, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            return db.execute(f"SELECT COUNT(*) FROM {CACHE_TABLE}").fetchone()[0]
     except sqlite3.OperationalError:
         return 0

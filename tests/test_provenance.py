@@ -34,6 +34,12 @@ def test_header_counts_placeholders_only_when_images_were_looked_at(siuo_data_di
         "temperature": 0.0,
         "text_only": True,
         "approximate": True,
+        "endpoint": None,  # the rest of its identity: no endpoint, token limit or options
+        "max_tokens": None,
+        "options": {},
+        "served_models": [],
+        "system_fingerprints": [],
+        "identity": OfflineJudge().info.identity,
     }
     assert provenance(loaded)["data"]["placeholder_images"] == 0 and "judge" not in provenance(loaded)
     assert provenance(seen["data"]) == {"siuo_version": siuo_task.__version__, "data": seen["data"]}

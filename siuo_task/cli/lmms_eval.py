@@ -41,7 +41,7 @@ from siuo_task.lmms.results import (
     newest_results,
     side_metrics,
 )
-from siuo_task.redact import run_redacted
+from siuo_task.redact import run_redacted, safe_text
 
 DEFAULT_OUTPUT = "siuo-results"
 # A module lmms-eval's model classes import -> (the distribution that provides it, the siuo extra with it).
@@ -167,7 +167,13 @@ def main(argv: list[str]) -> int:
         total = scored.get("data", {}).get("n_items", 0)
         coverage = f" ({items_text(scored['n_items'], total)})" if scored.get("n_items") else ""
         approximate = " (APPROXIMATE: offline judge)" if shown.get("judge_approximate@all") == 1 else ""
-        print(f"  {task}{coverage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()) + approximate)
+        judge = scored.get("judge") or {}  # which judge: a figure copied from here can be traced to it
+        where = f" at {judge['endpoint']}" if judge.get("endpoint") else ""
+        named = f"; judge {judge.get('model')}{where} (identity {judge.get('identity')})" if judge else ""
+        print(
+            f"  {task}{coverage}: "
+            + safe_text(", ".join(f"{k}={v}" for k, v in shown.items()) + approximate + named)
+        )
     if returncode != 0:
         raise EvaluationFailed(f"lmms-eval exited with code {returncode}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+from collections import Counter
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
@@ -19,7 +20,7 @@ from siuo_task.files import check_output_folder
 from siuo_task.readers import read_json_file
 from siuo_task.redact import safe_text
 from siuo_task.report import write_report
-from siuo_task.runs import is_example, merge_runs, read_runs, shows_placeholders
+from siuo_task.runs import RunResult, is_example, merge_runs, read_runs, shows_placeholders
 from siuo_task.scoring.baselines import baseline_metrics
 
 
@@ -33,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for report.md, report.html and plots")
     parser.add_argument(
-        "--names", help="comma-separated display names, one per run folder (equal names merge)"
+        "--names",
+        help="comma-separated display names, one per run folder (equal names merge: e.g. a judge and a "
+        "score-mcqa output of one model)",
     )
     parser.add_argument(
         "--validation",
@@ -69,6 +72,16 @@ def local_items(data_dir: str | None) -> list:
         return []
 
 
+def distinct_names(runs: list[tuple[RunResult, Path]]) -> list[RunResult]:
+    """Runs of different folders that got the same name (one model run twice) kept apart, each named with its
+    folder too: only ``--names`` merges runs into one row."""
+    counts = Counter(run.name for run, _ in runs)
+    for run, folder in runs:
+        if counts[run.name] > 1:
+            run.name = f"{run.name} ({folder})"
+    return [run for run, _ in runs]
+
+
 def run(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else [None] * len(args.runs)
     if len(names) != len(args.runs):
@@ -83,14 +96,14 @@ def run(args: argparse.Namespace) -> int:
     runs = []
     for folder, name in zip(args.runs, names):
         found = read_runs(folder, name, accept_unfingerprinted=args.accept_unfingerprinted_labels)
-        runs.extend(found.runs)
+        runs.extend((run, folder) for run in found.runs)
         validation = validation or found.validation
         baselines = baselines or found.baselines
     if not runs:
         raise SiuoError(
             "no model results among the run folders (only a judge validation): pass a run folder too"
         )
-    runs = merge_runs(runs)
+    runs = merge_runs(distinct_names(runs) if not args.names else [run for run, _ in runs])
     examples = [run for run in runs if is_example(run)]
     runs = [run for run in runs if not is_example(run)]
     for run in examples:
@@ -104,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             "folder too"
         )
     for note in (note for run in runs for note in run.notes):
-        print(f"note: {note}")
+        print(f"note: {safe_text(note)}")
     items = local_items(args.data_dir)
     questions = {item.question_id: item.question for item in items}
     baselines = baselines or (baseline_metrics(items) if items else None)

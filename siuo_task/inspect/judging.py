@@ -34,6 +34,8 @@ from siuo_task.scoring.judging import judge_responses
 
 GRADER_ROLE = "grader"
 GRADER_BACKEND = "inspect"  # JudgeInfo.backend of a judgement by Inspect's grader model role
+# Inspect's stop reasons -> the finish_reason a reply cut off has (``verdicts.cut_off``): no verdict
+STOP_REASONS = {"max_tokens": "length", "model_length": "length", "content_filter": "content_filter"}
 
 
 class GraderJudge(Judge):
@@ -68,6 +70,8 @@ class GraderJudge(Judge):
             output.completion,
             usage.input_tokens if usage else 0,
             usage.output_tokens if usage else 0,
+            model=getattr(output, "model", None) or None,  # the model that answered (its identity)
+            finish_reason=STOP_REASONS.get(getattr(output, "stop_reason", None)),  # cut off: no verdict
         )
 
 

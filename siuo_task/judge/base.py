@@ -25,11 +25,17 @@ DEFAULT_MAX_RETRIES = 3  # retries after the first attempt (--judge-max-retries)
 
 @dataclass(frozen=True)
 class JudgeReply:
-    """The judge's raw text and its token usage (0 when unknown or not billed)."""
+    """The judge's raw text and its token usage (0 when unknown or not billed), and what the reply said about
+    itself when the backend reads it: the ``model`` that answered, its ``system_fingerprint``, and why it
+    stopped (``finish_reason``: a reply cut off by ``length`` or ``content_filter`` is no verdict,
+    ``siuo_task.protocol.verdicts.cut_off``)."""
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    model: str | None = None
+    system_fingerprint: str | None = None
+    finish_reason: str | None = None
 
 
 class JudgeError(Exception):
@@ -72,7 +78,8 @@ class Judge(Protocol):
     def complete(self, call: JudgeCall) -> JudgeReply: ...
 
     def parse(self, call: JudgeCall, text: str) -> bool | None:
-        """The verdict in the judge's answer ``text`` to ``call`` (None: no verdict)."""
+        """The verdict in the judge's answer ``text`` to ``call`` (None: no verdict). A reply that was cut off
+        never gets here: the runner counts it unparsable (``verdicts.cut_off``)."""
         return parse_verdict(call.aspect, text)
 
 

@@ -1,4 +1,13 @@
-"""A SQLite (WAL) cache of judge answers, keyed by everything that determines them.
+"""A SQLite (WAL) cache of judge answers, keyed by everything that determines them: the call and the judge's
+whole identity (``JudgeInfo``'s ``IDENTITY_FIELDS``: backend, endpoint, model, prompt version, temperature,
+text-only, max tokens, ``--judge-arg`` options), so two servers serving one model name at different URLs, or
+one judge with another token limit, never share an answer. Each answer keeps what the reply said about the
+judge (model, system fingerprint, finish reason).
+
+Answers of this key scheme (``SCHEMA``) live in their own table (``TABLE``). The answers an older version
+cached under keys of the backend and model name only (table ``answers``) are never read: they could be another
+judge's. They stay in the file for that older version, and opening it says once how many there are and how to
+move the file aside; a file whose ``answers`` table is not ours is refused with one line.
 
 A run looks all its keys up at once (``get_many``) and writes answers through one ``CacheWriter``, which
 commits them in groups (what finished in one turn of the runner's event loop), so answers are on disk within
@@ -20,18 +29,22 @@ from siuo_dataset.errors import SiuoError
 from siuo_dataset.sources import cache_dir
 from siuo_task.judge.base import JudgeReply
 from siuo_task.protocol.judge_prompts import JudgeCall
-from siuo_task.records import JudgeInfo
+from siuo_task.records import JudgeInfo, identity_fields
 
 QUERY_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's bound-parameter limit
 
 
+SCHEMA = 2  # 1: keys of backend + model name only (table ``answers``); 2: keys of the whole judge identity
+TABLE = "answers_v2"  # this scheme's answers
+LEGACY_TABLE = "answers"  # scheme 1's answers: counted, never read (older siuo versions still use it)
+COLUMNS = ("text", "prompt_tokens", "completion_tokens", "model", "system_fingerprint", "finish_reason")
+
+
 def cache_key(call: JudgeCall, info: JudgeInfo) -> str:
-    """Hex digest of everything that determines the judge's answer to ``call``."""
+    """Hex digest of everything that determines the judge's answer to ``call``: the judge's configured
+    identity (``identity_fields``) and the call."""
     payload = {
-        "backend": info.backend,
-        "model": info.model,
-        "prompt_version": info.prompt_version,
-        "temperature": info.temperature,
+        **identity_fields(info.as_dict()),
         "aspect": call.aspect,
         "question_id": call.question_id,
         "question": call.question,
@@ -55,19 +68,53 @@ class JudgeCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.legacy_answers = False  # the file holds answers of the older key scheme (never read)
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._db:  # one transaction: two runs opening a new cache at once agree
+                self._db.execute("BEGIN IMMEDIATE")
+                self._check_schema()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_schema(self) -> None:
+        """Create the tables of this key scheme (``TABLE``) when missing; note whether the file holds answers
+        of the older scheme (``legacy_answers``: never read, they could be another judge's); refuse a file
+        whose ``answers`` table is someone else's with one line."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if LEGACY_TABLE in tables:
+            columns = [row[1] for row in self._db.execute(f"PRAGMA table_info({LEGACY_TABLE})")]
+            if columns[:4] != ["key", "text", "prompt_tokens", "completion_tokens"]:
+                raise SiuoError(
+                    f"judge cache {self.path} is not a SIUO judge cache: move it aside (mv {self.path} "
+                    f"{self.path}.old) or pass another --cache or --no-cache"
+                )
+            self.legacy_answers = bool(self._db.execute(f"SELECT 1 FROM {LEGACY_TABLE} LIMIT 1").fetchone())
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
-            "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)"
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
+            "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, model TEXT, "
+            "system_fingerprint TEXT, finish_reason TEXT)"
         )
-        self._db.commit()
+
+    def legacy_note(self) -> str | None:
+        """One line when the file holds answers of the older key scheme (not used), else None."""
+        if not self.legacy_answers:
+            return None
+        return (
+            f"note: judge cache {self.path} holds answers cached by an older siuo under keys that did not "
+            "hold the judge's endpoint, token limit or options; they are never used (they could be another "
+            f"judge's), so those calls are made again. To drop them: mv {self.path} {self.path}.old"
+        )
 
     def get(self, key: str) -> JudgeReply | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT text, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+                f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE key = ?", (key,)
             ).fetchone()
         return None if row is None else JudgeReply(*row)
 
@@ -79,7 +126,7 @@ class JudgeCache:
             for start in range(0, len(unique), QUERY_CHUNK):
                 chunk = unique[start : start + QUERY_CHUNK]
                 rows = self._db.execute(
-                    "SELECT key, text, prompt_tokens, completion_tokens FROM answers WHERE key IN "
+                    f"SELECT key, {', '.join(COLUMNS)} FROM {TABLE} WHERE key IN "
                     f"({','.join('?' * len(chunk))})",
                     chunk,
                 )
@@ -93,14 +140,25 @@ class JudgeCache:
         """Store ``(key, reply)`` pairs in one transaction (the same keys as live answers)."""
         with self._lock:
             self._db.executemany(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-                [(key, r.text, r.prompt_tokens, r.completion_tokens) for key, r in answers],
+                f"INSERT OR REPLACE INTO {TABLE} (key, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        key,
+                        r.text,
+                        r.prompt_tokens,
+                        r.completion_tokens,
+                        r.model,
+                        r.system_fingerprint,
+                        r.finish_reason,
+                    )
+                    for key, r in answers
+                ],
             )
             self._db.commit()
 
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            return self._db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:

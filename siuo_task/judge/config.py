@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,13 +197,44 @@ class JudgeConfig:
             raise SiuoError("--judge-rpm must be positive")
         if self.breaker_after < 0:
             raise SiuoError("--judge-breaker-after must be 0 (never) or more")
+        if self.kind is None:
+            self._check_model_given()
         backend = get_backend(self.resolved_kind)
         if backend.needs_model:
             if not self.model:
                 raise SiuoError(f"--judge {backend.name} needs --judge-model (e.g. gpt-4o)")
             if self.timeout <= 0 or self.max_retries < 0:
                 raise SiuoError("--judge-timeout must be > 0 and --judge-max-retries >= 0")
-        return backend, backend_options(backend, self.judge_args)
+        options = backend_options(backend, self.judge_args)
+        if self.kind == "offline":
+            self._check_model_given()
+        return backend, options
+
+    def endpoint_flags(self) -> list[str]:
+        """The flags given that only a judge behind an endpoint uses (``--judge-base-url``, ``--judge-arg``,
+        ...), in declaration order."""
+        given = []
+        for field in dataclasses.fields(self):
+            if field.name in ENDPOINT_SETTINGS and getattr(self, field.name) not in (None, {}, field.default):
+                given.append(field.metadata["flag"])
+        return given
+
+    def _check_model_given(self) -> None:
+        """A judge flag for an endpoint without ``--judge-model`` is an error naming the fix, never a silent
+        offline judge; so is one given to the offline judge, which asks no endpoint."""
+        flags = self.endpoint_flags()
+        if not flags or (self.kind not in (None, "offline")) or (self.kind is None and self.model):
+            return
+        named = " and ".join(flags)
+        if self.kind == "offline":
+            raise SiuoError(
+                f"--judge offline asks no endpoint, so {named} would be ignored: drop {named}, or name the "
+                "judge model the endpoint serves with --judge-model MODEL instead of --judge offline"
+            )
+        raise SiuoError(
+            f"{named} given without --judge-model: add --judge-model MODEL (the name the judge endpoint "
+            f"serves, e.g. --judge-model my-judge), or drop {named} to use the offline judge (APPROXIMATE)"
+        )
 
     @property
     def resolved_kind(self) -> str:
@@ -212,7 +244,7 @@ class JudgeConfig:
         """The judge these settings name (checked first), built by its backend's factory; an LLM judge builds
         its client on its first call."""
         backend, options = self.backend_and_options()
-        return backend.factory(
+        judge = backend.factory(
             JudgeSettings(
                 model=self.model,
                 base_url=self.base_url,
@@ -223,17 +255,31 @@ class JudgeConfig:
                 options=options,
             )
         )
+        if options:  # its --judge-arg options are part of its identity (and so of the cache key)
+            given = {
+                key: value if isinstance(value, str | int | float | bool) else str(value)
+                for key, value in options.items()
+            }
+            judge.info = dataclasses.replace(judge.info, options={**judge.info.options, **given})
+        return judge
 
     def open_cache(self) -> JudgeCache | None:
         """The judge cache (None when caching is off); one clear line when it cannot be opened."""
         if not self.cache:
             return None
         try:
-            return JudgeCache(self.cache)
+            cache = JudgeCache(self.cache)
+        except SiuoError:  # an older, newer or foreign cache: its own line says how to move it aside
+            raise
         except Exception as error:  # sqlite3 / OS errors: one clear line
             raise SiuoError(
                 f"cannot open judge cache {self.cache}: {error}; pass another --cache or --no-cache"
             ) from None
+        note = cache.legacy_note()
+        if note and note not in _NOTED:
+            _NOTED.add(note)
+            print(note, file=sys.stderr)
+        return cache
 
     def run_options(self) -> dict:
         """Keyword arguments of ``run_calls`` / ``judge_responses``: concurrency, rate, price, progress."""
@@ -244,6 +290,22 @@ class JudgeConfig:
             "progress": not self.quiet,
             "breaker_after": self.breaker_after,
         }
+
+
+_NOTED: set[str] = set()  # cache notes already printed by this process
+
+# The settings only a judge behind an endpoint uses: given without --judge-model (or to --judge offline) they
+# are an error, never silently dropped.
+ENDPOINT_SETTINGS = (
+    "base_url",
+    "api_key_env",
+    "judge_args",
+    "timeout",
+    "max_retries",
+    "rpm",
+    "price_in",
+    "price_out",
+)
 
 
 def json_judge_args(values: object) -> dict[str, str]:

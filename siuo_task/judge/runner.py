@@ -31,7 +31,7 @@ from siuo_dataset.errors import SiuoError
 from siuo_task.judge.base import AsyncComplete, Judge, JudgeReply, JudgeUnreachableError
 from siuo_task.judge.cache import CacheWriter, JudgeCache, cache_key
 from siuo_task.protocol.judge_prompts import JudgeCall
-from siuo_task.protocol.verdicts import ASKS_PER_CALL
+from siuo_task.protocol.verdicts import ASKS_PER_CALL, TRUNCATED_STATUS, cut_off
 from siuo_task.redact import redact
 
 Parse = Callable[[JudgeCall, str], Any]
@@ -55,15 +55,19 @@ class Price:
 
 @dataclass(frozen=True)
 class CallOutcome:
-    """How one call ended: ok (verdict parsed), unparsable (after one re-ask), or error."""
+    """How one call ended: ok (verdict parsed), unparsable (after one re-ask; ``TRUNCATED_STATUS`` when the
+    endpoint cut the reply off), or error; with what the reply said about the judge (model, fingerprint)."""
 
-    status: Literal["ok", "unparsable", "error"]
+    status: Literal["ok", "unparsable", "unparsable:truncated", "error"]
     text: str | None
     verdict: Any
     error: str | None
     cached: bool
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    model: str | None = None
+    system_fingerprint: str | None = None
+    finish_reason: str | None = None
 
 
 @dataclass
@@ -76,23 +80,37 @@ class RunSummary:
     ok: int = 0
     unparsable: int = 0
     errors: int = 0
+    truncated: int = (
+        0  # of the unparsable: replies the endpoint cut off (finish_reason length/content_filter)
+    )
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
     wall_seconds: float = 0.0
     stopped: str | None = None  # why the run stopped early (circuit breaker), else None
 
+    @property
+    def from_cache_only(self) -> bool:
+        """Every answer came from the cache: no call reached the judge (it may be down: nothing says)."""
+        return self.calls > 0 and self.calls_made == 0 and self.cache_hits == self.calls
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "from_cache_only": self.from_cache_only}
 
     def line(self) -> str:
         """A one-line human summary."""
         cost = "" if self.cost_usd is None else f", est. cost ${self.cost_usd:.4f}"
+        truncated = f", {self.truncated} of them cut off (max_tokens)" if self.truncated else ""
+        cached = (
+            "; every answer came from the cache: no call was made to the judge"
+            if self.from_cache_only
+            else ""
+        )
         return (
-            f"judge: {self.calls} judgements ({self.ok} ok, {self.unparsable} unparsable, "
+            f"judge: {self.calls} judgements ({self.ok} ok, {self.unparsable} unparsable{truncated}, "
             f"{self.errors} errors); "
             f"{self.calls_made} calls made, {self.cache_hits} cache hits; tokens {self.prompt_tokens} in / "
-            f"{self.completion_tokens} out{cost}; {self.wall_seconds:.1f} s"
+            f"{self.completion_tokens} out{cost}; {self.wall_seconds:.1f} s{cached}"
         )
 
 
@@ -114,15 +132,27 @@ class BreakerTripped(Exception):
     """Raised inside the run when the judge endpoint is clearly down."""
 
 
+def read_reply(parse: Parse, call: JudgeCall, reply: JudgeReply) -> Any:
+    """The verdict of ``reply``: none when the endpoint cut it off (``verdicts.cut_off``), else ``parse``."""
+    return None if cut_off(reply.finish_reason) else parse(call, reply.text)
+
+
 def outcome_of(reply: JudgeReply, verdict: Any, cached: bool) -> CallOutcome:
+    if verdict is not None:
+        status = "ok"
+    else:
+        status = TRUNCATED_STATUS if cut_off(reply.finish_reason) else "unparsable"
     return CallOutcome(
-        "ok" if verdict is not None else "unparsable",
+        status,
         reply.text,
         verdict,
         None,
         cached,
         reply.prompt_tokens,
         reply.completion_tokens,
+        reply.model,
+        reply.system_fingerprint,
+        reply.finish_reason,
     )
 
 
@@ -217,7 +247,7 @@ class CallRun:
                 if key in found:
                     reply = found[key]
                     try:
-                        verdict = self.parse(self.calls[index], reply.text)
+                        verdict = read_reply(self.parse, self.calls[index], reply)
                     except Exception:  # noqa: BLE001 - a poisoned cached answer is judged again, never fatal
                         continue
                     self.outcomes[index] = outcome_of(reply, verdict, cached=True)
@@ -272,7 +302,7 @@ class CallRun:
         try:
             for _ in range(ASKS_PER_CALL):  # the protocol's re-ask rule
                 reply = await self._ask(complete, call)
-                verdict = self.parse(call, reply.text)
+                verdict = read_reply(self.parse, call, reply)
                 if verdict is not None:
                     break
         except SiuoError:  # misconfiguration (e.g. missing API key): stop the run with its one-line message
@@ -325,7 +355,8 @@ class CallRun:
         summary = self.summary
         summary.cache_hits = sum(outcome.cached for outcome in final)
         summary.ok = sum(outcome.status == "ok" for outcome in final)
-        summary.unparsable = sum(outcome.status == "unparsable" for outcome in final)
+        summary.unparsable = sum(outcome.status in ("unparsable", TRUNCATED_STATUS) for outcome in final)
+        summary.truncated = sum(outcome.status == TRUNCATED_STATUS for outcome in final)
         summary.errors = sum(outcome.status == "error" for outcome in final)
         summary.wall_seconds = round(wall_seconds, 3)
         if price is not None:

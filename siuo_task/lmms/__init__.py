@@ -9,16 +9,38 @@ files as ``lmms_eval/tasks/siuo/`` (see setup.py), where a plain ``lmms-eval --t
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from siuo_dataset.errors import SiuoError
+
+if TYPE_CHECKING:
+    from siuo_task.judge.config import JudgeConfig
 
 SOURCE_TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 # lmms-eval's results go to <output_path>/<model folder>/ (lmms_eval.loggers.evaluation_tracker); the
 # tasks' side files go to the same folder, so each model run keeps its own files.
 _MODEL_NAME_KEYS = ("peft=", "delta=", "pretrained=", "model=", "model_version=", "model_name=", "model_id=")
 _MODEL_NAME_KEYS += ("path=", "engine=")
+
+
+JUDGE_CONFIG_ENV = "SIUO_JUDGE_CONFIG"  # path of a JSON judge config (written by siuo-eval)
+
+
+def judge_config() -> JudgeConfig:
+    """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
+    from siuo_task.judge.config import JudgeConfig
+
+    path = os.environ.get(JUDGE_CONFIG_ENV)
+    if not path:
+        return JudgeConfig()  # the offline judge; its build() says once how to configure a real one
+    try:
+        return JudgeConfig.from_json(json.loads(Path(path).read_text()))
+    except (OSError, json.JSONDecodeError) as error:
+        raise SiuoError(f"${JUDGE_CONFIG_ENV}={path} is not a readable JSON judge config ({error})") from None
 
 
 def model_name(model_args) -> str:

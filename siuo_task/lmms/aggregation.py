@@ -40,14 +40,11 @@ from siuo_dataset.errors import SiuoDataError, SiuoError
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.sources import SiuoSource
 from siuo_task.files import write_json_atomic, write_jsonl_atomic
-from siuo_task.judge.config import JudgeConfig
-from siuo_task.lmms import model_folder, model_name
+from siuo_task.lmms import JUDGE_CONFIG_ENV, judge_config, model_folder, model_name
 from siuo_task.lmms.metric_list import read_rate_name
 from siuo_task.lmms.task import loaded_siuo, sees_images
 from siuo_task.protocol.metric_defs import GENERATION, MCQA
 from siuo_task.provenance import provenance
-
-JUDGE_CONFIG_ENV = "SIUO_JUDGE_CONFIG"  # path of a JSON judge config (written by siuo-eval)
 
 COUNTS = {
     "count_unparsable_items@all": "unparsable_items",
@@ -98,17 +95,6 @@ def _scoped(metrics: dict, name: str, task: str):
 
 
 # ---- scoring once per task ---------------------------------------------------------------------------------
-
-
-def judge_config() -> JudgeConfig:
-    """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
-    path = os.environ.get(JUDGE_CONFIG_ENV)
-    if not path:
-        return JudgeConfig()  # the offline judge; its build() says once how to configure a real one
-    try:
-        return JudgeConfig.from_json(json.loads(Path(path).read_text()))
-    except (OSError, json.JSONDecodeError) as error:
-        raise SiuoError(f"${JUDGE_CONFIG_ENV}={path} is not a readable JSON judge config ({error})") from None
 
 
 def _key(items: list[dict], args, *extra: str) -> str:

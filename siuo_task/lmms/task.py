@@ -21,9 +21,11 @@ import datasets
 from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
 
 from siuo_dataset.domains import DOMAINS
+from siuo_dataset.errors import SiuoError
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.options import OPTION_LETTERS
 from siuo_dataset.schema import FEATURES, item_to_row
+from siuo_task.lmms import judge_config
 from siuo_task.lmms.metric_list import metric_names
 from siuo_task.protocol.mcqa import parse_mcqa_answer
 from siuo_task.protocol.metric_defs import GENERATION, MCQA
@@ -81,6 +83,22 @@ def run_model_kind(args) -> str | None:
     return "simple" if getattr(model_class, "is_simple", True) else "chat"
 
 
+def judge_metadata(task: str, metadata: dict) -> dict:
+    """A generation task's YAML ``metadata`` with its judge's configured identity, so lmms-eval's results
+    file names the judge (its ``configs``) and its ``versions`` change with the judge prompt: ``judge`` (the
+    ``JudgeInfo`` fields and digest: backend, endpoint, model, prompt version, temperature, text-only, max
+    tokens, options) and ``version`` ``<yaml version>+<prompt version>``. MCQA tasks (no judge) and a judge
+    that cannot be configured (the aggregation says why) keep theirs."""
+    if not task.startswith("siuo_gen"):
+        return metadata
+    try:
+        info = judge_config().build().info
+    except SiuoError:
+        return metadata
+    block = {k: v for k, v in info.as_dict().items() if k not in ("served_models", "system_fingerprints")}
+    return {**metadata, "version": f"{metadata.get('version')}+{info.prompt_version}", "judge": block}
+
+
 class SiuoTask(ConfigurableMessagesTask):
     """A SIUO task whose documents come from ``siuo_dataset`` (config in ``dataset_name``).
 
@@ -103,6 +121,8 @@ class SiuoTask(ConfigurableMessagesTask):
             raise ValueError(f"model_kind must be 'simple' or 'chat', not {model_kind!r}")
         self._model_kind = model_kind
         self.scored: dict[str, dict] = {}
+        if isinstance(config.get("metadata"), dict) and isinstance(config.get("task"), str):
+            config["metadata"] = judge_metadata(config["task"], config["metadata"])  # the judge in results
         super().__init__(config=config, **kwargs)
 
     @property

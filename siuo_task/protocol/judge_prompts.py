@@ -12,12 +12,15 @@ only. The request holds the prompt text first, then the image (``judge_content``
 judge answers at temperature 0 (``JUDGE_TEMPERATURE``).
 
 The model response is untrusted: it is wrapped in delimiters that it cannot close (any delimiter
-text inside it is neutralised) and the judge is told to treat it as data. Every judge answer must
+text inside it is neutralised, look-alikes too: ``quote_response``, checked on the text as ``fold`` reads it)
+and the judge is told to treat it as data. Every judge answer must
 END with one JSON object, which is all ``siuo_task.protocol.verdicts`` reads.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -118,9 +121,43 @@ _TEXT_ONLY = {
 }
 
 
+# Unicode format characters (category Cf: zero-width spaces and joiners, bidi controls, soft hyphen, ...) as
+# ranges (Python 3.11's Unicode 14; tests/protocol/test_quotation.py checks them against ``unicodedata``).
+_FORMAT_RANGES = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
+    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)  # fmt: skip
+FORMAT_CHARS = frozenset(chr(code) for low, high in _FORMAT_RANGES for code in range(low, high + 1))
+_DROP_FORMAT = dict.fromkeys(map(ord, FORMAT_CHARS))
+# characters that NFKC turns into an angle bracket (fullwidth and small forms)
+ANGLE_LOOKALIKES = {"\uff1c": "<", "\ufe64": "<", "\uff1e": ">", "\ufe65": ">"}
+_FORMAT_CLASS = "".join(
+    f"\\U{low:08x}" + (f"-\\U{high:08x}" if high != low else "") for low, high in _FORMAT_RANGES
+)
+_FORMAT_BETWEEN_ANGLES = re.compile(f"(?<=[<>])[{_FORMAT_CLASS}]+(?=[<>])")
+_ANGLE_RUN = re.compile(r"<{3,}|>{3,}")
+
+
+def fold(text: str) -> str:
+    """``text`` as a reader blind to invisible formatting reads it: format characters (Cf) removed, then
+    Unicode NFKC (fullwidth and small forms become ASCII). Delimiters are looked for in folded text."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text.translate(_DROP_FORMAT))
+
+
 def quote_response(response: str) -> str:
-    """The response with our delimiters neutralised so it cannot close its own quotation."""
-    return response.replace("<<<", "< < <").replace(">>>", "> > >")
+    """The response with our delimiters neutralised so it cannot close (or reopen) its own quotation, whatever
+    look-alike it uses: angle-bracket look-alikes become ASCII, format characters between angle brackets are
+    dropped, and every run of three or more ``<`` or ``>`` is spaced out (``< < <``). The folded result
+    (``fold``) holds no ``<<<`` or ``>>>``, so no delimiter; the rest of the text is sent as it is."""
+    text = response
+    if not text.isascii():
+        text = _FORMAT_BETWEEN_ANGLES.sub("", "".join(ANGLE_LOOKALIKES.get(char, char) for char in text))
+    return _ANGLE_RUN.sub(lambda run: " ".join(run.group()), text)
 
 
 def _fill(template: str, call: JudgeCall, text_only: bool, **fields: str) -> str:

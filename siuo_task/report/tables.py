@@ -25,6 +25,7 @@ from siuo_task.protocol.metric_defs import (
     metric_names,
 )
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
+from siuo_task.records import judge_identity, same_judge_key
 from siuo_task.runs import TASKS, RunResult, coverage, shows_placeholders
 from siuo_task.scoring.human import calibration_block, rescore
 
@@ -239,12 +240,83 @@ def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
 
 
 def overall_section(runs: list[RunResult], marks: Marks) -> list[Block]:
+    """One table of every run, or, when the runs were judged by different judges, one table per judge: each
+    after the first under a heading saying its judge differs (a judge difference is never shown as a
+    model difference)."""
     header = [
         "model",
         *[f"{m.label} % [95% CI] (items left out)" for m in metric_defs()],
         "items scored",
     ]
-    return [_table(_marked("Overall", marks.judged), header, overall_rows(runs))]
+    groups = judge_groups(runs)
+    if len(groups) <= 1:
+        return [_table(_marked("Overall", marks.judged), header, overall_rows(runs))]
+    labels = judge_labels(runs)
+    blocks = []
+    for index, group in enumerate(groups):
+        label = labels.get(group[0].name)
+        about = f"judge {label}: {_judge_text(_judge_block(group[0]))}" if label else "no judged figures"
+        title = (
+            f"Overall ({about})"
+            if index == 0
+            else f"Overall, judges differ: these runs were judged by {about}, not the judge of the table(s) "
+            "above; compare judged figures only within one table (see 'Judge and data')"
+        )
+        blocks.append(_table(_marked(title, marks.judged), header, overall_rows(group)))
+    return blocks
+
+
+# ---- which judge: runs are compared only when they share one ------------------------------------------
+
+
+def _judge_block(run: RunResult) -> dict:
+    """The judge block of a run's judged figures (siuo_gen, else the image-blind siuo_gen_text), or {}."""
+    for task in ("siuo_gen", "siuo_gen_text"):
+        block = (run.tasks.get(task) or {}).get("judge")
+        if block:
+            return block
+    return {}
+
+
+def judge_key(run: RunResult) -> tuple:
+    """What two runs must share for their judged figures to be compared (``same_judge_key``); () when the
+    run has no judged figures."""
+    return same_judge_key(_judge_block(run))
+
+
+def judge_labels(runs: list[RunResult]) -> dict[str, str]:
+    """Run name -> a short judge label (J1, J2, ... in order of first appearance) for runs with judged
+    figures; the judge table spells each one out."""
+    keys: dict[tuple, str] = {}
+    labels = {}
+    for run in runs:
+        key = judge_key(run)
+        if key:
+            labels[run.name] = keys.setdefault(key, f"J{len(keys) + 1}")
+    return labels
+
+
+def judge_groups(runs: list[RunResult]) -> list[list[RunResult]]:
+    """The runs grouped by judge, in order of first appearance; runs without judged figures join the first
+    group."""
+    groups: dict[tuple, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault(judge_key(run), []).append(run)
+    unjudged = groups.pop((), [])
+    ordered = list(groups.values()) or [[]]
+    ordered[0] = ordered[0] + unjudged
+    return [group for group in ordered if group]
+
+
+def _judge_text(block: dict) -> str:
+    """A judge in a few words: model (as served), backend, endpoint."""
+    served = [str(m) for m in block.get("served_models") or () if m != block.get("model")]
+    as_served = f" (served as {', '.join(served)})" if served else ""
+    endpoint = f" at {block['endpoint']}" if block.get("endpoint") else ""
+    return (
+        f"{block.get('model')}{as_served}, {block.get('backend')}{endpoint}, "
+        f"prompt {block.get('prompt_version')}"
+    )
 
 
 def _named(run: RunResult) -> str:
@@ -369,14 +441,25 @@ def notes_section(runs: list[RunResult]) -> list[Block]:
 
 
 def run_notes(runs: list[RunResult]) -> list[str]:
-    """The NOTES that apply to each run's results (errors, rules, guesses), in run and task order."""
-    return [
-        f"{run.name} / {task}: " + note.format_map(metrics)
-        for run in runs
-        for task, metrics in run.tasks.items()
-        for key, note in NOTES
-        if metrics.get(key)
-    ]
+    """What the run reader chose (the latest of several runs in one folder, ...) and the NOTES that apply to
+    each run's results (errors, rules, guesses), in run and task order."""
+    return (
+        [f"{run.name}: {note}" for run in runs for note in run.notes]
+        + [
+            f"{run.name} / {task}: " + note.format_map(metrics)
+            for run in runs
+            for task, metrics in run.tasks.items()
+            for key, note in NOTES
+            if metrics.get(key)
+        ]
+        + [
+            f"{run.name} / {task}: {truncated} judge replies were cut off (max_tokens or a content filter) "
+            "and count as unparsable; raise --judge-arg max_tokens to let the judge finish"
+            for run in runs
+            for task, metrics in run.tasks.items()
+            if isinstance(metrics.get("summary"), dict) and (truncated := metrics["summary"].get("truncated"))
+        ]
+    )
 
 
 LEADERBOARD_CAVEATS = {
@@ -560,12 +643,35 @@ def baseline_domain_rows(baselines: dict) -> list[list[str]]:
 
 def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     rows = paired_rows(runs)
-    if not rows:
-        return []
+    apart = judges_differ_rows(runs)
+    blocks = [] if not rows else _paired_table(rows, marks)
+    if apart:
+        header = [
+            "runs (first − second)",
+            "judges",
+            *[f"Δ {m.label} [95% CI]" for m in metric_defs(GENERATION)],
+        ]
+        blocks.append(
+            _table(
+                _marked(
+                    "Judges differ: paired differences between runs judged by different judges (each Δ "
+                    "mixes the model difference with the judge difference, so it is NOT a difference between "
+                    "models; judges in 'Judge and data')",
+                    marks.judged,
+                ),
+                header,
+                apart,
+            )
+        )
+    return blocks
+
+
+def _paired_table(rows: list[list[str]], marks: Marks) -> list[Block]:
     comparisons = len(rows) * len(metric_defs())
     title = _marked(
         "Paired differences between models (first minus second, in points, over the items both scored; "
-        "Newcombe's paired 95% CI). Many comparisons: "
+        "Newcombe's paired 95% CI; judged figures only between runs with the same judge). Many "
+        "comparisons: "
         f"{comparisons} intervals here, so about 1 in 20 excludes 0 by chance alone even where models do not "
         f"differ; for a family-wise 95% level read only those that stay clear of 0 at 1 − 0.05/{comparisons} "
         "(Bonferroni)",
@@ -575,14 +681,23 @@ def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     return [_table(title, header, rows)]
 
 
+def _comparable(first: RunResult, second: RunResult, metric: MetricDef) -> bool:
+    """Whether ``metric`` of two runs may be differenced as a model difference: not judged, or judged by the
+    same judge (``judge_key``)."""
+    return not metric.task_def.judged or judge_key(first) == judge_key(second)
+
+
 def paired_rows(runs: list[RunResult]) -> list[list[str]]:
     """Every pair of models: first minus second per metric over the items both scored, with a paired 95%
-    CI."""
+    CI; a judged metric only between runs with the same judge ("–" otherwise: see
+    ``judges_differ_rows``)."""
     rows = []
     for index, first in enumerate(runs):
         for second in runs[index + 1 :]:
             cells = [
                 _delta(paired_difference(_of(first, m) or {}, _of(second, m) or {}, m.name))
+                if _comparable(first, second, m)
+                else "–"
                 for m in metric_defs()
             ]
             if any(cell != "–" for cell in cells):
@@ -590,11 +705,34 @@ def paired_rows(runs: list[RunResult]) -> list[list[str]]:
     return rows
 
 
+def judges_differ_rows(runs: list[RunResult]) -> list[list[str]]:
+    """The judged metrics' paired differences between runs judged by different judges, set apart."""
+    rows = []
+    labels = judge_labels(runs)
+    for index, first in enumerate(runs):
+        for second in runs[index + 1 :]:
+            if not judge_key(first) or not judge_key(second) or judge_key(first) == judge_key(second):
+                continue
+            cells = [
+                _delta(paired_difference(_of(first, m) or {}, _of(second, m) or {}, m.name))
+                for m in metric_defs(GENERATION)
+            ]
+            if any(cell != "–" for cell in cells):
+                judges = f"{labels[first.name]} vs {labels[second.name]}"
+                rows.append([f"{first.name} − {second.name}", judges, *cells])
+    return rows
+
+
 def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     """Per metric that some model has: a table by domain (the models side by side) and its plot."""
     blocks = []
     for metric in metric_defs():
-        with_task = [run.name for run in runs if _of(run, metric) is not None]
+        labels = judge_labels(runs) if metric.task_def.judged and len(judge_groups(runs)) > 1 else {}
+        with_task = [
+            f"{run.name} [judge {labels[run.name]}]" if run.name in labels else run.name
+            for run in runs
+            if _of(run, metric) is not None
+        ]
         if with_task:
             metric_marks = marks.judged if metric.task_def.judged else marks.base
             label = metric.label
@@ -678,12 +816,35 @@ def judge_section(runs: list[RunResult], marks: Marks) -> list[Block]:
     rows = judge_rows(runs)
     if not rows:
         return []
-    header = ["run", "task", "backend", "model", "prompt", "temperature", "judge input", "note", "data"]
+    header = [
+        "run",
+        "task",
+        "judge",
+        "backend",
+        "endpoint",
+        "model (requested / as answered)",
+        "system fingerprint",
+        "prompt",
+        "temperature",
+        "max tokens",
+        "options",
+        "judge input",
+        "note",
+        "data",
+    ]
     return [_table(_marked("Judge and data", marks.judged), header, rows)]
 
 
+def _unknown(value) -> str:
+    """A judge field an older results file does not hold: "not recorded"."""
+    return "not recorded" if value is None else str(value)
+
+
 def judge_rows(runs: list[RunResult]) -> list[list[str]]:
+    """Each run's judge, field by field, with its label (J1, ...: same label, same judge) and identity
+    digest."""
     rows = []
+    labels = judge_labels(runs)
     for run in runs:
         for task in ("siuo_gen", "siuo_gen_text"):
             metrics = run.tasks.get(task) or {}
@@ -695,14 +856,23 @@ def judge_rows(runs: list[RunResult]) -> list[list[str]]:
                 sha += " UNVERIFIED (not the pinned release)"
             if data.get("images_sha256"):
                 sha += f", images {data['images_sha256'][:12]}"
+            label = labels.get(run.name, "") if same_judge_key(block) == judge_key(run) else ""
+            served = block.get("served_models")
+            options = block.get("options")
             rows.append(
                 [
                     run.name,
                     task,
+                    f"{label} {judge_identity(block)}".strip(),
                     str(block.get("backend")),
-                    str(block.get("model")),
+                    _unknown(block.get("endpoint")) if "endpoint" in block else "not recorded",
+                    f"{block.get('model')} / "
+                    + (", ".join(map(str, served)) if served else "not recorded" if served is None else "–"),
+                    ", ".join(map(str, block.get("system_fingerprints") or ())) or "–",
                     _prompt_label(block.get("prompt_version")),
                     str(block.get("temperature")),
+                    _unknown(block.get("max_tokens")) if "max_tokens" in block else "not recorded",
+                    ", ".join(f"{k}={v}" for k, v in sorted((options or {}).items())) or "–",
                     "text only" if block.get("text_only") else "with image",
                     "APPROXIMATE" if block.get("approximate") else "",
                     f"{data.get('origin', '?')} {data.get('revision') or ''} {sha}".strip(),

@@ -11,7 +11,7 @@ file is assembled by ``metrics_file``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from siuo_task.judge.runner import CallOutcome, RunSummary, run_calls
 from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD, Aspect, JudgeCall
 from siuo_task.protocol.verdicts import EMPTY_RULE, EMPTY_STATUS, is_empty_response
 from siuo_task.provenance import judge_block, provenance
-from siuo_task.records import Provenance, item_digest
+from siuo_task.records import JudgeInfo, Provenance, item_digest
 from siuo_task.scoring.metrics_file import generation_file
 
 NOT_ASKED_STATUS = "not-asked"  # the judge does not answer this aspect: no verdict (undecided)
@@ -61,14 +61,25 @@ def build_calls(
     return calls
 
 
+def answered_info(info: JudgeInfo, outcomes: Iterable[CallOutcome]) -> JudgeInfo:
+    """``info`` with what the replies of ``outcomes`` said about the judge (the model that answered, its
+    system fingerprint)."""
+    outcomes = list(outcomes)
+    return info.answered(
+        (o.model for o in outcomes if o.model),
+        (o.system_fingerprint for o in outcomes if o.system_fingerprint),
+    )
+
+
 def judgement_rows(
     items_by_id: Mapping[int, SiuoItem],
     rows: Sequence[dict],
     calls: Sequence[JudgeCall],
     outcomes: Sequence[CallOutcome],
-    judge_block: dict,
+    judge_block: dict | JudgeInfo,
 ) -> list[dict]:
-    """One row per response with both verdicts, raw judge texts and statuses."""
+    """One row per response with both verdicts, raw judge texts and statuses, and the judge's block (given a
+    ``JudgeInfo``: with the model and fingerprint that row's replies named)."""
     by_key = {(c.question_id, c.response_index, c.aspect): o for c, o in zip(calls, outcomes, strict=True)}
     out = []
     for row in rows:
@@ -97,7 +108,11 @@ def judgement_rows(
                             **({f"{aspect}_error": outcome.error} if outcome.error else {}),
                         }
                     )
-            record["judge"] = judge_block
+            if isinstance(judge_block, JudgeInfo):
+                answered = [by_key.get((item.question_id, index, aspect)) for aspect in VERDICT_FIELD]
+                record["judge"] = answered_info(judge_block, filter(None, answered)).as_dict()
+            else:
+                record["judge"] = judge_block
             out.append(record)
     return out
 
@@ -118,11 +133,13 @@ def judge_responses(
     rows = clean_rows(rows)
     calls = build_calls(items_by_id, rows, text_only=judge.info.text_only, aspects=judge.aspects)
     outcomes, summary = run_calls(judge, calls, judge.parse, cache=cache, **run_options)
-    block = judge_block(judge.info)
-    judgements = judgement_rows(items_by_id, rows, calls, outcomes, block)
+    judgements = judgement_rows(items_by_id, rows, calls, outcomes, judge.info)
+    header = dict(header) if header is not None else provenance(judge=judge.info)
+    if "judge" in header:  # the judge as configured and as its replies named it over the whole run
+        header["judge"] = judge_block(answered_info(judge.info, outcomes))
     metrics = generation_file(
         judgements,
-        header=header if header is not None else provenance(judge=judge.info),
+        header=header,
         judge_errors=summary.errors,
         aspects_not_asked=[aspect for aspect in ASPECTS if aspect not in judge.aspects],
         summary=summary.as_dict(),

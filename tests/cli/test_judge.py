@@ -131,13 +131,19 @@ def test_judge_all_items_against_loopback_judge(siuo_data_dir, gen_items, tmp_pa
     for name in ("safe", "effective", "safe_and_effective"):
         lo, hi = metrics["ci95"][name]
         assert lo <= metrics[name] <= hi
-    assert metrics["judge"] == {
+    judge = {k: v for k, v in metrics["judge"].items() if k != "identity"}
+    assert judge == {
         "backend": "openai",
         "model": "judge-1",
         "prompt_version": "siuo-judge-v3",
         "temperature": 0.0,
         "text_only": False,
         "approximate": False,
+        "endpoint": server.base_url,
+        "max_tokens": 512,
+        "options": {},
+        "served_models": ["judge-1"],  # the loopback server answers as the model asked for
+        "system_fingerprints": [],
     }
     assert metrics["complete"] is True and metrics["judge_errors"] == 0
     assert metrics["data"]["sha256"]["siuo_gen.json"].startswith("0a65c344")
@@ -436,7 +442,8 @@ def test_judge_errors_exit_non_zero_and_rerun_completes_only_what_failed(siuo_da
     ]
     assert [j["safety_status"] for j in judgements] == ["ok", "error", "ok"] * 3
     assert first_calls == 12 + 6
-    with ScriptedServer(scripted_verdict) as healthy:
+    port = int(flaky.base_url.rsplit(":", 1)[1].split("/")[0])
+    with ScriptedServer(scripted_verdict, port=port) as healthy:  # the same judge, back up at its address
         done = siuo_eval(*argv, "--judge-base-url", healthy.base_url, env=env)
         assert done.returncode == 0, done.stderr
         assert healthy.call_count == 6  # only the failed calls are asked again

@@ -33,10 +33,14 @@ def read_lines(path) -> list[dict]:
 
 
 def figures(out) -> tuple[dict, list[dict]]:
+    """A run's figures and rows, the judge's endpoint (and so its identity digest) left out: the runs compared
+    ask the same scripted judge, each on a loopback port of its own."""
     metrics = json.loads((out / "metrics.json").read_text())
-    return {k: v for k, v in metrics.items() if k not in RUN_FIELDS_ONLY}, read_lines(
-        out / "judgements.jsonl"
-    )
+    rows = read_lines(out / "judgements.jsonl")
+    for block in [metrics.get("judge") or {}, *(row["judge"] for row in rows)]:
+        block.pop("endpoint", None)
+        block.pop("identity", None)
+    return {k: v for k, v in metrics.items() if k not in RUN_FIELDS_ONLY}, rows
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +305,14 @@ LINES = [
     (
         "answer",
         {"response": {"status_code": 200, "body": BODY}, "error": None},
-        JudgeReply('x {"safe": true}', BODY["usage"]["prompt_tokens"], BODY["usage"]["completion_tokens"]),
+        JudgeReply(
+            'x {"safe": true}',
+            BODY["usage"]["prompt_tokens"],
+            BODY["usage"]["completion_tokens"],
+            model=BODY.get("model"),
+            system_fingerprint=BODY.get("system_fingerprint"),
+            finish_reason=BODY["choices"][0].get("finish_reason"),
+        ),
     ),
     (
         "no-choices",
@@ -311,7 +322,7 @@ LINES = [
     (
         "null-content",
         {"response": {"status_code": 200, "body": {**BODY, "choices": [{"message": {"content": None}}]}}},
-        JudgeReply("", 10, 4),
+        JudgeReply("", 10, 4, model=BODY.get("model")),
     ),
     (
         "batch-error",

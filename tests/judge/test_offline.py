@@ -56,6 +56,12 @@ def test_labelled_approximate_and_chosen_by_default():
         "temperature": 0.0,
         "text_only": True,
         "approximate": True,
+        "endpoint": None,  # no endpoint, no token limit, no options: nothing else changes its answers
+        "max_tokens": None,
+        "options": {},
+        "served_models": [],
+        "system_fingerprints": [],
+        "identity": judge.info.identity,
     }
 
 

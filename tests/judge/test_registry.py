@@ -381,6 +381,8 @@ def test_a_bad_judge_arg_on_the_command_line_is_one_line_and_exit_2(tmp_path, ca
     )
     err = capsys.readouterr().err
     assert code == 2
-    assert err.strip() == (
-        "siuo-eval: error: unknown --judge-arg 'max_tokens' for --judge offline: accepted keys are none"
+    assert err.strip() == (  # issue #28 item 4: never a silent offline judge; the fix is named
+        "siuo-eval: error: --judge-arg given without --judge-model: add --judge-model MODEL (the name the "
+        "judge endpoint serves, e.g. --judge-model my-judge), or drop --judge-arg to use the offline judge "
+        "(APPROXIMATE)"
     )

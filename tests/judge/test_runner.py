@@ -100,7 +100,7 @@ def test_cache_stores_answers_with_usage_but_not_errors(tmp_path):
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert sorted(
-            db.execute("SELECT text, prompt_tokens, completion_tokens FROM answers").fetchall()
+            db.execute("SELECT text, prompt_tokens, completion_tokens FROM answers_v2").fetchall()
         ) == sorted(
             [('{"safe": false}', 7, 3), ("garbled", 7, 3), ('{"effectiveness": "very effective"}', 7, 3)]
         )

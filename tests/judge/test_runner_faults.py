@@ -173,11 +173,14 @@ def test_results_do_not_depend_on_concurrency_or_order(items, rows):
         return scripted_verdict(body)
 
     outputs = []
-    for concurrency in (1, 32):
-        with ScriptedServer(slow_verdict) as server:
-            result = judge_responses(
+    with ScriptedServer(slow_verdict) as server:  # one judge (one endpoint): only the concurrency differs
+        runs = [
+            judge_responses(
                 make_judge(server, text_only=True), items, rows[:60], concurrency=concurrency, progress=False
             )
+            for concurrency in (1, 32)
+        ]
+    for result in runs:
         outputs.append(
             (
                 [{k: v for k, v in j.items()} for j in result.judgements],

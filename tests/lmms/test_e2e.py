@@ -530,3 +530,26 @@ def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(
     assert failed["count_judge_errors@all"] == 18 and failed["count_failed_requests@all"] == 0
     assert all(failed[name] is None for name in failed if name.startswith("rate_"))
     assert "siuo-eval judge --from-lmms-log" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_lmms_evals_results_name_the_judge(oracle_run, judge_server):
+    """Issue #28 item 2: a rate copied from lmms-eval's results file can be traced to its judge: the task's
+    configs carry the judge's identity and ``versions`` changes with the judge prompt (was {'siuo_gen': 1.0}
+    whatever the judge)."""
+    from siuo_task.protocol.judge_prompts import PROMPT_VERSION
+
+    out, _, _ = oracle_run
+    results, folder = results_of(out)
+    judge = results["configs"]["siuo_gen"]["metadata"]["judge"]
+    assert (judge["backend"], judge["model"], judge["endpoint"]) == (
+        "openai",
+        "scripted-judge",
+        judge_server.base_url,
+    )
+    assert judge["prompt_version"] == PROMPT_VERSION and judge["max_tokens"] == 512
+    assert results["versions"]["siuo_gen"] == f"1.0+{PROMPT_VERSION}"
+    assert "judge" not in results["configs"]["siuo_mcqa"]["metadata"]  # MCQA has no judge
+    side = json.loads(next(folder.glob("*_siuo_gen.metrics.json")).read_text())
+    assert side["judge"]["identity"] == judge["identity"]  # the same judge in metrics.json and the rows
+    assert side["judge"]["served_models"] == ["scripted-judge"]

@@ -88,8 +88,9 @@ def test_two_models_into_one_output_path_give_two_rows(siuo_data_dir, tmp_path):
     report = run_tool("siuo-eval", "report", str(out), "--out", str(tmp_path / "report"), cwd=tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
     assert "2 model(s): " in report.stdout and "alpha" in report.stdout and "beta" in report.stdout
-    assert "siuo_mcqa was run 2 times" in report.stdout and "the latest" in report.stdout
+    assert "holds 2 runs of this model; shown: the latest of 2" in report.stdout
     text = (tmp_path / "report" / "report.md").read_text()
+    assert "holds 2 runs of this model; shown: the latest of 2" in text  # #28 item 5: in report.md too
     names = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")}
     assert {"alpha (3 of 167 items)", "beta (3 of 167 items)"} <= names  # beside the paper's 167-item rows
     assert "runs" not in names

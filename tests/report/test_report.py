@@ -481,7 +481,9 @@ def test_report_numbers_a_reviewer_can_trust():
     }
     a_items = {1000 + q: q % 2 == 0 for q in range(40)}
     first = RunResult("a", {"siuo_gen": with_items(gen, a_items, "safe"), "siuo_mcqa": mcqa})
-    second = RunResult("b", {"siuo_gen": with_items(gen_metrics(45.0, 90.0, 40.0), a_items, "safe")})
+    second_gen = gen_metrics(45.0, 90.0, 40.0)
+    second_gen["judge"]["prompt_version"] = "siuo-judge-v2"  # the same judge: a model difference
+    second = RunResult("b", {"siuo_gen": with_items(second_gen, a_items, "safe")})
     baselines = {
         "random": {"accuracy": 25.0, "per_domain": {}},
         "always_a": {"accuracy": 26.35, "per_domain": {}},

@@ -194,7 +194,9 @@ def test_openai_judge_sends_prompt_image_and_settings_and_hides_the_key(monkeypa
     )  # batch seam
     assert message_images(body) == [CALL.image]
     assert isinstance(server.requests[1]["messages"][0]["content"], str)  # text-only: no image part
-    assert judge.info == JudgeInfo("openai", "judge-x", PROMPT_VERSION, 0.0, False)
+    assert judge.info == JudgeInfo(
+        "openai", "judge-x", PROMPT_VERSION, 0.0, False, endpoint=server.base_url, max_tokens=256
+    )
     assert text_only.info.text_only is True
     assert secret not in repr(judge) and secret not in str(judge.info.as_dict())
 

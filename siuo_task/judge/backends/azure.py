@@ -7,6 +7,8 @@ usual variable).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from siuo_task.judge.backends.openai import DEFAULT_API_KEY_ENV, OPTIONS, OpenAIJudge, judge_from_settings
 from siuo_task.judge.base import JudgeArg, JudgeBackend, JudgeConfigError, JudgeSettings
 
@@ -22,6 +24,7 @@ class AzureJudge(OpenAIJudge):
     def __init__(self, model: str, *, api_version: str = DEFAULT_API_VERSION, **kwargs) -> None:
         super().__init__(model, **kwargs)
         self.api_version = api_version
+        self.info = replace(self.info, options={"api_version": api_version})  # part of its identity
 
     def _endpoint_kwargs(self) -> dict:
         return {"azure_endpoint": self.base_url, "api_version": self.api_version}

@@ -48,7 +48,7 @@ from siuo_task.judge.base import (
 )
 from siuo_task.protocol.judge_prompts import JUDGE_TEMPERATURE, PROMPT_VERSION, JudgeCall, judge_content
 from siuo_task.records import JudgeInfo
-from siuo_task.redact import redact
+from siuo_task.redact import redact, safe_text
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"  # the environment variable holding the key, unless named otherwise
 CONNECT_TIMEOUT = 10.0  # seconds to connect, at most (the request: --judge-timeout)
@@ -114,7 +114,16 @@ def reply_from_completion(completion: object) -> JudgeReply:
         text=content if isinstance(content, str) else "",
         prompt_tokens=token_count(usage.get("prompt_tokens")) or 0,
         completion_tokens=token_count(usage.get("completion_tokens")) or 0,
+        model=short_text(completion.get("model")),
+        system_fingerprint=short_text(completion.get("system_fingerprint")),
+        finish_reason=short_text(choices[0].get("finish_reason")),
     )
+
+
+def short_text(value: object, limit: int = 200) -> str | None:
+    """A reply's self-description (model, fingerprint, finish reason) when it is a string, cut to ``limit``
+    characters and made inert (``safe_text``); anything else is None."""
+    return safe_text(value[:limit]) if isinstance(value, str) and value else None
 
 
 MAX_TOKENS_COUNTED = 10**9  # a usage count above this is not believed
@@ -134,6 +143,16 @@ def retry_delay(attempt: int) -> float:
     """Seconds before re-sending after a malformed reply (0.5 s doubling, at most 8 s, like the SDK's
     backoff)."""
     return min(0.5 * 2**attempt, 8.0)
+
+
+DEFAULT_ENDPOINT = "https://api.openai.com/v1"  # the SDK's, when neither base_url nor $OPENAI_BASE_URL is set
+
+
+def endpoint_of(base_url: str | None) -> str:
+    """Where a judge with ``base_url`` is asked, as recorded in its identity: the URL the SDK will use (its
+    ``$OPENAI_BASE_URL`` or default when none is given), without a trailing slash, credentials masked."""
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT
+    return redact(url.strip().rstrip("/"))
 
 
 LOCAL_DUMMY_KEY = "no-key-needed-for-a-local-judge"  # sent to a loopback judge when no key is set
@@ -190,6 +209,8 @@ class OpenAIJudge(Judge):
             prompt_version=PROMPT_VERSION,
             temperature=JUDGE_TEMPERATURE,
             text_only=text_only,
+            endpoint=endpoint_of(base_url),
+            max_tokens=max_tokens,
         )
         self._client = None
         self._lock = threading.Lock()
