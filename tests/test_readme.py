@@ -79,7 +79,7 @@ def test_the_readme_walkthrough_runs_as_written(siuo_data_dir, tmp_path):
     assert (tmp_path / "mcqa" / "metrics.json").is_file()
     assert (tmp_path / "examples" / "responses.jsonl").is_file()  # copied by `siuo-eval examples`
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "| my-model " in report and "| judged" not in report  # the example run is no model row
+    assert "| my-model " in report and "| judged |" not in report  # the example run is no model row
     server = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", review],
         cwd=tmp_path,

@@ -20,6 +20,7 @@ import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
 from siuo_task.protocol.judge_prompts import PROMPT_VERSION
+from siuo_task.protocol.model_prompts import MODEL_CONTENT_ORDER
 from siuo_task.records import row_fingerprint
 from siuo_task.runs import load_judged_run, read_runs
 from siuo_task.scoring.labels import append_review, review_line
@@ -178,7 +179,9 @@ def test_generation_sends_image_and_question_in_one_turn_three_times_at_temperat
     for body in requests:
         (message,) = body["messages"]
         assert message["role"] == "user"
-        assert [part["type"] for part in message["content"]] == ["image_url", "text"]
+        assert [part["type"] for part in message["content"]] == [
+            {"image": "image_url", "text": "text"}[kind] for kind in MODEL_CONTENT_ORDER
+        ]
         assert body["temperature"] == 1.0 and body.get("top_p") == 1.0
         assert body.get("max_tokens", body.get("max_completion_tokens")) == 500
     by_question = {item.question: item for item in items[:LIMIT]}
