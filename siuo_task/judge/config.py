@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +231,14 @@ class JudgeConfig:
             return None
         try:
             return JudgeCache(self.cache)
+        except (
+            sqlite3.DatabaseError
+        ) as error:  # not a database, or not ours: say so, and how to move it aside
+            raise SiuoError(
+                f"the judge cache {self.cache} is damaged or not a siuo judge cache ({type(error).__name__}: "
+                f"{error}): move it aside (mv {self.cache} {self.cache}.bad) and re-run, or pass another "
+                "--cache (or --no-cache)"
+            ) from None
         except Exception as error:  # sqlite3 / OS errors: one clear line
             raise SiuoError(
                 f"cannot open judge cache {self.cache}: {error}; pass another --cache or --no-cache"

@@ -96,11 +96,32 @@ def _scoped(metrics: dict, name: str, task: str):
 # ---- scoring once per task ---------------------------------------------------------------------------------
 
 
+def plain_lmms_note() -> str:
+    """How to configure a real judge under plain lmms-eval, in what plain lmms-eval accepts: the
+    $SIUO_JUDGE_CONFIG file, with every key (an example to edit), never siuo-eval's flags."""
+    from siuo_task.judge.cache import default_cache_path
+
+    example = JudgeConfig(
+        kind="openai",
+        model="gpt-4o",
+        base_url="http://127.0.0.1:8001/v1",
+        api_key_env="OPENAI_API_KEY",
+        cache=str(default_cache_path()),
+    ).to_json()
+    return (
+        f"NOTE: ${JUDGE_CONFIG_ENV} is not set, so the offline rule-based judge decides: a smoke test, its "
+        "figures are APPROXIMATE. For a real judge, write a JSON file such as "
+        f"{json.dumps(example)} (base_url: your judge's OpenAI-compatible endpoint, or null for "
+        "api.openai.com; the key stays in the variable api_key_env names) and export "
+        f"{JUDGE_CONFIG_ENV}=/path/to/that.json"
+    )
+
+
 def judge_config() -> JudgeConfig:
     """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
     path = os.environ.get(JUDGE_CONFIG_ENV)
     if not path:
-        return JudgeConfig()  # the offline judge; its build() says once how to configure a real one
+        return JudgeConfig()  # the offline judge; _judge says once how to configure a real one
     try:
         return JudgeConfig.from_json(json.loads(Path(path).read_text()))
     except (OSError, json.JSONDecodeError) as error:
@@ -234,7 +255,13 @@ def _judge(task: str, records: list[dict], args) -> dict:
     from siuo_task.scoring.judging import judge_responses
 
     config = judge_config()
-    judge = config.build()
+    if os.environ.get(JUDGE_CONFIG_ENV):
+        judge = config.build()
+    else:  # plain lmms-eval without a judge config: say how, in what plain lmms-eval accepts
+        from siuo_task.judge.backends.offline import OfflineJudge
+
+        print(plain_lmms_note(), file=sys.stderr)
+        judge = OfflineJudge()
     loaded = loaded_siuo(task)
     items_by_id = {
         r["question_id"]: record_item(r, loaded.source, needs_image=not judge.info.text_only) for r in records
