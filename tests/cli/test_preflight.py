@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from siuo_task.cli import lmms_eval
+from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms.aggregation import plain_lmms_note
 from siuo_task.lmms.results import lmms_samples_rows
-from siuo_task.judge.config import JudgeConfig
 from tests.helpers import bomb_png, copy_data, siuo_eval
 
 BOUND = 10.0  # seconds: the checks take about one here; lmms-eval would take far longer just to import
@@ -91,10 +91,11 @@ def test_an_edited_annotation_file_names_a_flag_this_path_accepts(tmp_path, env,
     rows = json.loads((data / "siuo_gen.json").read_text())
     rows[0]["question"] += " (edited)"
     (data / "siuo_gen.json").write_text(json.dumps(rows))
-    (data / "siuo_mcqa.json").write_text(
-        json.dumps([{**r, "question": rows[0]["question"]} if r["question_id"] == rows[0]["question_id"] else r
-                    for r in json.loads((shared_siuo / "siuo_mcqa.json").read_text())])
-    )  # fmt: skip
+    mcqa = json.loads((shared_siuo / "siuo_mcqa.json").read_text())
+    for row in mcqa:
+        if row["question_id"] == rows[0]["question_id"]:
+            row["question"] = rows[0]["question"]
+    (data / "siuo_mcqa.json").write_text(json.dumps(mcqa))
     line = preflight_fails(tmp_path, "--tasks", "siuo", "--data-dir", str(data), env=env)
     assert "does not match the pinned release" in line and "--no-verify-checksums" in line
     assert_flags_accepted(line)
