@@ -40,6 +40,7 @@ from siuo_dataset.errors import SiuoDataError, SiuoError
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.sources import SiuoSource
 from siuo_task.files import write_jsonl_atomic
+from siuo_task.judge.base import Judge
 from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import model_folder, model_name
 from siuo_task.lmms.metric_list import read_rate_name
@@ -117,11 +118,22 @@ def plain_lmms_note() -> str:
     )
 
 
+class PlainLmmsOffline(JudgeConfig):
+    """The offline judge of a plain lmms-eval run without $SIUO_JUDGE_CONFIG: its ``build()`` says how to
+    configure a real judge in what plain lmms-eval accepts (``plain_lmms_note``), not in siuo-eval's flags."""
+
+    def build(self) -> Judge:
+        from siuo_task.judge.backends.offline import OfflineJudge
+
+        print(plain_lmms_note(), file=sys.stderr)
+        return OfflineJudge()
+
+
 def judge_config() -> JudgeConfig:
     """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
     path = os.environ.get(JUDGE_CONFIG_ENV)
     if not path:
-        return JudgeConfig()  # the offline judge; _judge says once how to configure a real one
+        return PlainLmmsOffline()
     try:
         return JudgeConfig.from_json(json.loads(Path(path).read_text()))
     except (OSError, json.JSONDecodeError) as error:
@@ -255,13 +267,7 @@ def _judge(task: str, records: list[dict], args) -> dict:
     from siuo_task.scoring.judging import judge_responses
 
     config = judge_config()
-    if os.environ.get(JUDGE_CONFIG_ENV):
-        judge = config.build()
-    else:  # plain lmms-eval without a judge config: say how, in what plain lmms-eval accepts
-        from siuo_task.judge.backends.offline import OfflineJudge
-
-        print(plain_lmms_note(), file=sys.stderr)
-        judge = OfflineJudge()
+    judge = config.build()
     loaded = loaded_siuo(task)
     items_by_id = {
         r["question_id"]: record_item(r, loaded.source, needs_image=not judge.info.text_only) for r in records
