@@ -165,7 +165,7 @@ def print_help(env: dict) -> int:
         return 0
     print("lmms-eval's own flags (passed through):\n")
     sys.stdout.flush()
-    subprocess.run([sys.executable, "-m", "lmms_eval", "--help"], env=env, check=False)
+    subprocess.run([sys.executable, "-m", "lmms_eval", "eval", "--help"], env=env, check=False)
     return 0
 
 

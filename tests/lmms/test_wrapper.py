@@ -149,3 +149,17 @@ def test_the_child_never_outlives_siuo_eval_and_a_second_run_is_refused(items, s
             wait_for(lambda out=out: not children_writing_to(out), 15)
             if signum == signal.SIGTERM:
                 assert process.returncode == 128 + signal.SIGTERM
+
+
+def test_help_lists_our_flags_and_lmms_evals():
+    result = run_tool("siuo-eval", "--tasks", "siuo", "--help", timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for flag in (
+        "--judge-model",
+        "--judge-base-url",
+        "--no-judge-check",
+        "--no-verify-checksums",
+        "--batch_size",
+    ):
+        assert flag in result.stdout
+    assert "crashed" not in result.stdout + result.stderr
