@@ -212,3 +212,14 @@ def test_a_samples_log_cut_short_is_reported_as_cut(tmp_path):
     samples.write_text('{"doc_id": 0}\n{"doc_id": 1, "resp\n')  # a whole line that is not JSON: not a cut
     with pytest.raises(Exception, match="not valid JSON"):
         list(lmms_samples_rows(samples))
+
+
+def test_plain_lmms_evals_checksum_error_names_what_it_accepts(tmp_path, siuo_data_dir, shared_siuo):
+    from siuo_task.lmms.task import _load
+
+    data = copy_data(siuo_data_dir, shared_siuo, tmp_path / "data")
+    (data / "siuo_gen.json").write_text((shared_siuo / "siuo_gen.json").read_text() + " ")
+    with pytest.raises(Exception, match="SIUO_NO_VERIFY_CHECKSUMS=1") as raised:
+        _load.__wrapped__(str(data), False)
+    assert "verify_checksums=False" not in str(raised.value)
+    assert _load.__wrapped__(str(data), False, False).items  # and the variable's setting is honoured
