@@ -72,7 +72,7 @@ from siuo_task.lmms.results import (
     side_metrics,
     write_run_side_files,
 )
-from siuo_task.redact import _pump, redact
+from siuo_task.redact import _pump, redact, safe_text
 
 DEFAULT_OUTPUT = "siuo-results"
 RUN_RECORD_SUFFIX = ".siuo-run.json"  # <run id>.siuo-run.json: a run whose responses are not all judged yet
@@ -321,6 +321,7 @@ class Finisher:
         self.loaded: LoadedSiuo | None = loaded
         self.model = model
         self.argv = argv
+        self.first_error: dict[str, str | None] = {}  # task -> the first judge error's text
 
     def finish(self, record: dict, returncode: int) -> int:
         run_id = record["run_id"]
@@ -369,6 +370,15 @@ class Finisher:
             self.run_folder, run_id, task, self.model, result.metrics, result.judgements
         )
         set_gen_results(results_file, task, metrics)
+        self.first_error[task] = next(
+            (
+                str(value)
+                for row in result.judgements
+                for key, value in row.items()
+                if key.endswith("_error") and value
+            ),
+            None,
+        )
         return result.summary
 
     def judge_failed(self, stopped: str | None, failed: list) -> int:
@@ -377,9 +387,11 @@ class Finisher:
             print(f"siuo-eval: error: {stopped}", file=sys.stderr)
         for task, errors, responses in failed:
             rows = responses.with_name(responses.name.replace(RESPONSES_SUFFIX, ".rows.jsonl"))
+            first = self.first_error.get(task)
             print(
-                f"siuo-eval: error: {task}: {errors} judge calls failed (causes in *_error of {rows}); the "
-                f"responses are saved in {responses}",
+                f"siuo-eval: error: {task}: {errors} judge calls failed"
+                + (f", the first: {safe_text(first)}" if first else "")
+                + f" (all in *_error of {rows}); the responses are saved in {responses}",
                 file=sys.stderr,
             )
         print(
