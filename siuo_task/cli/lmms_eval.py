@@ -202,9 +202,7 @@ def main(argv: list[str]) -> int:
     preflight.check_judge_settings(config)
     config.check()
     preflight.check_checkpoint(args.model_args)
-    judge_text_only = (
-        config.text_only or config.resolved_kind == "offline"
-    )  # the offline judge reads no image
+    judge_text_only = config.text_only or config.resolved_kind == "offline"  # offline reads no image
     loaded = preflight.check_data(
         tasks,
         judge_text_only,
