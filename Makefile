@@ -13,7 +13,8 @@ TOOLS := build/lock-tools
 PIP_TOOLS := pip-tools==7.6.2
 LATEST := build/latest-venv
 COMPILE = $(TOOLS)/bin/pip-compile -q --generate-hashes --unsafe-package torch --strip-extras \
-	--no-emit-index-url --no-emit-find-links --extra test --extra local -o requirements/lock.txt pyproject.toml requirements/lock.in
+	--no-emit-index-url --no-emit-find-links --extra test --extra local --extra inspect \
+	-o requirements/lock.txt pyproject.toml requirements/lock.in
 LMMS_EVAL_VERSION = $(shell sed -n 's/^lmms-eval==\([^ ]*\).*/\1/p' requirements/lmms-eval.txt)
 
 .PHONY: install browser test test-fast lint demo bench card tasks-yaml lock lock-upgrade check-latest clean
@@ -48,11 +49,14 @@ browser:
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; } || \
 		echo 'make browser: could not install chromium; the browser tests will skip'
 
-# ruff (lint + format, configured in pyproject.toml) first, then the whole suite.
+# ruff (lint + format, configured in pyproject.toml) first, then the whole suite in parallel worker processes
+# (pytest-xdist; tests/conftest.py groups the tests that share a fixture; docs/performance.md has the figures).
+PARALLEL := -n 3 --dist loadgroup --no-loadscope-reorder
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
-# The fast loop: lint, then everything but the slow end-to-end tests (marked e2e; under a minute).
+# The fast loop: lint, then everything but the slow end-to-end tests (marked e2e; under a minute). Serial:
+# three workers would each collect the suite again, which costs more than the in-process tests take.
 test-fast: lint
 	$(BIN)/python -m pytest -q -m "not e2e"
 
@@ -104,7 +108,7 @@ check-latest:
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q -r requirements/torch.txt
 	$(LATEST)/bin/pip install -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
-	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt '.[test,local]'
+	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt '.[test,local,inspect]'
 	$(LATEST)/bin/pip list --format=freeze > build/latest-versions.txt
 	SIUO_UNLOCKED_ENV=1 $(LATEST)/bin/python -m pytest -q
 

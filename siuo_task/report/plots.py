@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 
 from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_task.redact import safe_text
 from siuo_task.runs import RunResult, task_for
 
 
 def plot_png(runs: list[RunResult], metric: str, label: str, marks: list[str] = ()) -> bytes:
     """A grouped bar chart of ``metric`` by domain, one bar per model (PNG bytes); missing values are not
-    drawn.
+    drawn. Every label is ``safe_text`` (a raw ESC or bidi control in a model name would be drawn as a missing
+    glyph and printed raw in matplotlib's warning).
     ``marks`` (APPROXIMATE, PLACEHOLDER IMAGES) are printed under the title, so a copied plot keeps them."""
     import matplotlib
 
@@ -26,14 +28,17 @@ def plot_png(runs: list[RunResult], metric: str, label: str, marks: list[str] = 
         points = [(i, per_domain.get(name, {}).get(metric)) for i, name in enumerate(DOMAIN_NAMES)]
         points = [(i, value) for i, value in points if value is not None]
         axis.bar(
-            [i + index * width for i, _ in points], [value for _, value in points], width, label=run.name
+            [i + index * width for i, _ in points],
+            [value for _, value in points],
+            width,
+            label=safe_text(run.name),
         )
     axis.set_xticks([i + 0.4 - width / 2 for i in range(len(DOMAIN_NAMES))])
     axis.set_xticklabels(DOMAIN_NAMES, fontsize=8, rotation=25, ha="right")
-    axis.set_ylabel(f"{label} (%)")
+    axis.set_ylabel(safe_text(f"{label} (%)"))
     axis.set_ylim(0, 105)
     axis.set_title(
-        f"{label} by domain" + "".join(f"\n{mark}" for mark in marks),
+        safe_text(f"{label} by domain") + "".join(f"\n{safe_text(mark)}" for mark in marks),
         **({"color": "#b00000"} if marks else {}),
     )
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -104,6 +104,7 @@ def sections(
     marks = Marks.of(runs, placeholder_images)
     return [
         *placeholder_section(marks),
+        *unverified_section(runs),
         *intro_section(runs, marks),
         *overall_section(runs, marks),
         *human_section(runs),
@@ -188,6 +189,34 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> Block:
 def placeholder_section(marks: Marks) -> list[Block]:
     """The placeholder warning, first of all, when the models saw placeholder images."""
     return [Block("warning", "", PLACEHOLDER_NOTE)] if marks.placeholder else []
+
+
+def unverified_runs(runs: list[RunResult]) -> list[str]:
+    """The runs (``name / task``) whose data block says the annotations were not the pinned release's
+    (``annotations_verified`` False: a run with ``--no-verify-checksums`` on edited files)."""
+    return [
+        f"{run.name} / {task}"
+        for run in runs
+        for task, metrics in run.tasks.items()
+        if (metrics.get("data") or {}).get("annotations_verified") is False
+    ]
+
+
+def unverified_section(runs: list[RunResult]) -> list[Block]:
+    """A warning when some figures come from annotations that failed the pinned checksum."""
+    unverified = unverified_runs(runs)
+    if not unverified:
+        return []
+    return [
+        Block(
+            "warning",
+            "",
+            "UNVERIFIED ANNOTATIONS: the annotation files of "
+            + ", ".join(unverified)
+            + " are not the pinned SIUO release (run with --no-verify-checksums on edited files): those "
+            "figures are not comparable with SIUO results.",
+        )
+    ]
 
 
 def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
@@ -539,6 +568,10 @@ def judge_rows(runs: list[RunResult]) -> list[list[str]]:
             if not block:
                 continue
             sha = ", ".join(f"{k} {v[:12]}" for k, v in (data.get("sha256") or {}).items())
+            if data.get("annotations_verified") is False:
+                sha += " UNVERIFIED (not the pinned release)"
+            if data.get("images_sha256"):
+                sha += f", images {data['images_sha256'][:12]}"
             rows.append(
                 [
                     run.name,

@@ -18,13 +18,16 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PIL import Image
 
 import siuo_dataset
-from tests.fakes import tiny_models
 from tests.helpers import BIN, REPO
+
+if TYPE_CHECKING:  # imported by the checkpoints fixture: torch and transformers take seconds to import
+    from tests.fakes import tiny_models
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +56,8 @@ def items(siuo_data_dir):
 @pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory, siuo_data_dir):
     """family -> its tiny checkpoint, each built once per session on first use."""
+    from tests.fakes import tiny_models
+
     built: dict[str, tiny_models.TinyModel] = {}
 
     def get(family: str) -> tiny_models.TinyModel:
