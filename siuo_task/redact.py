@@ -5,18 +5,15 @@ Masked: the userinfo of URLs (``http://user:pass@host`` -> ``http://***@host``),
 settings (``api_key=...``, ``api-key: ...``, ``token=...``, ``password=...``, also as JSON
 ``"api_key": "..."``), OpenAI-style ``sk-...`` keys, Hugging Face ``hf_...`` tokens and ``Bearer ...`` tokens
 (a bearer token needs a digit or punctuation, so prose such as "Bearer authentication" is left alone).
-``redact_json`` masks every string in a JSON value and the whole value of a key-like field; ``run_redacted``
-runs a child process with its output masked. ``safe_text`` makes user or server text inert for a terminal or
-Markdown: control characters (ESC/OSC sequences included) and bidi controls are shown as ``\\xNN`` /
+``redact_json`` masks every string in a JSON value and the whole value of a key-like field; ``pump_redacted``
+copies a child process's output with it masked. ``safe_text`` makes user or server text inert for a terminal
+or Markdown: control characters (ESC/OSC sequences included) and bidi controls are shown as ``\\xNN`` /
 ``\\uNNNN`` escapes.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
@@ -86,7 +83,7 @@ def secrets_in(text: str) -> bool:
     return redact(text) != text
 
 
-def _pump(source: IO[bytes], sink: IO[str]) -> None:
+def pump_redacted(source: IO[bytes], sink: IO[str]) -> None:
     """Copy ``source`` to ``sink`` redacted, piece by piece: each line, or each ``\\r``-ended progress-bar
     update."""
     pending = b""
@@ -98,28 +95,3 @@ def _pump(source: IO[bytes], sink: IO[str]) -> None:
     if pending:
         sink.write(redact(pending.decode("utf-8", "replace")))
         sink.flush()
-
-
-def run_redacted(command: Sequence[str], env: dict[str, str]) -> int:
-    """Run ``command`` with its stdout and stderr passed through ours, credentials masked; return its exit
-    code. On Ctrl-C (which the child receives too) the child is given 10 s to stop, then killed."""
-    process = subprocess.Popen(
-        command, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    pumps = [
-        threading.Thread(target=_pump, args=(process.stdout, sys.stdout), daemon=True),
-        threading.Thread(target=_pump, args=(process.stderr, sys.stderr), daemon=True),
-    ]
-    for pump in pumps:
-        pump.start()
-    try:
-        code = process.wait()
-    except KeyboardInterrupt:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        raise
-    for pump in pumps:
-        pump.join()
-    return code

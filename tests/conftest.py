@@ -46,6 +46,7 @@ SLOWEST_FIRST = (
     "tests/lmms/test_e2e.py",
     "tests/inspect/test_e2e.py",
     "tests/lmms/test_runs_by_model.py",
+    "tests/lmms/test_wrapper.py",
     "tests/lmms/test_tasks.py",
     "tests/test_readme.py",
     "tests/demo/test_demo.py",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sqlite3
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -271,6 +272,14 @@ class JudgeConfig:
             cache = JudgeCache(self.cache)
         except SiuoError:  # an older, newer or foreign cache: its own line says how to move it aside
             raise
+        except (
+            sqlite3.DatabaseError
+        ) as error:  # not a database, or not ours: say so, and how to move it aside
+            raise SiuoError(
+                f"the judge cache {self.cache} is damaged or not a siuo judge cache ({type(error).__name__}: "
+                f"{error}): move it aside (mv {self.cache} {self.cache}.bad) and re-run, or pass another "
+                "--cache (or --no-cache)"
+            ) from None
         except Exception as error:  # sqlite3 / OS errors: one clear line
             raise SiuoError(
                 f"cannot open judge cache {self.cache}: {error}; pass another --cache or --no-cache"

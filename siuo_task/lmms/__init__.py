@@ -8,10 +8,12 @@ files as ``lmms_eval/tasks/siuo/`` (see setup.py), where a plain ``lmms-eval --t
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,13 +32,46 @@ _MODEL_NAME_KEYS += ("path=", "engine=")
 JUDGE_CONFIG_ENV = "SIUO_JUDGE_CONFIG"  # path of a JSON judge config (written by siuo-eval)
 
 
+def plain_lmms_note() -> str:
+    """How to configure a real judge under plain lmms-eval, in what plain lmms-eval accepts: the
+    $SIUO_JUDGE_CONFIG file, with every key (an example to edit), never siuo-eval's flags."""
+    from siuo_task.judge.cache import default_cache_path
+    from siuo_task.judge.config import JudgeConfig
+
+    example = JudgeConfig(
+        kind="openai",
+        model="gpt-4o",
+        base_url="http://127.0.0.1:8001/v1",
+        api_key_env="OPENAI_API_KEY",
+        cache=str(default_cache_path()),
+    ).to_json()
+    return (
+        f"NOTE: ${JUDGE_CONFIG_ENV} is not set, so the offline rule-based judge decides: a smoke test, its "
+        "figures are APPROXIMATE. For a real judge, write a JSON file such as "
+        f"{json.dumps(example)} (base_url: your judge's OpenAI-compatible endpoint, or null for "
+        "api.openai.com; the key stays in the variable api_key_env names) and export "
+        f"{JUDGE_CONFIG_ENV}=/path/to/that.json"
+    )
+
+
+@functools.cache
+def say_plain_lmms_note() -> None:
+    """``plain_lmms_note`` on stderr, once per process, instead of the offline judge's flags note."""
+    from siuo_task.judge.backends.offline import offline_noted
+
+    offline_noted()
+    print(plain_lmms_note(), file=sys.stderr)
+
+
 def judge_config() -> JudgeConfig:
-    """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate)."""
+    """The judge settings: the JSON file named by $SIUO_JUDGE_CONFIG, else the offline judge (approximate;
+    how to configure a real one is said once, in what plain lmms-eval accepts)."""
     from siuo_task.judge.config import JudgeConfig
 
     path = os.environ.get(JUDGE_CONFIG_ENV)
     if not path:
-        return JudgeConfig()  # the offline judge; its build() says once how to configure a real one
+        say_plain_lmms_note()
+        return JudgeConfig(kind="offline")
     try:
         return JudgeConfig.from_json(json.loads(Path(path).read_text()))
     except (OSError, json.JSONDecodeError) as error:

@@ -39,11 +39,19 @@ from pathlib import Path
 from siuo_dataset.errors import SiuoDataError, SiuoError
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.sources import SiuoSource
-from siuo_task.files import write_json_atomic, write_jsonl_atomic
+from siuo_task.files import write_jsonl_atomic
 from siuo_task.lmms import JUDGE_CONFIG_ENV, judge_config, model_folder, model_name
 from siuo_task.lmms.metric_list import read_rate_name
+from siuo_task.lmms.results import (
+    DEFER_JUDGING_ENV,
+    RESPONSES_SUFFIX,
+    env_run_id,
+    gen_value,
+    side_file,
+    write_run_side_files,
+)
 from siuo_task.lmms.task import loaded_siuo, sees_images
-from siuo_task.protocol.metric_defs import GENERATION, MCQA
+from siuo_task.protocol.metric_defs import MCQA
 from siuo_task.provenance import provenance
 
 COUNTS = {
@@ -58,20 +66,14 @@ COUNTS = {
 
 def gen_rate(items: list[dict], args=None, scored: dict | None = None) -> float | None:
     """``rate_<metric>@all`` / ``rate_<metric>@<domain key>``; None unless every response was judged."""
-    metrics = judged_metrics(items, args, scored)
-    if "error" in metrics or metrics.get("judge_errors"):
-        return None
-    return _scoped(metrics, items[0]["metric"], GENERATION)
+    return gen_value(items[0]["metric"], judged_metrics(items, args, scored))
 
 
 def gen_count(items: list[dict], args=None, scored: dict | None = None) -> int | None:
     """The generation counts, and ``judge_approximate@all`` (1: offline judge, figures approximate)."""
     if items[0]["metric"] == "count_failed_requests@all":
         return sum(record["failed_requests"] for record in items)
-    metrics = judged_metrics(items, args, scored)
-    if items[0]["metric"] == "judge_approximate@all":
-        return None if "judge" not in metrics else int(bool(metrics["judge"]["approximate"]))
-    return metrics.get(COUNTS[items[0]["metric"]])
+    return gen_value(items[0]["metric"], judged_metrics(items, args, scored))
 
 
 def mcqa_accuracy(items: list[dict], args=None, scored: dict | None = None) -> float | None:
@@ -143,8 +145,11 @@ def mcqa_scored(items: list[dict], args=None, scored: dict | None = None) -> dic
 
 
 def _judge_records(records: list[dict], args) -> dict:
-    """Never raises for a user-fixable problem: an exception here would make lmms-eval drop the whole run,
-    responses included; an empty result keeps the samples log, and siuo-eval exits non-zero."""
+    """Answers first, judging second: the responses are written (``<stamp>_<task>.responses.jsonl``, the input
+    of ``siuo-eval judge``) before any judge call. Under siuo-eval ($SIUO_DEFER_JUDGING) that is all: the
+    wrapper judges them after lmms-eval has written its logs. Never raises (any exception, not only ours):
+    an exception here would make lmms-eval drop the whole run, responses included; an empty result keeps the
+    samples log, and siuo-eval exits non-zero."""
     task = records[0]["task"]
     failed = sum(r["failed_requests"] for r in records)
     if failed:
@@ -155,13 +160,38 @@ def _judge_records(records: list[dict], args) -> dict:
             failed_requests=failed,
         )
     try:
+        saved = save_responses(args, task, records)
+    except Exception as error:
+        return _failed(task, f"the responses could not be saved ({type(error).__name__}: {error})")
+    if os.environ.get(DEFER_JUDGING_ENV):
+        return {"error": "judged by siuo-eval after lmms-eval", "deferred": True}
+    then = (
+        f"judge the saved responses with `siuo-eval judge {saved} --out DIR`"
+        if saved
+        else (
+            "judge the logged responses with `siuo-eval judge --from-lmms-log <its samples_*.jsonl> "
+            "--out DIR`"
+        )
+    )
+    try:
         return _judge(task, records, args)
     except SiuoError as error:
-        return _failed(
-            task,
-            f"{error}; then judge the logged responses with `siuo-eval judge --from-lmms-log "
-            "<its samples_*.jsonl>`",
-        )
+        return _failed(task, f"{error}; then {then}")
+    except Exception as error:  # a damaged cache's sqlite3 error, a bug: the responses stay
+        return _failed(task, f"judging failed ({type(error).__name__}: {error}); {then}")
+
+
+def save_responses(args, task: str, records: list[dict]) -> Path | None:
+    """The responses of a generation task as ``siuo-eval judge`` reads them, in the run's own file (none
+    without an output path)."""
+    folder = side_folder(args)
+    if folder is None or not is_main_process():
+        return None
+    path = side_file(folder, stamp_of(args), task, RESPONSES_SUFFIX)
+    write_jsonl_atomic(
+        path, [{"question_id": r["question_id"], "responses": r["responses"]} for r in records]
+    )
+    return path
 
 
 def _failed(task: str, why: str, **counts) -> dict:
@@ -283,13 +313,15 @@ def side_folder(args) -> Path | None:
     return None if output is None else Path(output) / model_folder(getattr(args, "model_args", None))
 
 
+def stamp_of(args) -> str:
+    """The side files' stamp: the run id siuo-eval gave (unique per run), else lmms-eval's clock."""
+    return env_run_id() or run_stamp(lmms_eval_timezone(args))
+
+
 def write_side_files(args, task: str, metrics: dict, rows: list[dict]) -> None:
     """The full metrics and per-response/per-item rows of ``task`` for the report and the wrapper."""
     folder = side_folder(args)
     if folder is None or not is_main_process():
         return
-    stamp = run_stamp(lmms_eval_timezone(args))
     name = model_name(getattr(args, "model_args", None)) or getattr(args, "model", None) or ""
-    metrics = {**metrics, "run": {"model": name, "task": task, "stamp": stamp}}
-    write_json_atomic(folder / f"{stamp}_{task}.metrics.json", metrics)
-    write_jsonl_atomic(folder / f"{stamp}_{task}.rows.jsonl", rows)
+    write_run_side_files(folder, stamp_of(args), task, name, metrics, rows)

@@ -21,12 +21,13 @@ import datasets
 from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
 
 from siuo_dataset.domains import DOMAINS
-from siuo_dataset.errors import SiuoError
+from siuo_dataset.errors import SiuoDataError, SiuoError
 from siuo_dataset.items import LoadedSiuo, load_siuo
 from siuo_dataset.options import OPTION_LETTERS
 from siuo_dataset.schema import FEATURES, item_to_row
 from siuo_task.lmms import judge_config
 from siuo_task.lmms.metric_list import metric_names
+from siuo_task.lmms.results import NO_VERIFY_ENV
 from siuo_task.protocol.mcqa import parse_mcqa_answer
 from siuo_task.protocol.metric_defs import GENERATION, MCQA
 from siuo_task.protocol.model_prompts import MODEL_CONTENT_ORDER, build_mcqa_prompt
@@ -37,19 +38,31 @@ _IMAGE_BLIND: set[str] = set()  # tasks whose YAML metadata says text_only (the 
 
 
 @functools.cache
-def _load(data_dir: str | None, allow_missing_images: bool) -> LoadedSiuo:
-    return load_siuo(
-        data_dir,
-        allow_missing_images=allow_missing_images,
-        missing_fix="run the image-blind tasks (--tasks siuo_text), or make placeholders "
-        "(siuo-data placeholders --data-dir DIR)",
-    )
+def _load(data_dir: str | None, allow_missing_images: bool, verify_checksums: bool = True) -> LoadedSiuo:
+    try:
+        return load_siuo(
+            data_dir,
+            allow_missing_images=allow_missing_images,
+            verify_checksums=verify_checksums,
+            missing_fix="run the image-blind tasks (--tasks siuo_text), or make placeholders "
+            "(siuo-data placeholders --data-dir DIR)",
+        )
+    except SiuoDataError as error:  # the Python keyword it names is not accepted here; what is, is
+        message = str(error).replace(
+            "(verify_checksums=False)", f"(siuo-eval's flag; under plain lmms-eval export {NO_VERIFY_ENV}=1)"
+        )
+        raise SiuoDataError(message) from None
 
 
 def loaded_siuo(task: str, *, allow_missing_images: bool = True) -> LoadedSiuo:
-    """The SIUO data of ``task`` (from $SIUO_DATA_DIR or the resolver), loaded once per process."""
+    """The SIUO data of ``task`` (from $SIUO_DATA_DIR or the resolver), loaded once per process; annotation
+    checksums are verified unless $SIUO_NO_VERIFY_CHECKSUMS is set (``siuo-eval --no-verify-checksums``)."""
     if task not in _TASK_DATA:
-        _TASK_DATA[task] = _load(os.environ.get("SIUO_DATA_DIR") or None, allow_missing_images)
+        _TASK_DATA[task] = _load(
+            os.environ.get("SIUO_DATA_DIR") or None,
+            allow_missing_images,
+            not os.environ.get(NO_VERIFY_ENV),
+        )
     return _TASK_DATA[task]
 
 

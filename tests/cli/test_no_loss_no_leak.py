@@ -17,8 +17,9 @@ from siuo_dataset.validate import MAX_IMAGE_PIXELS
 from siuo_demo.demo import summary_line
 from siuo_demo.loopback import Fault, ScriptedServer
 from siuo_task.cli import main
+from siuo_task.cli.lmms_eval import run_child
 from siuo_task.files import OutputError, check_output_folder, write_json_atomic, write_jsonl_atomic
-from siuo_task.redact import MASK, redact, redact_json, run_redacted, secrets_in
+from siuo_task.redact import MASK, redact, redact_json, secrets_in
 from siuo_task.report import RunResult
 from tests.fakes.judge import scripted_verdict
 from tests.fakes.judged_run import make_judged_run
@@ -194,7 +195,7 @@ def test_passed_through_output_is_masked_lines_and_progress_updates(capfd):
         "import sys; print('openai (base_url=http://me:pw-777@h/v1,api_key=k-123)'); "
         "sys.stderr.write('50%|api_key=abc\\r100%|done\\n')"
     )
-    assert run_redacted([sys.executable, "-c", script], dict(os.environ)) == 0
+    assert run_child([sys.executable, "-c", script], dict(os.environ)) == 0
     out, err = capfd.readouterr()
     assert "pw-777" not in out and "k-123" not in out and "http://***@h/v1" in out
     assert "abc" not in err and "api_key=***\r100%|done" in err

@@ -368,8 +368,10 @@ def test_limit_and_failing_tasks_exit_nonzero(items, siuo_data_dir, tmp_path, sh
             str(tmp_path / "failed"),
             env=env_for(broken),
         )
-    assert failed.returncode == 2
-    assert "siuo-eval: error: lmms-eval wrote no results file" in failed.stderr
+    assert failed.returncode == 2  # refused by the pre-flight, in one line, before lmms-eval starts
+    [line] = [line for line in failed.stderr.splitlines() if not line.startswith("NOTE:")]
+    assert "siuo_gen.json: sha256" in line and "--no-verify-checksums" in line
+    assert not (tmp_path / "failed").exists() or not list((tmp_path / "failed").rglob("*_results.json"))
 
 
 @pytest.mark.e2e
@@ -508,7 +510,8 @@ def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(
     side_files = sorted(
         path.name.split("_", 2)[2] for path in (tmp_path / "out" / "org__some-model").iterdir()
     )
-    assert side_files == ["siuo_gen.metrics.json", "siuo_gen.rows.jsonl"]  # once, in the model's folder
+    # once, in the model's folder; the responses were written before any judge call
+    assert side_files == ["siuo_gen.metrics.json", "siuo_gen.responses.jsonl", "siuo_gen.rows.jsonl"]
     written = json.loads(next((tmp_path / "out" / "org__some-model").glob("*.metrics.json")).read_text())
     assert written["run"]["model"] == "org/some-model"
     assert written["n_items"] == 3 and written["data"]["n_items"] == 167

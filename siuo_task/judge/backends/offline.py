@@ -202,6 +202,12 @@ def offline_note() -> None:
         print(OFFLINE_NOTE, file=sys.stderr)
 
 
+def offline_noted() -> None:
+    """Another caller has said how to configure a real judge in its own terms (plain lmms-eval's
+    $SIUO_JUDGE_CONFIG): the flags note above is not printed after it."""
+    _NOTED.append(True)
+
+
 def build(settings: JudgeSettings) -> OfflineJudge:
     """The offline judge (every other setting is moot); says once how to configure a real judge."""
     offline_note()
