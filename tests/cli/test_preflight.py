@@ -180,8 +180,8 @@ def test_a_damaged_or_foreign_judge_cache_says_so_and_how_to_move_it_aside(tmp_p
         "--cache", str(cache), env=env,
     )  # fmt: skip
     assert "internal error" not in line
-    assert str(cache) in line and f"mv {cache} {cache}.bad" in line, line
     assert str(cache) in line and f"mv {cache} {cache}." in line and "move it aside" in line, line
+
 
 def test_the_wrappers_help_lists_its_own_flags():
     text = lmms_eval.build_parser().format_help()
