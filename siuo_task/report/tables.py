@@ -9,6 +9,7 @@ APPROXIMATE mark, when they apply (read from the results' provenance; see ``Mark
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -45,14 +46,20 @@ PAPER_ROWS = tuple(
         ("LLaVA-1.5-7B", 21.56, 87.43, 16.17, 33.53),
     )
 )
-PAPER_SOURCE = "paper's project page (167 public items, human-evaluated; MCQA automatic)"
+PAPER_SOURCE = (
+    "the paper's leaderboard (its project page: the same 167 public items; generation evaluated by humans, "
+    "not by a judge; MCQA scored automatically)"
+)
 # The project page's own MCQA baseline row (MCQA accuracy only), shown beside our random baseline.
 PAPER_RANDOM_ROW = ("Random Choice", {"accuracy": 24.95})
-PAPER_RANDOM_SOURCE = "paper's project page (its random-choice MCQA row)"
-BASELINE_SOURCE = "MCQA surface baseline (text only, never sees the image)"
 PLACEHOLDER_NOTE = (
     "PLACEHOLDER IMAGES: the real SIUO images were absent, so the models saw generated placeholder "
     "pictures; these figures show the pipeline working and are NOT SIUO results."
+)
+OVERALL_PLOT = "overall"  # the plot key of ours beside the paper's rows (``plots.OVERALL``)
+APPROXIMATE_NOTE = (
+    "APPROXIMATE: figures marked as judged by the offline judge are a smoke test of the pipeline, not a "
+    "measurement."
 )
 APPROXIMATE_MARK = "APPROXIMATE: offline judge"
 PLACEHOLDER_MARK = "PLACEHOLDER IMAGES: not SIUO results"
@@ -99,11 +106,12 @@ def sections(
     placeholder_images: bool = False,
     questions: dict[int, str] | None = None,
     baselines: dict | None = None,
+    all_pairs: bool = False,
 ) -> list[Block]:
     """The report as blocks shared by both renderers, section by section."""
     marks = Marks.of(runs, placeholder_images)
     return [
-        *placeholder_section(marks),
+        *banner_section(marks, validation),
         *intro_section(runs, marks),
         *overall_section(runs, marks),
         *human_section(runs),
@@ -111,7 +119,7 @@ def sections(
         *leaderboard_section(runs, baselines, marks),
         *baselines_section(baselines),
         *parsers_section(runs, marks),
-        *paired_section(runs, marks),
+        *paired_section(runs, marks, all_pairs),
         *domain_section(runs, marks),
         *ablation_section(runs, marks),
         *judge_section(runs, marks),
@@ -174,8 +182,9 @@ def _delta(difference: dict | None) -> str:
 
 
 def _marked(title: str, marks: list[str]) -> str:
-    """``title`` carrying its warnings, so a copied table or plot keeps them."""
-    return f"{title} [{'; '.join(marks)}]" if marks else title
+    """A table's title. Its warnings (``marks``) are said once, in the banner at the top of the report
+    (``banner_section``), not on every heading; plots, which are copied out alone, print theirs inside."""
+    return title
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> Block:
@@ -185,9 +194,13 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> Block:
 # ---- the sections, in report order ---------------------------------------------------------------------
 
 
-def placeholder_section(marks: Marks) -> list[Block]:
-    """The placeholder warning, first of all, when the models saw placeholder images."""
-    return [Block("warning", "", PLACEHOLDER_NOTE)] if marks.placeholder else []
+def banner_section(marks: Marks, validation: dict | None = None) -> list[Block]:
+    """One status banner, first of all, saying what every figure below is (placeholder images, an
+    approximate judge, for the runs or the judge validation); the tables' titles stay clean for a paper."""
+    parts = [PLACEHOLDER_NOTE] if marks.placeholder else []
+    if marks.approximate or ((validation or {}).get("judge") or {}).get("approximate"):
+        parts.append(APPROXIMATE_NOTE)
+    return [Block("warning", "", " ".join(parts))] if parts else []
 
 
 def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
@@ -348,44 +361,75 @@ def run_notes(runs: list[RunResult]) -> list[str]:
 
 
 def leaderboard_section(runs: list[RunResult], baselines: dict | None, marks: Marks) -> list[Block]:
-    title = _marked(
-        "Beside the leaderboard of the paper's project page (its rows: the same 167 public items, generation "
-        "evaluated by humans, MCQA automatic; ours: the judge named; surface baselines: text only)",
-        marks.judged,
-    )
-    header = ["model", "source", *[f"{m.label} %" for m in metric_defs()]]
-    return [_table(title, header, leaderboard_rows(runs, baselines))]
+    """Ours, the paper's leaderboard and the MCQA surface baselines: three labelled tables with the same
+    columns, read one under the other (never one table told apart by a source column)."""
+    header = ["model", *[f"{m.label} %" for m in metric_defs()]]
+    return [
+        _table(
+            _marked(f"Our models, point estimates ({_judges_text(runs)})", marks.judged),
+            header,
+            ours_rows(runs),
+        ),
+        _table(PAPER_SOURCE[0].upper() + PAPER_SOURCE[1:], header, paper_rows()),
+        _table(
+            "MCQA surface baselines (text only, never see the image; the project page's Random Choice row "
+            "beside ours)",
+            header,
+            surface_rows(baselines),
+        ),
+        Block(
+            "plot",
+            "Our models (95% CI) beside the paper's leaderboard",
+            (OVERALL_PLOT, "Overall", marks.judged),
+        ),
+    ]
 
 
-def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> list[list[str]]:
-    """Ours (point estimates) beside the paper's leaderboard rows and the MCQA surface baselines, each row
-    saying where it comes from."""
+def _leaderboard_row(name: str, figures: dict) -> list[str]:
+    """A leaderboard row: ``figures`` (metric -> value) in the metrics' columns, "–" where it has none."""
+    return [name, *[_fmt(figures.get(m.name)) for m in metric_defs()]]
 
-    def row(name: str, source: str, figures: dict) -> list[str]:
-        """A leaderboard row: ``figures`` (metric -> value) in the metrics' columns, "–" where it has none."""
-        return [name, source, *[_fmt(figures.get(m.name)) for m in metric_defs()]]
 
-    ours = [
-        row(_named(run), _judge_label(run), {m.name: (_of(run, m) or {}).get(m.name) for m in metric_defs()})
+def ours_rows(runs: list[RunResult]) -> list[list[str]]:
+    """Our models' point estimates, in the leaderboard's columns."""
+    return [
+        _leaderboard_row(_named(run), {m.name: (_of(run, m) or {}).get(m.name) for m in metric_defs()})
         for run in runs
     ]
-    paper = [row(name, PAPER_SOURCE, figures) for name, figures in PAPER_ROWS]
-    surface = []
+
+
+def paper_rows() -> list[list[str]]:
+    """The leaderboard rows of the paper's project page."""
+    return [_leaderboard_row(name, figures) for name, figures in PAPER_ROWS]
+
+
+def baseline_label(name: str, figures: dict) -> str:
+    """A surface baseline's row name: what it does, so it is never read as a model of the same name."""
+    return f"{figures.get('description') or name} (baseline)"
+
+
+def surface_rows(baselines: dict | None) -> list[list[str]]:
+    """The MCQA surface baselines (MCQA answers only), with the project page's random row beside ours."""
+    rows = []
     mcqa = metric_names(MCQA)
-    for name, figures in (baselines or {}).items():  # surface baselines score MCQA answers only
-        surface.append(row(name, BASELINE_SOURCE, {k: figures.get(k) for k in mcqa}))
+    for name, figures in (baselines or {}).items():
+        rows.append(_leaderboard_row(baseline_label(name, figures), {k: figures.get(k) for k in mcqa}))
         if name == "random":  # the page's own random row beside ours (ours is the exact expectation, 25%)
-            surface.append(row(PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1]))
-    if not any(r[0] == PAPER_RANDOM_ROW[0] for r in surface):
-        surface.append(row(PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1]))
-    return ours + paper + surface
+            rows.append(_leaderboard_row(f"{PAPER_RANDOM_ROW[0]} (paper)", PAPER_RANDOM_ROW[1]))
+    if not any(row[0].startswith(PAPER_RANDOM_ROW[0]) for row in rows):
+        rows.append(_leaderboard_row(f"{PAPER_RANDOM_ROW[0]} (paper)", PAPER_RANDOM_ROW[1]))
+    return rows
 
 
-def _judge_label(run: RunResult) -> str:
-    judge = (run.tasks.get("siuo_gen") or {}).get("judge") or {}
-    if not judge:
-        return "ours (MCQA only)"
-    return f"ours ({judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''})"
+def _judges_text(runs: list[RunResult]) -> str:
+    """The judges behind our generation figures, in words."""
+    judges = []
+    for run in runs:
+        judge = (run.tasks.get("siuo_gen") or {}).get("judge") or {}
+        if judge:
+            label = f"{judge.get('model')}{', APPROXIMATE' if judge.get('approximate') else ''}"
+            judges += [label] if label not in judges else []
+    return f"generation judged by {'; '.join(judges)}" if judges else "MCQA only"
 
 
 def baselines_section(baselines: dict | None) -> list[Block]:
@@ -402,16 +446,17 @@ def baseline_domain_rows(baselines: dict) -> list[list[str]]:
     """MCQA accuracy of each surface baseline by domain."""
     return [
         [
-            name,
+            baseline_label(name, figures),
             *[_fmt(((figures.get("per_domain") or {}).get(d) or {}).get("accuracy")) for d in DOMAIN_NAMES],
         ]
         for name, figures in baselines.items()
     ]
 
 
-def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
-    rows = paired_rows(runs)
-    if not rows:
+def paired_section(runs: list[RunResult], marks: Marks, all_pairs: bool = False) -> list[Block]:
+    rows = paired_rows(runs, all_pairs)
+    skipped = 0 if all_pairs else _incomparable_pairs(runs)
+    if not rows and not skipped:
         return []
     comparisons = len(rows) * len(metric_defs())
     title = _marked(
@@ -423,21 +468,74 @@ def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
         marks.judged,
     )
     header = ["models (first − second)", *[f"Δ {m.label} [95% CI]" for m in metric_defs()]]
-    return [_table(title, header, rows)]
+    blocks = [_table(title, header, rows)] if rows else []
+    if skipped:
+        blocks.append(
+            Block(
+                "notes",
+                "Pairs not compared",
+                [
+                    f"{skipped} pair(s) of models ran on different items or were judged by different judges "
+                    "(their judge blocks differ): a paired difference between them would not measure the "
+                    "models alone, so it is not computed (siuo-eval report --all-pairs computes every pair)"
+                ],
+            )
+        )
+    return blocks
 
 
-def paired_rows(runs: list[RunResult]) -> list[list[str]]:
-    """Every pair of models: first minus second per metric over the items both scored, with a paired 95%
-    CI."""
+def comparable_key(run: RunResult, task: str) -> tuple | None:
+    """What two runs must share for a paired difference on ``task`` to mean something: the same items (the
+    ids of its per-item verdicts) and the same judge (its judge block in metrics.json, compared whole). None
+    without per-item verdicts (nothing to pair)."""
+    metrics = run.tasks.get(task) or {}
+    items = metrics.get("per_item")
+    if not items:
+        return None
+    return frozenset(items), json.dumps(metrics.get("judge"), sort_keys=True, default=str)
+
+
+def comparable_pairs(runs: list[RunResult], all_pairs: bool = False) -> list[tuple[RunResult, RunResult]]:
+    """The pairs of runs (in run order) that share items and judge on some task; every pair with
+    ``all_pairs``. Grouping by key keeps this linear in the runs, not quadratic in incomparable pairs."""
+    if all_pairs:
+        return [(first, second) for i, first in enumerate(runs) for second in runs[i + 1 :]]
+    partners: dict[int, set[int]] = {}
+    for task in sorted({m.task_def.lmms_task for m in metric_defs()}):
+        groups: dict[tuple, list[int]] = {}
+        for index, run in enumerate(runs):
+            key = comparable_key(run, task)
+            if key is not None:
+                groups.setdefault(key, []).append(index)
+        for members in groups.values():
+            for position, index in enumerate(members):
+                partners.setdefault(index, set()).update(members[position + 1 :])
+    return [(runs[i], runs[j]) for i in sorted(partners) for j in sorted(partners[i])]
+
+
+def _incomparable_pairs(runs: list[RunResult]) -> int:
+    """How many pairs of runs with per-item verdicts are left out as not comparable."""
+    tasks = {m.task_def.lmms_task for m in metric_defs()}
+    with_items = [run for run in runs if any(comparable_key(run, task) for task in tasks)]
+    return len(with_items) * (len(with_items) - 1) // 2 - len(comparable_pairs(with_items))
+
+
+def paired_rows(runs: list[RunResult], all_pairs: bool = False) -> list[list[str]]:
+    """Each comparable pair of models (``comparable_pairs``; every pair with ``all_pairs``): first minus
+    second per metric over the items both scored, with a paired 95% CI. A metric whose task the two do not
+    share items and judge on is "–" unless ``all_pairs``."""
     rows = []
-    for index, first in enumerate(runs):
-        for second in runs[index + 1 :]:
-            cells = [
-                _delta(paired_difference(_of(first, m) or {}, _of(second, m) or {}, m.name))
-                for m in metric_defs()
-            ]
-            if any(cell != "–" for cell in cells):
-                rows.append([f"{first.name} − {second.name}", *cells])
+    for first, second in comparable_pairs(runs, all_pairs):
+        cells = []
+        for m in metric_defs():
+            task = m.task_def.lmms_task
+            key = comparable_key(first, task)
+            same = all_pairs or (key is not None and key == comparable_key(second, task))
+            cells.append(
+                _delta(paired_difference(_of(first, m) or {}, _of(second, m) or {}, m.name)) if same else "–"
+            )
+        if any(cell != "–" for cell in cells):
+            rows.append([f"{first.name} − {second.name}", *cells])
     return rows
 
 
@@ -463,20 +561,21 @@ def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
 
 
 def domain_rows(runs: list[RunResult], metric: MetricDef) -> list[list[str]]:
-    """One row per domain: its item count, then ``metric`` (with its 95% CI) for each model side by side."""
+    """One row per domain: its item count, then ``metric`` (with its 95% CI and k/n) for each model side by
+    side. When the models scored different numbers of items there (``--limit``), the count moves into each
+    model's cell ("of N items"): one clear count per model, never "19/2"."""
     per_model = [
         (_of(run, metric) or {}).get("per_domain", {}) for run in runs if _of(run, metric) is not None
     ]
     rows = []
     for name in DOMAIN_NAMES:
-        counts = {
-            str(d.get(name, {}).get("n_items"))
-            for d in per_model
-            if d.get(name, {}).get("n_items") is not None
-        }
-        rows.append(
-            [name, "/".join(sorted(counts)) or "–", *[_counted(d.get(name), metric) for d in per_model]]
-        )
+        counts = [(d.get(name) or {}).get("n_items") for d in per_model]
+        shared = len(set(counts)) == 1
+        cells = [
+            _counted(d.get(name), metric) + ("" if shared or count is None else f" of {count} items")
+            for d, count in zip(per_model, counts)
+        ]
+        rows.append([name, str(counts[0]) if shared and counts[0] is not None else "per model", *cells])
     return rows
 
 
