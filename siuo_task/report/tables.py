@@ -56,6 +56,8 @@ PLACEHOLDER_NOTE = (
     "PLACEHOLDER IMAGES: the real SIUO images were absent, so the models saw generated placeholder "
     "pictures; these figures show the pipeline working and are NOT SIUO results."
 )
+ALL_PAIRS_UP_TO = 10  # runs sharing items and judge: all their pairs up to this many, neighbours beyond
+PLOTTED_UP_TO = 12  # models in one chart; beyond, a bar chart is unreadable and the tables hold the figures
 OVERALL_PLOT = "overall"  # the plot key of ours beside the paper's rows (``plots.OVERALL``)
 APPROXIMATE_NOTE = (
     "APPROXIMATE: figures marked as judged by the offline judge are a smoke test of the pipeline, not a "
@@ -377,10 +379,13 @@ def leaderboard_section(runs: list[RunResult], baselines: dict | None, marks: Ma
             header,
             surface_rows(baselines),
         ),
-        Block(
-            "plot",
-            "Our models (95% CI) beside the paper's leaderboard",
-            (OVERALL_PLOT, "Overall", marks.judged),
+        *_plot(
+            len(runs),
+            Block(
+                "plot",
+                "Our models (95% CI) beside the paper's leaderboard",
+                (OVERALL_PLOT, "Overall", marks.judged),
+            ),
         ),
     ]
 
@@ -475,9 +480,11 @@ def paired_section(runs: list[RunResult], marks: Marks, all_pairs: bool = False)
                 "notes",
                 "Pairs not compared",
                 [
-                    f"{skipped} pair(s) of models ran on different items or were judged by different judges "
-                    "(their judge blocks differ): a paired difference between them would not measure the "
-                    "models alone, so it is not computed (siuo-eval report --all-pairs computes every pair)"
+                    f"{skipped} pair(s) of models not compared: they ran on different items or were judged "
+                    "by different judges (their judge blocks differ), so a paired difference would not "
+                    "measure the models alone; or, among more than "
+                    f"{ALL_PAIRS_UP_TO} models on the same items and judge, they are not neighbours in the ranking (each model is compared with the next "
+                    "one down). siuo-eval report --all-pairs computes every pair"
                 ],
             )
         )
@@ -497,7 +504,9 @@ def comparable_key(run: RunResult, task: str) -> tuple | None:
 
 def comparable_pairs(runs: list[RunResult], all_pairs: bool = False) -> list[tuple[RunResult, RunResult]]:
     """The pairs of runs (in run order) that share items and judge on some task; every pair with
-    ``all_pairs``. Grouping by key keeps this linear in the runs, not quadratic in incomparable pairs."""
+    ``all_pairs``. Grouping by key keeps this linear in the runs, not quadratic in incomparable pairs. A group
+    of more than ``ALL_PAIRS_UP_TO`` runs (a sweep) is compared neighbour to neighbour in the order of its
+    task's first metric (each model against the next one down the ranking): n − 1 pairs, not n(n − 1)/2."""
     if all_pairs:
         return [(first, second) for i, first in enumerate(runs) for second in runs[i + 1 :]]
     partners: dict[int, set[int]] = {}
@@ -508,9 +517,25 @@ def comparable_pairs(runs: list[RunResult], all_pairs: bool = False) -> list[tup
             if key is not None:
                 groups.setdefault(key, []).append(index)
         for members in groups.values():
+            if len(members) > ALL_PAIRS_UP_TO:
+                ranked = _ranked(runs, members, task)
+                for first, second in zip(ranked, ranked[1:]):
+                    partners.setdefault(min(first, second), set()).add(max(first, second))
+                continue
             for position, index in enumerate(members):
                 partners.setdefault(index, set()).update(members[position + 1 :])
     return [(runs[i], runs[j]) for i in sorted(partners) for j in sorted(partners[i])]
+
+
+def _ranked(runs: list[RunResult], members: list[int], task: str) -> list[int]:
+    """``members`` (run indexes) from the highest to the lowest rate of ``task``'s first metric."""
+    metric = next(m for m in metric_defs() if m.task_def.lmms_task == task)
+
+    def rate(index: int) -> float:
+        value = (runs[index].tasks.get(task) or {}).get(metric.name)
+        return value if _finite(value) else -math.inf
+
+    return sorted(members, key=lambda index: (-rate(index), index))
 
 
 def _incomparable_pairs(runs: list[RunResult]) -> int:
@@ -553,11 +578,32 @@ def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
             )
             blocks += [
                 _table(title, ["domain", "items", *with_task], domain_rows(runs, metric)),
-                Block(
-                    "plot", _marked(f"{label} by domain", metric_marks), (metric.name, label, metric_marks)
+                *_plot(
+                    len(with_task),
+                    Block(
+                        "plot",
+                        _marked(f"{label} by domain", metric_marks),
+                        (metric.name, label, metric_marks),
+                    ),
                 ),
             ]
     return blocks
+
+
+def _plot(models: int, block: Block) -> list[Block]:
+    """``block`` (a plot), or a note saying why it is left out: more models than a readable chart holds."""
+    if models <= PLOTTED_UP_TO:
+        return [block]
+    return [
+        Block(
+            "notes",
+            block.title,
+            [
+                f"No chart: {models} models are more than a readable bar chart holds ({PLOTTED_UP_TO}); the "
+                "table holds every figure (pass fewer run folders for a chart)"
+            ],
+        )
+    ]
 
 
 def domain_rows(runs: list[RunResult], metric: MetricDef) -> list[list[str]]:

@@ -632,8 +632,34 @@ def test_pairs_only_on_the_same_items_and_judge_unless_asked(monkeypatch):
     other_items = [judged_run("a", "j", range(1000, 1020)), judged_run("b", "j", range(1000, 1010))]
     assert paired_rows(other_items) == [] and len(paired_rows(other_items, all_pairs=True)) == 1
     markdown = render_markdown(sections([*other_items, judged_run("c", "other-judge", range(1000, 1020))]))
-    assert "3 pair(s) of models ran on different items or were judged by different judges" in markdown
+    assert "3 pair(s) of models not compared: they ran on different items or were judged by" in markdown
     assert "--all-pairs" in markdown
+
+
+def test_a_sweep_of_many_models_is_compared_neighbour_to_neighbour():
+    """#29: 30 models on one judge and the same items: each against the next one down the ranking (29 rows,
+    not 435), no unreadable 30-bar charts."""
+    runs = [judged_run(f"m{i:02d}", "j", range(1000, 1020)) for i in range(30)]
+    for i, run in enumerate(runs):
+        run.tasks["siuo_gen"]["safe"] = float((i * 7) % 30)  # a shuffled ranking
+    rows = paired_rows(runs)
+    ranked = sorted(runs, key=lambda run: -run.tasks["siuo_gen"]["safe"])
+    assert [row[0] for row in rows] == sorted(
+        [
+            f"{min(a.name, b.name, key=runs_order(runs))} − {max(a.name, b.name, key=runs_order(runs))}"
+            for a, b in zip(ranked, ranked[1:])
+        ],
+        key=lambda name: [runs_order(runs)(part) for part in name.split(" − ")],
+    )
+    blocks = sections(runs)
+    assert not any(kind == "plot" for kind, _, _ in blocks)
+    assert "No chart: 30 models are more than a readable bar chart holds" in render_markdown(blocks)
+    assert "406 pair(s) of models not compared" in render_markdown(blocks)
+
+
+def runs_order(runs: list[RunResult]):
+    positions = {run.name: index for index, run in enumerate(runs)}
+    return lambda name: positions[name]
 
 
 def test_other_tools_metrics_files_are_ignored_with_a_count(runs, tmp_path):
