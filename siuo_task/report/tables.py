@@ -483,8 +483,9 @@ def paired_section(runs: list[RunResult], marks: Marks, all_pairs: bool = False)
                     f"{skipped} pair(s) of models not compared: they ran on different items or were judged "
                     "by different judges (their judge blocks differ), so a paired difference would not "
                     "measure the models alone; or, among more than "
-                    f"{ALL_PAIRS_UP_TO} models on the same items and judge, they are not neighbours in the ranking (each model is compared with the next "
-                    "one down). siuo-eval report --all-pairs computes every pair"
+                    f"{ALL_PAIRS_UP_TO} models on the same items and judge, they are not neighbours in the "
+                    "ranking (each model is compared with the next one down). siuo-eval report --all-pairs "
+                    "computes every pair"
                 ],
             )
         )
