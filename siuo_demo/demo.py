@@ -182,20 +182,30 @@ def judge_config(out: Path) -> Path:
     return path
 
 
-def finish_model_folders(out: Path, since: float) -> None:
-    """Each model's lmms-eval folder checked and finished as ``siuo-eval`` does (keys redacted, verdicts in
-    the samples log, every requested task with its figure); DemoFailed naming the model and the log."""
-    for model in MODELS:
-        folder = out / "runs" / model.name / model_folder(f"model={model.name}")
-        results = newest_results(folder, since)
+def finish_model_folder(out: Path, model: DemoModel, since: float) -> str | None:
+    """One model's lmms-eval folder checked and finished as ``siuo-eval`` does (keys redacted, verdicts added
+    to its samples logs, every requested task with its figure); the problem in words, or None."""
+    folder = out / "runs" / model.name / model_folder(f"model={model.name}")
+    results = newest_results(folder, since)
+    try:
         if results is not None:
             finish_run_folder(results, since)
-        try:
-            check_results(results, expected_tasks(model.tasks))
-        except SiuoError as error:
-            raise DemoFailed(
-                f"demo model {model.name}: {error} (see {out / 'logs' / 'lmms-eval.log'})"
-            ) from None
+        check_results(results, expected_tasks(model.tasks))
+    except SiuoError as error:
+        return f"demo model {model.name}: {error} (see {out / 'logs' / 'lmms-eval.log'})"
+    return None
+
+
+def finish_model_folders(out: Path, since: float) -> None:
+    """Every model's folder finished (``finish_model_folder``), in parallel processes: rewriting lmms-eval's
+    samples logs (tens of MB each) is the demo's largest cost after lmms-eval itself."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(len(MODELS), os.cpu_count() or 1)) as pool:
+        problems = list(pool.map(finish_model_folder, [out] * len(MODELS), MODELS, [since] * len(MODELS)))
+    problem = next((p for p in problems if p), None)
+    if problem:
+        raise DemoFailed(problem)
 
 
 def summary_line(run: RunResult) -> str:
