@@ -463,7 +463,7 @@ def paired_section(runs: list[RunResult], marks: Marks, all_pairs: bool = False)
     skipped = 0 if all_pairs else _incomparable_pairs(runs)
     if not rows and not skipped:
         return []
-    comparisons = len(rows) * len(metric_defs())
+    comparisons = sum(cell != "–" for row in rows for cell in row[1:])  # the intervals shown
     title = _marked(
         "Paired differences between models (first minus second, in points, over the items both scored; "
         "paired two-level bootstrap 95% CI). Many comparisons: "

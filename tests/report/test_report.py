@@ -633,6 +633,24 @@ def test_pairs_only_on_the_same_items_and_judge_unless_asked(monkeypatch):
     assert paired_rows(other_items) == [] and len(paired_rows(other_items, all_pairs=True)) == 1
     markdown = render_markdown(sections([*other_items, judged_run("c", "other-judge", range(1000, 1020))]))
     assert "3 pair(s) of models not compared: they ran on different items or were judged by" in markdown
+    mixed = render_markdown(
+        sections(
+            [
+                judged_run("a", "j", range(1000, 1020)),
+                RunResult(
+                    "m",
+                    {
+                        "siuo_gen": judged_run("x", "j", range(1000, 1020)).tasks["siuo_gen"],
+                        "siuo_mcqa": {
+                            **mcqa_metrics(40.0),
+                            "per_item": {"1000": {"category": "self-harm", "accuracy": 1}},
+                        },
+                    },
+                ),
+            ]
+        )
+    )
+    assert "Many comparisons: 1 intervals here" in mixed  # the one interval shown (safe), never a "–"
     assert "--all-pairs" in markdown
 
 
