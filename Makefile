@@ -13,7 +13,8 @@ TOOLS := build/lock-tools
 PIP_TOOLS := pip-tools==7.6.2
 LATEST := build/latest-venv
 COMPILE = $(TOOLS)/bin/pip-compile -q --generate-hashes --unsafe-package torch --strip-extras \
-	--no-emit-index-url --no-emit-find-links --extra test --extra local -o requirements/lock.txt pyproject.toml requirements/lock.in
+	--no-emit-index-url --no-emit-find-links --extra test --extra local --extra inspect \
+	-o requirements/lock.txt pyproject.toml requirements/lock.in
 LMMS_EVAL_VERSION = $(shell sed -n 's/^lmms-eval==\([^ ]*\).*/\1/p' requirements/lmms-eval.txt)
 
 .PHONY: install browser test test-fast lint demo bench card tasks-yaml lock lock-upgrade check-latest clean
@@ -107,7 +108,7 @@ check-latest:
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q -r requirements/torch.txt
 	$(LATEST)/bin/pip install -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
-	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt '.[test,local]'
+	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt '.[test,local,inspect]'
 	$(LATEST)/bin/pip list --format=freeze > build/latest-versions.txt
 	SIUO_UNLOCKED_ENV=1 $(LATEST)/bin/python -m pytest -q
 

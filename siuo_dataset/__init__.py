@@ -14,8 +14,16 @@ def load(
     verify_checksums: bool = True,
     cache_dir: str | None = None,
 ):
-    """SIUO ``config`` as a ``datasets.Dataset``; see ``siuo_dataset.builder.load``."""
+    """SIUO ``config`` as a ``datasets.Dataset``; see ``siuo_dataset.builder.load``. ``source`` may also be a
+    folder ``siuo-data build`` wrote: it is then checked against its build manifest (``publish.load_built``:
+    every file's sha256, every row's image)."""
+    from pathlib import Path
+
     from siuo_dataset.builder import load as build_and_load
+    from siuo_dataset.publish import is_built_folder, load_built
+
+    if source is not None and is_built_folder(Path(source).expanduser()):
+        return load_built(source, config, cache_dir=cache_dir)
 
     return build_and_load(
         config,

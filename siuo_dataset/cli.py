@@ -102,14 +102,16 @@ def cmd_placeholders(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    summary = _summary(_load(args))
+    loaded = _load(args)
+    summary = {**_summary(loaded), "images_sha256": loaded.image_provenance()["images_sha256"]}
     if args.json:
         print(json.dumps({"ok": True, **summary}, indent=2))
         return 0
     print(
         f"OK: {summary['n_items']} items valid; annotation sha256 "
         f"{'verified' if not args.no_verify_checksums else 'NOT verified (--no-verify-checksums)'}; "
-        f"images {summary['n_items'] - summary['missing_images']}/{summary['n_items']} present and decodable"
+        f"images {summary['n_items'] - summary['missing_images']}/{summary['n_items']} present and decodable "
+        f"(sha256 over all {summary['images_sha256'][:12]})"
     )
     for note in summary["notes"]:
         print(f"note: {note}")
@@ -140,21 +142,48 @@ def cmd_build(args) -> int:
 def cmd_push(args) -> int:
     from pathlib import Path
 
-    from siuo_dataset.publish import check_publishable, check_repo_id, push_folder, upload_plan
+    from siuo_dataset.publish import (
+        check_publishable,
+        check_repo_id,
+        inert,
+        push_folder,
+        read_built_file,
+        read_manifest,
+        unlisted_files,
+        upload_plan,
+    )
 
     folder = Path(args.folder)
     check_repo_id(args.repo)
     check_publishable(folder, allow_placeholders=args.allow_placeholders)
+    files, left_out = upload_plan(folder), unlisted_files(folder)
+    gate = args.public and not args.no_gate
     if args.dry_run:
-        files = upload_plan(folder)
+        listed = read_manifest(folder)["files"]
+        for name in files:
+            read_built_file(folder, name, listed[name])  # the same checks as the upload
         if args.json:
-            print(json.dumps({"repo": args.repo, "files": files}))
-        else:
-            print(f"would upload to dataset repo {args.repo}:")
-            for name in files:
-                print(f"  {name}")
+            print(json.dumps({"repo": args.repo, "files": files, "left_out": left_out, "gated": gate}))
+            return 0
+        access = "public, gated" if gate else "public" if args.public else "private"
+        print(f"would upload to dataset repo {args.repo} ({access}):")
+        for name in files:
+            print(f"  {inert(name)}")
+    if left_out:
+        shown = ", ".join(inert(name) for name in left_out[:10])
+        more = f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
+        print(f"not uploaded (not written by the build): {shown}{more}", file=sys.stderr)
+    if args.dry_run:
         return 0
-    print(push_folder(folder, args.repo, private=not args.public, allow_placeholders=args.allow_placeholders))
+    print(
+        push_folder(
+            folder,
+            args.repo,
+            private=not args.public,
+            gate=not args.no_gate,
+            allow_placeholders=args.allow_placeholders,
+        )
+    )
     return 0
 
 
@@ -179,7 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     push = sub.add_parser("push", help="upload a built folder to the Hub")
     push.add_argument("folder")
     push.add_argument("--repo", required=True, help="ORG/NAME of the Hub dataset repo")
-    push.add_argument("--public", action="store_true", help="create the repo public (default private)")
+    push.add_argument(
+        "--public",
+        action="store_true",
+        help="create the repo public (default private); it is gated (automatic approval) unless --no-gate",
+    )
+    push.add_argument(
+        "--no-gate", action="store_true", help="with --public: leave the repo ungated (anyone can download)"
+    )
     push.add_argument("--dry-run", action="store_true", help="print what would be uploaded")
     push.add_argument(
         "--allow-placeholders",

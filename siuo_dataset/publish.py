@@ -1,14 +1,22 @@
-"""Write a Hub-ready folder (README card + one parquet per config with image bytes embedded),
-and push it with huggingface_hub."""
+"""Write a Hub-ready folder (README card + one parquet per config with image bytes embedded), check it against
+its build manifest when it is loaded or pushed, and push it with huggingface_hub.
+
+The manifest (``MANIFEST``) lists every file the build wrote with its sha256, and the sha256 of every item's
+image. ``push`` uploads exactly those files (regular files, no links, each checked by digest, the bytes
+checked are the bytes sent), nothing else in the folder; ``load_built`` refuses a folder whose files or
+images differ from their manifest."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
-from pathlib import Path
+import unicodedata
+from pathlib import Path, PurePosixPath
 
 import datasets
 
@@ -18,6 +26,7 @@ from siuo_dataset.files import normal_mode
 from siuo_dataset.items import LoadedSiuo
 from siuo_dataset.placeholders import is_placeholder
 from siuo_dataset.schema import CONFIGS, FEATURES, item_to_row
+from siuo_dataset.validate import sha256_file
 
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 MANIFEST = ".siuo-build.json"  # written into every built folder: the only kind of folder a build replaces
@@ -75,8 +84,11 @@ def count_placeholders(loaded: LoadedSiuo) -> int:
     return sum(item.image_path is not None and is_placeholder(item.image_path) for item in loaded.items)
 
 
-def manifest(loaded: LoadedSiuo, build_id: str = "", placeholder_images: int = 0) -> dict:
-    """What the build wrote, from which annotations (no local paths: the folder may be published)."""
+def manifest(
+    loaded: LoadedSiuo, build_id: str = "", placeholder_images: int = 0, files: dict[str, str] | None = None
+) -> dict:
+    """What the build wrote (``files``: path in the folder -> sha256), from which annotations and images
+    (question id -> sha256 of the image bytes embedded); no local paths: the folder may be published."""
     provenance = loaded.provenance()
     return {
         "built_by": BUILT_BY,
@@ -86,6 +98,9 @@ def manifest(loaded: LoadedSiuo, build_id: str = "", placeholder_images: int = 0
         "missing_images": provenance["missing_images"],
         "placeholder_images": placeholder_images,
         "annotation_sha256": provenance["sha256"],
+        "annotations_verified": provenance["annotations_verified"],
+        **loaded.image_provenance(),
+        "files": dict(sorted((files or {}).items())),
     }
 
 
@@ -123,8 +138,10 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
         placeholders = count_placeholders(loaded)
         card = render_card(loaded.items, build_id=build_id, placeholder_images=placeholders)
         (staging / "README.md").write_text(card, encoding="utf-8")
+        written = ["README.md", *(f"{config}/{data_file_name(build_id)}" for config in CONFIGS)]
+        files = {name: sha256_file(staging / name) for name in written}
         (staging / MANIFEST).write_text(
-            json.dumps(manifest(loaded, build_id, placeholders), indent=2) + "\n", encoding="utf-8"
+            json.dumps(manifest(loaded, build_id, placeholders, files), indent=2) + "\n", encoding="utf-8"
         )
         if out.exists():
             old = out.with_name(f".{out.name}.old")
@@ -148,9 +165,122 @@ def data_file_name(build_id: str) -> str:
     return f"test-{build_id}-00000-of-00001.parquet"
 
 
+def inert(text: str) -> str:
+    """``text`` safe to print: control and format characters (ESC, CR, bidi overrides such as U+202E) shown as
+    ``\\x1b`` / ``\\u202e``, so a file name cannot move the cursor, recolour or reorder the terminal."""
+    return "".join(
+        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
+        else c
+        for c in text
+    )
+
+
+def _manifest_files(folder: Path) -> dict[str, str]:
+    """The ``files`` of ``folder``'s manifest (path -> sha256), checked to be plain relative paths."""
+    files = read_manifest(folder).get("files")
+    if not isinstance(files, dict) or not files:
+        raise SiuoDataError(
+            f"{inert(str(folder))}: its build manifest lists no files (built by an older siuo-data): "
+            f"rebuild it with `siuo-data build --out {inert(str(folder))}`"
+        )
+    for name, digest in files.items():
+        parts = PurePosixPath(name).parts
+        if (
+            not isinstance(digest, str)
+            or not parts
+            or name.startswith("/")
+            or "\\" in name
+            or any(part in (".", "..") for part in parts)
+            or name == MANIFEST
+        ):
+            raise SiuoDataError(
+                f"{inert(str(folder))}: its build manifest lists {inert(repr(name))}, not a file of a build: "
+                "rebuild the folder"
+            )
+    return files
+
+
+def read_built_file(folder: Path, name: str, digest: str) -> bytes:
+    """The bytes of ``folder/name``, a regular file reached through no link, whose sha256 is ``digest``; else
+    one error naming it."""
+    path = folder / name
+    shown = inert(name)
+    for step in [*reversed(path.relative_to(folder).parents[:-1]), path.relative_to(folder)]:
+        if (folder / step).is_symlink():
+            raise SiuoDataError(
+                f"{inert(str(folder))}: {shown} is a link (or lies behind one), not a file the build wrote: "
+                "rebuild the folder"
+            )
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise SiuoDataError(f"{inert(str(folder))}: {shown} is missing: rebuild the folder") from None
+    except OSError as error:
+        raise SiuoDataError(
+            f"{inert(str(folder))}: {shown} cannot be read ({error.strerror or error.__class__.__name__}): "
+            "rebuild the folder"
+        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise SiuoDataError(f"{inert(str(folder))}: {shown} is not a regular file: rebuild the folder")
+        data = handle.read()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise SiuoDataError(
+            f"{inert(str(folder))}: {shown} differs from the file the build wrote (sha256 does not match its "
+            "manifest): rebuild the folder"
+        )
+    return data
+
+
+def load_built(folder: str | Path, config: str = "generation", *, cache_dir: str | None = None):
+    """The ``config`` of a built folder as a ``datasets.Dataset``, checked against its build manifest: every
+    file's sha256, then every row's image bytes against the digest recorded for its question id (two images
+    swapped between items, or one replaced, is one error naming the items)."""
+    folder = Path(folder).expanduser()
+    if not is_built_folder(folder):
+        raise SiuoDataError(f"{inert(str(folder))} is not a folder `siuo-data build` made (no {MANIFEST})")
+    for name, digest in sorted(_manifest_files(folder).items()):
+        read_built_file(folder, name, digest)
+    expected = read_manifest(folder).get("image_sha256")
+    if not isinstance(expected, dict):
+        raise SiuoDataError(
+            f"{inert(str(folder))}: its build manifest records no image digests (an older siuo-data): "
+            "rebuild it"
+        )
+    dataset = datasets.load_dataset(str(folder), config, split="test", cache_dir=cache_dir)
+    raw = dataset.cast_column("image", datasets.Image(decode=False))
+    wrong = [
+        row["question_id"]
+        for row in raw.select_columns(["question_id", "image"])
+        if (hashlib.sha256(row["image"]["bytes"]).hexdigest() if row["image"] else None)
+        != expected.get(str(row["question_id"]))
+    ]
+    if wrong:
+        shown = ", ".join(map(str, wrong[:5])) + (f" and {len(wrong) - 5} more" if len(wrong) > 5 else "")
+        raise SiuoDataError(
+            f"{inert(str(folder))}: the images of question_id {shown} differ from the ones the build "
+            "recorded (swapped or replaced): rebuild the folder from the SIUO data"
+        )
+    return dataset
+
+
 def upload_plan(folder: Path) -> list[str]:
-    """The files a push would upload, relative to ``folder`` (not the build manifest)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    """The files a push uploads, relative to ``folder``: exactly those the build manifest lists (never the
+    manifest itself, nor anything else found in the folder)."""
+    return sorted(_manifest_files(folder))
+
+
+def unlisted_files(folder: Path) -> list[str]:
+    """What else is in ``folder`` (files, links, anything): never uploaded, listed so the user knows."""
+    listed = {*_manifest_files(folder), MANIFEST}
+    found = []
+    for root, dirs, names in os.walk(folder):
+        for name in [*names, *(d for d in dirs if os.path.islink(os.path.join(root, d)))]:
+            relative = Path(root, name).relative_to(folder).as_posix()
+            if relative not in listed:
+                found.append(relative)
+    return sorted(found)
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -163,13 +293,19 @@ def check_publishable(folder: Path, *, allow_placeholders: bool = False) -> None
     """A built folder that may go to the Hub: never placeholder images passing as SIUO."""
     if not (folder / "README.md").is_file() or not all((folder / c).is_dir() for c in CONFIGS):
         raise SiuoDataError(
-            f"{folder} is not a built SIUO folder: run `siuo-data build --out {folder}` first"
+            f"{inert(str(folder))} is not a built SIUO folder: run `siuo-data build --out "
+            f"{inert(str(folder))}` first"
+        )
+    if not is_built_folder(folder):
+        raise SiuoDataError(
+            f"{inert(str(folder))} has no build manifest ({MANIFEST}): push only uploads a folder `siuo-data "
+            "build` made; rebuild it"
         )
     placeholders = read_manifest(folder).get("placeholder_images", 0)
     if placeholders and not allow_placeholders:
         raise SiuoDataError(
-            f"{folder} was built with {placeholders} placeholder images, not the SIUO images: rebuild it "
-            "with the real images (siuo-data build --data-dir DIR), or pass --allow-placeholders"
+            f"{inert(str(folder))} was built with {placeholders} placeholder images, not the SIUO images: "
+            "rebuild it with the real images (siuo-data build --data-dir DIR), or pass --allow-placeholders"
         )
 
 
@@ -179,13 +315,20 @@ def push_folder(
     *,
     token: str | None = None,
     private: bool = True,
+    gate: bool = True,
     api=None,
     allow_placeholders: bool = False,
 ) -> str:
-    """Upload a built folder to the Hub dataset repo ``repo_id``; return the commit URL."""
+    """Upload the files a build wrote (``upload_plan``; each checked by digest) to the Hub dataset repo
+    ``repo_id`` in one commit, removing an earlier build's data files; return the commit URL. A public repo is
+    gated (access requests approved automatically, so users accept the card's terms) unless ``gate`` is False;
+    the gate is set before any file is committed."""
     folder = Path(folder)
     check_publishable(folder, allow_placeholders=allow_placeholders)
     check_repo_id(repo_id)
+    files = _manifest_files(folder)
+    contents = {name: read_built_file(folder, name, digest) for name, digest in sorted(files.items())}
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
     from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
     if api is None:
@@ -194,22 +337,36 @@ def push_folder(
         api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        commit = api.upload_folder(
-            folder_path=str(folder),
-            repo_id=repo_id,
+        if not private and gate:
+            api.update_repo_settings(repo_id, gated="auto", repo_type="dataset")
+        remote = api.list_repo_files(repo_id, repo_type="dataset")
+        stale = [
+            name
+            for name in remote
+            if name not in contents
+            and name.endswith(".parquet")
+            and any(name.startswith(f"{config}/") for config in CONFIGS)
+        ]
+        commit = api.create_commit(
+            repo_id,
             repo_type="dataset",
             commit_message="Upload SIUO (built by siuo-data)",
-            ignore_patterns=[MANIFEST],
-            delete_patterns=[f"{config}/*.parquet" for config in CONFIGS],  # an earlier build's data files
+            operations=[
+                *(
+                    CommitOperationAdd(path_in_repo=name, path_or_fileobj=data)
+                    for name, data in contents.items()
+                ),
+                *(CommitOperationDelete(path_in_repo=name) for name in stale),  # an earlier build's data
+            ],
         )
     except LocalTokenNotFoundError:
         raise SiuoDataError(
             "not logged in to the Hub: run `hf auth login` or set HF_TOKEN, then push again"
         ) from None
     except (HfHubHTTPError, OSError) as error:
-        detail = " ".join(str(error).split())[:300]
+        detail = inert(" ".join(str(error).split())[:300])
         raise SiuoDataError(
             f"upload to {repo_id} failed ({error.__class__.__name__}: {detail}); "
             "check your token's write access and network, then push again"
         ) from None
-    return str(getattr(commit, "commit_url", commit))
+    return inert(str(getattr(commit, "commit_url", commit)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -200,6 +201,27 @@ def download_pinned(target: Path | None = None, *, images: bool = True) -> Path:
     if images or not (target / GEN_FILE).is_file():
         _hub_download(target, images=images)
     return target
+
+
+def hub_image_digests(source: SiuoSource) -> dict[str, str]:
+    """image name -> the sha256 the Hub gave for it at the pinned revision, for a source downloaded from the
+    Hub: huggingface_hub records each file it downloads into the cache folder
+    (``.cache/huggingface/download/images/NAME.metadata``: commit, then etag, which for a file in LFS is
+    its sha256). Only records of the pinned revision with a sha256 etag count; {} for other sources (no
+    release manifest to compare with)."""
+    folder = source.root / ".cache" / "huggingface" / "download" / "images"
+    if source.origin != "hub" or not folder.is_dir():
+        return {}
+    digests = {}
+    for record in folder.glob("*.metadata"):
+        try:
+            commit, etag = record.read_text(encoding="utf-8").splitlines()[:2]
+        except (OSError, ValueError):
+            continue
+        etag = etag.strip().strip('"')
+        if commit.strip() == HUB_REVISION and re.fullmatch(r"[0-9a-f]{64}", etag):
+            digests[record.name.removesuffix(".metadata")] = etag
+    return digests
 
 
 def _path_source(path: str | Path, allow_download: bool) -> SiuoSource:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from siuo_dataset.domains import DOMAIN_NAMES, domain_by_name, domain_for_image_name
 from siuo_dataset.errors import SiuoDataError
+from siuo_dataset.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
 from siuo_dataset.options import OPTION_LETTERS
 
 GEN_FILE, MCQA_FILE = "siuo_gen.json", "siuo_mcqa.json"
@@ -61,7 +62,13 @@ def read_annotation_file(path: Path, *, verify_checksum: bool = True) -> list[di
                 "(verify_checksums=False) to use a modified file on purpose"
             )
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if json_depth_exceeds(text):  # Python's decoder recurses: a deep file would be a RecursionError
+            raise SiuoDataError(
+                f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels, not a SIUO annotation file; "
+                "re-download it"
+            )
+        rows = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SiuoDataError(
             f"{path}: not valid JSON ({error}); the file is truncated or corrupt, re-download it"
@@ -143,6 +150,22 @@ def check_image_name(name: object, where: str) -> None:
         raise SiuoDataError(
             f"{where}: image {name!r} is not a plain file name inside the data folder "
             "(no folders, '..' or absolute paths)"
+        )
+
+
+def check_image_inside(path: Path, folder: Path, image_name: str) -> None:
+    """An image file must be in ``folder`` (the data or images folder) once links are followed: an image that
+    is a symbolic link to a file elsewhere (a key file, say) is refused, so nothing outside the data folder is
+    ever read, embedded in a build or served by the review page."""
+    if not (path.is_symlink() or path.exists()):
+        return  # missing: check_image decides
+    try:
+        where = "a file outside the data folder" if folder.resolve() not in path.resolve().parents else None
+    except (OSError, RuntimeError):
+        where = "itself (a loop of links)"
+    if where:
+        raise SiuoDataError(
+            f"image {image_name!r} in {folder} is a link to {where}: copy the image itself into the folder"
         )
 
 

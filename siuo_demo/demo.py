@@ -79,8 +79,11 @@ def prepare_data(data_dir: str | None, scratch: Path) -> tuple[LoadedSiuo, Path,
     for name in ("siuo_gen.json", "siuo_mcqa.json"):
         (folder / name).symlink_to((loaded.source.root / name).resolve())
     for item in loaded.items:
-        if item.image_path is not None:
-            (images / item.image_name).symlink_to(item.image_path.resolve())
+        if item.image_path is not None:  # a link out of the data folder is refused: hard link or copy
+            try:
+                os.link(item.image_path.resolve(), images / item.image_name)
+            except OSError:
+                shutil.copyfile(item.image_path, images / item.image_name)
     write_placeholder_images([item.image_name for item in loaded.items if item.image_path is None], images)
     return loaded, folder, loaded.missing_images
 

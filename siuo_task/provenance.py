@@ -2,7 +2,10 @@
 
 ``provenance(...)`` gives ``{"siuo_version", "data", "judge"}`` (see ``siuo_task.records.Provenance``): this
 package's version; the data block (origin, Hub revision, sha256 of both annotation files, item count, missing
-images, and how many of the images looked at were generated placeholders); and the judge block (backend,
+images, and how many of the images looked at were generated placeholders; when the images were used, the
+sha256 of each image file and one digest over them, so a run on other or swapped pictures never carries the
+same provenance; ``annotations_verified`` False when the annotations are not the pinned release's); and the
+judge block (backend,
 model, prompt version, temperature, text-only, approximate). Every producer calls it; the report reads
 the placeholder and approximate flags from it.
 """
@@ -19,13 +22,14 @@ from siuo_task.records import DataBlock, JudgeBlock, JudgeInfo, Provenance
 
 def data_block(loaded: LoadedSiuo, *, images_used: bool) -> DataBlock:
     """``loaded.provenance()`` plus ``placeholder_images``: how many of the items' images are generated
-    placeholders when something looked at them (``images_used``), else 0."""
-    placeholders = (
-        sum(is_placeholder(item.image_path) for item in loaded.items if item.image_path is not None)
-        if images_used
-        else 0
+    placeholders when something looked at them (``images_used``), else 0; and then the images' digests
+    (``LoadedSiuo.image_provenance``)."""
+    if not images_used:
+        return {**loaded.provenance(), "placeholder_images": 0}
+    placeholders = sum(
+        is_placeholder(item.image_path) for item in loaded.items if item.image_path is not None
     )
-    return {**loaded.provenance(), "placeholder_images": placeholders}
+    return {**loaded.provenance(), "placeholder_images": placeholders, **loaded.image_provenance()}
 
 
 def provenance(

@@ -365,23 +365,67 @@ def _is_time(text: str) -> bool:
 _FINGERPRINT = re.compile(r"[0-9a-f]{32}")
 
 
+# The longest reviews.jsonl line read (bytes): a label the page writes (a note of at most 2,000 characters,
+# each at most 12 bytes as JSON escapes) fits about three times; a longer line is refused without being read
+# whole, so another reviewer's 100 MB "note" never costs a page load.
+MAX_REVIEW_LINE = 64 << 10
+
+
+def review_label(path: str | Path, number: int, raw: bytes) -> ReviewLine | None:
+    """Line ``number`` of the reviews file ``path`` (``raw``: its bytes, newline or not) as a label; None
+    for a blank line; else one ``InputFileError`` naming ``FILE:LINE``."""
+    if len(raw) > MAX_REVIEW_LINE:
+        raise InputFileError(
+            f"{path}:{number}: a line longer than {MAX_REVIEW_LINE} bytes, not a label siuo-eval review "
+            "writes (its notes are at most 2,000 characters) — delete the line"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputFileError(
+            f"{path}:{number}: not UTF-8 text ({error.reason}) — save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        return None
+    try:
+        row = strict_json(text)
+    except ValueError as error:
+        raise InputFileError(
+            f"{path}:{number}: not valid JSON ({getattr(error, 'msg', None) or error}) — write one JSON "
+            "object per line"
+        ) from None
+    problem = review_problem(row)
+    if problem:
+        raise InputFileError(
+            f"{path}:{number}: not a review label ({problem}) — fix or delete the line (siuo-eval review "
+            "writes them)"
+        )
+    kept = {name: row[name] for name in REVIEW_FIELDS}
+    if FINGERPRINT_FIELD in row:
+        kept[FINGERPRINT_FIELD] = row[FINGERPRINT_FIELD]
+    return kept
+
+
+def review_lines(handle) -> Iterator[bytes]:
+    """The lines of an open reviews file from its position, each read at most ``MAX_REVIEW_LINE`` + 1 bytes
+    at a time (a longer one is yielded cut there, for ``review_label`` to refuse)."""
+    while raw := handle.readline(MAX_REVIEW_LINE + 1):
+        yield raw
+
+
 def read_reviews(paths: str | Path | Sequence[str | Path]) -> list[ReviewLine]:
-    """Every label line of one or more reviews files, in file order; a missing file is an empty one."""
+    """Every label line of one or more reviews files, in file order; a missing file is an empty one. Read
+    under the appenders' lock (shared); a line over ``MAX_REVIEW_LINE`` bytes is refused naming it."""
     rows: list[ReviewLine] = []
     for path in [paths] if isinstance(paths, (str, Path)) else paths:
         if not Path(path).exists():
             continue
-        for line, row in numbered_rows(path, shared_lock=True):
-            problem = review_problem(row)
-            if problem:
-                raise InputFileError(
-                    f"{path}:{line}: not a review label ({problem}) — fix or delete the "
-                    "line (siuo-eval review writes them)"
-                )
-            kept = {name: row[name] for name in REVIEW_FIELDS}
-            if FINGERPRINT_FIELD in row:
-                kept[FINGERPRINT_FIELD] = row[FINGERPRINT_FIELD]
-            rows.append(kept)
+        with open_regular(path) as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+            for number, raw in enumerate(review_lines(handle), start=1):
+                label = review_label(path, number, raw)
+                if label is not None:
+                    rows.append(label)
     return rows
 
 

@@ -96,9 +96,15 @@ class DataBlock(TypedDict):
     origin: str
     revision: str | None
     sha256: dict[str, str]
+    annotations_verified: NotRequired[bool]  # both annotation files are the pinned release's (absent: older)
     n_items: int
     missing_images: int
     placeholder_images: int  # images looked at that were generated placeholders (0: real, or none seen)
+    # when images were used: one digest over the (question id, image sha256) pairs; each image file's sha256
+    # by question id; how many of them were compared with the pinned Hub release's digests
+    images_sha256: NotRequired[str]
+    image_sha256: NotRequired[dict[str, str]]
+    images_checked_against_release: NotRequired[int]
 
 
 class Provenance(TypedDict):

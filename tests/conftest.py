@@ -44,6 +44,7 @@ SHARED_RUNS = ("one_and_two_processes", "oracle_run")
 SLOWEST_FIRST = (
     "tests/lmms/test_local_models.py",
     "tests/lmms/test_e2e.py",
+    "tests/inspect/test_e2e.py",
     "tests/lmms/test_runs_by_model.py",
     "tests/lmms/test_tasks.py",
     "tests/test_readme.py",

@@ -111,12 +111,13 @@ def aggregations(task: str) -> dict:
 
 
 def copy_data(siuo_data_dir: Path, shared_siuo: Path, root: Path) -> Path:
-    """A writable copy of the SIUO folder (annotations copied, images linked)."""
+    """A writable copy of the SIUO folder (annotations and images copied: an image linked from outside the
+    data folder is refused)."""
     (root / "images").mkdir(parents=True)
     for name in ("siuo_gen.json", "siuo_mcqa.json"):
         shutil.copyfile(shared_siuo / name, root / name)
     for image in (siuo_data_dir / "images").iterdir():
-        (root / "images" / image.name).symlink_to(image)
+        shutil.copyfile(image, root / "images" / image.name)
     return root
 
 

@@ -26,12 +26,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("siuo_task.scoring",),
     ("siuo_task.runs",),
     ("siuo_task.report", "siuo_task.review"),
-    ("siuo_task.lmms",),
+    ("siuo_task.lmms", "siuo_task.inspect"),
     ("siuo_task.cli",),
     ("siuo_demo",),
 )  # fmt: skip
-SIBLINGS = (("siuo_task.report", "siuo_task.review"),)
+SIBLINGS = (("siuo_task.report", "siuo_task.review"), ("siuo_task.lmms", "siuo_task.inspect"))
 LMMS_GLUE = "siuo_task.lmms"
+INSPECT_GLUE = "siuo_task.inspect"
 DOTTED_NAME = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+")
 
 
@@ -162,6 +163,14 @@ def test_only_the_lmms_glue_imports_lmms_eval():
     assert [
         m for m in outside if any(within(n, "lmms_eval") for n in imported_modules(PRODUCT_MODULES[m]))
     ] == []
+
+
+def test_only_the_inspect_glue_imports_inspect_ai():
+    outside = [module for module in PRODUCT_MODULES if not within(module, INSPECT_GLUE)]
+    assert [
+        m for m in outside if any(within(n, "inspect_ai") for n in imported_modules(PRODUCT_MODULES[m]))
+    ] == []
+    assert "inspect_ai" in imported_modules(PRODUCT_MODULES["siuo_task.inspect.tasks"])
 
 
 @pytest.mark.parametrize("forbidden", ["siuo_demo", "tests"])

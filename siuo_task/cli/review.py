@@ -19,7 +19,7 @@ from siuo_task.cli.common import add_data_arguments, add_label_arguments, load_d
 from siuo_task.files import REVIEWS_FILE, set_aside_torn_tail
 from siuo_task.redact import safe_text
 from siuo_task.review.page import ReviewSession, sample_ids
-from siuo_task.review.server import LOOPBACK_HOSTS, create_app
+from siuo_task.review.server import LOOPBACK_HOSTS, create_app, serve
 from siuo_task.runs import load_judged_run
 
 
@@ -105,9 +105,6 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.no_browser:
         webbrowser.open(url)
-    import uvicorn
-
     hosts = None if args.host in LOOPBACK_HOSTS else ["*"]
-    server = uvicorn.Server(uvicorn.Config(create_app(session, hosts), log_level="warning", lifespan="off"))
-    server.run(sockets=[sock])
+    serve(create_app(session, hosts), sock)
     return 0

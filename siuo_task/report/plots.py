@@ -1,7 +1,8 @@
 """Plots of the report, at print resolution: a grouped bar chart of one metric by domain, and the overall
 figures of our models beside the paper's leaderboard rows. Each is drawn once and saved as a 200-dpi PNG (for
 the page) and an SVG (vector, for a paper); bars carry their 95% intervals where the metrics hold them.
-matplotlib's Agg backend, no window."""
+matplotlib's Agg backend, no window. Every label is ``safe_text`` (a raw ESC or bidi control in a model name
+would be drawn as a missing glyph and printed raw in matplotlib's warning)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import math
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_task.protocol.metric_defs import Figure, MetricDef, metric_def, metric_defs
+from siuo_task.redact import safe_text
 from siuo_task.runs import RunResult
 
 DPI = 200  # print resolution of the PNG
@@ -61,11 +63,13 @@ def _bars(axis, positions, values, errors, width, **style) -> None:
 
 
 def _finish(figure, axis, title: str, marks, ylabel: str) -> dict[str, bytes]:
-    axis.set_ylabel(ylabel)
+    axis.set_ylabel(safe_text(ylabel))
     axis.set_ylim(0, 105)
-    axis.set_title(title)
+    axis.set_title(safe_text(title))
     if marks:  # a plot is copied out alone: its warning goes with it, inside the image
-        figure.text(0.01, 0.005, "; ".join(marks), color="#b00000", fontsize=FONT_SIZE, va="bottom")
+        figure.text(
+            0.01, 0.005, safe_text("; ".join(marks)), color="#b00000", fontsize=FONT_SIZE, va="bottom"
+        )
     axis.legend(fontsize=FONT_SIZE, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     figure.tight_layout(rect=(0, 0.04 if marks else 0, 1, 1))
     files = {}
@@ -92,7 +96,7 @@ def domain_plot(runs: list[RunResult], metric: MetricDef, marks=()) -> dict[str,
             [f.rate if f is not None else None for f in figures],
             [_error(f) for f in figures],
             width,
-            label=run.name,
+            label=safe_text(run.name),
         )
     axis.set_xticks([i + 0.4 - width / 2 for i in range(len(DOMAIN_NAMES))])
     axis.set_xticklabels(DOMAIN_NAMES, rotation=25, ha="right")
@@ -106,7 +110,7 @@ def overall_plot(runs: list[RunResult], paper_rows, marks=()) -> dict[str, bytes
     metrics = list(metric_defs())
     series = [
         (
-            run.name,
+            safe_text(run.name),
             [Figure.of(run.tasks.get(m.task_def.lmms_task), m) for m in metrics],
             {},
         )

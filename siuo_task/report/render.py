@@ -1,5 +1,8 @@
 """Report blocks -> Markdown and a self-contained HTML page (plots embedded as base64 PNG): one function per
-block kind and format. Model responses and dataset text are untrusted: escaped in HTML and in Markdown."""
+block kind and format. Model responses and dataset text are untrusted: escaped in HTML and in Markdown. In
+both, control characters, ESC sequences and bidi controls are made visible and inert (``safe_text``); in HTML
+every cell, note and warning is also isolated in ``<bdi>``, so right-to-left text in a name cannot reorder
+what stands beside it."""
 
 from __future__ import annotations
 
@@ -86,33 +89,44 @@ def render_markdown(blocks: Sequence[Block]) -> str:
 # ---- HTML ----------------------------------------------------------------------------------------
 
 
+def html_text(text: object) -> str:
+    """Any text made inert for HTML: ``safe_text`` (control, ESC and bidi characters shown as ``\\x1b``,
+    ``\\u202e``; newlines kept), then HTML-escaped."""
+    return html.escape(safe_text(text, keep_newlines=True))
+
+
+def _bdi(text: object) -> str:
+    """``html_text`` isolated from its neighbours' direction."""
+    return f"<bdi>{html_text(text)}</bdi>"
+
+
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{_bdi(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_bdi(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _html_plot(block: Block, plots: dict[str, bytes]) -> str:
     data = base64.b64encode(plots[block.payload[0]]).decode("ascii")
-    return f'<img alt="{html.escape(block.title)}" src="data:image/png;base64,{data}">'
+    return f'<img alt="{html_text(block.title)}" src="data:image/png;base64,{data}">'
 
 
 def _html_notes(block: Block) -> str:
-    items = "".join(f"<li>{html.escape(note)}</li>" for note in block.payload)
-    return f"<h2>{html.escape(block.title)}</h2><ul>{items}</ul>"
+    items = "".join(f"<li>{_bdi(note)}</li>" for note in block.payload)
+    return f"<h2>{_bdi(block.title)}</h2><ul>{items}</ul>"
 
 
 def _html_examples(block: Block) -> str:
     return (
-        f"<h2>{html.escape(block.title)}</h2><details><summary>{html.escape(CONTENT_WARNING)} "
+        f"<h2>{_bdi(block.title)}</h2><details><summary>{html_text(CONTENT_WARNING)} "
         f"Click to show.</summary>{_html_table(*block.payload)}</details>"
     )
 
 
 HTML: dict[str, Callable[[Block, dict[str, bytes]], str]] = {
-    "warning": lambda block, _: f'<p class="warning">{html.escape(block.payload)}</p>',
-    "text": lambda block, _: f"<h1>{html.escape(block.title)}</h1><p>{html.escape(block.payload)}</p>",
-    "table": lambda block, _: f"<h2>{html.escape(block.title)}</h2>{_html_table(*block.payload)}",
+    "warning": lambda block, _: f'<p class="warning">{_bdi(block.payload)}</p>',
+    "text": lambda block, _: f"<h1>{_bdi(block.title)}</h1><p>{_bdi(block.payload)}</p>",
+    "table": lambda block, _: f"<h2>{_bdi(block.title)}</h2>{_html_table(*block.payload)}",
     "notes": lambda block, _: _html_notes(block),
     "examples": lambda block, _: _html_examples(block),
     "plot": _html_plot,

@@ -113,7 +113,7 @@ def sections(
     """The report as blocks shared by both renderers, section by section."""
     marks = Marks.of(runs, placeholder_images)
     return [
-        *banner_section(marks, validation),
+        *banner_section(marks, validation, runs),
         *intro_section(runs, marks),
         *overall_section(runs, marks),
         *human_section(runs),
@@ -196,13 +196,44 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> Block:
 # ---- the sections, in report order ---------------------------------------------------------------------
 
 
-def banner_section(marks: Marks, validation: dict | None = None) -> list[Block]:
-    """One status banner, first of all, saying what every figure below is (placeholder images, an
-    approximate judge, for the runs or the judge validation); the tables' titles stay clean for a paper."""
+def banner_section(marks: Marks, validation: dict | None = None, runs: list[RunResult] = ()) -> list[Block]:
+    """One status banner, first of all, saying what every figure below is (placeholder images, unverified
+    annotations, an approximate judge, for the runs or the judge validation); the tables' titles stay clean
+    for a paper."""
     parts = [PLACEHOLDER_NOTE] if marks.placeholder else []
+    parts += [block.payload for block in unverified_section(list(runs))]
     if marks.approximate or ((validation or {}).get("judge") or {}).get("approximate"):
         parts.append(APPROXIMATE_NOTE)
     return [Block("warning", "", " ".join(parts))] if parts else []
+
+
+def unverified_runs(runs: list[RunResult]) -> list[str]:
+    """The runs (``name / task``) whose data block says the annotations were not the pinned release's
+    (``annotations_verified`` False: a run with ``--no-verify-checksums`` on edited files)."""
+    return [
+        f"{run.name} / {task}"
+        for run in runs
+        for task, metrics in run.tasks.items()
+        if (metrics.get("data") or {}).get("annotations_verified") is False
+    ]
+
+
+def unverified_section(runs: list[RunResult]) -> list[Block]:
+    """A warning when some figures come from annotations that failed the pinned checksum (said in the
+    banner, ``banner_section``)."""
+    unverified = unverified_runs(runs)
+    if not unverified:
+        return []
+    return [
+        Block(
+            "warning",
+            "",
+            "UNVERIFIED ANNOTATIONS: the annotation files of "
+            + ", ".join(unverified)
+            + " are not the pinned SIUO release (run with --no-verify-checksums on edited files): those "
+            "figures are not comparable with SIUO results.",
+        )
+    ]
 
 
 def intro_section(runs: list[RunResult], marks: Marks) -> list[Block]:
@@ -685,6 +716,10 @@ def judge_rows(runs: list[RunResult]) -> list[list[str]]:
             if not block:
                 continue
             sha = ", ".join(f"{k} {v[:12]}" for k, v in (data.get("sha256") or {}).items())
+            if data.get("annotations_verified") is False:
+                sha += " UNVERIFIED (not the pinned release)"
+            if data.get("images_sha256"):
+                sha += f", images {data['images_sha256'][:12]}"
             rows.append(
                 [
                     run.name,

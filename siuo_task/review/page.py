@@ -154,11 +154,31 @@ def response_view(session: ReviewSession, row: dict, mine: dict, humans) -> dict
     return {"index": index, "text": row["response"], "aspects": aspects, "note": note}
 
 
-def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: str, domain: str) -> dict:
+@dataclass(frozen=True)
+class LabelView:
+    """What the page needs from the labels, computed once per change of the labels (``label_view``), so a
+    page costs the same whatever the size of reviews.jsonl."""
+
+    mine: dict  # my latest label per (question_id, response_index, aspect)
+    humans: dict  # the reviewers' labels per (question_id, response_index, aspect)
+    disputed: set[int]  # items the "disputed" filter lists
+    done: int  # responses of the session's items I labelled on every aspect
+
+
+def label_view(session: ReviewSession, labels: list[dict]) -> LabelView:
+    """``labels`` (the run's usable labels, see ``ReviewSession.labels``) as the page sees them."""
+    mine, humans = my_labels(session, labels), human_verdicts(labels)
+    done = sum(
+        all((q, row["response_index"], a) in mine for a in ASPECTS)
+        for q in session.question_ids
+        for row in session.responses[q]
+    )
+    return LabelView(mine, humans, _disputed(humans, mine if session.blind else None), done)
+
+
+def page_context(session: ReviewSession, view: LabelView, qid: int, show: str, domain: str) -> dict:
     """Everything item.html shows for item ``qid`` under the filter ``show``/``domain``."""
-    reviews = session.labels(reviews)
-    mine, humans = my_labels(session, reviews), human_verdicts(reviews)
-    disputed = _disputed(humans, mine if session.blind else None)
+    mine, humans, disputed = view.mine, view.humans, view.disputed
     listed = [q for q in session.question_ids if item_matches(session, q, show, domain, mine, disputed)]
     item = session.items[qid]
 
@@ -168,11 +188,6 @@ def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: st
         return "item?" + urlencode({"q": target, "show": show, "domain": domain})
 
     total = sum(len(session.responses[q]) for q in session.question_ids)
-    done = sum(
-        all((q, row["response_index"], a) in mine for a in ASPECTS)
-        for q in session.question_ids
-        for row in session.responses[q]
-    )
     return {
         "item": item,
         "qid": qid,
@@ -182,7 +197,7 @@ def page_context(session: ReviewSession, reviews: list[dict], qid: int, show: st
         "next_url": link(min((q for q in listed if q > qid), default=None)),
         "listed": len(listed),
         "position": sum(q <= qid for q in listed),
-        "done": done,
+        "done": view.done,
         "total": total,
         "show": show,
         "domain": domain,

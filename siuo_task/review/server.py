@@ -5,17 +5,27 @@ Every request needs the access token: ``?token=`` on the first page, which then 
 is not the token (random, kept server-side, HttpOnly, SameSite=Strict, its name bound to the port); state-
 changing requests also need the token in the ``X-Review-Token`` header and, when the browser sends one, an
 ``Origin`` of this server. None -> 401, a wrong one -> 403. Bodies are capped (``MAX_BODY``, refused before
-being read whole) and parsed strictly (depth, NaN, duplicate keys, lone surrogates -> 400). Images are served
-by question id only, from the dataset. Every label is appended whole to ``RUN_DIR/reviews.jsonl`` (with the
-fingerprint of the response it judged) before the page is told it was saved; a failed write is a JSON error
-the page shows. What blind mode hides is decided in ``page``.
+being read whole, and within ``BODY_TIMEOUT``) and parsed strictly (depth, NaN, duplicate keys, lone
+surrogates -> 400). Images are served by question id only, for the items of this review, and only when the
+file is a PNG or JPEG whose sha256 is the one the run recorded for that item (when it recorded one). Every
+label is appended whole to ``RUN_DIR/reviews.jsonl`` (with the fingerprint of the response it judged) before
+the page is told it was saved; a failed write is a JSON error the page shows. The labels are read through a
+``ReviewsIndex`` (only what was appended since the last request), and what the page derives from them is
+recomputed only when they changed. ``serve`` runs the app on uvicorn with ``GuardedH11Protocol``: a
+connection must send its request head within ``HEAD_TIMEOUT`` seconds, and at most ``MAX_CONNECTIONS`` are
+open at once (the oldest one still waiting for its request is closed to make room). What blind mode hides is
+decided in ``page``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import hmac
 import json
 import mimetypes
+import socket
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -31,22 +41,30 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_dataset.errors import SiuoError
 from siuo_task.protocol.judge_prompts import ASPECTS, VERDICT_FIELD
 from siuo_task.readers import strict_json
 from siuo_task.records import row_fingerprint
+from siuo_task.redact import safe_text
+from siuo_task.review.index import ReviewsIndex
 from siuo_task.review.page import (
     BLIND_FILTERS,
     FILTERS,
     NOTE_LIMIT,
     NOTE_RULE,
+    LabelView,
     ReviewSession,
-    my_labels,
+    label_view,
     page_context,
 )
 from siuo_task.scoring.labels import append_review, review_line
 
 TOKEN_HEADER = "x-review-token"
 MAX_BODY = 256 * 1024  # bytes of a POST body: a label with the longest note fits many times over
+BODY_TIMEOUT = 30.0  # seconds to receive a POST body (a body trickled in slower is 408)
+HEAD_TIMEOUT = 10.0  # seconds for a connection to send its request head (idle and slow ones are closed)
+MAX_CONNECTIONS = 256  # connections open at once (the file limit is often 1,024)
+IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}  # signature -> type
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -106,6 +124,7 @@ def _templates() -> Jinja2Templates:
     env = Environment(
         loader=PackageLoader("siuo_task.review", "templates"), autoescape=True, undefined=StrictUndefined
     )
+    env.filters["inert"] = safe_text  # names (reviewers', the model's): control and bidi characters shown
     return Jinja2Templates(env=env)
 
 
@@ -137,6 +156,16 @@ def _note(body: dict) -> str | None:
 def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -> Starlette:
     """The review app for ``session`` (``allowed_hosts``: Host headers accepted, default loopback names)."""
     templates = _templates()
+    index = ReviewsIndex(session.run.reviews_path, session.labels)
+    derived: list = [None, None]  # [index version, LabelView]: recomputed only when the labels changed
+
+    def view() -> LabelView:
+        version = index.refresh()
+        if derived[0] != version:
+            derived[:] = [version, label_view(session, index.labels())]
+        return derived[1]
+
+    expected_images = (session.run.metrics.get("data") or {}).get("image_sha256") or {}
 
     async def start(request: Request) -> Response:
         response = templates.TemplateResponse(
@@ -167,7 +196,10 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             return PlainTextResponse("q must be a question id", status_code=400)
         if qid not in session.question_ids:
             return PlainTextResponse("no such item in this review", status_code=404)
-        context = page_context(session, session.run.reviews(), qid, show, domain)
+        try:
+            context = page_context(session, view(), qid, show, domain)
+        except (SiuoError, OSError) as error:  # a malformed reviews.jsonl: one line saying which line
+            return PlainTextResponse(" ".join(str(error).split()), status_code=500)
         return templates.TemplateResponse(request, "item.html", context)
 
     async def image(request: Request) -> Response:
@@ -175,11 +207,16 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         found = session.items.get(qid) if qid in session.question_ids else None
         if found is None or found.image_path is None:
             return PlainTextResponse("no image for this question id", status_code=404)
-        media = mimetypes.guess_type(found.image_name)[0] or "application/octet-stream"
-        return Response(
-            found.read_image_bytes(),
-            media_type=media if media.startswith("image/") else "application/octet-stream",
-        )
+        data = found.read_image_bytes()
+        media = next((kind for magic, kind in IMAGE_TYPES.items() if data.startswith(magic)), None)
+        if media is None or mimetypes.guess_type(found.image_name)[0] != media:
+            return PlainTextResponse("this item's image file is not a PNG or JPEG image", status_code=404)
+        expected = expected_images.get(str(qid))
+        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            return PlainTextResponse(
+                "this item's image file differs from the one the run's model saw (sha256)", status_code=409
+            )
+        return Response(data, media_type=media)
 
     def on_response(handler: Callable[[dict, dict], Response]) -> Callable:
         """The endpoint calling ``handler(body, row)`` with a POST's JSON body and the judgement row it
@@ -187,7 +224,12 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
 
         async def endpoint(request: Request) -> Response:
             found = await _request_row(session, request)
-            return found if isinstance(found, Response) else handler(*found)
+            if isinstance(found, Response):
+                return found
+            try:
+                return handler(*found)
+            except (SiuoError, OSError) as error:  # a malformed reviews.jsonl: one line saying which line
+                return _bad(" ".join(str(error).split()), 500)
 
         return endpoint
 
@@ -197,7 +239,7 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         if body.get("aspect") not in ASPECTS or not isinstance(body.get("verdict"), bool) or note is None:
             return _bad(f"needs aspect ({' or '.join(ASPECTS)}), verdict (true/false); {NOTE_RULE}")
         key = (row["question_id"], row["response_index"], body["aspect"])
-        blind = session.blind and key not in my_labels(session, session.labels(session.run.reviews()))
+        blind = session.blind and key not in view().mine
         return _save([(key, body["verdict"], note, blind)], row)
 
     @on_response
@@ -223,7 +265,7 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         text = _note(body)
         if text is None:
             return _bad(NOTE_RULE)
-        mine = my_labels(session, session.labels(session.run.reviews()))
+        mine = view().mine
         labelled = [
             mine[key] for a in ASPECTS if (key := (row["question_id"], row["response_index"], a)) in mine
         ]
@@ -254,6 +296,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
             except OSError as error:
                 reason = error.strerror or error.__class__.__name__
                 return _bad(f"could not write {session.run.reviews_path}: {reason}", 500)
+        with contextlib.suppress(SiuoError, OSError):  # saved: a bad line of another writer shows on the page
+            index.refresh()  # the index reads the line just appended (and any other server's)
         return JSONResponse({"saved": len(labels)})
 
     routes = [
@@ -266,13 +310,15 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
         Mount("/static", StaticFiles(packages=[("siuo_task.review", "static")]), name="static"),
     ]
     hosts = allowed_hosts or [*LOOPBACK_HOSTS, "[::1]"]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
             Middleware(TokenGate, session=session),
         ],
     )
+    app.state.reviews_index = index
+    return app
 
 
 def _port(scope) -> int | None:
@@ -298,14 +344,93 @@ async def _json(request: Request) -> object:
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
         return _bad(f"body larger than {MAX_BODY} bytes", 413)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            return _bad(f"body larger than {MAX_BODY} bytes", 413)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    return _bad(f"body larger than {MAX_BODY} bytes", 413)
+                chunks.append(chunk)
+    except TimeoutError:
+        return _bad(f"body not received within {BODY_TIMEOUT:g} s", 408)
     try:
         value = strict_json(b"".join(chunks).decode("utf-8"))
         json.dumps(value, ensure_ascii=False).encode("utf-8")  # lone surrogates (\ud800) cannot be stored
     except (ValueError, UnicodeError):
         return _bad("the body is not valid JSON (UTF-8, no lone surrogates, not nested deeper than 64)")
     return value
+
+
+# ---- connections -----------------------------------------------------------------------------------------
+
+
+def _protocol_class():
+    """``GuardedH11Protocol``, built on first use (uvicorn is imported only when serving)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        """uvicorn's h11 protocol with two guards: a request head must arrive within ``HEAD_TIMEOUT`` of the
+        connection opening or of the previous response (a connection that never sends one, or trickles it
+        in, is closed), and at most ``MAX_CONNECTIONS`` connections are open (the oldest one still waiting
+        for its request is closed to make room; if none is waiting, the new one is)."""
+
+        head_timer: asyncio.TimerHandle | None = None
+
+        def _waiting(self) -> dict:
+            """This server's connections waiting for a request head, oldest first."""
+            if not hasattr(self.server_state, "siuo_waiting"):
+                self.server_state.siuo_waiting = {}
+            return self.server_state.siuo_waiting
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > MAX_CONNECTIONS:
+                victim = next(iter(self._waiting()), self)
+                victim.drop()
+            if not transport.is_closing():
+                self.arm()
+
+        def arm(self) -> None:
+            self.disarm()
+            self.head_timer = self.loop.call_later(HEAD_TIMEOUT, self.drop)
+            self._waiting()[self] = None
+
+        def disarm(self) -> None:
+            if self.head_timer is not None:
+                self.head_timer.cancel()
+                self.head_timer = None
+            self._waiting().pop(self, None)
+
+        def drop(self) -> None:
+            self.disarm()
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.head_timer is not None and self.conn.their_state is not h11.IDLE:
+                self.disarm()  # a whole request head arrived
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self.arm()
+
+        def connection_lost(self, exc) -> None:
+            self.disarm()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol
+
+
+def make_server(app: Starlette):
+    """The uvicorn server of ``app``, with the connection guards above (``run(sockets=[sock])`` serves)."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", http=_protocol_class()))
+
+
+def serve(app: Starlette, sock: socket.socket) -> None:
+    """Run ``app`` on the listening ``sock`` until Ctrl-C."""
+    make_server(app).run(sockets=[sock])

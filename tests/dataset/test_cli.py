@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from tests.dataset.conftest import EXPECTED_COUNTS
+from tests.dataset.test_publish import files
+from tests.fakes.hub import FakeHub
 from tests.helpers import siuo_data
 
 
@@ -43,32 +46,55 @@ def test_usage_error_exits_nonzero_without_traceback():
     assert result.returncode == 2 and "Traceback" not in result.stderr and "invalid choice" in result.stderr
 
 
-def test_push_command_uploads_through_hfapi(built, monkeypatch, capsys):
-    import huggingface_hub
+def hub_env(hub: FakeHub, home) -> dict:
+    """siuo-data's environment pointed at the loopback fake Hub (a throwaway token, never written down)."""
+    return {
+        **os.environ,
+        "HF_ENDPOINT": hub.endpoint,
+        "HF_TOKEN": "hf_" + "x" * 34,
+        "HF_HOME": str(home),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
 
-    from siuo_dataset import cli
 
-    calls = []
+def test_push_command_uploads_the_built_files_and_gates_a_public_repo(built, tmp_path):
+    """#29 item 6 / #30: through the real HfApi to a loopback Hub; --public gates the repo before any file."""
+    with FakeHub() as hub:
+        result = siuo_data(
+            "push",
+            built,
+            "--repo",
+            "org/siuo",
+            "--public",
+            "--allow-placeholders",
+            env=hub_env(hub, tmp_path),
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"{hub.endpoint}/datasets/org/siuo/commit/{'1' * 40}"
+        assert hub.private == {"org/siuo": False}
+        assert [r.json() for r in hub.called("PUT", "/org/siuo/settings")] == [{"gated": "auto"}]
+        order = [(r.method, r.path.rsplit("/", 2)[-2]) for r in hub.requests]
+        assert order.index(("PUT", "siuo")) < order.index(("POST", "commit"))  # gated before any file
+        assert sorted(hub.repos["org/siuo"]) == sorted([".gitattributes", *files(built)])
+        assert "hf_xxx" not in result.stdout + result.stderr
 
-    class FakeHfApi:
-        def __init__(self, token=None):
-            calls.append(("init", token))
 
-        def create_repo(self, repo_id, **kwargs):
-            calls.append(("create_repo", repo_id, kwargs["private"]))
-
-        def upload_folder(self, **kwargs):
-            calls.append(("upload_folder", kwargs["repo_id"], kwargs["folder_path"]))
-            return "https://hub.example/commit/2"
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
-    assert cli.main(["push", str(built), "--repo", "org/siuo", "--public", "--allow-placeholders"]) == 0
-    assert capsys.readouterr().out.strip() == "https://hub.example/commit/2"
-    assert calls == [
-        ("init", None),
-        ("create_repo", "org/siuo", False),
-        ("upload_folder", "org/siuo", str(built)),
-    ]
+def test_push_no_gate_and_private_pushes_leave_the_gate_alone(built, tmp_path):
+    with FakeHub() as hub:
+        for extra in (["--public", "--no-gate"], []):
+            result = siuo_data(
+                "push",
+                built,
+                "--repo",
+                "org/siuo",
+                "--allow-placeholders",
+                *extra,
+                env=hub_env(hub, tmp_path),
+            )
+            assert result.returncode == 0, result.stderr
+        assert hub.called("PUT", "/settings") == []
+        creates = [r.json()["visibility"] for r in hub.called("POST", "/api/repos/create")]
+        assert creates == ["public", "private"]
 
 
 def test_unexpected_failure_is_still_one_line(siuo_data_dir, monkeypatch, capsys):

@@ -1,22 +1,24 @@
 """The Hub-ready folder: embedded image bytes, load_dataset parity with the builder, load by folder name,
-atomic writes, push through a fake HfApi, dry run."""
+atomic writes, checked against the build manifest on load, push through the real HfApi to a loopback fake Hub
+(only the files the build wrote, each checked by digest), dry run."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from httpx2 import Request, Response
-from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
 import siuo_dataset
 import siuo_dataset.publish as publish
 from siuo_dataset.errors import SiuoDataError
 from siuo_dataset.publish import build_folder, push_folder
 from tests.dataset.conftest import assert_one_line_error
+from tests.fakes.hub import FakeHub
 from tests.helpers import siuo_data
 
 
@@ -110,57 +112,134 @@ def test_cli_build_of_bad_data_leaves_existing_output(built, make_bad_dir):
     assert {p: p.stat().st_mtime_ns for p in built.rglob("*")} == before
 
 
-class FakeApi:
-    def __init__(self, fail: Exception | None = None):
-        self.calls, self.fail = [], fail
+def hub_api(hub: FakeHub):
+    from huggingface_hub import HfApi
 
-    def create_repo(self, repo_id, **kwargs):
-        self.calls.append(("create_repo", repo_id, kwargs))
-        if self.fail:
-            raise self.fail
-
-    def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", kwargs))
-        return "https://hub.example/commit/1"
+    return HfApi(endpoint=hub.endpoint, token="hf_" + "x" * 34)  # a throwaway token, in memory only
 
 
-def test_push_uploads_the_folder_through_the_api(built):
-    api = FakeApi()
-    assert push_folder(built, "org/siuo", api=api, allow_placeholders=True) == "https://hub.example/commit/1"
-    assert api.calls[0] == (
-        "create_repo",
-        "org/siuo",
-        {"repo_type": "dataset", "private": True, "exist_ok": True},
+def copy_built(built, tmp_path):
+    copy = tmp_path / "siuo"
+    shutil.copytree(built, copy, symlinks=True)
+    return copy
+
+
+def test_push_uploads_the_built_files_through_the_hub_api(built):
+    with FakeHub() as hub:
+        url = push_folder(built, "org/siuo", api=hub_api(hub), allow_placeholders=True)
+        assert url == f"{hub.endpoint}/datasets/org/siuo/commit/{'1' * 40}"
+        create = hub.called("POST", "/api/repos/create")[0].json()
+        assert (create["name"], create["organization"], create["type"]) == ("siuo", "org", "dataset")
+        assert hub.private == {"org/siuo": True}
+        assert hub.called("PUT", "/settings") == []  # a private repo needs no gate
+        uploaded = hub.repos["org/siuo"]
+        assert sorted(uploaded) == sorted([".gitattributes", *files(built)])
+        assert all(uploaded[name] == (built / name).read_bytes() for name in files(built))
+
+
+def test_push_uploads_only_what_the_build_wrote(built, tmp_path):
+    """#29 item 6: a token file, a notes folder, a link out of the folder and a file named with escape
+    characters are never uploaded; the dry run says what is left out, with names printed inert."""
+    folder = copy_built(built, tmp_path)
+    (folder / ".env").write_text("HF_TOKEN=hf_secret\n")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "todo.md").write_text("private")
+    (tmp_path / "key.pem").write_text("KEY")
+    (folder / "generation" / "key.pem").symlink_to(tmp_path / "key.pem")
+    (folder / "evil\x1b[2J\u202e.txt").write_text("x")
+    with FakeHub() as hub:
+        push_folder(folder, "org/siuo", api=hub_api(hub), allow_placeholders=True)
+        assert sorted(hub.repos["org/siuo"]) == sorted([".gitattributes", *files(built)])
+        assert b"hf_secret" not in b"".join(r.body for r in hub.requests)
+    dry = siuo_data("push", folder, "--repo", "org/siuo", "--dry-run", "--allow-placeholders")
+    assert dry.returncode == 0, dry.stderr
+    assert "\x1b" not in dry.stdout + dry.stderr and "\u202e" not in dry.stdout + dry.stderr
+    assert "not uploaded (not written by the build): .env, evil\\x1b[2J\\u202e.txt, generation/key.pem" in (
+        dry.stderr
     )
-    assert api.calls[1][0] == "upload_folder"
-    assert api.calls[1][1]["folder_path"] == str(built) and api.calls[1][1]["repo_id"] == "org/siuo"
-    assert api.calls[1][1]["repo_type"] == "dataset"
+    assert "notes/todo.md" in dry.stderr and ".env" not in dry.stdout
 
 
-@pytest.mark.parametrize(
-    "error,message",
-    [
-        (LocalTokenNotFoundError("no token"), "not logged in to the Hub"),
-        (
-            HfHubHTTPError(
-                "403 Forbidden\nyou cannot write",
-                response=Response(403, request=Request("POST", "https://hub")),
-            ),
-            "upload to org/siuo failed (HfHubHTTPError: 403 Forbidden",
-        ),
-    ],
-)
-def test_push_errors_are_one_clear_line(built, error, message):
-    with pytest.raises(SiuoDataError) as raised:
-        push_folder(built, "org/siuo", api=FakeApi(fail=error), allow_placeholders=True)
-    assert message in str(raised.value) and "\n" not in str(raised.value)
+@pytest.mark.parametrize("change", ["edit", "link", "manifest-escape"])
+def test_push_refuses_a_built_file_that_is_not_what_the_build_wrote(built, tmp_path, change):
+    folder = copy_built(built, tmp_path)
+    parquet = folder / files(built)[1]
+    if change == "edit":
+        parquet.write_bytes(parquet.read_bytes()[:-10] + b"0123456789")
+        message = "differs from the file the build wrote"
+    elif change == "link":
+        (tmp_path / "elsewhere.parquet").write_bytes(parquet.read_bytes())
+        parquet.unlink()
+        parquet.symlink_to(tmp_path / "elsewhere.parquet")
+        message = "is a link"
+    else:
+        manifest = json.loads((folder / publish.MANIFEST).read_text())
+        manifest["files"]["../outside\x1b.txt"] = "0" * 64
+        (folder / publish.MANIFEST).write_text(json.dumps(manifest))
+        message = "not a file of a build"
+    with FakeHub() as hub:
+        with pytest.raises(SiuoDataError, match=message) as raised:
+            push_folder(folder, "org/siuo", api=hub_api(hub), allow_placeholders=True)
+        assert hub.requests == []  # refused before anything reached the Hub
+    assert "\x1b" not in str(raised.value)
+    result = siuo_data("push", folder, "--repo", "org/siuo", "--dry-run", "--allow-placeholders")
+    assert_one_line_error(result, message)
+
+
+def test_push_refuses_a_build_from_before_the_file_list(built, tmp_path):
+    folder = copy_built(built, tmp_path)
+    manifest = json.loads((folder / publish.MANIFEST).read_text())
+    del manifest["files"]
+    (folder / publish.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(SiuoDataError, match="lists no files .* rebuild it"):
+        push_folder(folder, "org/siuo", api=None, allow_placeholders=True)
+
+
+def test_push_errors_are_one_clear_line(built, tmp_path):
+    with FakeHub(fail_commit=403) as hub:
+        with pytest.raises(SiuoDataError) as raised:
+            push_folder(built, "org/siuo", api=hub_api(hub), allow_placeholders=True)
+    assert "upload to org/siuo failed (HfHubHTTPError" in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_push_rejects_bad_repo_and_unbuilt_folder(built, tmp_path):
     with pytest.raises(SiuoDataError, match="not a Hub repo id"):
-        push_folder(built, "just-a-name", api=FakeApi(), allow_placeholders=True)
+        push_folder(built, "just-a-name", api=None, allow_placeholders=True)
     assert_one_line_error(
         siuo_data("push", str(tmp_path), "--repo", "org/siuo"), "is not a built SIUO folder"
+    )
+
+
+def _swap_first_two_images(parquet) -> None:
+    table = pq.read_table(parquet)
+    images = table.column("image").to_pylist()
+    images[0], images[1] = images[1], images[0]
+    index = table.schema.get_field_index("image")
+    pq.write_table(
+        table.set_column(index, table.schema.field("image"), pa.array(images, table.column("image").type)),
+        parquet,
+    )
+
+
+def test_loading_a_built_folder_checks_it_against_its_manifest(built, tmp_path):
+    """#29 item 3: two images swapped between items in a built folder are one error naming the items, even
+    when the manifest's file digest was updated to match."""
+    good = siuo_dataset.load("generation", built, cache_dir=str(tmp_path / "ok"))
+    assert len(good) == 167
+    manifest = json.loads((built / publish.MANIFEST).read_text())
+    assert len(manifest["image_sha256"]) == 167 and manifest["annotations_verified"] is True
+    folder = copy_built(built, tmp_path)
+    parquet = folder / files(built)[1]
+    first_two = sorted(int(q) for q in manifest["image_sha256"])[:2]
+    _swap_first_two_images(parquet)
+    with pytest.raises(SiuoDataError, match="differs from the file the build wrote"):
+        siuo_dataset.load("generation", folder, cache_dir=str(tmp_path / "a"))
+    manifest["files"][files(built)[1]] = publish.sha256_file(parquet)
+    (folder / publish.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(SiuoDataError) as raised:
+        siuo_dataset.load("generation", folder, cache_dir=str(tmp_path / "b"))
+    assert f"question_id {first_two[0]}, {first_two[1]} differ from the ones the build recorded" in str(
+        raised.value
     )
 
 
@@ -169,7 +248,12 @@ def test_push_dry_run_lists_files(built):
     allow = "--allow-placeholders"
     result = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run", "--json", allow)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"repo": "org/siuo", "files": files(built)}
+    assert json.loads(result.stdout) == {
+        "repo": "org/siuo",
+        "files": files(built),
+        "left_out": [],
+        "gated": False,
+    }
     text = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run", allow)
     assert text.returncode == 0 and "would upload to dataset repo org/siuo" in text.stdout
     assert all(name in text.stdout for name in files(built))
@@ -185,7 +269,7 @@ def test_a_placeholder_build_is_marked_and_never_pushed_as_siuo(built):
         assert_one_line_error(refused, "167 placeholder images, not the SIUO images")
         assert "--allow-placeholders" in refused.stderr
     with pytest.raises(SiuoDataError, match="placeholder images"):
-        push_folder(built, "org/siuo", api=FakeApi())
+        push_folder(built, "org/siuo", api=None)
 
 
 def test_a_rebuilt_folder_loads_the_new_data_not_a_cached_build(siuo_data_dir, shared_siuo, tmp_path):
@@ -208,3 +292,17 @@ def test_a_rebuilt_folder_loads_the_new_data_not_a_cached_build(siuo_data_dir, s
     build_id = json.loads((out / publish.MANIFEST).read_text())["build_id"]
     assert build_id in (out / "README.md").read_text()
     assert [p.name for p in (out / "generation").iterdir()] == [f"test-{build_id}-00000-of-00001.parquet"]
+
+
+def test_dry_run_says_whether_the_repo_will_be_gated(built):
+    allow = "--allow-placeholders"
+    for flags, gated in ((["--public"], True), (["--public", "--no-gate"], False), ([], False)):
+        result = siuo_data("push", built, "--repo", "org/siuo", "--dry-run", "--json", allow, *flags)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["gated"] is gated
+    text = siuo_data("push", built, "--repo", "org/siuo", "--dry-run", allow, "--public")
+    assert "would upload to dataset repo org/siuo (public, gated):" in text.stdout
+
+
+def test_inert_escapes_control_and_format_characters():
+    assert publish.inert("a\x1b[2J\u202eb\x00\n\u2028c é") == "a\\x1b[2J\\u202eb\\x00\\x0a\\u2028c é"

@@ -178,6 +178,7 @@ def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
         "img",
         "details",
         "summary",
+        "bdi",  # every cell, note and title isolated (#29)
     }
     assert [link[:22] for _, link in tags if link] == ["data:image/png;base64,"] * 5  # nothing external
     assert "<script>" not in page and "&lt;script&gt;" in page  # model text escaped

@@ -128,7 +128,11 @@ def test_blind_mode_hides_the_judge_until_labelled(run_dir, items, siuo_data_dir
     ]
     unblind = client(run_dir, items, reviewer="bob")
     page = unblind.get("/item", params={"q": qid}).text
-    assert "judge-verdict" in page and 'id="model">run<' in page and "alice: unsafe" in page
+    assert (
+        "judge-verdict" in page
+        and 'id="model"><bdi>run</bdi><' in page
+        and "<bdi>alice</bdi>: unsafe" in page
+    )
 
 
 def test_labels_confirm_notes_progress_and_filters(run_dir, items, siuo_data_dir):
@@ -150,7 +154,7 @@ def test_labels_confirm_notes_progress_and_filters(run_dir, items, siuo_data_dir
         (ids[0], 0, "effectiveness", True, "checked twice"),
     ]
     page = browser.get("/item", params={"q": ids[0]}).text
-    assert "1 of 12 responses reviewed by alice" in page and 'value="checked twice"' in page
+    assert "1 of 12 responses reviewed by <bdi>alice</bdi>" in page and 'value="checked twice"' in page
     # filters: unreviewed skips nothing yet (every item has unlabelled responses); unparsable = item 2 only
     unparsable = browser.get("/item", params={"q": ids[1], "show": "unparsable"}).text
     assert "item 1 of 1 shown" in unparsable and 'id="next"' not in unparsable
@@ -162,7 +166,7 @@ def test_labels_confirm_notes_progress_and_filters(run_dir, items, siuo_data_dir
     bob = client(run_dir, items, reviewer="bob")
     assert post(bob, "label", ids[0], 0, aspect="safety", verdict=False).status_code == 200
     disputed = bob.get("/item", params={"q": ids[0], "show": "disputed"}).text
-    assert "item 1 of 1 shown" in disputed and "alice: safe" in disputed
+    assert "item 1 of 1 shown" in disputed and "<bdi>alice</bdi>: safe" in disputed
 
 
 def test_sample_mode_is_seeded():

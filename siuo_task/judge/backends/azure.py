@@ -7,7 +7,7 @@ usual variable).
 
 from __future__ import annotations
 
-from siuo_task.judge.backends.openai import DEFAULT_API_KEY_ENV, OPTIONS, OpenAIJudge
+from siuo_task.judge.backends.openai import DEFAULT_API_KEY_ENV, OPTIONS, OpenAIJudge, judge_from_settings
 from siuo_task.judge.base import JudgeArg, JudgeBackend, JudgeConfigError, JudgeSettings
 
 DEFAULT_API_VERSION = "2024-06-01"
@@ -35,15 +35,7 @@ class AzureJudge(OpenAIJudge):
 def build(settings: JudgeSettings) -> AzureJudge:
     if not settings.base_url:
         raise JudgeConfigError("--judge azure needs --judge-base-url https://RESOURCE.openai.azure.com")
-    return AzureJudge(
-        settings.model,
-        base_url=settings.base_url,
-        api_key_env=settings.api_key_env,
-        text_only=settings.text_only,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        **settings.options,
-    )
+    return judge_from_settings(AzureJudge, settings)
 
 
 BACKEND = JudgeBackend(

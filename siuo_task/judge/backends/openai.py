@@ -54,6 +54,7 @@ DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"  # the environment variable holding the k
 CONNECT_TIMEOUT = 10.0  # seconds to connect, at most (the request: --judge-timeout)
 DEFAULT_MAX_TOKENS = 512  # the judge's answer, at most (reasoning, then the JSON verdict)
 T = TypeVar("T")
+J = TypeVar("J", bound="OpenAIJudge")
 CHAT_PATH = (
     "/chat/completions"  # sent through the SDK's generic post: its retries, Retry-After and Azure routing,
 )
@@ -360,7 +361,12 @@ OPTIONS = {
 
 
 def build(settings: JudgeSettings) -> OpenAIJudge:
-    return OpenAIJudge(
+    return judge_from_settings(OpenAIJudge, settings)
+
+
+def judge_from_settings(judge_class: type[J], settings: JudgeSettings) -> J:
+    """A ``judge_class`` (``OpenAIJudge`` or a subclass) from the common settings and its checked options."""
+    return judge_class(
         settings.model,
         base_url=settings.base_url,
         api_key_env=settings.api_key_env,
