@@ -1,8 +1,8 @@
 """`make demo`: the full SIUO evaluation, offline, through real lmms-eval, then a report.
 
 Three scripted models are served on loopback by ``ScriptedServer`` (in this process) and evaluated by one
-lmms-eval process (``siuo_demo.lmms_driver``: lmms-eval's ``--config`` with one entry per model, its import
-and task index paid once, not once per model), with our tasks and judge settings as ``siuo-eval`` gives
+lmms-eval process (``siuo_task.lmms.config_run``: lmms-eval's ``--config`` with one entry per model, its
+import and task index paid once, not once per model), with our tasks and judge settings as ``siuo-eval`` gives
 them; each model's folder is then checked and finished as ``siuo-eval`` does, while the judge validation
 runs beside it. ``oracle`` (image-aware: answers like the reference answers when it sees the image) and
 ``risk_blind`` run generation + MCQA (``siuo``) and the image-blind ablation (``siuo_text``); ``always_a``
@@ -265,7 +265,7 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
         config = lmms_eval_config(servers, data_dir, out, args.limit)
         steps = {
             "lmms-eval": (
-                [sys.executable, "-m", "siuo_demo.lmms_driver", str(config)],
+                [sys.executable, "-m", "siuo_task.lmms.config_run", str(config)],
                 dict(os.environ, SIUO_DATA_DIR=str(data_dir), **{JUDGE_CONFIG_ENV: str(judge_config(out))}),
             ),
             "validate-judge": (

@@ -1,7 +1,7 @@
-"""One lmms-eval process for several models: ``python -m siuo_demo.lmms_driver CONFIG`` runs lmms-eval's own
-CLI on a ``--config`` file holding one entry per model, so lmms-eval's import (torch, transformers: ~8 s of
-CPU) is paid once, and its task index (``TaskManager``, rebuilt by lmms-eval for every entry) is built once
-and shared by the entries that ask for the same one."""
+"""One lmms-eval process for several models: ``python -m siuo_task.lmms.config_run CONFIG`` runs lmms-eval's
+own CLI on a ``--config`` file holding one entry per model, so lmms-eval's import (torch, transformers: ~8 s
+of CPU) is paid once, and its task index (``TaskManager``, rebuilt by lmms-eval for every entry) is built
+once and shared by the entries that ask for the same one."""
 
 from __future__ import annotations
 
