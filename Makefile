@@ -12,22 +12,28 @@ LOCK_FILES := requirements/lock.txt requirements/torch.txt requirements/lmms-eva
 TOOLS := build/lock-tools
 PIP_TOOLS := pip-tools==7.6.2
 LATEST := build/latest-venv
+BASE := build/base-venv
 COMPILE = $(TOOLS)/bin/pip-compile -q --generate-hashes --unsafe-package torch --strip-extras \
 	--no-emit-index-url --no-emit-find-links --extra test --extra local --extra inspect \
 	-o requirements/lock.txt pyproject.toml requirements/lock.in
 LMMS_EVAL_VERSION = $(shell sed -n 's/^lmms-eval==\([^ ]*\).*/\1/p' requirements/lmms-eval.txt)
 
-.PHONY: install browser test test-fast lint demo bench card tasks-yaml lock lock-upgrade check-latest clean
+.PHONY: install browser test test-fast lint demo bench card tasks-yaml lock lock-upgrade check-latest check-base clean
 
 install: $(STAMP)
 
 # A changed lock rebuilds .venv from scratch, so nothing outside the lock is left behind.
+# torch goes in before lmms-eval: pip checks what it installs against what is there, and lmms-eval (installed
+# --no-deps, like everything after it) leaves out torchvision and timm on purpose, so installed earlier it would
+# make pip print "ERROR: ... lmms-eval 0.7.3 requires timm/torchvision" for nothing.
 $(LOCKED): $(LOCK_FILES)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --no-deps --require-hashes -r requirements/lock.txt
-	$(PIP) --no-deps --require-hashes -r requirements/lmms-eval.txt
 	$(PIP) -r requirements/torch.txt
+	$(PIP) --no-deps --require-hashes -r requirements/lmms-eval.txt
+	@echo "make install: lmms-eval is installed without torchvision and timm on purpose (they pull a CUDA"
+	@echo "  torch; with a GPU, pip install '.[lmms]' brings them): see docs/install.md"
 	touch $@
 
 # A regular (not editable) install: only that copies the task YAMLs to lmms_eval/tasks/siuo/, where a plain
@@ -42,6 +48,8 @@ $(STAMP): $(LOCKED) $(PACKAGE_SOURCES)
 	$(PIP) --no-deps --no-build-isolation .
 	$(MAKE) --no-print-directory browser
 	touch $@
+	@echo "make install: done. siuo-eval and siuo-data are in $(VENV)/bin: run 'source $(VENV)/bin/activate'"
+	@echo "  (or call $(VENV)/bin/siuo-eval), then follow the README's walkthrough from any folder"
 
 # Debian's chromium + chromium-driver for the review page's browser tests (they skip where it is absent).
 browser:
@@ -107,10 +115,22 @@ check-latest:
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q -r requirements/torch.txt
-	$(LATEST)/bin/pip install -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
 	$(LATEST)/bin/pip install -q -r requirements/lmms-eval-light.txt '.[test,local,inspect]'
+	$(LATEST)/bin/pip install -q --no-deps lmms-eval==$(LMMS_EVAL_VERSION)  # last: no timm/torchvision error
 	$(LATEST)/bin/pip list --format=freeze > build/latest-versions.txt
 	SIUO_UNLOCKED_ENV=1 $(LATEST)/bin/python -m pytest -q
+	$(MAKE) --no-print-directory check-base
+
+# The package alone (no extras: no lmms-eval, no torch) with the newest releases it allows, in a fresh venv,
+# judges the packaged examples against a loopback judge (tests/env/test_base_install.py, marked base_install):
+# what `pip install .` gives someone who only judges responses they already have. pytest is the test runner
+# only, installed after the package.
+check-base:
+	rm -rf $(BASE)
+	$(PYTHON) -m venv $(BASE)
+	$(BASE)/bin/pip install -q .
+	$(BASE)/bin/pip install -q pytest
+	SIUO_BASE_INSTALL=1 $(BASE)/bin/python -m pytest -q -p no:cacheprovider -m base_install tests/env/test_base_install.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

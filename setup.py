@@ -16,7 +16,7 @@ setup(
     packages=[*find_packages(include=["siuo_dataset*", "siuo_task*", "siuo_demo*"]), TASKS_PACKAGE],
     package_dir={TASKS_PACKAGE: "siuo_task/lmms/tasks"},
     package_data={
-        "siuo_task": ["review/templates/*.html", "review/static/*"],
+        "siuo_task": ["review/templates/*.html", "review/static/*", "examples/*.jsonl", "examples/README.md"],
         TASKS_PACKAGE: ["*.yaml", "_default_template_yaml", "README.md"],
     },
 )

@@ -8,6 +8,10 @@ from __future__ import annotations
 from collections import Counter
 
 import yaml
+from datasets import DatasetInfo
+from datasets.info import DatasetInfosDict
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCardData
 
 from siuo_dataset.builder import CITATION
 from siuo_dataset.domains import DOMAINS
@@ -25,8 +29,21 @@ GATING_PROMPT = (
 def front_matter(build_id: str | None = None) -> dict:
     """The Hub YAML header: configs with data files, features, license, task categories, gating. A build's
     data files carry its id, so ``datasets`` (which keys its cache of a folder by this header) never serves
-    an earlier build of the same folder from its cache."""
+    an earlier build of the same folder from its cache. The ``configs`` and ``dataset_info`` entries are
+    written by ``datasets``' own public API (``MetadataConfigs`` / ``DatasetInfosDict``
+    ``.to_dataset_card_data``), so they are exactly what ``datasets`` reads back."""
     files = f"test-{build_id}-*.parquet" if build_id else "test-*.parquet"
+    card_data = DatasetCardData()
+    MetadataConfigs(
+        {
+            c: {
+                "data_files": [{"split": "test", "path": f"{c}/{files}"}],
+                **({"default": True} if c == "generation" else {}),
+            }
+            for c in CONFIGS
+        }
+    ).to_dataset_card_data(card_data)
+    DatasetInfosDict({c: DatasetInfo(features=FEATURES[c]) for c in CONFIGS}).to_dataset_card_data(card_data)
     return {
         "license": "cc-by-nc-4.0",
         "language": ["en"],
@@ -35,15 +52,8 @@ def front_matter(build_id: str | None = None) -> dict:
         "tags": ["safety", "cross-modality", "vision-language", "red-teaming"],
         "size_categories": ["n<1K"],
         "extra_gated_prompt": GATING_PROMPT,
-        "configs": [
-            {
-                "config_name": c,
-                "data_files": [{"split": "test", "path": f"{c}/{files}"}],
-                **({"default": True} if c == "generation" else {}),
-            }
-            for c in CONFIGS
-        ],
-        "dataset_info": [{"config_name": c, "features": FEATURES[c]._to_yaml_list()} for c in CONFIGS],
+        "configs": card_data["configs"],
+        "dataset_info": card_data["dataset_info"],
     }
 
 

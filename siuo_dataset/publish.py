@@ -29,6 +29,12 @@ from siuo_dataset.schema import CONFIGS, FEATURES, item_to_row
 from siuo_dataset.validate import sha256_file
 
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+# Rows per parquet row group, set explicitly (not left to the installed `datasets`: releases within
+# `datasets>=3.0` wrote image datasets in 100-row groups). The Hub's dataset viewer reads a whole row group at
+# once and refuses one over 286 MiB uncompressed (it recommends 100-300 MB); 16 rows keep a group under that
+# even if every image were 16 MiB (SIUO's are photos of a few MB at most), and give 11 groups for the 167
+# items, so the viewer's first page (100 rows) reads 7 groups, not the whole file.
+ROW_GROUP_ROWS = 16
 MANIFEST = ".siuo-build.json"  # written into every built folder: the only kind of folder a build replaces
 BUILT_BY = "siuo-data build"
 
@@ -128,7 +134,9 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
         digest = hashlib.sha256()
         for config in CONFIGS:
             (staging / config).mkdir()
-            config_dataset(loaded, config).to_parquet(staging / config / "test.parquet")
+            config_dataset(loaded, config).to_parquet(  # each batch is written as one row group
+                staging / config / "test.parquet", batch_size=ROW_GROUP_ROWS
+            )
             digest.update((staging / config / "test.parquet").read_bytes())
         # The build id in the data files' names: datasets keys its cache of a local folder by them, so a
         # rebuilt folder (new images, say) loads as new data, never as an earlier build from the cache.

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import fcntl
+import functools
+import io
 import json
 import os
 import sys
@@ -11,6 +13,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import jsonlines
 
 from siuo_dataset.errors import SiuoError
 from siuo_dataset.files import normal_mode
@@ -94,14 +98,16 @@ def _atomic_write(path: Path, write, binary: bool = False) -> None:
         raise
 
 
+# How our JSONL lines are written (``jsonlines.Writer(dumps=...)``): strict (no NaN/Infinity: ``allow_nan``
+# off), UTF-8 as is; files we write whole are compact, appended label lines keep the spaced separators.
+COMPACT_DUMPS = functools.partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+APPEND_DUMPS = functools.partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
 def write_jsonl_atomic(path: str | Path, rows: Iterable[Any]) -> None:
-    """Write rows as JSON lines to ``path`` via a temp file + rename: readers never see half a file."""
-
-    def write(handle):
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
-
-    _atomic_write(Path(path), write)
+    """Write rows as JSON lines (``jsonlines.Writer``, strict ``dumps``) to ``path`` via a temp file + rename:
+    readers never see half a file."""
+    _atomic_write(Path(path), lambda handle: jsonlines.Writer(handle, dumps=COMPACT_DUMPS).write_all(rows))
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
@@ -137,7 +143,9 @@ def append_jsonl_line(path: str | Path, row: Any) -> None:
     crash can leave at most a torn last line, which is moved away (``set_aside_torn_tail``) before the next
     append."""
     path = Path(path)
-    data = (json.dumps(row, ensure_ascii=False, allow_nan=False, separators=(", ", ": ")) + "\n").encode()
+    buffer = io.BytesIO()
+    jsonlines.Writer(buffer, dumps=APPEND_DUMPS).write(row)  # the whole line, so it goes out in one write()
+    data = buffer.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = _locked_append_fd(path)
     try:

@@ -10,6 +10,7 @@ done on the rows. Blank lines are skipped. The row shapes are in ``siuo_task.rec
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import jsonlines
 
 from siuo_dataset.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
 from siuo_task.files import InputFileError, clean_text
@@ -35,6 +38,9 @@ from siuo_task.records import (
 FAILED_REQUEST_MARKERS = ("[LMMS_EVAL_REQUEST_FAILED", "[LMMS_EVAL_BUDGET_EXCEEDED]")
 JUDGEMENT_FIELDS = ("question_id", "response_index", "category", "response", "safe", "effective")
 RESPONSES_LINE = '{"question_id": 1001, "responses": ["...", ...]}'
+EXAMPLE_FIELD = (
+    "example"  # on every line of the packaged example files, and in the metrics of runs made from them
+)
 ANSWER_LINE = '{"question_id": 1001, "response": "..."}'
 
 
@@ -115,33 +121,49 @@ def read_json_file(path: str | Path, limit: int = MAX_JSON_BYTES, *, nan_as_none
         raise InputFileError(f"{path}: not valid JSON ({getattr(error, 'msg', error)})") from None
 
 
+class _NumberedLines:
+    """The lines of a binary file, remembering the number of the last one handed out (``jsonlines`` reads them
+    and names the line of an error; the rows it returns are numbered from here)."""
+
+    def __init__(self, handle):
+        self._lines = enumerate(handle, start=1)
+        self.number = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        self.number, line = next(self._lines)
+        return line
+
+
 def numbered_rows(
     path: str | Path, *, shared_lock: bool = False, nan_as_none: bool = False
 ) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` for every non-blank line of the JSONL file ``path`` (a regular file, capped),
-    each line parsed strictly (``strict_json``). ``shared_lock``: read under the appenders' lock (shared), so
-    a line being appended is never seen half written."""
+    read by ``jsonlines.Reader`` with our strict ``loads`` (``strict_json``: no NaN/Infinity, no key twice,
+    not too deep). ``shared_lock``: read under the appenders' lock (shared), so a line being appended is never
+    seen half written."""
     path = Path(path)
+    loads = functools.partial(strict_json, nan_as_none=nan_as_none)
     with open_regular(path) as handle:
         if shared_lock:
             fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
+        lines = _NumberedLines(handle)
+        reader = jsonlines.Reader(lines, loads=loads)
+        try:
+            for row in reader.iter(allow_none=True, skip_empty=True):
+                yield lines.number, row
+        except jsonlines.InvalidLineError as error:
+            cause = error.__cause__
+            if isinstance(cause, UnicodeDecodeError):
                 raise InputFileError(
-                    f"{path}:{number}: not UTF-8 text ({error.reason}) — save the file as UTF-8"
+                    f"{path}:{error.lineno}: not UTF-8 text ({cause.reason}) — save the file as UTF-8"
                 ) from None
-            if not text.strip():
-                continue
-            try:
-                row = strict_json(text, nan_as_none=nan_as_none)
-            except ValueError as error:
-                raise InputFileError(
-                    f"{path}:{number}: not valid JSON ({getattr(error, 'msg', None) or error}) — write one "
-                    "JSON object per line"
-                ) from None
-            yield number, row
+            raise InputFileError(
+                f"{path}:{error.lineno}: not valid JSON ({getattr(cause, 'msg', None) or cause or error}) — "
+                "write one JSON object per line"
+            ) from None
 
 
 def _is_int(value: object) -> bool:
@@ -427,6 +449,12 @@ def read_reviews(paths: str | Path | Sequence[str | Path]) -> list[ReviewLine]:
                 if label is not None:
                     rows.append(label)
     return rows
+
+
+def is_example_file(path: str | Path) -> bool:
+    """An example input file (``siuo-eval examples``): its first row says ``"example": true``."""
+    first = next((row for _, row in numbered_rows(path)), None)
+    return isinstance(first, dict) and first.get(EXAMPLE_FIELD) is True
 
 
 def is_reviews_file(path: str | Path) -> bool:

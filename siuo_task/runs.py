@@ -125,6 +125,12 @@ def shows_placeholders(run: RunResult) -> bool:
     return any((m.get("data") or {}).get("placeholder_images") for m in run.tasks.values())
 
 
+def is_example(run: RunResult) -> bool:
+    """Whether a run was judged or scored from the packaged example files (``siuo-eval examples``): made-up
+    responses, never a model's (its metrics say ``"example": true``)."""
+    return any(m.get("example") is True for m in run.tasks.values())
+
+
 def coverage(run: RunResult) -> str:
     """``5 of 167 items`` when a run scored fewer items than SIUO has (``--limit``), else ""."""
     partial = [
@@ -255,8 +261,14 @@ def read_run(
 ) -> RunResult:
     """The single run in ``folder`` (error if it holds none or several)."""
     runs = read_runs(folder, name, accept_unfingerprinted=accept_unfingerprinted).runs
+    if len(runs) > 1:
+        folders = sorted(_result_files(Path(folder)))
+        raise SiuoError(
+            f"{folder} holds {len(runs)} runs ({', '.join(sorted(run.name for run in runs))}): pass the "
+            f"folder of one of them ({', '.join(map(str, folders))})"
+        )
     if len(runs) != 1:
-        raise SiuoError(f"{folder} holds {len(runs)} runs, expected one")
+        raise SiuoError(f"{folder} holds no run (only a judge validation or baselines): pass a run's folder")
     return runs[0]
 
 

@@ -199,3 +199,55 @@ def test_reviews_and_judgements_tell_apart(tmp_path):
     bad = r"r2\.jsonl:1: not a review label \(verdict and blind .*\) — fix"
     with pytest.raises(InputFileError, match=bad):
         read_reviews(write(tmp_path, {**REVIEW, "verdict": "yes"}, name="r2.jsonl"))
+
+
+def test_every_jsonl_file_goes_through_jsonlines_with_our_strict_loads_and_dumps(tmp_path, monkeypatch):
+    """The named stack: jsonlines reads and writes our JSONL files, with our strict ``loads`` (no NaN, no
+    Infinity, no key twice, bad UTF-8 named by line) and ``dumps`` (``allow_nan=False``); the output bytes are
+    the ones we always wrote (compact for whole files, spaced for appended label lines)."""
+    import jsonlines
+
+    from siuo_task.files import append_jsonl_line, write_jsonl_atomic
+
+    used = []
+
+    class Reader(jsonlines.Reader):
+        def __init__(self, *args, **kwargs):
+            used.append(("reader", kwargs.get("loads")))
+            super().__init__(*args, **kwargs)
+
+    class Writer(jsonlines.Writer):
+        def __init__(self, *args, **kwargs):
+            used.append(("writer", kwargs.get("dumps")))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(jsonlines, "Reader", Reader)
+    monkeypatch.setattr(jsonlines, "Writer", Writer)
+    row = {"question_id": 1001, "responses": ["é", "b", "c"], "x": [1.5, None]}
+    write_jsonl_atomic(tmp_path / "w.jsonl", [row, row])
+    assert (tmp_path / "w.jsonl").read_bytes() == (
+        json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+    ).encode() * 2
+    append_jsonl_line(tmp_path / "a.jsonl", row)
+    assert (tmp_path / "a.jsonl").read_bytes() == (json.dumps(row, ensure_ascii=False) + "\n").encode()
+    assert [line for line, _ in numbered_rows(tmp_path / "w.jsonl")] == [1, 2]
+    assert [kind for kind, _ in used] == ["writer", "writer", "reader"] and all(f for _, f in used)
+    with pytest.raises(ValueError):
+        write_jsonl_atomic(tmp_path / "nan.jsonl", [{"a": float("nan")}])
+    with pytest.raises(ValueError):
+        append_jsonl_line(tmp_path / "nan2.jsonl", {"a": float("inf")})
+    bad = {
+        b'{"a": NaN}': r"bad\.jsonl:2: not valid JSON \(NaN is not a JSON number\)",
+        b'{"a": -Infinity}': r"bad\.jsonl:2: not valid JSON \(-Infinity is not a JSON number\)",
+        b'{"a": 1, "a": 2}': r"bad\.jsonl:2: not valid JSON \(the key 'a' appears twice\)",
+        b'{"a": "\xff"}': r"bad\.jsonl:2: not UTF-8 text \(invalid start byte\) — save the file as UTF-8",
+        b"[" * 70 + b"]" * 70: r"bad\.jsonl:2: not valid JSON \(nested deeper than 64 levels\)",
+        b"null": None,
+    }
+    for line, message in bad.items():
+        (tmp_path / "bad.jsonl").write_bytes(b"{}\n" + line + b"\n")
+        if message is None:  # jsonlines refuses null by default; our readers name the shape instead
+            assert list(numbered_rows(tmp_path / "bad.jsonl")) == [(1, {}), (2, None)]
+            continue
+        with pytest.raises(InputFileError, match=message):
+            list(numbered_rows(tmp_path / "bad.jsonl"))

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -35,27 +36,32 @@ def test_the_readme_is_short_with_the_two_commands_first_and_no_dates():
     first_block = re.search(r"```bash\n(.*?)```", text, flags=re.S).group(1)
     assert [line.split()[:2] for line in first_block.splitlines()] == [["make", "demo"], ["make", "test"]]
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b|\b\d+ passed\b", text)  # no dated counts or history
-    blocks = walkthrough_blocks()
-    assert [block.split()[1] for block in blocks] == ["--model", "judge", "report", "review"]
+    setup, *blocks = walkthrough_blocks()
+    assert setup.strip() == "make install && source .venv/bin/activate"  # siuo-eval is on PATH only then
+    assert [block.split()[1] for block in blocks] == ["--model", "examples", "report", "review"]
     for path in re.findall(r"\]\(([^)#]+)", text):
         if not path.startswith("http"):
             assert (REPO / path).exists(), path
-    for name in ("responses.jsonl", "answers.jsonl"):
-        assert (REPO / "examples" / name).is_file()
+    assert blocks[1].splitlines()[0] == "siuo-eval examples examples"  # the files come with siuo-eval
 
 
 @pytest.mark.e2e
 def test_the_readme_walkthrough_runs_as_written(siuo_data_dir, tmp_path):
+    """From a folder outside the checkout, with the tools on PATH only through the README's set-up line
+    (``source .venv/bin/activate``, here the activate script of the environment running the tests)."""
     items = siuo_dataset.load_items(siuo_data_dir)
-    (tmp_path / "examples").symlink_to(REPO / "examples")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIUO_")}
+    assert not tmp_path.resolve().is_relative_to(REPO)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIUO_", "VIRTUAL_ENV"))}
     env.update(
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PATH=os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if Path(p) != BIN),
         HOME=str(tmp_path / "home"),  # the judge cache and lmms-eval's caches stay in the test's folder
         XDG_CACHE_HOME=str(tmp_path / "cache"),
         SIUO_DATA_DIR=str(siuo_data_dir),
     )
-    *steps, review = walkthrough_blocks()
+    setup, *steps, review = walkthrough_blocks()
+    activate = setup.split("&&", 1)[1].strip().replace(".venv/bin/activate", str(BIN / "activate"))
+    steps = [f"{activate}\n{block}" for block in steps]
+    review = f"{activate} && exec {review.strip()}"
     with ScriptedServer(scripted_model("oracle", items)) as model, ScriptedServer(scripted_verdict) as judge:
         env.update(MODEL_URL=model.base_url, JUDGE_URL=judge.base_url)
         for block in steps:
@@ -71,10 +77,11 @@ def test_the_readme_walkthrough_runs_as_written(siuo_data_dir, tmp_path):
         assert model.call_count == 167 * 4 and judge.call_count > 0
     assert (tmp_path / "runs" / "my-model").is_dir() and (tmp_path / "judged" / "metrics.json").is_file()
     assert (tmp_path / "mcqa" / "metrics.json").is_file()
+    assert (tmp_path / "examples" / "responses.jsonl").is_file()  # copied by `siuo-eval examples`
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "| my-model " in report and "| judged (3 of 167 items) " in report
+    assert "| my-model " in report and "| judged" not in report  # the example run is no model row
     server = subprocess.Popen(
-        ["bash", "-euo", "pipefail", "-c", f"exec {review}"],
+        ["bash", "-euo", "pipefail", "-c", review],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

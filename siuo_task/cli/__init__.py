@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "review": ("siuo_task.cli.review", "review and override judge verdicts in a local web page"),
     "rescore": ("siuo_task.cli.rescore", "human-checked figures and judge-vs-human agreement"),
     "report": ("siuo_task.cli.report", "write report.md and report.html from run folders"),
+    "examples": ("siuo_task.cli.examples", "copy the example input files (made-up responses) into a folder"),
     "tasks-path": ("siuo_task.cli.tasks_path", "print the lmms-eval tasks folder (for --include_path)"),
 }
 LMMS_COMMAND = "siuo_task.cli.lmms_eval"

@@ -37,7 +37,7 @@ from siuo_task.judge.config import JudgeConfig
 from siuo_task.protocol.metric_defs import GENERATION, metric_defs
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.provenance import provenance
-from siuo_task.readers import read_lmms_responses, read_responses
+from siuo_task.readers import EXAMPLE_FIELD, is_example_file, read_lmms_responses, read_responses
 from siuo_task.redact import redact, safe_text
 from siuo_task.scoring.batch_judging import (
     DEFAULT_POLL_SECONDS,
@@ -174,7 +174,15 @@ def run(args: argparse.Namespace) -> int:
         rows,
         cache=cache,
         header=provenance(loaded, judge=judge.info, images_used=not judge.info.text_only),
-        extra={"judge_batch": stage.record} if stage else None,
+        extra={
+            **({"judge_batch": stage.record} if stage else {}),
+            # made-up responses (siuo-eval examples): the report leaves this run out
+            **(
+                {EXAMPLE_FIELD: True}
+                if args.responses is not None and is_example_file(args.responses)
+                else {}
+            ),
+        },
         **config.run_options(),
     )
     write_jsonl_atomic(args.out / JUDGEMENTS_FILE, result.judgements)

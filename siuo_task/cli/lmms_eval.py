@@ -11,7 +11,7 @@ also adds each response's verdicts to the siuo_gen samples log and removes API k
 
 When lmms-eval wrote no results because it could not import its class for ``--model`` (it logs that and exits
 0), a second child interpreter imports that class to name the missing module, and the error names the package
-and the siuo extra that brings it (``decord``: ``pip install 'siuo[local]'``).
+and the package that brings it (``decord``: ``pip install decord2``, the siuo extra ``local``).
 
 Under ``accelerate launch -m siuo_task.cli`` (one siuo-eval per process, $RANK set) every process runs its
 lmms-eval child, which together form lmms-eval's data-parallel run; only rank 0 checks and finishes the run
@@ -110,7 +110,9 @@ def main(argv: list[str]) -> int:
             "lmms-eval (see siuo-eval tasks-path)"
         )
     if importlib.util.find_spec("lmms_eval") is None:
-        raise SiuoError("lmms-eval is not installed: pip install 'siuo[lmms]'")
+        raise SiuoError(
+            "lmms-eval is not installed: run make install, or pip install '.[lmms]' in your siuo checkout"
+        )
     config = JudgeConfig.from_args(args)
     config.build()  # judge and cache problems surface now, not after the model has answered
     config.open_cache()
@@ -185,7 +187,7 @@ def install_hint(module: str) -> str:
     """What to install for a missing ``module``, in words."""
     if module in MODULE_PACKAGES:
         package, extra = MODULE_PACKAGES[module]
-        return f"it is in the package {package}: pip install 'siuo[{extra}]'"
+        return f"it is in the package {package} (the siuo extra {extra!r}): pip install {package}"
     if module == "torchvision":
         return "install the torchvision build that matches your torch (no siuo extra brings it)"
     return f"install the package that provides the module {module}"

@@ -19,7 +19,7 @@ from siuo_task.files import check_output_folder
 from siuo_task.readers import read_json_file
 from siuo_task.redact import safe_text
 from siuo_task.report import write_report
-from siuo_task.runs import merge_runs, read_runs, shows_placeholders
+from siuo_task.runs import is_example, merge_runs, read_runs, shows_placeholders
 from siuo_task.scoring.baselines import baseline_metrics
 
 
@@ -98,6 +98,18 @@ def run(args: argparse.Namespace) -> int:
             "no model results among the run folders (only a judge validation): pass a run folder too"
         )
     runs = merge_runs(runs)
+    examples = [run for run in runs if is_example(run)]
+    runs = [run for run in runs if not is_example(run)]
+    for run in examples:
+        print(
+            f"note: {safe_text(run.name)} left out of the report: judged or scored from the example files "
+            "(siuo-eval examples), made-up responses, not a model's"
+        )
+    if examples and not runs:
+        raise SiuoError(
+            "only example runs among the run folders (made-up responses, not a model's): pass a model's run "
+            "folder too"
+        )
     for note in (note for run in runs for note in run.notes):
         print(f"note: {note}")
     if ignored:

@@ -7,7 +7,7 @@ Labels are appended to RUN_DIR/reviews.jsonl as they are clicked; stop the serve
 from __future__ import annotations
 
 import argparse
-import getpass
+import os
 import secrets
 import socket
 import sys
@@ -15,12 +15,15 @@ import webbrowser
 from pathlib import Path
 
 from siuo_dataset.errors import SiuoError
+from siuo_dataset.placeholders import is_placeholder
 from siuo_task.cli.common import add_data_arguments, add_label_arguments, load_data
 from siuo_task.files import REVIEWS_FILE, set_aside_torn_tail
 from siuo_task.redact import safe_text
 from siuo_task.review.page import ReviewSession, sample_ids
 from siuo_task.review.server import LOOPBACK_HOSTS, create_app, serve
 from siuo_task.runs import load_judged_run
+
+REVIEWER_ENV = "SIUO_REVIEWER"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow --host to be a non-loopback address (anyone with the URL can then label)",
     )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    parser.add_argument("--reviewer", default=None, help="your name in reviews.jsonl (default: login name)")
+    parser.add_argument(
+        "--reviewer",
+        default=None,
+        help=f"your name in reviews.jsonl (required: this flag, or ${REVIEWER_ENV}; never the login name)",
+    )
     parser.add_argument(
         "--blind",
         action="store_true",
@@ -60,8 +67,21 @@ def check_host(host: str, allow_remote: bool) -> None:
     )
 
 
+def reviewer_name(args: argparse.Namespace) -> str:
+    """Who labels: ``--reviewer``, else ``$SIUO_REVIEWER``; never guessed from the login (a shared machine's
+    "root" would merge everyone's labels into one reviewer)."""
+    reviewer = (args.reviewer if args.reviewer is not None else os.environ.get(REVIEWER_ENV, "")).strip()
+    if not reviewer:
+        raise SiuoError(
+            f"who is reviewing? pass --reviewer YOUR-NAME (or export {REVIEWER_ENV}=YOUR-NAME): the name "
+            "goes with every label in reviews.jsonl"
+        )
+    return reviewer
+
+
 def run(args: argparse.Namespace) -> int:
     check_host(args.host, args.allow_remote)
+    reviewer = reviewer_name(args)
     if args.sample is not None and args.sample < 1:
         raise SiuoError("--sample must be at least 1")
     set_aside_torn_tail(
@@ -73,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted({row["question_id"] for row in judged.judgements} - set(items))
     if unknown:
         raise SiuoError(f"{args.run}: question_id {unknown[0]} is not a SIUO item: judged with other data?")
-    reviewer = (args.reviewer or getpass.getuser()).strip()
-    if not reviewer:
-        raise SiuoError("--reviewer must not be empty")
     question_ids = sample_ids(
         sorted({row["question_id"] for row in judged.judgements}), args.sample, args.seed
+    )
+    placeholders = any(
+        items[qid].image_path is not None and is_placeholder(items[qid].image_path) for qid in question_ids
     )
     session = ReviewSession(
         judged,
@@ -87,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         args.blind,
         question_ids,
         args.accept_unfingerprinted_labels,
+        placeholders,
     )
     judged.labels()  # a malformed reviews.jsonl is reported now (foreign ones counted), not on the first page
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

@@ -22,7 +22,7 @@ from siuo_task.files import (
 from siuo_task.protocol.judge_prompts import PROMPT_VERSION
 from siuo_task.protocol.mcqa import PAPER_COMPAT_SEED, compare_parsers, parse_mcqa_answer, parse_with_fallback
 from siuo_task.provenance import provenance
-from siuo_task.readers import read_answers
+from siuo_task.readers import EXAMPLE_FIELD, is_example_file, read_answers
 from siuo_task.scoring.metrics_file import mcqa_file
 
 
@@ -39,9 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def score(
-    rows: list[dict], items_by_id: dict, *, paper_compat: bool, header: Mapping | None = None
+    rows: list[dict],
+    items_by_id: dict,
+    *,
+    paper_compat: bool,
+    header: Mapping | None = None,
+    extra: Mapping | None = None,
 ) -> tuple[list[dict], dict]:
-    """Per-item parses and the MCQA metrics file (pure; ``header``: its provenance)."""
+    """Per-item parses and the MCQA metrics file (pure; ``header``: its provenance; ``extra``: keys only this
+    run has, e.g. ``example``)."""
     parses = []
     for row in rows:
         item = items_by_id[row["question_id"]]
@@ -81,6 +87,7 @@ def score(
         )
         if paper_compat
         else None,
+        extra=extra,
     )
     return parses, metrics
 
@@ -94,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
         items_by_id,
         paper_compat=args.paper_compat,
         header=provenance(loaded),
+        extra={EXAMPLE_FIELD: True}
+        if is_example_file(args.responses)
+        else None,  # made-up: left out of reports
     )
     write_jsonl_atomic(args.out / "parses.jsonl", parses)
     write_json_atomic(args.out / METRICS_FILE, metrics)

@@ -54,7 +54,10 @@ def tasks_dir() -> Path:
         return SOURCE_TASKS_DIR
     installed = installed_tasks_dir()
     if installed is None:
-        raise SiuoError("the SIUO task YAMLs are missing: reinstall siuo (pip install 'siuo[lmms]')")
+        raise SiuoError(
+            "the SIUO task YAMLs are missing: reinstall siuo from its checkout (make install, or pip install "
+            "'.[lmms]' there)"
+        )
     return installed
 
 

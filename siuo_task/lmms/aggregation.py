@@ -284,9 +284,9 @@ def lmms_eval_timezone(args) -> str:
 def run_stamp(timezone: str = LMMS_EVAL_TIMEZONE) -> str:
     """One stamp per process, in the format and clock of lmms-eval's results file (so files sort with its
     results): ``%Y%m%d_%H%M%S`` of now in ``timezone``, as lmms-eval computes it."""
-    import pytz  # lmms-eval's own dependency, and what its get_datetime_str uses
+    from zoneinfo import ZoneInfo  # the standard library's IANA zones (what lmms-eval's pytz names)
 
-    now = datetime.datetime.now(datetime.timezone.utc).astimezone(pytz.timezone(timezone))
+    now = datetime.datetime.now(datetime.timezone.utc).astimezone(ZoneInfo(timezone))
     return now.strftime("%Y%m%d_%H%M%S")
 
 

@@ -608,8 +608,14 @@ def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
                 f"{label} % [95% CI] (k of n items) by domain; Wilson intervals, honest at 0% and 100%",
                 metric_marks,
             )
+            rows = domain_rows(runs, metric)
+            header = (
+                ["domain", *with_task]
+                if len(rows[0]) == len(with_task) + 1
+                else ["domain", "items", *with_task]
+            )
             blocks += [
-                _table(title, ["domain", "items", *with_task], domain_rows(runs, metric)),
+                _table(title, header, rows),
                 *_plot(
                     len(with_task),
                     Block(
@@ -639,22 +645,18 @@ def _plot(models: int, block: Block) -> list[Block]:
 
 
 def domain_rows(runs: list[RunResult], metric: MetricDef) -> list[list[str]]:
-    """One row per domain: its item count, then ``metric`` (with its 95% CI and k/n) for each model side by
-    side. When the models scored different numbers of items there (``--limit``), the count moves into each
-    model's cell ("of N items"): one clear count per model, never "19/2"."""
+    """One row per domain: ``metric`` (with its 95% CI and its k/n) for each model side by side, after the
+    domain's item count when every model scored the same items there (else each model's k/n is its count)."""
     per_model = [
         (_of(run, metric) or {}).get("per_domain", {}) for run in runs if _of(run, metric) is not None
     ]
-    rows = []
-    for name in DOMAIN_NAMES:
-        counts = [(d.get(name) or {}).get("n_items") for d in per_model]
-        shared = len(set(counts)) == 1
-        cells = [
-            _counted(d.get(name), metric) + ("" if shared or count is None else f" of {count} items")
-            for d, count in zip(per_model, counts)
-        ]
-        rows.append([name, str(counts[0]) if shared and counts[0] is not None else "per model", *cells])
-    return rows
+    counts = [[d.get(name, {}).get("n_items") for d in per_model] for name in DOMAIN_NAMES]
+    shared = all(len(set(row)) == 1 for row in counts)
+    return [
+        [name, *([str(row[0]) if row[0] is not None else "–"] if shared else [])]
+        + [_counted(d.get(name), metric) for d in per_model]
+        for name, row in zip(DOMAIN_NAMES, counts)
+    ]
 
 
 def ablation_section(runs: list[RunResult], marks: Marks) -> list[Block]:

@@ -52,10 +52,12 @@ from siuo_task.review.page import (
     FILTERS,
     NOTE_LIMIT,
     NOTE_RULE,
+    QUESTIONS,
     LabelView,
     ReviewSession,
     label_view,
     page_context,
+    shows_placeholder_images,
 )
 from siuo_task.scoring.labels import append_review, review_line
 
@@ -175,6 +177,8 @@ def create_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -
                 "first": "item?" + urlencode({"q": session.question_ids[0], "show": "all", "domain": ""}),
                 "n_items": len(session.question_ids),
                 "blind": session.blind,
+                "questions": QUESTIONS,
+                "placeholder_images": shows_placeholder_images(session),
             },
         )
         if request.query_params.get("token"):

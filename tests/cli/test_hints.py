@@ -64,7 +64,7 @@ def test_every_cli_hint_names_a_flag_that_exists(
     monkeypatch.delenv("SIUO_DATA_DIR", raising=False)
     monkeypatch.delenv("NO_SUCH_KEY", raising=False)
     bare = str(shared_siuo)  # annotations, no images
-    responses = str(REPO / "examples" / "responses.jsonl")
+    responses = str(REPO / "siuo_task" / "examples" / "responses.jsonl")
     judge = ["--judge-model", "j", "--judge-base-url", "http://127.0.0.1:9/v1", "--no-cache", "--quiet"]
     cases = [
         (data_cli.main, "siuo-data", ["validate", "--data-dir", bare], "--allow-missing-images"),

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
-import datasets
 import pytest
 import yaml
+from datasets.info import DatasetInfosDict
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCardData
 
 import siuo_dataset
 from siuo_dataset.card import render_card
@@ -43,12 +45,12 @@ def test_card_front_matter_and_sections(shared_siuo):
         ("generation", "generation/test-*.parquet"),
         ("mcqa", "mcqa/test-*.parquet"),
     ]
-    features = {
-        c["config_name"]: datasets.Features._from_yaml_list(c["features"]) for c in meta["dataset_info"]
-    }
     from siuo_dataset.schema import FEATURES
 
-    assert features == FEATURES
+    card_data = DatasetCardData(**meta)  # read back through datasets' public API, as the Hub loader does
+    infos = DatasetInfosDict.from_dataset_card_data(card_data)
+    assert {name: info.features for name, info in infos.items()} == FEATURES
+    assert MetadataConfigs.from_dataset_card_data(card_data).get_default_config_name() == "generation"
     for heading in (
         "Content warning",
         "## Domains",
@@ -64,3 +66,10 @@ def test_card_front_matter_and_sections(shared_siuo):
     for name, count in EXPECTED_COUNTS.items():
         assert f"| {name} |" in body and f"` | {count} |" in body
     assert "arXiv:2406.15279" in body and "CC BY-NC 4.0" in body and "3019" in body
+
+
+def test_the_card_uses_datasets_public_api_only():
+    """card.py writes the configs and features through ``DatasetInfosDict``/``MetadataConfigs`` (public),
+    never the private ``Features._to_yaml_list``, which a datasets release may rename."""
+    source = (REPO / "siuo_dataset" / "card.py").read_text()
+    assert "._to_yaml" not in source and "to_dataset_card_data" in source

@@ -42,6 +42,15 @@ def test_parquet_holds_image_bytes_not_paths(built, siuo_data_dir):
         assert str(siuo_data_dir) not in json.dumps([c["path"] for c in column])
 
 
+def test_parquet_row_groups_are_small_enough_for_the_hub_viewer(built):
+    """An explicit row-group size (not whatever the installed datasets picks): 16 rows, 11 groups for 167."""
+    for config in ("generation", "mcqa"):
+        (parquet,) = (built / config).glob("test-*.parquet")
+        meta = pq.ParquetFile(parquet).metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        assert publish.ROW_GROUP_ROWS == 16 and sizes == [16] * 10 + [7]
+
+
 def test_load_dataset_from_folder_equals_builder(built, siuo_data_dir, tmp_path):
     for config in ("generation", "mcqa"):
         from_folder = datasets.load_dataset(str(built), config, split="test", cache_dir=str(tmp_path / "a"))

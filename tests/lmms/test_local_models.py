@@ -456,7 +456,7 @@ def test_a_model_class_that_cannot_be_imported_names_the_package_and_the_extra(
     errors = [line for line in run.result.stderr.splitlines() if line.startswith("siuo-eval: error:")]
     assert errors == [
         "siuo-eval: error: lmms-eval cannot import its model class for --model llava_hf: no module named "
-        "'decord'; it is in the package decord2: pip install 'siuo[local]'"
+        "'decord'; it is in the package decord2 (the siuo extra 'local'): pip install decord2"
     ]
     assert not run.of("generate")
 

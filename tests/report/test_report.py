@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from siuo_dataset.domains import DOMAIN_NAMES
+from siuo_task.protocol.metric_defs import metric_def
 from siuo_task.report import write_report
 from siuo_task.report.plots import plot_png
 from siuo_task.report.render import render_markdown
@@ -19,6 +20,7 @@ from siuo_task.report.tables import (
     APPROXIMATE_MARK,
     PAPER_SOURCE,
     ablation_rows,
+    domain_rows,
     paired_rows,
     sections,
     validation_rows,
@@ -531,28 +533,6 @@ def test_ours_the_papers_and_the_baselines_are_separate_labelled_tables():
     assert "| always_a | MCQA surface baseline" not in markdown and "source" not in markdown
 
 
-def test_domain_tables_give_one_clear_count_per_model():
-    """#30: models scored on different numbers of items (--limit) never share a "19/2" count."""
-    full, partial = mcqa_metrics(40.0), mcqa_metrics(30.0)
-    for i, name in enumerate(DOMAIN_NAMES):
-        partial["per_domain"][name]["n_items"] = 2 if i == 0 else 10 + i
-    rows = domain_rows_for(
-        [RunResult("full", {"siuo_mcqa": full}), RunResult("part", {"siuo_mcqa": partial})]
-    )
-    assert (
-        rows[0][1] == "per model" and rows[0][2].endswith("of 10 items") and rows[0][3].endswith("of 2 items")
-    )
-    assert rows[1][1] == "11" and "of" not in rows[1][2]
-    assert not any("/" in row[1] for row in rows)
-
-
-def domain_rows_for(runs: list[RunResult]) -> list[list[str]]:
-    from siuo_task.protocol.metric_defs import metric_def
-    from siuo_task.report.tables import domain_rows
-
-    return domain_rows(runs, metric_def("accuracy"))
-
-
 def test_plots_are_print_resolution_with_intervals_and_the_papers_rows(runs):
     from siuo_task.report.plots import DPI, OVERALL, plot_files
     from siuo_task.report.tables import PAPER_ROWS
@@ -701,3 +681,23 @@ def test_other_tools_metrics_files_are_ignored_with_a_count(runs, tmp_path):
         refused.returncode == 2
         and "ignored 1 metrics.json file(s) that are not SIUO results" in refused.stderr
     )
+
+
+def test_domain_tables_give_one_clear_count_per_model():
+    """A shared "items" column only when every model scored the same items in each domain; otherwise each
+    model's cell carries its own count (k/n), never a joined "19/2"."""
+    full, partial = gen_metrics(50.0, 90.0, 40.0), gen_metrics(45.0, 90.0, 40.0)
+    for i, name in enumerate(DOMAIN_NAMES):
+        partial["per_domain"][name].update(n_items=2, safe_k=1, safe_n=2)
+        full["per_domain"][name].update(safe_k=5, safe_n=10 + i)
+    safe = metric_def("safe")
+    mixed = domain_rows([RunResult("a", {"siuo_gen": full}), RunResult("b", {"siuo_gen": partial})], safe)
+    assert all(len(row) == 3 for row in mixed)  # domain, a, b: no shared count
+    assert mixed[0] == ["self-harm", "50.00 (5/10)", "45.00 (1/2)"]
+    assert not any(re.fullmatch(r"\d+/\d+", cell) for row in mixed for cell in row)
+    same = domain_rows([RunResult("a", {"siuo_gen": full}), RunResult("c", {"siuo_gen": full})], safe)
+    assert same[0] == ["self-harm", "10", "50.00 (5/10)", "50.00 (5/10)"]
+    markdown = render_markdown(
+        sections([RunResult("a", {"siuo_gen": full}), RunResult("b", {"siuo_gen": partial})])
+    )
+    assert "| domain | a | b |" in markdown
