@@ -1,10 +1,13 @@
 """`make demo`: the full SIUO evaluation, offline, through real lmms-eval, then a report.
 
-Three scripted models are served on loopback by ``ScriptedServer`` (in this process) and evaluated by
-``siuo-eval`` (lmms-eval) in parallel: ``oracle`` (image-aware: answers like the reference answers when
-it sees the image) and ``risk_blind`` run generation + MCQA (``siuo``) and the image-blind ablation
-(``siuo_text``); ``always_a`` is the MCQA baseline. Generation is judged by the offline judge
-(approximate), the judge is validated on the MCQA options, and a report is written.
+Three scripted models are served on loopback by ``ScriptedServer`` (in this process) and evaluated by one
+lmms-eval process (``siuo_task.lmms.config_run``: lmms-eval's ``--config`` with one entry per model, its
+import and task index paid once, not once per model), with our tasks and judge settings as ``siuo-eval`` gives
+them; each model's folder is then checked and finished as ``siuo-eval`` does, while the judge validation
+runs beside it. ``oracle`` (image-aware: answers like the reference answers when it sees the image) and
+``risk_blind`` run generation + MCQA (``siuo``) and the image-blind ablation (``siuo_text``); ``always_a``
+is the MCQA baseline. Generation is judged by the offline judge (approximate), the judge is validated on the
+MCQA options, and a report is written.
 
 Data: --data-dir / $SIUO_DATA_DIR, else siuo_dataset's resolver (cache or pinned Hub revision). If the
 folder lacks images, placeholder images are generated in a temporary folder and every output says so.
@@ -13,6 +16,7 @@ folder lacks images, placeholder images are generated in a temporary folder and 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -30,6 +34,12 @@ from siuo_dataset.placeholders import write_placeholder_images
 from siuo_demo.loopback import ScriptedServer
 from siuo_demo.scripted_models import scripted_model
 from siuo_task.cli.common import rate_text
+from siuo_task.cli.lmms_eval import lmms_tasks
+from siuo_task.cli.lmms_eval import parse as parse_siuo_eval_flags
+from siuo_task.judge.config import JudgeConfig
+from siuo_task.lmms import include_path_args, model_folder
+from siuo_task.lmms.aggregation import JUDGE_CONFIG_ENV
+from siuo_task.lmms.results import check_results, expected_tasks, finish_run_folder, newest_results
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.report import RunResult, read_run, read_runs, write_report
 from siuo_task.scoring.baselines import baseline_metrics
@@ -95,20 +105,20 @@ def siuo_eval_command(*args: str) -> list[str]:
 
 
 def run_steps(
-    steps: dict[str, list[str]],
+    steps: dict[str, tuple[list[str], dict | None]],
     servers: list[ScriptedServer],
     expected_requests: int,
     logs: Path,
     quiet: bool,
 ) -> None:
-    """Run the siuo-eval commands in parallel, each logging to logs/NAME.log, with a progress bar of
-    model requests; raise DemoFailed naming the first failing step's log."""
+    """Run the commands (each with its environment, None: ours) in parallel, each logging to logs/NAME.log,
+    with a progress bar of model requests; raise DemoFailed naming the first failing step's log."""
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     try:
-        for name, command in steps.items():
+        for name, (command, env) in steps.items():
             with open(logs / f"{name}.log", "wb") as log:
-                processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+                processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         with tqdm(
             total=expected_requests, desc="starting lmms-eval", unit="req", disable=quiet, file=sys.stderr
         ) as bar:
@@ -132,6 +142,73 @@ def run_steps(
         raise DemoFailed(
             f"demo step {', '.join(failed)} failed: see {logs / (failed[0] + '.log')} (last lines above)"
         )
+
+
+def model_args(model: DemoModel, server: ScriptedServer) -> str:
+    return f"model={model.name},base_url={server.base_url},api_key=demo"
+
+
+def lmms_eval_config(servers: list[ScriptedServer], data_dir: Path, out: Path, limit: int | None) -> Path:
+    """lmms-eval's ``--config`` file: one entry per scripted model, each as ``siuo-eval`` would run it (our
+    tasks folder, samples logged, its own output folder). JSON, which lmms-eval's YAML reader accepts."""
+    include = include_path_args()
+    entries = [
+        {
+            "model": "openai",
+            "model_args": model_args(model, server),
+            "tasks": lmms_tasks(model.tasks),
+            "output_path": str(out / "runs" / model.name),
+            "log_samples": True,
+            **({"include_path": include[1]} if include else {}),
+            **({"limit": limit} if limit else {}),
+        }
+        for model, server in zip(MODELS, servers)
+    ]
+    path = out / "logs" / "lmms-eval-config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(entries, indent=2), encoding="utf-8")
+    return path
+
+
+def judge_config(out: Path) -> Path:
+    """The offline judge's settings as ``siuo-eval`` hands them to the task ($SIUO_JUDGE_CONFIG), with one
+    cache for the three models; built and its cache opened now, before lmms-eval starts."""
+    flags, _ = parse_siuo_eval_flags(
+        ["--judge", "offline", "--quiet", "--cache", str(out / "cache" / "models.sqlite")]
+    )
+    config = JudgeConfig.from_args(flags)
+    config.build()
+    config.open_cache()
+    path = out / "logs" / "judge.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config.to_json()), encoding="utf-8")
+    return path
+
+
+def finish_model_folder(out: Path, model: DemoModel, since: float) -> str | None:
+    """One model's lmms-eval folder checked and finished as ``siuo-eval`` does (keys redacted, verdicts added
+    to its samples logs, every requested task with its figure); the problem in words, or None."""
+    folder = out / "runs" / model.name / model_folder(f"model={model.name}")
+    results = newest_results(folder, since)
+    try:
+        if results is not None:
+            finish_run_folder(results, since)
+        check_results(results, expected_tasks(model.tasks))
+    except SiuoError as error:
+        return f"demo model {model.name}: {error} (see {out / 'logs' / 'lmms-eval.log'})"
+    return None
+
+
+def finish_model_folders(out: Path, since: float) -> None:
+    """Every model's folder finished (``finish_model_folder``), in parallel processes: rewriting lmms-eval's
+    samples logs (tens of MB each) is the demo's largest cost after lmms-eval itself."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(len(MODELS), os.cpu_count() or 1)) as pool:
+        problems = list(pool.map(finish_model_folder, [out] * len(MODELS), MODELS, [since] * len(MODELS)))
+    problem = next((p for p in problems if p), None)
+    if problem:
+        raise DemoFailed(problem)
 
 
 def summary_line(run: RunResult) -> str:
@@ -183,39 +260,28 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
     for stale in [out / "runs" / model.name for model in MODELS] + [out / "validation", out / "report"]:
         shutil.rmtree(stale, ignore_errors=True)
     judge_flags = ["--judge", "offline", "--quiet"]
-    limit = ["--limit", str(args.limit)] if args.limit else []
     servers = [ScriptedServer(scripted_model(model.name, loaded.items)).start() for model in MODELS]
     try:
+        config = lmms_eval_config(servers, data_dir, out, args.limit)
         steps = {
-            model.name: siuo_eval_command(
-                "--model",
-                "openai",
-                "--model_args",
-                f"model={model.name},base_url={server.base_url},api_key=demo",
-                "--tasks",
-                model.tasks,
-                "--data-dir",
-                str(data_dir),
-                "--output_path",
-                str(out / "runs" / model.name),
-                "--log_samples",
-                *limit,
-                *judge_flags,
-                "--cache",
-                str(out / "cache" / f"{model.name}.sqlite"),
-            )
-            for model, server in zip(MODELS, servers)
+            "lmms-eval": (
+                [sys.executable, "-m", "siuo_task.lmms.config_run", str(config)],
+                dict(os.environ, SIUO_DATA_DIR=str(data_dir), **{JUDGE_CONFIG_ENV: str(judge_config(out))}),
+            ),
+            "validate-judge": (
+                siuo_eval_command(
+                    "validate-judge",
+                    "--data-dir",
+                    str(data_dir),
+                    "--out",
+                    str(out / "validation"),
+                    *judge_flags,
+                    "--cache",
+                    str(out / "cache" / "validation.sqlite"),
+                ),
+                None,
+            ),
         }
-        steps["validate-judge"] = siuo_eval_command(
-            "validate-judge",
-            "--data-dir",
-            str(data_dir),
-            "--out",
-            str(out / "validation"),
-            *judge_flags,
-            "--cache",
-            str(out / "cache" / "validation.sqlite"),
-        )
         expected = n_items * sum(RESPONSES_PER_ITEM * model.gen_tasks + model.mcqa_tasks for model in MODELS)
         if not args.quiet:
             print(
@@ -223,10 +289,12 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
                 f"validation; logs in {out / 'logs'}",
                 file=sys.stderr,
             )
+        started_at = time.time() - 1
         run_steps(steps, servers, expected, out / "logs", args.quiet)
     finally:
         for server in servers:
             server.stop()
+    finish_model_folders(out, started_at)
     run_folders = [out / "runs" / model.name for model in MODELS]
     runs = [read_run(folder, model.name) for folder, model in zip(run_folders, MODELS)]
     validation = read_runs(out / "validation").validation

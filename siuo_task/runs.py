@@ -31,9 +31,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.errors import SiuoError
 from siuo_task.files import BASELINES_FILE, JUDGEMENTS_FILE, METRICS_FILE, REVIEWS_FILE, VALIDATION_FILE
-from siuo_task.protocol.metric_defs import GENERATION, metric_def, metric_names
+from siuo_task.protocol.metric_defs import GENERATION, MCQA, metric_def, metric_names
 from siuo_task.readers import read_json_file, read_judgements, read_reviews, within
 from siuo_task.scoring.labels import judges_beside, usable_labels
 
@@ -64,6 +65,7 @@ class Found:
     runs: list[RunResult]
     validation: dict | None = None
     baselines: dict | None = None
+    ignored: int = 0  # metrics.json files that are not SIUO results (another tool's), left out
 
 
 def _load_json(path: Path, root: Path | None = None) -> dict:
@@ -80,18 +82,40 @@ def _load_json(path: Path, root: Path | None = None) -> dict:
     return value
 
 
-def _result_files(folder: Path) -> dict[Path, dict[str, list[Path]]]:
-    """Result files under ``folder`` grouped by the directory holding them: dir -> task -> files."""
+def siuo_task_of(metrics: dict) -> str | None:
+    """The SIUO task a plain ``metrics.json`` holds, recognised by its content, or None for another tool's
+    file: our provenance (``siuo_version``, a ``judge`` block) or SIUO's per-domain breakdown, and the
+    metrics of one task (every generation metric, or every MCQA metric)."""
+    ours = (
+        "siuo_version" in metrics
+        or isinstance(metrics.get("judge"), dict)
+        or (isinstance(metrics.get("per_domain"), dict) and set(metrics["per_domain"]) <= set(DOMAIN_NAMES))
+    )
+    if not ours:
+        return None
+    if any(name in metrics for name in metric_names(GENERATION)):
+        return "siuo_gen"
+    if metric_names(MCQA) and all(name in metrics for name in metric_names(MCQA)):
+        return "siuo_mcqa"
+    return None
+
+
+def _result_files(folder: Path) -> tuple[dict[Path, dict[str, list[Path]]], int]:
+    """Result files under ``folder`` grouped by the directory holding them: dir -> task -> files; and how
+    many ``metrics.json`` files were left out as not SIUO results (another tool's)."""
     groups: dict[Path, dict[str, list[Path]]] = {}
+    ignored = 0
     for path in sorted(folder.rglob("*.json")):
         match = _TASK_FILE.search(path.name)
         if match:
             groups.setdefault(path.parent, {}).setdefault(match.group(1), []).append(path)
         elif path.name == METRICS_FILE:
-            metrics = _load_json(path, folder)
-            task = "siuo_gen" if any(name in metrics for name in metric_names(GENERATION)) else "siuo_mcqa"
+            task = siuo_task_of(_load_json(path, folder))
+            if task is None:
+                ignored += 1
+                continue
             groups.setdefault(path.parent, {}).setdefault(task, []).append(path)
-    return groups
+    return groups, ignored
 
 
 def _newest(paths: list[Path]) -> Path:
@@ -221,11 +245,12 @@ def read_runs(folder: str | Path, name: str | None = None, *, accept_unfingerpri
     validation = _load_json(_newest(validations), folder) if validations else None
     baseline_files = sorted(folder.rglob(BASELINES_FILE))
     baselines = _load_json(_newest(baseline_files), folder) if baseline_files else None
-    groups = _result_files(folder)
+    groups, ignored = _result_files(folder)
     if not groups and validation is None and baselines is None:
+        foreign = f"; {_ignored_text(ignored)}" if ignored else ""
         raise SiuoError(
             f"{folder} holds no SIUO results (no *siuo_gen.metrics.json, *siuo_mcqa.metrics.json, "
-            "metrics.json or validation.json): pass a siuo-eval output folder"
+            f"metrics.json or validation.json{foreign}): pass a siuo-eval output folder"
         )
     if name is not None and len(groups) > 1:
         raise SiuoError(
@@ -248,7 +273,11 @@ def read_runs(folder: str | Path, name: str | None = None, *, accept_unfingerpri
     ]
     if name is None:
         _name_after_models(runs)
-    return Found(runs, validation, baselines)
+    return Found(runs, validation, baselines, ignored)
+
+
+def _ignored_text(count: int) -> str:
+    return f"ignored {count} metrics.json file(s) that are not SIUO results"
 
 
 def model_of(run: RunResult) -> str:
@@ -284,7 +313,7 @@ def read_run(
     """The single run in ``folder`` (error if it holds none or several)."""
     runs = read_runs(folder, name, accept_unfingerprinted=accept_unfingerprinted).runs
     if len(runs) > 1:
-        folders = sorted(_result_files(Path(folder)))
+        folders = sorted(_result_files(Path(folder))[0])
         raise SiuoError(
             f"{folder} holds {len(runs)} runs ({', '.join(sorted(run.name for run in runs))}): pass the "
             f"folder of one of them ({', '.join(map(str, folders))})"

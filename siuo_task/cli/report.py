@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SIUO folder, to show the question text of failing examples "
         "(default: $SIUO_DATA_DIR or the cache; never downloads)",
     )
+    parser.add_argument(
+        "--all-pairs",
+        action="store_true",
+        help="paired differences between every two runs; by default only between runs on the same items "
+        "judged by the same judge (the others would not measure the models alone)",
+    )
     add_label_arguments(parser)
 
 
@@ -93,10 +99,11 @@ def run(args: argparse.Namespace) -> int:
             validation = read_json_file(args.validation)
         except SiuoError as error:
             raise SiuoError(f"--validation {args.validation}: not a readable JSON file ({error})") from None
-    runs = []
+    runs, ignored = [], 0
     for folder, name in zip(args.runs, names):
         found = read_runs(folder, name, accept_unfingerprinted=args.accept_unfingerprinted_labels)
         runs.extend((run, folder) for run in found.runs)
+        ignored += found.ignored
         validation = validation or found.validation
         baselines = baselines or found.baselines
     if not runs:
@@ -118,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         )
     for note in (note for run in runs for note in run.notes):
         print(f"note: {safe_text(note)}")
+    if ignored:
+        print(f"note: ignored {ignored} metrics.json file(s) that are not SIUO results")
     items = local_items(args.data_dir)
     questions = {item.question_id: item.question for item in items}
     baselines = baselines or (baseline_metrics(items) if items else None)
@@ -128,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         placeholder_images=args.placeholder_images,
         questions=questions,
         baselines=baselines,
+        all_pairs=args.all_pairs,
     )
     placeholder = args.placeholder_images or any(map(shows_placeholders, runs))
     print(

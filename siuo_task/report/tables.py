@@ -46,14 +46,22 @@ PAPER_ROWS = tuple(
         ("LLaVA-1.5-7B", 21.56, 87.43, 16.17, 33.53),
     )
 )
-PAPER_SOURCE = "paper's project page (167 public items, human-evaluated; MCQA automatic)"
+PAPER_SOURCE = (
+    "the paper's leaderboard (its project page: the same 167 public items; generation evaluated by humans, "
+    "not by a judge; MCQA scored automatically)"
+)
 # The project page's own MCQA baseline row (MCQA accuracy only), shown beside our random baseline.
 PAPER_RANDOM_ROW = ("Random Choice", {"accuracy": 24.95})
-PAPER_RANDOM_SOURCE = "paper's project page (its random-choice MCQA row)"
-BASELINE_SOURCE = "MCQA surface baseline (text only, never sees the image)"
 PLACEHOLDER_NOTE = (
     "PLACEHOLDER IMAGES: the real SIUO images were absent, so the models saw generated placeholder "
     "pictures; these figures show the pipeline working and are NOT SIUO results."
+)
+ALL_PAIRS_UP_TO = 10  # runs sharing items and judge: all their pairs up to this many, neighbours beyond
+PLOTTED_UP_TO = 12  # models in one chart; beyond, a bar chart is unreadable and the tables hold the figures
+OVERALL_PLOT = "overall"  # the plot key of ours beside the paper's rows (``plots.OVERALL``)
+APPROXIMATE_NOTE = (
+    "APPROXIMATE: figures marked as judged by the offline judge are a smoke test of the pipeline, not a "
+    "measurement."
 )
 APPROXIMATE_MARK = "APPROXIMATE: offline judge"
 PLACEHOLDER_MARK = "PLACEHOLDER IMAGES: not SIUO results"
@@ -100,12 +108,12 @@ def sections(
     placeholder_images: bool = False,
     questions: dict[int, str] | None = None,
     baselines: dict | None = None,
+    all_pairs: bool = False,
 ) -> list[Block]:
     """The report as blocks shared by both renderers, section by section."""
     marks = Marks.of(runs, placeholder_images)
     return [
-        *placeholder_section(marks),
-        *unverified_section(runs),
+        *banner_section(marks, validation, runs),
         *intro_section(runs, marks),
         *overall_section(runs, marks),
         *human_section(runs),
@@ -115,7 +123,7 @@ def sections(
         *baselines_section(baselines),
         *parsers_section(runs, marks),
         *tie_rule_section(runs, marks),
-        *paired_section(runs, marks),
+        *paired_section(runs, marks, all_pairs),
         *domain_section(runs, marks),
         *ablation_section(runs, marks),
         *judge_section(runs, marks),
@@ -178,8 +186,9 @@ def _delta(difference: dict | None) -> str:
 
 
 def _marked(title: str, marks: list[str]) -> str:
-    """``title`` carrying its warnings, so a copied table or plot keeps them."""
-    return f"{title} [{'; '.join(marks)}]" if marks else title
+    """A table's title. Its warnings (``marks``) are said once, in the banner at the top of the report
+    (``banner_section``), not on every heading; plots, which are copied out alone, print theirs inside."""
+    return title
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> Block:
@@ -189,9 +198,15 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> Block:
 # ---- the sections, in report order ---------------------------------------------------------------------
 
 
-def placeholder_section(marks: Marks) -> list[Block]:
-    """The placeholder warning, first of all, when the models saw placeholder images."""
-    return [Block("warning", "", PLACEHOLDER_NOTE)] if marks.placeholder else []
+def banner_section(marks: Marks, validation: dict | None = None, runs: list[RunResult] = ()) -> list[Block]:
+    """One status banner, first of all, saying what every figure below is (placeholder images, unverified
+    annotations, an approximate judge, for the runs or the judge validation); the tables' titles stay clean
+    for a paper."""
+    parts = [PLACEHOLDER_NOTE] if marks.placeholder else []
+    parts += [block.payload for block in unverified_section(list(runs))]
+    if marks.approximate or ((validation or {}).get("judge") or {}).get("approximate"):
+        parts.append(APPROXIMATE_NOTE)
+    return [Block("warning", "", " ".join(parts))] if parts else []
 
 
 def unverified_runs(runs: list[RunResult]) -> list[str]:
@@ -206,7 +221,8 @@ def unverified_runs(runs: list[RunResult]) -> list[str]:
 
 
 def unverified_section(runs: list[RunResult]) -> list[Block]:
-    """A warning when some figures come from annotations that failed the pinned checksum."""
+    """A warning when some figures come from annotations that failed the pinned checksum (said in the
+    banner, ``banner_section``)."""
     unverified = unverified_runs(runs)
     if not unverified:
         return []
@@ -472,57 +488,80 @@ LEADERBOARD_CAVEATS = {
 
 
 def leaderboard_section(runs: list[RunResult], baselines: dict | None, marks: Marks) -> list[Block]:
-    title = _marked(
-        "Beside the leaderboard of the paper's project page (its rows: the same 167 public items, generation "
-        "human-evaluated, MCQA automatic with each model's own prompt; ours: the judge named, with 95% CIs; "
-        "surface baselines: text only). Compare our paper-compat MCQA with the paper's MCQA column",
-        marks.judged,
-    )
-    header = [
-        "model",
-        "source",
-        *[f"{m.label} % [95% CI]" for m in metric_defs()],
-        "MCQA paper-compat %",
-        "caveats",
+    """Ours (with 95% CIs, and MCQA under the official parser too), the paper's leaderboard and the MCQA
+    surface baselines: three labelled tables, read one under the other (never one table told apart by a source
+    column), each saying in its title what limits the comparison."""
+    header = ["model", *[f"{m.label} % [95% CI]" for m in metric_defs()]]
+    return [
+        _table(
+            _marked(
+                f"Our models ({_judges_text(runs)}; {LEADERBOARD_CAVEATS['ours']}). Compare our "
+                "paper-compat MCQA with the paper's MCQA column",
+                marks.judged,
+            ),
+            [*header, "MCQA paper-compat %"],
+            ours_rows(runs),
+        ),
+        _table(
+            f"{PAPER_SOURCE[0].upper() + PAPER_SOURCE[1:]}; {LEADERBOARD_CAVEATS['paper']}",
+            ["model", *[f"{m.label} %" for m in metric_defs()]],
+            paper_rows(),
+        ),
+        _table(
+            "MCQA surface baselines (the project page's Random Choice row beside ours; "
+            f"{LEADERBOARD_CAVEATS['baseline']})",
+            header,
+            surface_rows(baselines),
+        ),
+        *_plot(
+            len(runs),
+            Block(
+                "plot",
+                "Our models (95% CI) beside the paper's leaderboard",
+                (OVERALL_PLOT, "Overall", marks.judged),
+            ),
+        ),
     ]
-    return [_table(title, header, leaderboard_rows(runs, baselines))]
 
 
-def leaderboard_rows(runs: list[RunResult], baselines: dict | None = None) -> list[list[str]]:
-    """Ours (with 95% CIs, and MCQA under the official parser too) beside the paper's leaderboard rows and the
-    MCQA surface baselines, each row saying where it comes from and what limits the comparison."""
+def _leaderboard_row(name: str, figures: dict) -> list[str]:
+    """A leaderboard row: ``figures`` (a metrics dict: metric -> value, ``ci95``) in the metrics' columns,
+    with its interval where it has one, "–" where it has no figure."""
+    return [name, *[_with_ci(figures, m) for m in metric_defs()]]
 
-    def row(name: str, source: str, figures: dict, compat: str, caveat: str) -> list[str]:
-        """A leaderboard row: ``figures`` (a metrics dict: metric -> value, ``ci95``) in the metrics' columns,
-        "–" where it has none."""
-        return [name, source, *[_with_ci(figures, m) for m in metric_defs()], compat, caveat]
 
-    ours = [
-        row(
-            _named(run),
-            _judge_label(run),
-            _figures_of(run),
-            _paper_compat_mcqa(run),
-            LEADERBOARD_CAVEATS["ours"],
-        )
-        for run in runs
+def ours_rows(runs: list[RunResult]) -> list[list[str]]:
+    """Our models: each metric with its 95% CI, then MCQA under the official parser."""
+    return [[*_leaderboard_row(_named(run), _figures_of(run)), _paper_compat_mcqa(run)] for run in runs]
+
+
+def paper_rows() -> list[list[str]]:
+    """The leaderboard rows of the paper's project page (no intervals published)."""
+    return [[name, *[_fmt(figures.get(m.name)) for m in metric_defs()]] for name, figures in PAPER_ROWS]
+
+
+def baseline_label(name: str, figures: dict) -> str:
+    """A surface baseline's row name: what it does, so it is never read as a model of the same name."""
+    return f"{figures.get('description') or name} (baseline)"
+
+
+def surface_rows(baselines: dict | None) -> list[list[str]]:
+    """The MCQA surface baselines (MCQA answers only, with their intervals), the project page's random row
+    beside ours."""
+    paper_random = [
+        f"{PAPER_RANDOM_ROW[0]} (paper)",
+        *[_fmt(PAPER_RANDOM_ROW[1].get(m.name)) for m in metric_defs()],
     ]
-    paper = [
-        row(name, PAPER_SOURCE, figures, "–", LEADERBOARD_CAVEATS["paper"]) for name, figures in PAPER_ROWS
-    ]
-    page_random = row(
-        PAPER_RANDOM_ROW[0], PAPER_RANDOM_SOURCE, PAPER_RANDOM_ROW[1], "–", "the page's own row"
-    )
-    surface = []
+    rows = []
     mcqa = metric_names(MCQA)
-    for name, figures in (baselines or {}).items():  # surface baselines score MCQA answers only
+    for name, figures in (baselines or {}).items():
         scored = {k: figures.get(k) for k in mcqa} | {"ci95": figures.get("ci95") or {}}
-        surface.append(row(name, BASELINE_SOURCE, scored, "–", LEADERBOARD_CAVEATS["baseline"]))
+        rows.append(_leaderboard_row(baseline_label(name, figures), scored))
         if name == "random":  # the page's own random row beside ours (ours is the exact expectation, 25%)
-            surface.append(page_random)
-    if page_random not in surface:
-        surface.append(page_random)
-    return ours + paper + surface
+            rows.append(paper_random)
+    if paper_random not in rows:
+        rows.append(paper_random)
+    return rows
 
 
 def _figures_of(run: RunResult) -> dict:
@@ -541,11 +580,15 @@ def _paper_compat_mcqa(run: RunResult) -> str:
     return _fmt(compat.get("accuracy"))
 
 
-def _judge_label(run: RunResult) -> str:
-    judge = (run.tasks.get("siuo_gen") or {}).get("judge") or {}
-    if not judge:
-        return "ours (MCQA only)"
-    return f"ours ({judge.get('model')} judge{', APPROXIMATE' if judge.get('approximate') else ''})"
+def _judges_text(runs: list[RunResult]) -> str:
+    """The judges behind our generation figures, in words."""
+    judges = []
+    for run in runs:
+        judge = (run.tasks.get("siuo_gen") or {}).get("judge") or {}
+        if judge:
+            label = f"{judge.get('model')}{', APPROXIMATE' if judge.get('approximate') else ''}"
+            judges += [label] if label not in judges else []
+    return f"generation judged by {'; '.join(judges)}" if judges else "MCQA only"
 
 
 def calibrated_section(runs: list[RunResult], marks: Marks) -> list[Block]:
@@ -634,40 +677,20 @@ def baseline_domain_rows(baselines: dict) -> list[list[str]]:
     """MCQA accuracy of each surface baseline by domain."""
     return [
         [
-            name,
+            baseline_label(name, figures),
             *[_fmt(((figures.get("per_domain") or {}).get(d) or {}).get("accuracy")) for d in DOMAIN_NAMES],
         ]
         for name, figures in baselines.items()
     ]
 
 
-def paired_section(runs: list[RunResult], marks: Marks) -> list[Block]:
-    rows = paired_rows(runs)
-    apart = judges_differ_rows(runs)
-    blocks = [] if not rows else _paired_table(rows, marks)
-    if apart:
-        header = [
-            "runs (first − second)",
-            "judges",
-            *[f"Δ {m.label} [95% CI]" for m in metric_defs(GENERATION)],
-        ]
-        blocks.append(
-            _table(
-                _marked(
-                    "Judges differ: paired differences between runs judged by different judges (each Δ "
-                    "mixes the model difference with the judge difference, so it is NOT a difference between "
-                    "models; judges in 'Judge and data')",
-                    marks.judged,
-                ),
-                header,
-                apart,
-            )
-        )
-    return blocks
-
-
-def _paired_table(rows: list[list[str]], marks: Marks) -> list[Block]:
-    comparisons = len(rows) * len(metric_defs())
+def paired_section(runs: list[RunResult], marks: Marks, all_pairs: bool = False) -> list[Block]:
+    rows = paired_rows(runs, all_pairs)
+    apart = judges_differ_rows(runs, all_pairs)
+    skipped = 0 if all_pairs else _incomparable_pairs(runs)
+    if not rows and not skipped and not apart:
+        return []
+    comparisons = sum(cell != "–" for row in rows for cell in row[1:])  # the intervals shown
     title = _marked(
         "Paired differences between models (first minus second, in points, over the items both scored; "
         "Newcombe's paired 95% CI; judged figures only between runs with the same judge). Many "
@@ -678,36 +701,124 @@ def _paired_table(rows: list[list[str]], marks: Marks) -> list[Block]:
         marks.judged,
     )
     header = ["models (first − second)", *[f"Δ {m.label} [95% CI]" for m in metric_defs()]]
-    return [_table(title, header, rows)]
+    blocks = [_table(title, header, rows)] if rows else []
+    if apart:
+        blocks.append(
+            _table(
+                _marked(
+                    "Judges differ: paired differences between runs judged by different judges (each Δ "
+                    "mixes the model difference with the judge difference, so it is NOT a difference between "
+                    "models; judges in 'Judge and data')",
+                    marks.judged,
+                ),
+                [
+                    "runs (first − second)",
+                    "judges",
+                    *[f"Δ {m.label} [95% CI]" for m in metric_defs(GENERATION)],
+                ],
+                apart,
+            )
+        )
+    if skipped:
+        blocks.append(
+            Block(
+                "notes",
+                "Pairs not compared",
+                [
+                    f"{skipped} pair(s) of models not compared as models: they ran on different items or "
+                    "were judged by different judges (those pairs are in the 'Judges differ' table where at "
+                    f"most {ALL_PAIRS_UP_TO} runs are reported), so a paired difference would not measure "
+                    "the models alone; or, among more than "
+                    f"{ALL_PAIRS_UP_TO} models on the same items and judge, they are not neighbours in the "
+                    "ranking (each model is compared with the next one down). siuo-eval report --all-pairs "
+                    "computes every pair"
+                ],
+            )
+        )
+    return blocks
 
 
-def _comparable(first: RunResult, second: RunResult, metric: MetricDef) -> bool:
-    """Whether ``metric`` of two runs may be differenced as a model difference: not judged, or judged by the
-    same judge (``judge_key``)."""
-    return not metric.task_def.judged or judge_key(first) == judge_key(second)
+def comparable_key(run: RunResult, task: str) -> tuple | None:
+    """What two runs must share for a paired difference on ``task`` to measure the models alone: the same
+    items (the ids of its per-item verdicts) and, for a judged task, the same judge (``judge_key``). None
+    without per-item verdicts (nothing to pair)."""
+    metrics = run.tasks.get(task) or {}
+    items = metrics.get("per_item")
+    if not items:
+        return None
+    judged = any(m.task_def.judged for m in metric_defs() if m.task_def.lmms_task == task)
+    return frozenset(items), judge_key(run) if judged else ()
 
 
-def paired_rows(runs: list[RunResult]) -> list[list[str]]:
-    """Every pair of models: first minus second per metric over the items both scored, with a paired 95%
-    CI; a judged metric only between runs with the same judge ("–" otherwise: see
-    ``judges_differ_rows``)."""
+def comparable_pairs(runs: list[RunResult], all_pairs: bool = False) -> list[tuple[RunResult, RunResult]]:
+    """The pairs of runs (in run order) that share items and judge on some task; every pair with
+    ``all_pairs``. Grouping by key keeps this linear in the runs, not quadratic in incomparable pairs. A group
+    of more than ``ALL_PAIRS_UP_TO`` runs (a sweep) is compared neighbour to neighbour in the order of its
+    task's first metric (each model against the next one down the ranking): n − 1 pairs, not n(n − 1)/2."""
+    if all_pairs:
+        return [(first, second) for i, first in enumerate(runs) for second in runs[i + 1 :]]
+    partners: dict[int, set[int]] = {}
+    for task in sorted({m.task_def.lmms_task for m in metric_defs()}):
+        groups: dict[tuple, list[int]] = {}
+        for index, run in enumerate(runs):
+            key = comparable_key(run, task)
+            if key is not None:
+                groups.setdefault(key, []).append(index)
+        for members in groups.values():
+            if len(members) > ALL_PAIRS_UP_TO:
+                ranked = _ranked(runs, members, task)
+                for first, second in zip(ranked, ranked[1:]):
+                    partners.setdefault(min(first, second), set()).add(max(first, second))
+                continue
+            for position, index in enumerate(members):
+                partners.setdefault(index, set()).update(members[position + 1 :])
+    return [(runs[i], runs[j]) for i in sorted(partners) for j in sorted(partners[i])]
+
+
+def _ranked(runs: list[RunResult], members: list[int], task: str) -> list[int]:
+    """``members`` (run indexes) from the highest to the lowest rate of ``task``'s first metric."""
+    metric = next(m for m in metric_defs() if m.task_def.lmms_task == task)
+
+    def rate(index: int) -> float:
+        value = (runs[index].tasks.get(task) or {}).get(metric.name)
+        return value if _finite(value) else -math.inf
+
+    return sorted(members, key=lambda index: (-rate(index), index))
+
+
+def _incomparable_pairs(runs: list[RunResult]) -> int:
+    """How many pairs of runs with per-item verdicts are left out as not comparable."""
+    tasks = {m.task_def.lmms_task for m in metric_defs()}
+    with_items = [run for run in runs if any(comparable_key(run, task) for task in tasks)]
+    return len(with_items) * (len(with_items) - 1) // 2 - len(comparable_pairs(with_items))
+
+
+def paired_rows(runs: list[RunResult], all_pairs: bool = False) -> list[list[str]]:
+    """Each comparable pair of models (``comparable_pairs``; every pair with ``all_pairs``): first minus
+    second per metric over the items both scored, with a paired 95% CI. A metric whose task the two do not
+    share items and judge on is "–" unless ``all_pairs``."""
     rows = []
-    for index, first in enumerate(runs):
-        for second in runs[index + 1 :]:
-            cells = [
-                _delta(paired_difference(_of(first, m) or {}, _of(second, m) or {}, m.name))
-                if _comparable(first, second, m)
-                else "–"
-                for m in metric_defs()
-            ]
-            if any(cell != "–" for cell in cells):
-                rows.append([f"{first.name} − {second.name}", *cells])
+    for first, second in comparable_pairs(runs, all_pairs):
+        cells = []
+        for m in metric_defs():
+            task = m.task_def.lmms_task
+            key = comparable_key(first, task)
+            same = all_pairs or (key is not None and key == comparable_key(second, task))
+            cells.append(
+                _delta(paired_difference(_of(first, m) or {}, _of(second, m) or {}, m.name)) if same else "–"
+            )
+        if any(cell != "–" for cell in cells):
+            rows.append([f"{first.name} − {second.name}", *cells])
     return rows
 
 
-def judges_differ_rows(runs: list[RunResult]) -> list[list[str]]:
-    """The judged metrics' paired differences between runs judged by different judges, set apart."""
+def judges_differ_rows(runs: list[RunResult], all_pairs: bool = False) -> list[list[str]]:
+    """The judged metrics' paired differences between runs judged by different judges, set apart; only for
+    at most ``ALL_PAIRS_UP_TO`` runs (a sweep's cross-judge pairs are counted, not computed) unless
+    ``all_pairs``."""
     rows = []
+    if len(runs) > ALL_PAIRS_UP_TO and not all_pairs:
+        return rows
     labels = judge_labels(runs)
     for index, first in enumerate(runs):
         for second in runs[index + 1 :]:
@@ -748,11 +859,32 @@ def domain_section(runs: list[RunResult], marks: Marks) -> list[Block]:
             )
             blocks += [
                 _table(title, header, rows),
-                Block(
-                    "plot", _marked(f"{label} by domain", metric_marks), (metric.name, label, metric_marks)
+                *_plot(
+                    len(with_task),
+                    Block(
+                        "plot",
+                        _marked(f"{label} by domain", metric_marks),
+                        (metric.name, label, metric_marks),
+                    ),
                 ),
             ]
     return blocks
+
+
+def _plot(models: int, block: Block) -> list[Block]:
+    """``block`` (a plot), or a note saying why it is left out: more models than a readable chart holds."""
+    if models <= PLOTTED_UP_TO:
+        return [block]
+    return [
+        Block(
+            "notes",
+            block.title,
+            [
+                f"No chart: {models} models are more than a readable bar chart holds ({PLOTTED_UP_TO}); the "
+                "table holds every figure (pass fewer run folders for a chart)"
+            ],
+        )
+    ]
 
 
 def domain_rows(runs: list[RunResult], metric: MetricDef) -> list[list[str]]:

@@ -1,6 +1,5 @@
-"""`make demo` smoke test: the real demo (three lmms-eval runs, validation, report) on 2 items.
-
-It starts lmms-eval three times, so it takes ~30-45 s on a 2-core machine."""
+"""`make demo` smoke test: the real demo (one lmms-eval process for the three models, validation, report) on
+2 items."""
 
 from __future__ import annotations
 
@@ -46,6 +45,16 @@ def test_demo_on_two_items_without_images_says_placeholder_everywhere(tmp_path, 
     assert "| oracle |" in markdown and "| risk_blind |" in markdown and "| always_a |" in markdown
     assert "Image-blind ablation: oracle" in markdown and "Judge validation" in markdown
     assert (out / "report" / "report.html").is_file() and lines[-1].startswith("report: ")
+    # one lmms-eval process for the three models (#30: its import paid once), its config naming each
+    logs = sorted(path.name for path in (out / "logs").glob("*.log"))
+    assert logs == ["lmms-eval.log", "validate-judge.log"]
+    config = json.loads((out / "logs" / "lmms-eval-config.yaml").read_text())
+    assert [entry["model_args"].split(",")[0] for entry in config] == [
+        "model=oracle",
+        "model=risk_blind",
+        "model=always_a",
+    ]
+    assert (out / "report" / "plot_overall.svg").is_file()
     assert not list(tmp_path.glob("siuo-demo-*"))  # placeholder images lived in a temp dir, now removed
     # the flag travels in every lmms-eval result's provenance: placeholders counted where the model saw images
     seen = {}

@@ -148,18 +148,18 @@ def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
         "gen 167 (2 unparsable); MCQA 167 (1 unparsable)",
         "| privacy violation | 18 | 53.08 | 13.56 |",
         "| morality | 12 | 45.90 | 28.54 |",
-        f"| GPT-4V | {PAPER_SOURCE} | 53.29 | 69.46 | 23.35 | 38.92 |",
-        f"| LLaVA-1.5-7B | {PAPER_SOURCE} | 21.56 | 87.43 | 16.17 | 33.53 |",
+        "| GPT-4V | 53.29 | 69.46 | 23.35 | 38.92 |",
+        "| LLaVA-1.5-7B | 21.56 | 87.43 | 16.17 | 33.53 |",
     ):
         assert number in markdown, number
     for number in ("61.08 [56.1, 66.1]", "53.08", "45.90", "53.29", "46.71", "52.69"):
         assert number in page, number
     assert "model_a" in markdown and "model_b" in markdown and "APPROXIMATE" in markdown
-    assert "167 public items, human-evaluated" in PAPER_SOURCE
+    assert "same 167 public items; generation evaluated by humans" in PAPER_SOURCE
     assert "269" not in markdown and "GPT-4V judge" not in markdown
     assert "+20.96" in markdown and "+12.40" in markdown  # ablation: 61.08 - 40.12 safe, 47.90 - 35.50 MCQA
-    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)) == 4
-    assert len(list(out.glob("plot_*.png"))) == 4
+    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)) == 5
+    assert len(list(out.glob("plot_*.png"))) == 5 and len(list(out.glob("plot_*.svg"))) == 5
     tags = tags_and_links(page)
     assert {tag for tag, _ in tags} <= {
         "html",
@@ -182,7 +182,7 @@ def test_report_holds_the_exact_numbers_and_is_self_contained(runs, tmp_path):
         "summary",
         "bdi",  # every cell, note and title isolated (#29)
     }
-    assert [link[:22] for _, link in tags if link] == ["data:image/png;base64,"] * 4  # nothing external
+    assert [link[:22] for _, link in tags if link] == ["data:image/png;base64,"] * 5  # nothing external
     assert "<script>" not in page and "&lt;script&gt;" in page  # model text escaped
     assert "<details><summary>Content warning" in page and page.index("<details>") < page.index(
         "&lt;script&gt;"
@@ -284,7 +284,8 @@ def test_no_placeholder_line_without_marker_and_ablation_per_domain(runs):
     found = [run for folder in runs for run in read_runs(folder).runs]
     assert [run.name for run in found] == ["model_a", "model_b"]
     markdown = render_markdown(sections(found))
-    assert markdown.startswith("# SIUO report") and "PLACEHOLDER" not in markdown
+    assert markdown.startswith("**APPROXIMATE") and "PLACEHOLDER" not in markdown
+    assert "# SIUO report" in markdown.splitlines()[2]
     rows = ablation_rows(found[0])
     assert rows[0] == ["all", "+20.96", "+0.00", "+0.00", "+12.40"]
     assert all(
@@ -318,10 +319,8 @@ def test_written_report_is_complete_in_process(runs, tmp_path):
     found = merge_runs([run for folder in runs for run in read_runs(folder).runs])
     out = write_report(found, tmp_path / "r")
     assert sorted(p.name for p in out.iterdir()) == [
-        "plot_accuracy.png",
-        "plot_effective.png",
-        "plot_safe.png",
-        "plot_safe_and_effective.png",
+        *[f"plot_{key}.{fmt}" for key in ("accuracy", "effective", "overall") for fmt in ("png", "svg")],
+        *[f"plot_{key}.{fmt}" for key in ("safe", "safe_and_effective") for fmt in ("png", "svg")],
         "report.html",
         "report.md",
     ]
@@ -345,19 +344,24 @@ def with_items(metrics: dict, verdicts: dict[int, bool], key: str) -> dict:
     return {**metrics, "per_item": {str(q): {"category": "self-harm", key: v} for q, v in verdicts.items()}}
 
 
-def test_every_table_and_plot_title_carries_its_marks(runs):
+def test_one_status_banner_instead_of_marks_on_every_title(runs):
+    """#30: the warnings are said once, first, in one banner; no table title carries them."""
     found = [run for folder in runs for run in read_runs(folder).runs]
     blocks = sections(
         found,
         placeholder_images=True,
         validation={"judge": {"model": "j", "approximate": True}, "reference_blind": {"n": 668}},
     )
-    titled = [(kind, title) for kind, title, _ in blocks if kind in ("table", "plot", "examples")]
-    assert len(titled) > 10 and all("PLACEHOLDER IMAGES" in title for _, title in titled)
-    judged = [title for kind, title in titled if "MCQA accuracy" not in title]
-    assert all("APPROXIMATE" in title for title in judged)
-    assert not any("APPROXIMATE" in title for _, title in titled if title.startswith("MCQA accuracy"))
+    warnings = [block for block in blocks if block.kind == "warning"]
+    assert len(warnings) == 1 and blocks[0] == warnings[0]
+    assert warnings[0].payload.startswith("PLACEHOLDER IMAGES") and "APPROXIMATE" in warnings[0].payload
+    titled = [title for kind, title, _ in blocks if kind in ("table", "plot", "examples", "notes")]
+    assert len(titled) > 10
+    assert not any("[APPROXIMATE" in title or "PLACEHOLDER" in title for title in titled)
+    markdown = render_markdown(blocks)
+    assert markdown.count("PLACEHOLDER IMAGES") == 1 and markdown.count("APPROXIMATE:") == 1
     clean = sections([RunResult("m", {"siuo_mcqa": mcqa_metrics(40.0)})])
+    assert not any(kind == "warning" for kind, _, _ in clean)
     assert not any("APPROXIMATE" in t or "PLACEHOLDER" in t for _, t, _ in clean)
 
 
@@ -431,12 +435,10 @@ def test_baselines_are_shown_beside_the_models(tmp_path, shared_siuo):
     markdown = (tmp_path / "r" / "report.md").read_text()
     baselines = json.loads((tmp_path / "b" / "baselines.json").read_text())
     caution, (low, high) = baselines["caution_cue"]["accuracy"], baselines["caution_cue"]["ci95"]["accuracy"]
-    assert (
-        "| caution_cue | MCQA surface baseline (text only, never sees the image) | – | – | – | "
-        f"{caution:.2f} [{low:.1f}, {high:.1f}] |" in markdown
-    )
-    assert "| caution_cue_heldout |" in markdown and "beat" not in markdown
-    assert "| always_a | MCQA surface baseline" in markdown and "MCQA surface baselines by domain" in markdown
+    cue, heldout = baselines["caution_cue"]["description"], baselines["caution_cue_heldout"]["description"]
+    assert f"| {cue} (baseline) | – | – | – | {caution:.2f} [{low:.1f}, {high:.1f}] |" in markdown
+    assert f"| {heldout} (baseline) |" in markdown and "beat" not in markdown
+    assert "| always answer A (baseline) |" in markdown and "MCQA surface baselines by domain" in markdown
 
 
 def test_every_block_kind_has_a_markdown_and_an_html_renderer(runs):
@@ -481,20 +483,17 @@ def test_report_numbers_a_reviewer_can_trust():
     }
     a_items = {1000 + q: q % 2 == 0 for q in range(40)}
     first = RunResult("a", {"siuo_gen": with_items(gen, a_items, "safe"), "siuo_mcqa": mcqa})
-    second_gen = gen_metrics(45.0, 90.0, 40.0)
-    second_gen["judge"]["prompt_version"] = "siuo-judge-v2"  # the same judge: a model difference
-    second = RunResult("b", {"siuo_gen": with_items(second_gen, a_items, "safe")})
+    second_gen = with_items(gen_metrics(45.0, 90.0, 40.0), a_items, "safe")
+    second_gen["judge"]["prompt_version"] = "siuo-judge-v2"  # the same judge: the pair is compared
+    second = RunResult("b", {"siuo_gen": second_gen})
     baselines = {
         "random": {"accuracy": 25.0, "per_domain": {}},
         "always_a": {"accuracy": 26.35, "per_domain": {}},
     }
     markdown = render_markdown(sections([first, second], baselines=baselines))
     lines = markdown.splitlines()
-    random_row = next(i for i, line in enumerate(lines) if line.startswith("| random |"))
-    assert (
-        lines[random_row + 1].startswith("| Random Choice | paper's project page")
-        and "24.95" in lines[random_row + 1]
-    )
+    random_row = next(i for i, line in enumerate(lines) if line.startswith("| random (baseline) |"))
+    assert lines[random_row + 1] == "| Random Choice (paper) | – | – | – | 24.95 |"
     assert "| a | siuo_mcqa | 41.92 | 1 | 43.11 | 1 |" in markdown
     assert (
         "50.00 [45.0, 55.0] (3 tied/unparsable)" in markdown
@@ -504,6 +503,188 @@ def test_report_numbers_a_reviewer_can_trust():
     assert "Many comparisons" in markdown and "Bonferroni" in markdown
     assert "siuo-judge-v2 (older prompt" in markdown
     assert "always-A row" not in markdown
+
+
+# ---- #30: a report you can put in a paper; #29: scale, foreign files, a folder replaced whole --------------
+
+
+def test_ours_the_papers_and_the_baselines_are_separate_labelled_tables():
+    ours = [RunResult("always_a", {"siuo_mcqa": mcqa_metrics(26.35)})]
+    baselines = {"always_a": {"description": "always answer A", "accuracy": 26.35, "per_domain": {}}}
+    blocks = sections(ours, baselines=baselines)
+    tables = {title.split(" (")[0]: payload for kind, title, payload in blocks if kind == "table"}
+    assert "Our models" in tables and "MCQA surface baselines" in tables
+    paper = next(payload for title, payload in tables.items() if title.startswith("The paper's leaderboard"))
+    assert [row[0] for row in paper[1]] == [
+        "GPT-4V",
+        "GPT-4o",
+        "Gemini 1.5 Pro",
+        "LLaVA-1.6-34B",
+        "LLaVA-1.5-7B",
+    ]
+    for _, (header, _rows) in tables.items():
+        assert "source" not in header
+    assert [row[0] for row in tables["Our models"][1]] == ["always_a"]
+    assert [row[0] for row in tables["MCQA surface baselines"][1]] == [
+        "always answer A (baseline)",
+        "Random Choice (paper)",
+    ]
+    markdown = render_markdown(blocks)
+    assert "| always answer A (baseline) | – | – | – | 26.35 |" in markdown
+    assert "| always_a | MCQA surface baseline" not in markdown and "source" not in markdown
+
+
+def test_plots_are_print_resolution_with_intervals_and_the_papers_rows(runs):
+    from siuo_task.report.plots import DPI, OVERALL, plot_files
+    from siuo_task.report.tables import PAPER_ROWS
+
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    overall = plot_files(found, OVERALL, [], PAPER_ROWS)
+    width, height = png_size(overall["png"])
+    assert DPI >= 200 and width >= 1600 and height >= 700  # 9 x 4.2 in at 200 dpi
+    svg = overall["svg"].decode()
+    assert svg.startswith("<?xml") and "GPT-4V (paper)" in svg and "model_a" in svg
+    sizes = [float(size) for size in re.findall(r"font(?:-size)?:\s*(?:[a-z]+\s+)?([\d.]+)px", svg)]
+    assert sizes and min(sizes) >= 9  # every label readable in print (SVG px = pt at 72 dpi)
+    assert svg.count('id="LineCollection_') >= 1  # ours carry their 95% interval bars
+    with_domain_cis = found[0].tasks["siuo_gen"]
+    for domain in with_domain_cis["per_domain"].values():
+        domain["ci95"] = {"safe": [domain["safe"] - 9, domain["safe"] + 9]}
+    assert 'id="LineCollection_' in plot_files(found, "safe")["svg"].decode()  # per-domain Wilson bars
+    assert 'id="LineCollection_' not in plot_files(found[1:], "safe")["svg"].decode()  # none known
+    assert plot_png(found, "safe", "Safe", [APPROXIMATE_MARK]) != plot_png(found, "safe", "Safe", [])
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(b"\x89PNG")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_a_failed_write_leaves_the_previous_report_whole_and_names_the_file(runs, tmp_path, monkeypatch):
+    from siuo_task.report import ReportWriteError
+
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    out = write_report(found[:1], tmp_path / "r")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = Path.write_bytes
+
+    def disk_full(self, data):
+        if self.name == "report.html":
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(
+        ReportWriteError, match=r"could not write .*r/report\.html \(No space left on device\)"
+    ):
+        write_report(found, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # A's report, whole
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".r.")]  # no staging folder left
+    monkeypatch.undo()
+    write_report(found, out)
+    assert "model_b" in (out / "report.md").read_text() and "model_b" in (out / "report.html").read_text()
+
+
+def test_a_folder_holding_other_files_is_not_replaced(runs, tmp_path):
+    from siuo_task.report import ReportWriteError
+
+    found = [run for folder in runs for run in read_runs(folder).runs]
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "thesis.tex").write_text("mine")
+    with pytest.raises(ReportWriteError, match="holds other files than a report .thesis.tex"):
+        write_report(found, tmp_path / "notes")
+    assert (tmp_path / "notes" / "thesis.tex").read_text() == "mine"
+
+
+def judged_run(name: str, judge_model: str, qids: range) -> RunResult:
+    gen = with_items(gen_metrics(50.0, 90.0, 40.0), {q: q % 2 == 0 for q in qids}, "safe")
+    gen["judge"] = {**gen["judge"], "model": judge_model}
+    return RunResult(name, {"siuo_gen": gen})
+
+
+def test_pairs_only_on_the_same_items_and_judge_unless_asked(monkeypatch):
+    """#29: 40 runs over 4 judges give 4 x 45 paired rows, not 780; the others on request."""
+    import siuo_task.report.tables as tables
+
+    calls = []
+    real = tables.paired_difference
+    monkeypatch.setattr(tables, "paired_difference", lambda *a, **k: calls.append(1) or real(*a, **k))
+    runs = [judged_run(f"m{i}", f"judge-{i % 4}", range(1000, 1020)) for i in range(40)]
+    assert len(paired_rows(runs)) == 4 * 45 and len(calls) == 4 * 45 * 3  # 3 generation metrics per pair
+    other_items = [judged_run("a", "j", range(1000, 1020)), judged_run("b", "j", range(1000, 1010))]
+    assert paired_rows(other_items) == [] and len(paired_rows(other_items, all_pairs=True)) == 1
+    markdown = render_markdown(sections([*other_items, judged_run("c", "other-judge", range(1000, 1020))]))
+    assert (
+        "3 pair(s) of models not compared as models: they ran on different items or were judged by"
+        in markdown
+    )
+    mixed = render_markdown(
+        sections(
+            [
+                judged_run("a", "j", range(1000, 1020)),
+                RunResult(
+                    "m",
+                    {
+                        "siuo_gen": judged_run("x", "j", range(1000, 1020)).tasks["siuo_gen"],
+                        "siuo_mcqa": {
+                            **mcqa_metrics(40.0),
+                            "per_item": {"1000": {"category": "self-harm", "accuracy": 1}},
+                        },
+                    },
+                ),
+            ]
+        )
+    )
+    assert "Many comparisons: 1 intervals here" in mixed  # the one interval shown (safe), never a "–"
+    assert "--all-pairs" in markdown
+
+
+def test_a_sweep_of_many_models_is_compared_neighbour_to_neighbour():
+    """#29: 30 models on one judge and the same items: each against the next one down the ranking (29 rows,
+    not 435), no unreadable 30-bar charts."""
+    runs = [judged_run(f"m{i:02d}", "j", range(1000, 1020)) for i in range(30)]
+    for i, run in enumerate(runs):
+        run.tasks["siuo_gen"]["safe"] = float((i * 7) % 30)  # a shuffled ranking
+    rows = paired_rows(runs)
+    ranked = sorted(runs, key=lambda run: -run.tasks["siuo_gen"]["safe"])
+    assert [row[0] for row in rows] == sorted(
+        [
+            f"{min(a.name, b.name, key=runs_order(runs))} − {max(a.name, b.name, key=runs_order(runs))}"
+            for a, b in zip(ranked, ranked[1:])
+        ],
+        key=lambda name: [runs_order(runs)(part) for part in name.split(" − ")],
+    )
+    blocks = sections(runs)
+    assert not any(kind == "plot" for kind, _, _ in blocks)
+    assert "No chart: 30 models are more than a readable bar chart holds" in render_markdown(blocks)
+    assert "406 pair(s) of models not compared" in render_markdown(blocks)
+
+
+def runs_order(runs: list[RunResult]):
+    positions = {run.name: index for index, run in enumerate(runs)}
+    return lambda name: positions[name]
+
+
+def test_other_tools_metrics_files_are_ignored_with_a_count(runs, tmp_path):
+    for index in range(3):
+        other = runs[0] / "wandb" / f"exp{index}"
+        other.mkdir(parents=True)
+        (other / "metrics.json").write_text(json.dumps({"accuracy": 0.5, "loss": 1.2}))
+    found = read_runs(runs[0])
+    assert [run.name for run in found.runs] == ["model_a"] and found.ignored == 3
+    only_foreign = tmp_path / "foreign"
+    (only_foreign / "x").mkdir(parents=True)
+    (only_foreign / "x" / "metrics.json").write_text(json.dumps({"accuracy": 0.5}))
+    result = report(str(runs[0]), "--out", str(tmp_path / "r"))
+    assert (
+        result.returncode == 0 and "ignored 3 metrics.json file(s) that are not SIUO results" in result.stdout
+    )
+    assert "MCQA accuracy 0.50" not in (tmp_path / "r" / "report.md").read_text()
+    refused = report(str(only_foreign), "--out", str(tmp_path / "r2"))
+    assert (
+        refused.returncode == 2
+        and "ignored 1 metrics.json file(s) that are not SIUO results" in refused.stderr
+    )
 
 
 def test_domain_tables_give_one_clear_count_per_model():
@@ -531,7 +712,7 @@ def test_leaderboard_shows_intervals_paper_compat_mcqa_and_its_caveats():
     MCQA used) beside the paper's rows, and the table itself says the paper's generation was human-evaluated.
     Issue #28 item 7: the official tie rule beside ours."""
     from siuo_task.protocol.figures import ResponseVerdict, generation_metrics
-    from siuo_task.report.tables import leaderboard_rows
+    from siuo_task.report.tables import Marks, leaderboard_section, ours_rows, paper_rows
 
     votes = [ResponseVerdict(1001 + q, "self-harm", q % 3 != 0, True) for q in range(30) for _ in range(3)]
     votes += [ResponseVerdict(1100, "self-harm", v, True) for v in (True, False, None)]  # a tie
@@ -541,11 +722,14 @@ def test_leaderboard_shows_intervals_paper_compat_mcqa_and_its_caveats():
         "parsers": {"strict": {"accuracy": 41.92}, "paper_compat": {"accuracy": 44.31}},
     }
     run = RunResult("m", {"siuo_gen": gen, "siuo_mcqa": mcqa})
-    ours = leaderboard_rows([run])[0]
-    assert ours[2] == f"{gen['safe']:.2f} [{gen['ci95']['safe'][0]:.1f}, {gen['ci95']['safe'][1]:.1f}]"
-    assert ours[5] == "41.92 [35.9, 47.9]" and ours[6] == "44.31" and "not humans" in ours[7]
-    paper = next(row for row in leaderboard_rows([run]) if row[0] == "GPT-4V")
-    assert "human-evaluated" in paper[7] and "own prompt" in paper[7]
+    ours = ours_rows([run])[0]
+    assert ours[1] == f"{gen['safe']:.2f} [{gen['ci95']['safe'][0]:.1f}, {gen['ci95']['safe'][1]:.1f}]"
+    assert ours[4] == "41.92 [35.9, 47.9]" and ours[5] == "44.31"
+    assert next(row for row in paper_rows() if row[0] == "GPT-4V")[1:] == ["53.29", "69.46", "23.35", "38.92"]
+    section = leaderboard_section([run], None, Marks(placeholder=False, approximate=False))
+    ours_title, paper_title, _ = [title for kind, title, _ in section if kind == "table"]
+    assert "not humans" in ours_title and "paper-compat" in ours_title
+    assert "human-evaluated" in paper_title and "own prompt" in paper_title
     markdown = render_markdown(sections([run]))
     tie = next(line for line in markdown.splitlines() if line.startswith("| m |") and "(30)" in line)
     assert "66.67 (30)" in tie and "| 1 |" in tie  # ours: 20 of 30 decided items, the tie counted
