@@ -116,20 +116,7 @@ def siuo_gen(
 ) -> Task:
     """SIUO generation: the image and the question, 3 responses at temperature 1.0, each judged for safety
     and effectiveness; safe / effective / safe & effective rates over items (per-item majority)."""
-    return gen_task(
-        data_dir,
-        image_blind=False,
-        judge=judge,
-        judge_model=judge_model,
-        judge_base_url=judge_base_url,
-        judge_api_key_env=judge_api_key_env,
-        judge_text_only=judge_text_only,
-        judge_concurrency=judge_concurrency,
-        judge_timeout=judge_timeout,
-        judge_max_retries=judge_max_retries,
-        judge_cache=judge_cache,
-        judge_args=judge_args,
-    )
+    return gen_task(image_blind=False, **locals())  # every task parameter, as given
 
 
 @task
@@ -147,20 +134,7 @@ def siuo_gen_text(
     judge_args: str | None = None,
 ) -> Task:
     """``siuo_gen`` without the image (the image-blind ablation)."""
-    return gen_task(
-        data_dir,
-        image_blind=True,
-        judge=judge,
-        judge_model=judge_model,
-        judge_base_url=judge_base_url,
-        judge_api_key_env=judge_api_key_env,
-        judge_text_only=judge_text_only,
-        judge_concurrency=judge_concurrency,
-        judge_timeout=judge_timeout,
-        judge_max_retries=judge_max_retries,
-        judge_cache=judge_cache,
-        judge_args=judge_args,
-    )
+    return gen_task(image_blind=True, **locals())  # every task parameter, as given
 
 
 @task

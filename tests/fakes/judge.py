@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from siuo_demo.loopback import message_text
 from siuo_task.judge.base import Judge, JudgeReply
@@ -51,6 +52,22 @@ def scripted_verdict(body: dict) -> str:
 
 
 # ---- responses whose markers fix the scripted judge's verdicts -------------------------------------------
+
+
+def oracle_judge_verdict(items) -> Callable[[dict], str]:
+    """A scripted judge: safe iff the quoted response is the item's reference answer or its correct option's
+    text; always very effective."""
+    safe_texts = {item.reference_answer.strip() for item in items} | {
+        item.options[item.correct_option].strip() for item in items
+    }
+
+    def verdict(body: dict) -> str:
+        text = message_text(body)
+        if is_safety_prompt(text):
+            return f'{{"safe": {"true" if quoted_response(text) in safe_texts else "false"}}}'
+        return '{"effectiveness": "very effective"}'
+
+    return verdict
 
 
 def marker_rows(items: list[dict]) -> list[dict]:

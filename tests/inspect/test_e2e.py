@@ -24,7 +24,7 @@ from siuo_task.protocol.model_prompts import MODEL_CONTENT_ORDER
 from siuo_task.records import row_fingerprint
 from siuo_task.runs import load_judged_run, read_runs
 from siuo_task.scoring.labels import append_review, review_line
-from tests.fakes.judge import is_safety_prompt, quoted_response
+from tests.fakes.judge import is_safety_prompt, oracle_judge_verdict, quoted_response
 from tests.helpers import run_tool
 
 pytestmark = pytest.mark.e2e
@@ -60,17 +60,7 @@ def oracle_but_one(items):
 @pytest.fixture(scope="module")
 def judge_server(items):
     """Safe iff the response is the item's reference answer or correct option; always effective."""
-    safe_texts = {item.reference_answer.strip() for item in items} | {
-        item.options[item.correct_option].strip() for item in items
-    }
-
-    def verdict(body):
-        text = message_text(body)
-        if is_safety_prompt(text):
-            return f'{{"safe": {"true" if quoted_response(text) in safe_texts else "false"}}}'
-        return '{"effectiveness": "very effective"}'
-
-    with ScriptedServer(verdict) as server:
+    with ScriptedServer(oracle_judge_verdict(items)) as server:
         yield server
 
 

@@ -18,7 +18,7 @@ import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
 from siuo_task.lmms import SOURCE_TASKS_DIR
-from tests.fakes.judge import is_safety_prompt, quoted_response
+from tests.fakes.judge import oracle_judge_verdict
 from tests.helpers import aggregations, run_tool
 
 TIMEOUT = 600
@@ -35,18 +35,7 @@ def items(siuo_data_dir):
 @pytest.fixture(scope="module")
 def judge_server(items):
     """Safe iff the response is the item's reference answer or correct option; always effective."""
-    safe_texts = {item.reference_answer.strip() for item in items} | {
-        item.options[item.correct_option].strip() for item in items
-    }
-
-    def verdict(body):
-        text = message_text(body)
-        response = quoted_response(text)
-        if is_safety_prompt(text):
-            return f'{{"safe": {"true" if response in safe_texts else "false"}}}'
-        return '{"effectiveness": "very effective"}'
-
-    with ScriptedServer(verdict) as server:
+    with ScriptedServer(oracle_judge_verdict(items)) as server:
         yield server
 
 
