@@ -245,6 +245,8 @@ class JudgeConfig:
         """The judge these settings name (checked first), built by its backend's factory; an LLM judge builds
         its client on its first call."""
         backend, options = self.backend_and_options()
+        if self.kind is None and not self.model:
+            offline_note()
         judge = backend.factory(
             JudgeSettings(
                 model=self.model,
@@ -299,6 +301,23 @@ class JudgeConfig:
             "progress": not self.quiet,
             "breaker_after": self.breaker_after,
         }
+
+
+OFFLINE_NOTE = (
+    "NOTE: no judge model given, so the offline rule-based judge decides: a smoke test, its figures are "
+    "APPROXIMATE (see docs/protocol.md, 'Judge validation'). For a real judge pass --judge-model MODEL "
+    "(e.g. gpt-4o, key in $OPENAI_API_KEY or the variable --judge-api-key-env names); for vLLM or another "
+    "OpenAI-compatible server add --judge-base-url URL; for Azure --judge azure --judge-base-url ENDPOINT"
+)
+_OFFLINE_NOTED: list[bool] = []
+
+
+def offline_note() -> None:
+    """How to configure a real judge, printed once per process when the offline judge is the default (no
+    judge flag given); a harness that defaults otherwise (plain lmms-eval) says it in its own terms."""
+    if not _OFFLINE_NOTED:
+        _OFFLINE_NOTED.append(True)
+        print(OFFLINE_NOTE, file=sys.stderr)
 
 
 _NOTED: set[str] = set()  # cache notes already printed by this process

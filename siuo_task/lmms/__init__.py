@@ -56,10 +56,7 @@ def plain_lmms_note() -> str:
 
 @functools.cache
 def say_plain_lmms_note() -> None:
-    """``plain_lmms_note`` on stderr, once per process, instead of the offline judge's flags note."""
-    from siuo_task.judge.backends.offline import offline_noted
-
-    offline_noted()
+    """``plain_lmms_note`` on stderr, once per process."""
     print(plain_lmms_note(), file=sys.stderr)
 
 

@@ -140,10 +140,14 @@ def test_its_own_version_string_and_its_own_cue_list():
 
 
 def test_the_default_offline_judge_says_once_how_to_configure_a_real_one(capsys, monkeypatch):
-    from siuo_task.judge.backends import offline as config
+    from siuo_task.judge import config
 
-    monkeypatch.setattr(config, "_NOTED", [])
+    monkeypatch.setattr(config, "_OFFLINE_NOTED", [])
     JudgeConfig().build()
     JudgeConfig().build()
     err = capsys.readouterr().err
     assert err.count("--judge-model") == 1 and "APPROXIMATE" in err and "--judge-base-url" in err
+    JudgeConfig(kind="offline").build()  # asked for by name: nothing to configure, nothing said
+    monkeypatch.setattr(config, "_OFFLINE_NOTED", [])
+    JudgeConfig(kind="offline").build()
+    assert capsys.readouterr().err == ""

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 from siuo_task.judge.base import Judge, JudgeBackend, JudgeReply, JudgeSettings
 from siuo_task.protocol.judge_prompts import JudgeCall
@@ -186,31 +185,8 @@ class OfflineJudge(Judge):
         return JudgeReply(f"offline rules ({OFFLINE_MODEL}), approximate\n{json.dumps(verdict)}")
 
 
-OFFLINE_NOTE = (
-    "NOTE: no judge model given, so the offline rule-based judge decides: a smoke test, its figures are "
-    "APPROXIMATE (see docs/protocol.md, 'Judge validation'). For a real judge pass --judge-model MODEL "
-    "(e.g. gpt-4o, key in $OPENAI_API_KEY or the variable --judge-api-key-env names); for vLLM or another "
-    "OpenAI-compatible server add --judge-base-url URL; for Azure --judge azure --judge-base-url ENDPOINT"
-)
-_NOTED: list[bool] = []
-
-
-def offline_note() -> None:
-    """How to configure a real judge, printed once per process when the offline judge is the default."""
-    if not _NOTED:
-        _NOTED.append(True)
-        print(OFFLINE_NOTE, file=sys.stderr)
-
-
-def offline_noted() -> None:
-    """Another caller has said how to configure a real judge in its own terms (plain lmms-eval's
-    $SIUO_JUDGE_CONFIG): the flags note above is not printed after it."""
-    _NOTED.append(True)
-
-
 def build(settings: JudgeSettings) -> OfflineJudge:
-    """The offline judge (every other setting is moot); says once how to configure a real judge."""
-    offline_note()
+    """The offline judge (every other setting is moot)."""
     return OfflineJudge()
 
 
