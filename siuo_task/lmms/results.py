@@ -115,9 +115,19 @@ def write_run_side_files(
     return metrics
 
 
+def with_judge(metadata: dict, judge: dict) -> dict:
+    """A generation task's YAML ``metadata`` naming its judge, so lmms-eval's results file does (its
+    ``configs``) and its ``versions`` change with the judge prompt: ``judge`` (the judge identity's fields
+    and digest, as in metrics.json, less what only the calls reveal) and ``version``
+    ``<yaml version>+<prompt version>``."""
+    block = {k: v for k, v in judge.items() if k not in ("served_models", "system_fingerprints")}
+    return {**metadata, "version": f"{metadata.get('version')}+{judge['prompt_version']}", "judge": block}
+
+
 def set_gen_results(results_file: Path, task: str, metrics: dict) -> dict:
     """lmms-eval's results file with ``task``'s generation metrics set from its SIUO metrics (the values the
-    aggregation gives when it judges itself); returns the results."""
+    aggregation gives when it judges itself) and its judge named in ``configs`` and ``versions``
+    (``with_judge``); returns the results."""
     data = read_json_file(results_file, nan_as_none=True)
     values = data.get("results", {}).get(task)
     if isinstance(values, dict):
@@ -125,6 +135,10 @@ def set_gen_results(results_file: Path, task: str, metrics: dict) -> dict:
             name = key.split(",")[0]
             if is_gen_metric(name) and "_stderr" not in key:
                 values[key] = gen_value(name, metrics)
+    config = data.get("configs", {}).get(task)
+    if isinstance(config, dict) and isinstance(config.get("metadata"), dict) and "judge" in metrics:
+        config["metadata"] = with_judge(config["metadata"], metrics["judge"])
+        data.setdefault("versions", {})[task] = config["metadata"]["version"]
     write_json_atomic(results_file, redact_json(data))
     return data
 

@@ -27,7 +27,7 @@ from siuo_dataset.options import OPTION_LETTERS
 from siuo_dataset.schema import FEATURES, item_to_row
 from siuo_task.lmms import judge_config
 from siuo_task.lmms.metric_list import metric_names
-from siuo_task.lmms.results import NO_VERIFY_ENV
+from siuo_task.lmms.results import DEFER_JUDGING_ENV, NO_VERIFY_ENV, with_judge
 from siuo_task.protocol.mcqa import parse_mcqa_answer
 from siuo_task.protocol.metric_defs import GENERATION, MCQA
 from siuo_task.protocol.model_prompts import MODEL_CONTENT_ORDER, build_mcqa_prompt
@@ -97,19 +97,16 @@ def run_model_kind(args) -> str | None:
 
 
 def judge_metadata(task: str, metadata: dict) -> dict:
-    """A generation task's YAML ``metadata`` with its judge's configured identity, so lmms-eval's results
-    file names the judge (its ``configs``) and its ``versions`` change with the judge prompt: ``judge`` (the
-    ``JudgeInfo`` fields and digest: backend, endpoint, model, prompt version, temperature, text-only, max
-    tokens, options) and ``version`` ``<yaml version>+<prompt version>``. MCQA tasks (no judge) and a judge
-    that cannot be configured (the aggregation says why) keep theirs."""
-    if not task.startswith("siuo_gen"):
+    """A generation task's YAML ``metadata`` naming its configured judge (``with_judge``). MCQA tasks (no
+    judge), a judge that cannot be configured (the aggregation says why) and a run under siuo-eval (which
+    judges afterwards and names its judge then, ``set_gen_results``) keep theirs."""
+    if not task.startswith("siuo_gen") or os.environ.get(DEFER_JUDGING_ENV):
         return metadata
     try:
         info = judge_config().build().info
     except SiuoError:
         return metadata
-    block = {k: v for k, v in info.as_dict().items() if k not in ("served_models", "system_fingerprints")}
-    return {**metadata, "version": f"{metadata.get('version')}+{info.prompt_version}", "judge": block}
+    return with_judge(metadata, info.as_dict())
 
 
 class SiuoTask(ConfigurableMessagesTask):
