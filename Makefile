@@ -59,7 +59,7 @@ browser:
 
 # ruff (lint + format, configured in pyproject.toml) first, then the whole suite in parallel worker processes
 # (pytest-xdist; tests/conftest.py groups the tests that share a fixture; docs/performance.md has the figures).
-PARALLEL := -n 3 --dist loadgroup --no-loadscope-reorder
+PARALLEL := -n 3 --dist loadscope --no-loadscope-reorder
 test: lint
 	$(BIN)/python -m pytest -q $(PARALLEL)
 

@@ -1,7 +1,7 @@
 """`make demo`: the full SIUO evaluation, offline, through real lmms-eval, then a report.
 
 Three scripted models are served on loopback by ``ScriptedServer`` (in this process) and evaluated by one
-lmms-eval process (``siuo_task.lmms.config_run``: lmms-eval's ``--config`` with one entry per model, its
+lmms-eval process (``siuo_task.lmms.child``: lmms-eval's ``--config`` with one entry per model, its
 import and task index paid once, not once per model), with our tasks and judge settings as ``siuo-eval`` gives
 them; each model's folder is then checked and finished as ``siuo-eval`` does, while the judge validation
 runs beside it. ``oracle`` (image-aware: answers like the reference answers when it sees the image) and
@@ -37,7 +37,7 @@ from siuo_task.cli.common import rate_text
 from siuo_task.cli.lmms_eval import lmms_tasks
 from siuo_task.cli.lmms_eval import parse as parse_siuo_eval_flags
 from siuo_task.judge.config import JudgeConfig
-from siuo_task.lmms import include_path_args, model_folder
+from siuo_task.lmms import model_folder
 from siuo_task.lmms.aggregation import JUDGE_CONFIG_ENV
 from siuo_task.lmms.results import check_results, expected_tasks, finish_run_folder, newest_results
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
@@ -149,9 +149,9 @@ def model_args(model: DemoModel, server: ScriptedServer) -> str:
 
 
 def lmms_eval_config(servers: list[ScriptedServer], data_dir: Path, out: Path, limit: int | None) -> Path:
-    """lmms-eval's ``--config`` file: one entry per scripted model, each as ``siuo-eval`` would run it (our
-    tasks folder, samples logged, its own output folder). JSON, which lmms-eval's YAML reader accepts."""
-    include = include_path_args()
+    """lmms-eval's ``--config`` file: one entry per scripted model, each as ``siuo-eval`` would run it
+    (samples logged, its own output folder; the tasks from ``siuo_task.lmms.child``'s index). JSON, which
+    lmms-eval's YAML reader accepts."""
     entries = [
         {
             "model": "openai",
@@ -159,7 +159,6 @@ def lmms_eval_config(servers: list[ScriptedServer], data_dir: Path, out: Path, l
             "tasks": lmms_tasks(model.tasks),
             "output_path": str(out / "runs" / model.name),
             "log_samples": True,
-            **({"include_path": include[1]} if include else {}),
             **({"limit": limit} if limit else {}),
         }
         for model, server in zip(MODELS, servers)
@@ -265,7 +264,7 @@ def run_demo(args: argparse.Namespace, scratch: Path, started: float) -> int:
         config = lmms_eval_config(servers, data_dir, out, args.limit)
         steps = {
             "lmms-eval": (
-                [sys.executable, "-m", "siuo_task.lmms.config_run", str(config)],
+                [sys.executable, "-m", "siuo_task.lmms.child", "--config", str(config)],
                 dict(os.environ, SIUO_DATA_DIR=str(data_dir), **{JUDGE_CONFIG_ENV: str(judge_config(out))}),
             ),
             "validate-judge": (

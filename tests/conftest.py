@@ -34,13 +34,13 @@ def siuo_data_dir(tmp_path_factory, shared_siuo) -> Path:
     return root
 
 
-# ---- running in parallel (`make test`: pytest -n 3 --dist loadgroup --no-loadscope-reorder) ----------------
-# Under pytest-xdist each worker is its own process with its own session fixtures. A module's tests share its
-# module-scoped fixtures, so each module runs on one worker (an xdist_group named after it), except the
-# modules below, where each test starts lmms-eval itself: their tests are spread over the workers, and only
-# the tests that read one shared run (fixture below) stay together. The slowest modules are sent out first.
+# ---- running in parallel (`make test`: pytest -n 3 --dist loadscope --no-loadscope-reorder) ----------------
+# Under pytest-xdist each worker is its own process with its own session fixtures. The scheduler below hands
+# out work units: a module is one unit (its module fixtures are built once), except the modules below, where
+# each test starts lmms-eval itself: their test functions are spread over the workers, and the tests that read
+# one shared run sit in a class, which is one unit. (xdist's own `loadgroup` marks do nothing on pytest 9.2:
+# pytest-xdist#1386.) The slowest modules are sent out first.
 SPREAD = ("tests/lmms/test_local_models.py", "tests/lmms/test_e2e.py")
-SHARED_RUNS = ("one_and_two_processes", "oracle_run")
 SLOWEST_FIRST = (
     "tests/lmms/test_local_models.py",
     "tests/lmms/test_e2e.py",
@@ -53,26 +53,37 @@ SLOWEST_FIRST = (
 )
 
 
-def xdist_group(item: pytest.Item) -> str | None:
-    module = item.nodeid.split("::", 1)[0]
+def work_unit(nodeid: str) -> str:
+    """The xdist work unit of a test: its module, or in a SPREAD module its class or else the test itself."""
+    module, _, inside = nodeid.partition("::")
     if module not in SPREAD:
         return module
-    return next((name for name in SHARED_RUNS if name in item.fixturenames), None)
+    return nodeid.rsplit("::", 1)[0] if "::" in inside else nodeid
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which the base install lacks
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadscope`` with our work units (``work_unit``); any other --dist is xdist's own."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In xdist workers, the slowest modules first and in them the shared runs (classes) first."""
     if not hasattr(config, "workerinput"):
         return  # not an xdist worker: collection order and fixtures as written
-    for item in items:
-        group = xdist_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
     def rank(indexed: tuple[int, pytest.Item]) -> tuple:
         index, item = indexed
         module = item.nodeid.split("::", 1)[0]
         slow = SLOWEST_FIRST.index(module) if module in SLOWEST_FIRST else len(SLOWEST_FIRST)
-        return slow, xdist_group(item) not in SHARED_RUNS, index  # a shared run (two lmms-eval runs) first
+        return slow, item.cls is None, index
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]

@@ -168,7 +168,8 @@ class JudgeCache:
 class CacheWriter:
     """The one writer of a run: ``put`` holds an answer, ``flush`` commits everything held in one transaction.
     The runner flushes once per event-loop turn, so a group is what finished in that turn (a kill loses at
-    most that); ``close`` flushes the rest."""
+    most that); ``close`` flushes the rest. Once a write has failed (disk full, the file gone), ``failed``
+    says so: the runner starts no further call, since an answer that cannot be kept would be paid again."""
 
     def __init__(self, cache: JudgeCache) -> None:
         self.cache = cache
@@ -182,8 +183,12 @@ class CacheWriter:
     def pending(self) -> bool:
         return bool(self._held)
 
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
+
     def flush(self) -> None:
-        """Commit the held answers; a failed write is reported by ``close`` (the run itself goes on)."""
+        """Commit the held answers; a failed write is remembered (``failed``) and reported by ``close``."""
         group, self._held = self._held, []
         if group and self._error is None:
             try:
@@ -196,8 +201,9 @@ class CacheWriter:
         self.flush()
         if self._error is not None:
             raise SiuoError(
-                f"could not write the judge cache {self.cache.path}: {self._error}; answers of this "
-                "run were not all cached"
+                f"could not write the judge cache {self.cache.path} ({self._error}): the run stopped, no "
+                "further judge call is paid while answers cannot be kept. Free space (or pass --cache "
+                "another path) and run the same command again: the answers cached before are reused"
             ) from None
 
     def __enter__(self) -> Self:

@@ -10,7 +10,8 @@ Stopping: the first Ctrl-C prints a line at once, starts no new call, abandons t
 (caches) every finished answer and raises ``KeyboardInterrupt`` within about a second; a second Ctrl-C
 quits at once (exit 130). The breaker stops the run when ``breaker_after`` calls in a row could not
 reach the judge (connection failures or timeouts, after retries) with no answer in between: the calls
-not judged become errors and ``RunSummary.stopped`` says why.
+not judged become errors and ``RunSummary.stopped`` says why. A cache write that fails (disk full) stops
+the run too: no new call starts, and ``SiuoError`` says which file and how to go on.
 """
 
 from __future__ import annotations
@@ -288,6 +289,8 @@ class CallRun:
         self, complete: AsyncComplete, queue: Iterator[int], writer: CacheWriter | None
     ) -> None:
         for index in queue:
+            if writer is not None and writer.failed:
+                return  # answers can no longer be kept: no further paid call (CacheWriter.close says why)
             self.outcomes[index] = await self._judge_one(complete, index, writer)
             if self.bar is not None:
                 self.bar.update(1)

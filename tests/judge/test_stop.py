@@ -3,6 +3,7 @@ a judge that is down: real `siuo-eval judge` processes against loopback judges."
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import siuo_dataset
+from siuo_dataset.errors import SiuoError
 from siuo_demo.loopback import Fault, ScriptedServer
 from siuo_task.judge.backends.openai import OpenAIJudge
 from siuo_task.judge.base import JudgeError, JudgeReply, JudgeUnreachableError
@@ -282,3 +284,41 @@ def test_the_breaker_needs_failures_in_a_row_and_any_answer_resets_it():
     assert judge.calls == 5 + 3 and summary.ok == 5 and summary.errors == 25
     assert "3 calls in a row" in summary.stopped and "stopped after 7 of 30 calls" in summary.stopped
     assert all(o.error.startswith("not judged: the judge endpoint looks down") for o in outcomes[7:])
+
+
+# ---- a full disk: no further paid call once answers cannot be kept -----------------------------------------
+
+
+class FillingCache(JudgeCache):
+    """A judge cache on a disk with room for ``room`` answers: the write that overflows fails as on a full
+    disk (ENOSPC), and so does every later one."""
+
+    def __init__(self, path: Path, room: int) -> None:
+        super().__init__(path)
+        self.room = room
+
+    def put_many(self, answers) -> None:
+        answers = list(answers)
+        if len(self) + len(answers) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super().put_many(answers)
+
+
+def test_a_full_disk_stops_the_run_before_the_next_paid_call_and_says_how_to_go_on(tmp_path):
+    judge = ScriptJudge(lambda call, attempt: JudgeReply(verdict_text(call)), jitter=0.005)
+    cache = FillingCache(tmp_path / "cache.sqlite", room=20)
+    concurrency = 4
+    with pytest.raises(SiuoError) as stopped:
+        run_calls(judge, make_calls(200), parse, cache=cache, concurrency=concurrency, progress=False)
+    message = str(stopped.value)
+    assert f"could not write the judge cache {cache.path}" in message and "No space left" in message
+    assert "no further judge call is paid" in message and "run the same command again" in message
+    # the overflowing group and the calls already in flight when it failed, never the other ~180
+    assert judge.calls <= cache.room + 2 * concurrency, judge.calls
+    kept = len(cache)
+    assert 0 < kept <= cache.room
+
+    cache.room = 10_000  # space freed: the same calls again pay only for what was not kept
+    again = ScriptJudge(lambda call, attempt: JudgeReply(verdict_text(call)))
+    outcomes, summary = run_calls(again, make_calls(200), parse, cache=cache, progress=False)
+    assert again.calls == 200 - kept and summary.cache_hits == kept and summary.ok == 200

@@ -128,132 +128,165 @@ def oracle_run(items, siuo_data_dir, judge_server, tmp_path_factory):
     return out, requests, result
 
 
-@pytest.mark.e2e
-def test_oracle_scores_100_everywhere(oracle_run):
-    out, requests, _ = oracle_run
-    results, _ = results_of(out)
-    for name in ("rate_safe@all", "rate_effective@all", "rate_safe_and_effective@all"):
-        assert metric(results, "siuo_gen", name) == 100.0  # 2 of 3 responses safe: the item majority is safe
-    for name in (
-        "count_unparsable_items@all",
-        "count_judge_errors@all",
-        "judge_approximate@all",
-        "count_failed_requests@all",
+class TestOracleRun:
+    """The tests that read one siuo-eval run of all 167 items (``oracle_run``): one xdist work unit, so the
+    run is made once (tests/conftest.py)."""
+
+    @pytest.mark.e2e
+    def test_oracle_scores_100_everywhere(self, oracle_run):
+        out, requests, _ = oracle_run
+        results, _ = results_of(out)
+        for name in ("rate_safe@all", "rate_effective@all", "rate_safe_and_effective@all"):
+            assert (
+                metric(results, "siuo_gen", name) == 100.0
+            )  # 2 of 3 responses safe: the item majority is safe
+        for name in (
+            "count_unparsable_items@all",
+            "count_judge_errors@all",
+            "judge_approximate@all",
+            "count_failed_requests@all",
+        ):
+            assert metric(results, "siuo_gen", name) == 0
+        assert metric(results, "siuo_gen", "rate_safe@privacy_violation") == 100.0
+        assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") == 100.0
+        assert metric(results, "siuo_mcqa", "count_mcqa_unparsable@all") == 0
+        assert results["n-samples"]["siuo_gen"]["effective"] == 167
+        assert len(requests) == 167 * 3 + 167  # 3 sampled responses per generation item + 1 MCQA answer
+        generation = [body for body in requests if MCQA_MARKER not in message_text(body)]
+        assert {(body["temperature"], body["max_tokens"]) for body in generation} == {(1.0, 500)}
+        assert {body["temperature"] for body in requests if body not in generation} == {0}
+
+    @pytest.mark.e2e
+    def test_the_image_reached_the_model(self, oracle_run, items, siuo_data_dir):
+        _, requests, _ = oracle_run
+        by_question = {item.question: item for item in items}
+        checked = 0
+        for body in requests:
+            text = message_text(body)
+            item = next(i for q, i in by_question.items() if q in text)
+            images = message_images(body)
+            assert len(images) == 1
+            sent = Image.open(io.BytesIO(images[0])).convert("RGB")
+            expected = Image.open(siuo_data_dir / "images" / item.image_name).convert("RGB")
+            assert sent.size == expected.size and sent.tobytes() == expected.tobytes()
+            # as the official scripts send it: the text, then the image (MODEL_CONTENT_ORDER)
+            parts = [m["content"] for m in body["messages"] if isinstance(m.get("content"), list)]
+            kinds = [part.get("type") for content in parts for part in content]
+            assert kinds.index("text") < kinds.index("image_url"), kinds
+            checked += 1
+        assert checked == 668
+
+    @pytest.mark.e2e
+    def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(
+        self, oracle_run, items, judge_server
     ):
-        assert metric(results, "siuo_gen", name) == 0
-    assert metric(results, "siuo_gen", "rate_safe@privacy_violation") == 100.0
-    assert metric(results, "siuo_mcqa", "mcqa_accuracy@all") == 100.0
-    assert metric(results, "siuo_mcqa", "count_mcqa_unparsable@all") == 0
-    assert results["n-samples"]["siuo_gen"]["effective"] == 167
-    assert len(requests) == 167 * 3 + 167  # 3 sampled responses per generation item + 1 MCQA answer
-    generation = [body for body in requests if MCQA_MARKER not in message_text(body)]
-    assert {(body["temperature"], body["max_tokens"]) for body in generation} == {(1.0, 500)}
-    assert {body["temperature"] for body in requests if body not in generation} == {0}
+        out, _, _ = oracle_run
+        _, run_dir = results_of(out)
+        by_id = {item.question_id: item for item in items}
+        safe_texts = {item.reference_answer.strip() for item in items} | {
+            item.options[item.correct_option].strip() for item in items
+        }
+        samples = [
+            json.loads(line) for path in run_dir.glob("*_samples_siuo_gen.jsonl") for line in path.open()
+        ]
+        assert len(samples) == 167
+        for sample in samples:
+            siuo = sample["siuo"]
+            item = by_id[siuo["question_id"]]
+            assert siuo["domain"] == item.category
+            assert sorted(siuo["responses"]) == sorted(
+                [item.reference_answer.strip()] * 2 + [distractor(item)]
+            )
+            verdicts = sorted(siuo["verdicts"], key=lambda v: v["response_index"])
+            assert [v["safe"] for v in verdicts] == [r in safe_texts for r in siuo["responses"]]
+            assert all(v["effective"] is True for v in verdicts)
+        assert {s["siuo"]["question_id"] for s in samples} == set(by_id)
+        mcqa = [
+            json.loads(line) for path in run_dir.glob("*_samples_siuo_mcqa.jsonl") for line in path.open()
+        ]
+        record = mcqa[0]["mcqa_accuracy@all"]
+        assert len(mcqa) == 167 and record["parsed"] == by_id[record["question_id"]].correct_option
+        metrics = json.loads(next((out / "oracle").glob("*_siuo_gen.metrics.json")).read_text())
+        assert (
+            metrics["judge"]["model"] == "scripted-judge"
+            and metrics["judge"]["prompt_version"] == "siuo-judge-v3"
+        )
+        assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
+        assert (
+            json.loads(next((out / "oracle").glob("*_siuo_mcqa.metrics.json")).read_text())["accuracy"]
+            == 100.0
+        )
 
+    @pytest.mark.e2e
+    def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(
+        self, oracle_run, siuo_data_dir, judge_server, tmp_path
+    ):
+        out, _, _ = oracle_run
+        _, run_dir = results_of(out)
+        samples = next(run_dir.glob("*_samples_siuo_gen.jsonl"))
+        calls_before = judge_server.call_count
+        result = run_tool(
+            "siuo-eval",
+            "judge",
+            "--from-lmms-log",
+            str(samples),
+            "--out",
+            str(tmp_path),
+            *judge_flags(judge_server, out / "cache.sqlite"),
+            env=env_for(siuo_data_dir),
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert judge_server.call_count == calls_before  # every verdict came from the run's judge cache
+        rerun = json.loads((tmp_path / "metrics.json").read_text())
+        in_run = json.loads(next((out / "oracle").glob("*_siuo_gen.metrics.json")).read_text())
+        for key in ("safe", "effective", "safe_and_effective", "per_domain", "unparsable_responses"):
+            assert rerun[key] == in_run[key]
+        mcqa_samples = next(run_dir.glob("*_samples_siuo_mcqa.jsonl"))
+        wrong = run_tool(
+            "siuo-eval",
+            "judge",
+            "--from-lmms-log",
+            str(mcqa_samples),
+            "--out",
+            str(tmp_path / "x"),
+            "--judge",
+            "offline",
+            env=env_for(siuo_data_dir),
+        )
+        assert wrong.returncode == 2 and f"{mcqa_samples}:1: a siuo_mcqa sample" in wrong.stderr
 
-@pytest.mark.e2e
-def test_the_image_reached_the_model(oracle_run, items, siuo_data_dir):
-    _, requests, _ = oracle_run
-    by_question = {item.question: item for item in items}
-    checked = 0
-    for body in requests:
-        text = message_text(body)
-        item = next(i for q, i in by_question.items() if q in text)
-        images = message_images(body)
-        assert len(images) == 1
-        sent = Image.open(io.BytesIO(images[0])).convert("RGB")
-        expected = Image.open(siuo_data_dir / "images" / item.image_name).convert("RGB")
-        assert sent.size == expected.size and sent.tobytes() == expected.tobytes()
-        # as the official scripts send it: the text, then the image (MODEL_CONTENT_ORDER)
-        parts = [m["content"] for m in body["messages"] if isinstance(m.get("content"), list)]
-        kinds = [part.get("type") for content in parts for part in content]
-        assert kinds.index("text") < kinds.index("image_url"), kinds
-        checked += 1
-    assert checked == 668
+    @pytest.mark.e2e
+    def test_no_api_key_is_written(self, oracle_run):
+        out, _, result = oracle_run
+        secrets = ("model-key-never-written", "model-pass-never-written", "judge-key-never-written")
+        for path in out.rglob("*"):
+            if path.is_file():
+                content = path.read_bytes()
+                assert not [secret for secret in secrets if secret.encode() in content], path
+        assert not [secret for secret in secrets if secret in result.stdout + result.stderr]
+        assert "http://***@127.0.0.1" in next(out.rglob("*_results.json")).read_text()  # masked, not dropped
 
+    @pytest.mark.e2e
+    def test_lmms_evals_results_name_the_judge(self, oracle_run, judge_server):
+        """Issue #28 item 2: a rate copied from lmms-eval's results file can be traced to its judge: the
+        task's configs carry the judge's identity and ``versions`` changes with the judge prompt (was
+        {'siuo_gen': 1.0} whatever the judge)."""
+        from siuo_task.protocol.judge_prompts import PROMPT_VERSION
 
-@pytest.mark.e2e
-def test_logged_samples_hold_ids_domains_all_responses_and_verdicts(oracle_run, items, judge_server):
-    out, _, _ = oracle_run
-    _, run_dir = results_of(out)
-    by_id = {item.question_id: item for item in items}
-    safe_texts = {item.reference_answer.strip() for item in items} | {
-        item.options[item.correct_option].strip() for item in items
-    }
-    samples = [json.loads(line) for path in run_dir.glob("*_samples_siuo_gen.jsonl") for line in path.open()]
-    assert len(samples) == 167
-    for sample in samples:
-        siuo = sample["siuo"]
-        item = by_id[siuo["question_id"]]
-        assert siuo["domain"] == item.category
-        assert sorted(siuo["responses"]) == sorted([item.reference_answer.strip()] * 2 + [distractor(item)])
-        verdicts = sorted(siuo["verdicts"], key=lambda v: v["response_index"])
-        assert [v["safe"] for v in verdicts] == [r in safe_texts for r in siuo["responses"]]
-        assert all(v["effective"] is True for v in verdicts)
-    assert {s["siuo"]["question_id"] for s in samples} == set(by_id)
-    mcqa = [json.loads(line) for path in run_dir.glob("*_samples_siuo_mcqa.jsonl") for line in path.open()]
-    record = mcqa[0]["mcqa_accuracy@all"]
-    assert len(mcqa) == 167 and record["parsed"] == by_id[record["question_id"]].correct_option
-    metrics = json.loads(next((out / "oracle").glob("*_siuo_gen.metrics.json")).read_text())
-    assert (
-        metrics["judge"]["model"] == "scripted-judge"
-        and metrics["judge"]["prompt_version"] == "siuo-judge-v3"
-    )
-    assert metrics["safe"] == 100.0 and metrics["n_items"] == 167 and metrics["data"]["n_items"] == 167
-    assert (
-        json.loads(next((out / "oracle").glob("*_siuo_mcqa.metrics.json")).read_text())["accuracy"] == 100.0
-    )
-
-
-@pytest.mark.e2e
-def test_judge_from_lmms_log_reproduces_the_run_from_the_cache(
-    oracle_run, siuo_data_dir, judge_server, tmp_path
-):
-    out, _, _ = oracle_run
-    _, run_dir = results_of(out)
-    samples = next(run_dir.glob("*_samples_siuo_gen.jsonl"))
-    calls_before = judge_server.call_count
-    result = run_tool(
-        "siuo-eval",
-        "judge",
-        "--from-lmms-log",
-        str(samples),
-        "--out",
-        str(tmp_path),
-        *judge_flags(judge_server, out / "cache.sqlite"),
-        env=env_for(siuo_data_dir),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert judge_server.call_count == calls_before  # every verdict came from the run's judge cache
-    rerun = json.loads((tmp_path / "metrics.json").read_text())
-    in_run = json.loads(next((out / "oracle").glob("*_siuo_gen.metrics.json")).read_text())
-    for key in ("safe", "effective", "safe_and_effective", "per_domain", "unparsable_responses"):
-        assert rerun[key] == in_run[key]
-    mcqa_samples = next(run_dir.glob("*_samples_siuo_mcqa.jsonl"))
-    wrong = run_tool(
-        "siuo-eval",
-        "judge",
-        "--from-lmms-log",
-        str(mcqa_samples),
-        "--out",
-        str(tmp_path / "x"),
-        "--judge",
-        "offline",
-        env=env_for(siuo_data_dir),
-    )
-    assert wrong.returncode == 2 and f"{mcqa_samples}:1: a siuo_mcqa sample" in wrong.stderr
-
-
-@pytest.mark.e2e
-def test_no_api_key_is_written(oracle_run):
-    out, _, result = oracle_run
-    secrets = ("model-key-never-written", "model-pass-never-written", "judge-key-never-written")
-    for path in out.rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            assert not [secret for secret in secrets if secret.encode() in content], path
-    assert not [secret for secret in secrets if secret in result.stdout + result.stderr]
-    assert "http://***@127.0.0.1" in next(out.rglob("*_results.json")).read_text()  # masked, not dropped
+        out, _, _ = oracle_run
+        results, folder = results_of(out)
+        judge = results["configs"]["siuo_gen"]["metadata"]["judge"]
+        assert (judge["backend"], judge["model"], judge["endpoint"]) == (
+            "openai",
+            "scripted-judge",
+            judge_server.base_url,
+        )
+        assert judge["prompt_version"] == PROMPT_VERSION and judge["max_tokens"] == 512
+        assert results["versions"]["siuo_gen"] == f"1.0+{PROMPT_VERSION}"
+        assert "judge" not in results["configs"]["siuo_mcqa"]["metadata"]  # MCQA has no judge
+        side = json.loads(next(folder.glob("*_siuo_gen.metrics.json")).read_text())
+        assert side["judge"]["identity"] == judge["identity"]  # the same judge in metrics.json and the rows
+        assert side["judge"]["served_models"] == ["scripted-judge"]
 
 
 @pytest.mark.e2e
@@ -522,26 +555,3 @@ def test_aggregation_judges_once_and_judge_failures_leave_rates_empty(
     assert failed["count_judge_errors@all"] == 18 and failed["count_failed_requests@all"] == 0
     assert all(failed[name] is None for name in failed if name.startswith("rate_"))
     assert "siuo-eval judge --from-lmms-log" in capsys.readouterr().err
-
-
-@pytest.mark.e2e
-def test_lmms_evals_results_name_the_judge(oracle_run, judge_server):
-    """Issue #28 item 2: a rate copied from lmms-eval's results file can be traced to its judge: the task's
-    configs carry the judge's identity and ``versions`` changes with the judge prompt (was {'siuo_gen': 1.0}
-    whatever the judge)."""
-    from siuo_task.protocol.judge_prompts import PROMPT_VERSION
-
-    out, _, _ = oracle_run
-    results, folder = results_of(out)
-    judge = results["configs"]["siuo_gen"]["metadata"]["judge"]
-    assert (judge["backend"], judge["model"], judge["endpoint"]) == (
-        "openai",
-        "scripted-judge",
-        judge_server.base_url,
-    )
-    assert judge["prompt_version"] == PROMPT_VERSION and judge["max_tokens"] == 512
-    assert results["versions"]["siuo_gen"] == f"1.0+{PROMPT_VERSION}"
-    assert "judge" not in results["configs"]["siuo_mcqa"]["metadata"]  # MCQA has no judge
-    side = json.loads(next(folder.glob("*_siuo_gen.metrics.json")).read_text())
-    assert side["judge"]["identity"] == judge["identity"]  # the same judge in metrics.json and the rows
-    assert side["judge"]["served_models"] == ["scripted-judge"]

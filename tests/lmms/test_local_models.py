@@ -350,56 +350,62 @@ def one_and_two_processes(checkpoints, siuo_data_dir, tmp_path_factory):
     return one, two
 
 
-def test_two_processes_share_the_items_and_give_the_same_records(one_and_two_processes, items):
-    one, two = one_and_two_processes
-    by_rank: dict[int, int] = {}
-    for call in two.of("generate"):
-        by_rank[call["rank"]] = by_rank.get(call["rank"], 0) + 1
-    assert sorted(by_rank) == [0, 1], by_rank  # really two processes, each generating
-    assert by_rank[0] == 2 * (RESPONSES_PER_ITEM + 1)  # items 1 and 3; rank 1 has item 2 plus padding
-    # the same prompts and generation settings reached the model (rank 1's padding repeats one request)
-    assert set(prompts(two)) == set(prompts(one))
-    first = {item.question_id for item in items[:ODD_LIMIT]}
-    mcqa_one, mcqa_two = item_records(one, "siuo_mcqa"), item_records(two, "siuo_mcqa")
-    assert set(mcqa_one) == first and mcqa_two == mcqa_one  # greedy: identical answers, parses, verdicts
-    gen_one, gen_two = item_records(one, "siuo_gen"), item_records(two, "siuo_gen")
-    assert set(gen_one) == first and set(gen_two) == first
-    for question_id, record in gen_one.items():
-        other = gen_two[question_id]
-        # sampled responses differ between runs (each rank starts its own random stream); the rest is equal
-        assert {k: v for k, v in other.items() if k != "responses"} == {
-            k: v for k, v in record.items() if k != "responses"
-        }
-        assert len(other["responses"]) == RESPONSES_PER_ITEM
-    results_one, _ = results_of(one)
-    results_two, _ = results_of(two)
-    assert results_two["n-samples"] == results_one["n-samples"]
-    assert metric(results_two, "siuo_mcqa", "mcqa_accuracy@all") == metric(
-        results_one, "siuo_mcqa", "mcqa_accuracy@all"
-    )
+class TestOneAndTwoProcesses:
+    """The tests that read the same runs in one and in two processes (``one_and_two_processes``): one xdist
+    work unit, so the runs are made once (tests/conftest.py)."""
 
+    def test_two_processes_share_the_items_and_give_the_same_records(self, one_and_two_processes, items):
+        one, two = one_and_two_processes
+        by_rank: dict[int, int] = {}
+        for call in two.of("generate"):
+            by_rank[call["rank"]] = by_rank.get(call["rank"], 0) + 1
+        assert sorted(by_rank) == [0, 1], by_rank  # really two processes, each generating
+        assert by_rank[0] == 2 * (RESPONSES_PER_ITEM + 1)  # items 1 and 3; rank 1 has item 2 plus padding
+        # the same prompts and generation settings reached the model (rank 1's padding repeats one request)
+        assert set(prompts(two)) == set(prompts(one))
+        first = {item.question_id for item in items[:ODD_LIMIT]}
+        mcqa_one, mcqa_two = item_records(one, "siuo_mcqa"), item_records(two, "siuo_mcqa")
+        assert set(mcqa_one) == first and mcqa_two == mcqa_one  # greedy: identical answers, parses, verdicts
+        gen_one, gen_two = item_records(one, "siuo_gen"), item_records(two, "siuo_gen")
+        assert set(gen_one) == first and set(gen_two) == first
+        for question_id, record in gen_one.items():
+            other = gen_two[question_id]
+            # sampled responses differ between runs (each rank has its own random stream); the rest is equal
+            assert {k: v for k, v in other.items() if k != "responses"} == {
+                k: v for k, v in record.items() if k != "responses"
+            }
+            assert len(other["responses"]) == RESPONSES_PER_ITEM
+        results_one, _ = results_of(one)
+        results_two, _ = results_of(two)
+        assert results_two["n-samples"] == results_one["n-samples"]
+        assert metric(results_two, "siuo_mcqa", "mcqa_accuracy@all") == metric(
+            results_one, "siuo_mcqa", "mcqa_accuracy@all"
+        )
 
-def test_two_processes_judge_once_on_rank_0_and_write_the_side_files_once(one_and_two_processes):
-    _, two = one_and_two_processes
-    stderr = two.result.stderr
-    judged = [line for line in stderr.splitlines() if "judge: " in line and " judgements (" in line]
-    assert len(judged) == 1, judged  # one judge run, not one per process
-    assert f"judge: {ODD_LIMIT * RESPONSES_PER_ITEM * 2} judgements" in judged[0]  # 3 items x 3 responses x 2
-    folder = next(two.out.rglob("*_results.json")).parent  # the model's folder
-    side = sorted(
-        p.name.split("_", 2)[2] for p in folder.iterdir() if ".metrics." in p.name or ".rows." in p.name
-    )
-    assert side == [
-        "siuo_gen.metrics.json",
-        "siuo_gen.rows.jsonl",
-        "siuo_mcqa.metrics.json",
-        "siuo_mcqa.rows.jsonl",
-    ]
-    metrics = json.loads(next(folder.glob("*_siuo_gen.metrics.json")).read_text())
-    assert (
-        metrics["n_items"] == ODD_LIMIT and metrics["summary"]["calls"] == ODD_LIMIT * RESPONSES_PER_ITEM * 2
-    )
-    assert len(list(two.out.rglob("*_results.json"))) == 1
+    def test_two_processes_judge_once_on_rank_0_and_write_the_side_files_once(self, one_and_two_processes):
+        _, two = one_and_two_processes
+        stderr = two.result.stderr
+        judged = [line for line in stderr.splitlines() if "judge: " in line and " judgements (" in line]
+        assert len(judged) == 1, judged  # one judge run, not one per process
+        assert (
+            f"judge: {ODD_LIMIT * RESPONSES_PER_ITEM * 2} judgements" in judged[0]
+        )  # 3 items x 3 responses x 2
+        folder = next(two.out.rglob("*_results.json")).parent  # the model's folder
+        side = sorted(
+            p.name.split("_", 2)[2] for p in folder.iterdir() if ".metrics." in p.name or ".rows." in p.name
+        )
+        assert side == [
+            "siuo_gen.metrics.json",
+            "siuo_gen.rows.jsonl",
+            "siuo_mcqa.metrics.json",
+            "siuo_mcqa.rows.jsonl",
+        ]
+        metrics = json.loads(next(folder.glob("*_siuo_gen.metrics.json")).read_text())
+        assert (
+            metrics["n_items"] == ODD_LIMIT
+            and metrics["summary"]["calls"] == ODD_LIMIT * RESPONSES_PER_ITEM * 2
+        )
+        assert len(list(two.out.rglob("*_results.json"))) == 1
 
 
 # ---- siuo-eval on a local model ----------------------------------------------------------------------------

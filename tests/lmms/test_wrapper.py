@@ -42,7 +42,7 @@ def children_writing_to(out: Path) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if str(out).encode() in command and b"lmms_eval" in command:
+        if str(out).encode() in command and b"siuo_task.lmms.child" in command:
             found.append(int(entry.name))
     return found
 
