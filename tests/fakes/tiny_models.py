@@ -299,6 +299,12 @@ def build_gemma3(data_dir: Path, out: Path):
     return model, processor, config.image_token_index
 
 
+# Random weights would write all max_new_tokens (500) of every answer, ~5 s of CPU per run; the checkpoints'
+# generation config makes the end-of-sequence token ever likelier after a few tokens (transformers'
+# ExponentialDecayLengthPenalty), so answers end after some ten tokens. lmms-eval's settings (max_new_tokens,
+# do_sample, temperature) still reach generate() as given, which is what the tests check.
+ANSWER_ENDS_AFTER = (4, 2.0)  # (tokens before the penalty starts, its factor per token)
+
 BUILDERS = {"llava": build_llava, "llava_next": build_llava_next, "gemma3": build_gemma3}
 
 # The llava-hf Hub repos hold the processor's chat template in the legacy chat_template.json, read by the
@@ -336,6 +342,7 @@ def build(family: str, data_dir: Path, out: Path) -> TinyModel:
     out.mkdir(parents=True, exist_ok=True)
     model, processor, image_token_id = BUILDERS[family](data_dir, out)
     model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
+    model.generation_config.exponential_decay_length_penalty = ANSWER_ENDS_AFTER
     model.save_pretrained(out)
     processor.save_pretrained(out)
     if family in LEGACY_CHAT_TEMPLATE:

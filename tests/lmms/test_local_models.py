@@ -211,7 +211,7 @@ def assert_complete(run: Run, items) -> dict:
     for sample in gen:
         responses = sample["rate_safe@all"]["responses"]
         assert len(responses) == RESPONSES_PER_ITEM and all(isinstance(r, str) for r in responses)
-        assert len(set(responses)) > 1, responses  # sampled: three draws of 500 tokens do not coincide
+        assert len(set(responses)) > 1, responses  # sampled: three draws do not coincide
     mcqa = samples(run_dir, "siuo_mcqa")
     assert {s["mcqa_accuracy@all"]["question_id"] for s in mcqa} == first and len(mcqa) == LIMIT
     side = run_dir  # the side files sit beside lmms-eval's results, in the model's folder
