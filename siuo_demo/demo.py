@@ -37,8 +37,7 @@ from siuo_task.cli.common import rate_text
 from siuo_task.cli.lmms_eval import lmms_tasks
 from siuo_task.cli.lmms_eval import parse as parse_siuo_eval_flags
 from siuo_task.judge.config import JudgeConfig
-from siuo_task.lmms import model_folder
-from siuo_task.lmms.aggregation import JUDGE_CONFIG_ENV
+from siuo_task.lmms import JUDGE_CONFIG_ENV, model_folder
 from siuo_task.lmms.results import check_results, expected_tasks, finish_run_folder, newest_results
 from siuo_task.protocol.model_prompts import RESPONSES_PER_ITEM
 from siuo_task.report import RunResult, read_run, read_runs, write_report

@@ -50,7 +50,7 @@ from siuo_task.lmms.results import (
     side_file,
     write_run_side_files,
 )
-from siuo_task.lmms.task import loaded_siuo, sees_images
+from siuo_task.lmms.task_data import loaded_siuo, sees_images
 from siuo_task.protocol.metric_defs import MCQA
 from siuo_task.provenance import provenance
 

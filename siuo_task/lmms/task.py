@@ -21,55 +21,17 @@ import datasets
 from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
 
 from siuo_dataset.domains import DOMAINS
-from siuo_dataset.errors import SiuoDataError, SiuoError
-from siuo_dataset.items import LoadedSiuo, load_siuo
+from siuo_dataset.errors import SiuoError
 from siuo_dataset.options import OPTION_LETTERS
 from siuo_dataset.schema import FEATURES, item_to_row
 from siuo_task.lmms import judge_config
 from siuo_task.lmms.metric_list import metric_names
-from siuo_task.lmms.results import DEFER_JUDGING_ENV, NO_VERIFY_ENV, with_judge
+from siuo_task.lmms.results import DEFER_JUDGING_ENV, with_judge
+from siuo_task.lmms.task_data import loaded_siuo, mark_image_blind
 from siuo_task.protocol.mcqa import parse_mcqa_answer
 from siuo_task.protocol.metric_defs import GENERATION, MCQA
 from siuo_task.protocol.model_prompts import MODEL_CONTENT_ORDER, build_mcqa_prompt
 from siuo_task.readers import is_failed_request
-
-_TASK_DATA: dict[str, LoadedSiuo] = {}  # task name -> the SIUO its documents came from
-_IMAGE_BLIND: set[str] = set()  # tasks whose YAML metadata says text_only (the model never sees the image)
-
-
-@functools.cache
-def _load(data_dir: str | None, allow_missing_images: bool, verify_checksums: bool = True) -> LoadedSiuo:
-    try:
-        return load_siuo(
-            data_dir,
-            allow_missing_images=allow_missing_images,
-            verify_checksums=verify_checksums,
-            missing_fix="run the image-blind tasks (--tasks siuo_text), or make placeholders "
-            "(siuo-data placeholders --data-dir DIR)",
-        )
-    except SiuoDataError as error:  # the Python keyword it names is not accepted here; what is, is
-        message = str(error).replace(
-            "(verify_checksums=False)", f"(siuo-eval's flag; under plain lmms-eval export {NO_VERIFY_ENV}=1)"
-        )
-        raise SiuoDataError(message) from None
-
-
-def loaded_siuo(task: str, *, allow_missing_images: bool = True) -> LoadedSiuo:
-    """The SIUO data of ``task`` (from $SIUO_DATA_DIR or the resolver), loaded once per process; annotation
-    checksums are verified unless $SIUO_NO_VERIFY_CHECKSUMS is set (``siuo-eval --no-verify-checksums``)."""
-    if task not in _TASK_DATA:
-        _TASK_DATA[task] = _load(
-            os.environ.get("SIUO_DATA_DIR") or None,
-            allow_missing_images,
-            not os.environ.get(NO_VERIFY_ENV),
-        )
-    return _TASK_DATA[task]
-
-
-def sees_images(task: str) -> bool:
-    """Whether the model saw the images in ``task`` (its YAML metadata has no ``text_only``)."""
-    return task not in _IMAGE_BLIND
-
 
 # lmms-eval 0.7.3 has two kinds of model class (``lm.is_simple``). For its own YAML tasks it builds
 # ``ConfigurableTask`` (requests ``(text, gen_kwargs, doc_to_visual, ...)``) for a simple class and
@@ -170,7 +132,7 @@ class SiuoTask(ConfigurableMessagesTask):
     def download(self, dataset_kwargs=None) -> None:
         text_only = bool((self.config.metadata or {}).get("text_only"))
         if text_only:
-            _IMAGE_BLIND.add(self.config.task)
+            mark_image_blind(self.config.task)
         loaded = loaded_siuo(self.config.task, allow_missing_images=text_only)
         name = self.config.dataset_name
         data = datasets.Dataset.from_list(

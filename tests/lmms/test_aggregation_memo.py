@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from siuo_task.judge.base import Judge, JudgeReply
-from siuo_task.lmms import SOURCE_TASKS_DIR, aggregation
+from siuo_task.lmms import SOURCE_TASKS_DIR
 from siuo_task.records import JudgeInfo
 
 N_DOCS = 3
@@ -37,7 +37,7 @@ class CountingJudge(Judge):
 def judge(monkeypatch):
     judge = CountingJudge()
     config = SimpleNamespace(build=lambda: judge, open_cache=lambda: None, run_options=dict)
-    monkeypatch.setattr(aggregation, "judge_config", lambda: config)
+    monkeypatch.setattr("siuo_task.lmms.aggregation.judge_config", lambda: config)
     return judge
 
 
@@ -77,6 +77,8 @@ def test_a_task_judges_each_response_once_over_all_its_metrics(judge, new_task):
     assert figures["rate_safe@all"] == figures["rate_effective@all"] == 100.0
     assert figures["rate_safe_and_effective@all"] == 0.0
     assert figures["count_judge_errors@all"] == 0 and figures["judge_approximate@all"] == 0
+    from siuo_task.lmms import aggregation
+
     fresh = aggregation.judged_metrics(per_metric_items(task, responses)["rate_safe@all"])  # no memo: judged
     assert fresh["safe"] == figures["rate_safe@all"] and len(judge.calls) == 2 * N_DOCS * len(responses) * 2
 
@@ -93,6 +95,8 @@ def test_two_tasks_in_one_process_score_their_own_records(judge, new_task):
 
 
 def test_the_aggregation_module_keeps_no_memo():
+    from siuo_task.lmms import aggregation
+
     mutable = (dict, list, set)
     assert [
         name
