@@ -119,7 +119,7 @@ def test_every_cli_hint_names_a_flag_that_exists(
 
 
 def test_every_python_hint_names_a_keyword_of_its_function(shared_siuo):
-    from siuo_task.lmms.task import _load
+    from siuo_task.lmms.task_data import _load
 
     for function, call in (
         (siuo_dataset.load, lambda: siuo_dataset.load("generation", shared_siuo)),

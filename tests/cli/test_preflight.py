@@ -215,7 +215,7 @@ def test_a_samples_log_cut_short_is_reported_as_cut(tmp_path):
 
 
 def test_plain_lmms_evals_checksum_error_names_what_it_accepts(tmp_path, siuo_data_dir, shared_siuo):
-    from siuo_task.lmms.task import _load
+    from siuo_task.lmms.task_data import _load
 
     data = copy_data(siuo_data_dir, shared_siuo, tmp_path / "data")
     (data / "siuo_gen.json").write_text((shared_siuo / "siuo_gen.json").read_text() + " ")
