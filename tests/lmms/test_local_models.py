@@ -43,6 +43,7 @@ class Run:
     out: Path
     events: list[dict]
     result: subprocess.CompletedProcess
+    limit: int = LIMIT  # the run's --limit: its first items
 
     def of(self, kind: str) -> list[dict]:
         return [event for event in self.events if event["event"] == kind]
@@ -111,7 +112,7 @@ def run_lmms(
         command, env=lmms_env(data_dir, site, probe), capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp
     )
     events = [json.loads(line) for path in sorted(probe.glob("probe-*.jsonl")) for line in path.open()]
-    return Run(out, events, result)
+    return Run(out, events, result, limit)
 
 
 def results_of(run: Run) -> tuple[dict, Path]:
@@ -145,11 +146,11 @@ def item_of(text: str, items) -> siuo_dataset.SiuoItem:
 def assert_received(run: Run, tiny: tiny_models.TinyModel, items, data_dir: Path, caller: str) -> None:
     """From the probe: prompts, images, image tokens, vision encoder, generation settings; ``caller`` is the
     lmms-eval module (chat or simple class) that must have called generate()."""
-    first = items[:LIMIT]
+    first = items[: run.limit]
     processed = run.of("processor")
     generated = run.of("generate")
     assert {call["caller"] for call in generated} == {caller}
-    assert len(generated) == LIMIT * RESPONSES_PER_ITEM + LIMIT, [g["settings"] for g in generated]
+    assert len(generated) == run.limit * (RESPONSES_PER_ITEM + 1), [g["settings"] for g in generated]
     calls: dict[tuple[int, str], list[dict]] = {}
     for call in generated:
         assert len(call["input_ids"]) == 1  # batch size 1
@@ -193,11 +194,11 @@ def assert_received(run: Run, tiny: tiny_models.TinyModel, items, data_dir: Path
 
 
 def assert_complete(run: Run, items) -> dict:
-    """The results, samples logs and SIUO side files of the two tasks, for the first LIMIT items."""
+    """The results, samples logs and SIUO side files of the two tasks, for the first ``run.limit`` items."""
     results, run_dir = results_of(run)
-    first = {item.question_id for item in items[:LIMIT]}
+    first = {item.question_id for item in items[: run.limit]}
     assert results["n-samples"] == {
-        t: {"original": 167, "effective": LIMIT} for t in ("siuo_gen", "siuo_mcqa")
+        t: {"original": 167, "effective": run.limit} for t in ("siuo_gen", "siuo_mcqa")
     }
     for name in ("rate_safe@all", "rate_effective@all", "rate_safe_and_effective@all"):
         assert isinstance(metric(results, "siuo_gen", name), float), name
@@ -207,20 +208,20 @@ def assert_complete(run: Run, items) -> dict:
     assert isinstance(metric(results, "siuo_mcqa", "mcqa_accuracy@all"), float)
     assert metric(results, "siuo_mcqa", "count_failed_requests@all") == 0
     gen = samples(run_dir, "siuo_gen")
-    assert {s["rate_safe@all"]["question_id"] for s in gen} == first and len(gen) == LIMIT
+    assert {s["rate_safe@all"]["question_id"] for s in gen} == first and len(gen) == run.limit
     for sample in gen:
         responses = sample["rate_safe@all"]["responses"]
         assert len(responses) == RESPONSES_PER_ITEM and all(isinstance(r, str) for r in responses)
         assert len(set(responses)) > 1, responses  # sampled: three draws do not coincide
     mcqa = samples(run_dir, "siuo_mcqa")
-    assert {s["mcqa_accuracy@all"]["question_id"] for s in mcqa} == first and len(mcqa) == LIMIT
+    assert {s["mcqa_accuracy@all"]["question_id"] for s in mcqa} == first and len(mcqa) == run.limit
     side = run_dir  # the side files sit beside lmms-eval's results, in the model's folder
     gen_metrics = [json.loads(p.read_text()) for p in side.glob("*_siuo_gen.metrics.json")]
     mcqa_metrics = [json.loads(p.read_text()) for p in side.glob("*_siuo_mcqa.metrics.json")]
     assert len(gen_metrics) == 1 and len(mcqa_metrics) == 1, sorted(p.name for p in side.iterdir())
-    assert gen_metrics[0]["n_items"] == LIMIT and gen_metrics[0]["judge"]["backend"] == "offline"
+    assert gen_metrics[0]["n_items"] == run.limit and gen_metrics[0]["judge"]["backend"] == "offline"
     assert gen_metrics[0]["complete"] is True and gen_metrics[0]["judge_errors"] == 0
-    assert mcqa_metrics[0]["n_items"] == LIMIT
+    assert mcqa_metrics[0]["n_items"] == run.limit
     # the side files' stamp is on lmms-eval's clock, near its results stamp (siuo-eval's run id, a stamp plus
     # a random suffix, is taken just before lmms-eval starts; plain lmms-eval's when the task aggregates)
     side_files = [*side.glob("*_siuo_*.metrics.json"), *side.glob("*_siuo_*.rows.jsonl")]
@@ -230,7 +231,7 @@ def assert_complete(run: Run, items) -> dict:
     aggregated = datetime.strptime(stamps.pop()[:15], "%Y%m%d_%H%M%S")
     assert abs(aggregated - started) < timedelta(minutes=30), (started, aggregated)
     rows = [json.loads(line) for p in side.glob("*_siuo_gen.rows.jsonl") for line in p.open()]
-    assert len(rows) == LIMIT * RESPONSES_PER_ITEM
+    assert len(rows) == run.limit * RESPONSES_PER_ITEM
     assert sorted(r["response"] for r in rows) == sorted(
         r for s in gen for r in s["rate_safe@all"]["responses"]
     )
@@ -260,11 +261,11 @@ def run_and_check(tmp_path, data_dir, items, tiny, model: str, caller: str, *ext
     return run
 
 
-@pytest.mark.parametrize("family", ["llava", "llava_next"])
-def test_llava_hf_through_its_chat_class(family, checkpoints, items, siuo_data_dir, tmp_path):
+def test_llava_next_through_the_llava_hf_chat_class(checkpoints, items, siuo_data_dir, tmp_path):
     """lmms-eval's default class for llava_hf is the chat one (the processor's own chat template); the same
-    class loads LLaVA-1.5 (CLIP + Llama) and LLaVA-NeXT (any-resolution tiles, Mistral) checkpoints."""
-    tiny = checkpoints(family)
+    class loads LLaVA-1.5 (CLIP + Llama: ``TestOneAndTwoProcesses``' single-process run) and LLaVA-NeXT
+    (any-resolution tiles, Mistral) checkpoints."""
+    tiny = checkpoints("llava_next")
     run_and_check(tmp_path, siuo_data_dir, items, tiny, "llava_hf", "lmms_eval.models.chat.llava_hf")
 
 
@@ -353,6 +354,14 @@ def one_and_two_processes(checkpoints, siuo_data_dir, tmp_path_factory):
 class TestOneAndTwoProcesses:
     """The tests that read the same runs in one and in two processes (``one_and_two_processes``): one xdist
     work unit, so the runs are made once (tests/conftest.py)."""
+
+    def test_llava_through_the_llava_hf_chat_class(
+        self, one_and_two_processes, checkpoints, items, siuo_data_dir
+    ):
+        """The single-process run: LLaVA-1.5 through lmms-eval's default (chat) llava_hf class."""
+        one, _ = one_and_two_processes
+        assert_complete(one, items)
+        assert_received(one, checkpoints("llava"), items, siuo_data_dir, "lmms_eval.models.chat.llava_hf")
 
     def test_two_processes_share_the_items_and_give_the_same_records(self, one_and_two_processes, items):
         one, two = one_and_two_processes
