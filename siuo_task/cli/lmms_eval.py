@@ -58,6 +58,7 @@ from siuo_task.judge.config import JudgeConfig
 from siuo_task.lmms import include_path_args, model_folder, model_name
 from siuo_task.lmms.results import (
     DEFER_JUDGING_ENV,
+    MODEL_CLASS_ENV,
     NO_VERIFY_ENV,
     RESPONSES_SUFFIX,
     RUN_ID_ENV,
@@ -76,6 +77,7 @@ from siuo_task.redact import pump_redacted, redact, safe_text
 
 DEFAULT_OUTPUT = "siuo-results"
 RUN_RECORD_SUFFIX = ".siuo-run.json"  # <run id>.siuo-run.json: a run whose responses are not all judged yet
+MODEL_CLASS_SUFFIX = ".model-class.json"  # <run id>.model-class.json: why the child could not load --model
 LOCK_FILE = ".siuo-eval.lock"
 STOP_GRACE = 10  # seconds lmms-eval gets to stop after a forwarded signal, then it is killed
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -87,18 +89,6 @@ MODULE_PACKAGES = {
     "av": ("av", "lmms"),
     "qwen_vl_utils": ("qwen-vl-utils", "lmms"),
 }
-IMPORT_MODEL_CLASS = """
-import json, sys
-from lmms_eval.models import get_model
-try:
-    get_model(sys.argv[1], force_simple=sys.argv[2] == "1")
-except ModuleNotFoundError as error:
-    print(json.dumps({"missing": error.name, "error": str(error)}))
-except Exception as error:
-    print(json.dumps({"missing": None, "error": f"{type(error).__name__}: {error}"}))
-else:
-    print(json.dumps({}))
-"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,7 +226,8 @@ def main(argv: list[str]) -> int:
             )
             return finisher.finish(record, 0)
         run_id = new_run_id(option_value(rest, "--timezone") or "Asia/Singapore")
-        env.update({RUN_ID_ENV: run_id, DEFER_JUDGING_ENV: "1"})
+        model_class_file = run_folder / f"{run_id}{MODEL_CLASS_SUFFIX}"
+        env.update({RUN_ID_ENV: run_id, DEFER_JUDGING_ENV: "1", MODEL_CLASS_ENV: str(model_class_file)})
         command = [
             sys.executable,
             "-m",
@@ -254,7 +245,7 @@ def main(argv: list[str]) -> int:
             return 0 if returncode == 0 else 1
         results_file = newest_results(run_folder, started)
         if results_file is None:
-            problem = model_class_problem(rest, env)
+            problem = model_class_problem(model_class_file)
             if problem:
                 raise EvaluationFailed(problem)
             check_results(None, tasks)  # raises: no results file
@@ -535,30 +526,20 @@ def install_hint(module: str) -> str:
     return f"install the package that provides the module {module}"
 
 
-def model_class_problem(lmms_args: list[str], env: dict) -> str | None:
-    """Why lmms-eval could not import its class for ``--model`` (checked in a child interpreter), or None."""
-    import subprocess
-
-    model = option_value(lmms_args, "--model")
-    if model is None:
-        return None
-    simple = "1" if "--force_simple" in lmms_args else "0"
+def model_class_problem(path: Path) -> str | None:
+    """Why lmms-eval could not import its class for ``--model``, as the child wrote it to ``path``
+    (``siuo_task.lmms.child``), or None; the file is removed."""
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", IMPORT_MODEL_CLASS, model, simple],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        found = json.loads(done.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
         return None
-    if not found:
+    path.unlink(missing_ok=True)
+    if not isinstance(found, dict) or "model" not in found:
         return None
+    model = found["model"]
     if found.get("missing"):
         return (
             f"lmms-eval cannot import its model class for --model {model}: no module named "
             f"{found['missing']!r}; {install_hint(found['missing'])}"
         )
-    return f"lmms-eval cannot load its model class for --model {model}: {found['error']}"
+    return f"lmms-eval cannot load its model class for --model {model}: {found.get('error')}"

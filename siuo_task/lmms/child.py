@@ -7,17 +7,52 @@ Where only SIUO tasks are asked for (siuo-eval checks that first; ``make demo`` 
 (and any ``--include_path``) built once per process. ``TaskManager`` is the one name replaced in lmms-eval's
 CLI module: the CLI builds it itself and no argument of the CLI leaves out the default tasks. Plain
 ``lmms-eval --tasks siuo`` is untouched.
+
+Under siuo-eval ($SIUO_MODEL_CLASS_FILE set), the child first imports lmms-eval's class for ``--model``, as
+lmms-eval would: if that fails (a package missing), it writes why to that file and exits 2 before the run,
+where lmms-eval would log the failure and exit 0 with no results.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+from pathlib import Path
+
+
+def model_class_problem(argv: list[str]) -> dict | None:
+    """Why lmms-eval cannot import its model class for ``--model`` in ``argv`` (``model``, the ``missing``
+    module or None, the ``error``), or None."""
+    from lmms_eval.models import get_model
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--model")
+    parser.add_argument("--force_simple", action="store_true")
+    given, _ = parser.parse_known_args(argv)
+    if not given.model:
+        return None
+    try:
+        get_model(given.model, force_simple=given.force_simple)
+    except ModuleNotFoundError as error:
+        return {"model": given.model, "missing": error.name, "error": str(error)}
+    except Exception as error:  # noqa: BLE001 - any failure to load the class is what the file reports
+        return {"model": given.model, "missing": None, "error": f"{type(error).__name__}: {error}"}
+    return None
 
 
 def main(argv: list[str]) -> None:
     import lmms_eval.__main__ as cli
 
+    from siuo_task.files import write_json_atomic
     from siuo_task.lmms import tasks_dir
+    from siuo_task.lmms.results import MODEL_CLASS_ENV
+
+    report = os.environ.get(MODEL_CLASS_ENV)
+    problem = model_class_problem(argv) if report else None
+    if problem is not None:
+        write_json_atomic(Path(report), problem)
+        sys.exit(2)
 
     task_manager = cli.TaskManager
     folders = [str(tasks_dir())]

@@ -26,6 +26,7 @@ from siuo_task.redact import redact_json
 # (answers on disk before any judge call; see ``siuo_task.cli.lmms_eval``).
 RUN_ID_ENV = "SIUO_RUN_ID"
 DEFER_JUDGING_ENV = "SIUO_DEFER_JUDGING"
+MODEL_CLASS_ENV = "SIUO_MODEL_CLASS_FILE"  # where the child says why lmms-eval cannot import its model class
 NO_VERIFY_ENV = "SIUO_NO_VERIFY_CHECKSUMS"  # siuo-eval --no-verify-checksums, for the tasks in lmms-eval
 RESPONSES_SUFFIX = ".responses.jsonl"  # <run id>_<task>.responses.jsonl: what siuo-eval judge reads
 _RUN_ID = re.compile(r"^\d{8}_\d{6}(-[0-9a-f]{6,32})?$")
