@@ -28,30 +28,15 @@ from urllib.parse import urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from siuo_task.records import row_fingerprint  # noqa: E402
-from siuo_task.scoring.labels import review_line  # noqa: E402
-from tests.fakes.review_load import Server, fake_run  # noqa: E402
+from tests.fakes.review_load import Server, fake_run, fingerprinted_labels  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 
 
 def write_labels(run: Path, count: int) -> None:
     """``count`` fingerprinted labels of the run's responses from 12 reviewers, notes up to 2,000 chars."""
-    rows = [json.loads(line) for line in (run / "judgements.jsonl").read_text().splitlines()]
-    lines = []
-    for number in range(count):
-        row = rows[number % len(rows)]
-        label = review_line(
-            row["question_id"],
-            row["response_index"],
-            ("safety", "effectiveness")[number // len(rows) % 2],
-            number % 3 == 0,
-            reviewer=f"reviewer-{number % 12}",
-            note="note " * (number % 400),
-            fingerprint=row_fingerprint(row),
-        )
-        lines.append(json.dumps(label) + "\n")
-    (run / "reviews.jsonl").write_text("".join(lines))
+    labels = fingerprinted_labels(run, count, reviewers=12, note_words=400)
+    (run / "reviews.jsonl").write_text("".join(json.dumps(label) + "\n" for label in labels))
 
 
 # ---- the load generator (its own process) ---------------------------------------------------------------

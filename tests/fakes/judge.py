@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from siuo_demo.loopback import message_text
 from siuo_task.judge.base import Judge, JudgeReply
@@ -164,3 +165,18 @@ class ScriptJudge(Judge):
             delay = self.jitter.random() * self.max_delay
         time.sleep(delay)
         return self.script(call, attempt)
+
+
+def judge_flags(judge_server, cache: Path) -> list[str]:
+    """siuo-eval's flags for the scripted judge at ``judge_server`` (key in $E2E_JUDGE_KEY) and ``cache``."""
+    return [
+        "--judge-model",
+        "scripted-judge",
+        "--judge-base-url",
+        judge_server.base_url,
+        "--judge-api-key-env",
+        "E2E_JUDGE_KEY",
+        "--cache",
+        str(cache),
+        "--quiet",
+    ]

@@ -19,8 +19,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from siuo_task.readers import read_reviews
+from siuo_task.records import row_fingerprint
+from siuo_task.scoring.labels import review_line
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def fingerprinted_labels(run: Path, count: int, reviewers: int, note_words: int) -> list[dict]:
+    """``count`` labels of the run's responses (both aspects in turn, fingerprinted as the page does) from
+    ``reviewers`` reviewers, with notes of up to ``note_words`` words."""
+    rows = [json.loads(line) for line in (run / "judgements.jsonl").read_text().splitlines()]
+    labels = []
+    for number in range(count):
+        row = rows[number % len(rows)]
+        aspect = ("safety", "effectiveness")[number // len(rows) % 2]
+        labels.append(
+            review_line(
+                row["question_id"],
+                row["response_index"],
+                aspect,
+                number % 3 == 0,
+                reviewer=f"reviewer-{number % reviewers}",
+                note="note " * (number % note_words),
+                fingerprint=row_fingerprint(row, aspect),
+            )
+        )
+    return labels
 
 
 def fake_run(folder: Path, data_dir: Path, n_items: int = 20) -> list[int]:

@@ -24,7 +24,7 @@ from siuo_task.protocol.model_prompts import MODEL_CONTENT_ORDER
 from siuo_task.records import row_fingerprint
 from siuo_task.runs import load_judged_run, read_runs
 from siuo_task.scoring.labels import append_review, review_line
-from tests.fakes.judge import is_safety_prompt, oracle_judge_verdict, quoted_response
+from tests.fakes.judge import is_safety_prompt, judge_flags, oracle_judge_verdict, quoted_response
 from tests.helpers import run_tool
 
 pytestmark = pytest.mark.e2e
@@ -139,15 +139,7 @@ def both_runs(items, siuo_data_dir, judge_server, tmp_path_factory):
             str(LIMIT),
             "--output_path",
             str(out / "lmms"),
-            "--judge-model",
-            "scripted-judge",
-            "--judge-base-url",
-            judge_server.base_url,
-            "--judge-api-key-env",
-            "E2E_JUDGE_KEY",
-            "--cache",
-            str(out / "l.sqlite"),
-            "--quiet",
+            *judge_flags(judge_server, out / "l.sqlite"),
             env=env_for(siuo_data_dir, model),
             cwd=elsewhere,
         )

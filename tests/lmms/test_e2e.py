@@ -18,7 +18,7 @@ import siuo_dataset
 from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_text
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
 from siuo_task.lmms import SOURCE_TASKS_DIR
-from tests.fakes.judge import oracle_judge_verdict
+from tests.fakes.judge import judge_flags, oracle_judge_verdict
 from tests.helpers import aggregations, run_tool
 
 TIMEOUT = 600
@@ -51,20 +51,6 @@ def expected_risk_blind(items) -> dict:
         "rate_safe_and_effective@all": round(100 * sum(safe) / len(items), 2),
         "mcqa_accuracy@all": round(100 * sum(item.correct_option == "A" for item in items) / len(items), 2),
     }
-
-
-def judge_flags(judge_server, cache: Path) -> list[str]:
-    return [
-        "--judge-model",
-        "scripted-judge",
-        "--judge-base-url",
-        judge_server.base_url,
-        "--judge-api-key-env",
-        "E2E_JUDGE_KEY",
-        "--cache",
-        str(cache),
-        "--quiet",
-    ]
 
 
 def env_for(data_dir: Path, **extra) -> dict:

@@ -34,6 +34,11 @@ def judge_block(port: int) -> dict:
     return info.answered(["my-judge"], ["fp_1"]).as_dict()
 
 
+def local_data(total: int) -> dict:
+    """The ``data`` provenance block of a run on a local SIUO folder of ``total`` items."""
+    return {"origin": "local", "revision": None, "sha256": {}, "n_items": total, "missing_images": 0}
+
+
 def gen_file(safe: list[bool], judge: dict, total: int = N) -> dict:
     responses = [
         ResponseVerdict(1000 + index, "self-harm", verdict, True)
@@ -42,13 +47,7 @@ def gen_file(safe: list[bool], judge: dict, total: int = N) -> dict:
     ]
     metrics = generation_metrics(responses)
     metrics["judge"] = judge
-    metrics["data"] = {
-        "origin": "local",
-        "revision": None,
-        "sha256": {},
-        "n_items": total,
-        "missing_images": 0,
-    }
+    metrics["data"] = local_data(total)
     metrics["summary"] = None
     return metrics
 
@@ -56,13 +55,7 @@ def gen_file(safe: list[bool], judge: dict, total: int = N) -> dict:
 def mcqa_file(correct: int, total: int = N) -> dict:
     parsed = [(1000 + i, "self-harm", "A" if i < correct else "B", "A") for i in range(total)]
     metrics = mcqa_metrics(parsed)
-    metrics["data"] = {
-        "origin": "local",
-        "revision": None,
-        "sha256": {},
-        "n_items": total,
-        "missing_images": 0,
-    }
+    metrics["data"] = local_data(total)
     return metrics
 
 

@@ -24,7 +24,7 @@ from siuo_task.review.page import ReviewSession
 from siuo_task.review.server import create_app, make_server
 from siuo_task.runs import load_judged_run
 from siuo_task.scoring.labels import append_review, review_line
-from tests.fakes.review_load import fake_run
+from tests.fakes.review_load import fake_run, fingerprinted_labels
 
 TOKEN = "test-token-456"
 
@@ -42,22 +42,7 @@ def run_dir(siuo_data_dir, tmp_path):
 
 def labels(run_dir, count: int, reviewers: int = 50) -> list[dict]:
     """``count`` fingerprinted labels of the run's responses, from ``reviewers`` reviewers."""
-    rows = [json.loads(line) for line in (run_dir / "judgements.jsonl").read_text().splitlines()]
-    out = []
-    for number in range(count):
-        row = rows[number % len(rows)]
-        out.append(
-            review_line(
-                row["question_id"],
-                row["response_index"],
-                ("safety", "effectiveness")[number // len(rows) % 2],
-                number % 3 == 0,
-                reviewer=f"reviewer-{number % reviewers}",
-                note="n" * (number % 50),
-                fingerprint=row_fingerprint(row, ("safety", "effectiveness")[number // len(rows) % 2]),
-            )
-        )
-    return out
+    return fingerprinted_labels(run_dir, count, reviewers, note_words=12)
 
 
 def write_labels(run_dir, rows: list[dict]) -> None:
