@@ -166,6 +166,14 @@ def test_summaries_say_n_a_when_nothing_is_parsable():
         ("Authorization: Bearer eyJhbGciOi.x-y", "Authorization: Bearer ***"),
         ("key sk-proj-abcdefgh12345678 leaked", "key sk-*** leaked"),
         ("token=hf_abcdefghij0123456789xyz", "token=***"),
+        # every kind, in any case, alone in its text (the one-scan pre-check of redact must see each)
+        ("a hf_abcdefghij0123456789xyz alone", "a hf_*** alone"),
+        ("PASSWD=hunter2", "PASSWD=***"),
+        ("Client-Secret: s3cr3t", "Client-Secret: ***"),
+        ("Access_Token=abc", "Access_Token=***"),
+        ("BEARER abcdefgh.1234", "BEARER ***"),
+        ("pretrained=x,KEY=abc", "pretrained=x,KEY=***"),
+        ("ftp://u:p@host/file", "ftp://***@host/file"),
         (
             "Bearer authentication is explained at https://example.com/page?a=1",
             None,
