@@ -4,20 +4,27 @@ PYTHONPATH of the real ``lmms-eval`` run (and of every process ``accelerate laun
 With $SIUO_PROBE_DIR set it wraps, in transformers, every processor's ``__call__`` (the texts and images it
 was given, the ``input_ids`` it made), ``GenerationMixin.generate`` (the generation settings, the image-token
 positions and pixel values in its inputs, how many tokens came out) and the model's ``get_image_features``
-(the vision tower really ran), and appends one JSON line per call to ``<dir>/probe-<pid>.jsonl``. Nothing of
-lmms-eval or of our task is touched. Self-contained: it imports nothing from the repository.
+(the vision tower really ran), and appends one JSON line per call to ``<dir>/probe-<pid>.jsonl``; at exit,
+the process's main module and which of ``WATCHED_MODULES`` it imported. It installs itself when the process
+imports transformers, so a process that never does (siuo-eval's own, accelerate's launcher) does not pay for
+it (~5 s of CPU). Nothing of lmms-eval or of our task is touched. Self-contained: it imports nothing from the
+repository.
 """
 
+import importlib.abc
+import importlib.util
 import os
+import sys
 
 PROBE_DIR = os.environ.get("SIUO_PROBE_DIR")
+WATCHED_MODULES = ("evaluate.evaluator", "transformers.pipelines")  # what siuo-eval's child never imports
 
 
 def _install() -> None:
+    import atexit
     import functools
     import hashlib
     import json
-    import sys
     import threading
 
     import transformers
@@ -179,6 +186,31 @@ def _install() -> None:
     GenerationMixin.generate = generate
     write({"event": "installed", "transformers": transformers.__version__})
 
+    def at_exit() -> None:
+        spec = getattr(sys.modules["__main__"], "__spec__", None)  # the module `python -m` ran, if any
+        imported = [name for name in WATCHED_MODULES if name in sys.modules]
+        write({"event": "exit", "main": spec.name if spec else sys.argv[0], "imported": imported})
+
+    atexit.register(at_exit)
+
+
+class _InstallWithTransformers(importlib.abc.MetaPathFinder):
+    """Finds transformers as Python would, and installs the probe once its package has run."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "transformers":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run_package = spec.loader.exec_module
+
+        def exec_module(module) -> None:
+            run_package(module)
+            _install()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
 
 if PROBE_DIR:
-    _install()
+    sys.meta_path.insert(0, _InstallWithTransformers())

@@ -44,3 +44,27 @@ def test_the_index_is_built_once_per_process(cli):
     built = cli.TaskManager("ERROR", include_path=None, model_name="openai")
     assert built is cli.evaluated[0][1]  # a --config entry asks again: the same index
     assert cli.TaskManager("ERROR", include_path=None, model_name="llava_hf") is not built
+
+
+def test_a_deferred_module_is_imported_at_the_first_use_of_one_of_its_names(tmp_path, monkeypatch):
+    package = tmp_path / "slowpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("import slowpkg.heavy\nload = slowpkg.heavy.load\n")
+    (package / "heavy.py").write_text("def load(name):\n    return f'loaded {name}'\n")
+    (package / "light.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("slowpkg", "slowpkg.heavy", "slowpkg.light"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    child.defer_import("slowpkg")
+    import slowpkg  # as lmms-eval's registry imports evaluate
+
+    assert "slowpkg.heavy" not in sys.modules and slowpkg.__file__ == str(package / "__init__.py")
+    import slowpkg.light  # a submodule is still found through the stand-in
+
+    assert slowpkg.light.VALUE == 1 and "slowpkg.heavy" not in sys.modules
+    assert slowpkg.load("bleu") == "loaded bleu"  # the first name asked for imports the real package
+    real = sys.modules["slowpkg"]
+    assert real is not slowpkg and "slowpkg.heavy" in sys.modules
+    child.defer_import("slowpkg")
+    assert sys.modules["slowpkg"] is real  # imported already: left alone
