@@ -76,6 +76,7 @@ from siuo_task.lmms.results import (
 from siuo_task.redact import pump_redacted, redact, safe_text
 
 DEFAULT_OUTPUT = "siuo-results"
+LMMS_EVAL_CHILD = "siuo_task.lmms.child"  # lmms-eval's CLI: the SIUO tasks alone, HF evaluate deferred
 RUN_RECORD_SUFFIX = ".siuo-run.json"  # <run id>.siuo-run.json: a run whose responses are not all judged yet
 MODEL_CLASS_SUFFIX = ".model-class.json"  # <run id>.model-class.json: why the child could not load --model
 LOCK_FILE = ".siuo-eval.lock"
@@ -157,7 +158,7 @@ def print_help(env: dict) -> int:
         return 0
     print("lmms-eval's own flags (passed through):\n")
     sys.stdout.flush()
-    subprocess.run([sys.executable, "-m", "lmms_eval", "eval", "--help"], env=env, check=False)
+    subprocess.run([sys.executable, "-m", LMMS_EVAL_CHILD, "eval", "--help"], env=env, check=False)
     return 0
 
 
@@ -231,7 +232,7 @@ def main(argv: list[str]) -> int:
         command = [
             sys.executable,
             "-m",
-            "siuo_task.lmms.child",  # lmms-eval's CLI, indexing the SIUO tasks only
+            LMMS_EVAL_CHILD,
             "--tasks",
             lmms_tasks(args.tasks),
             "--output_path",
