@@ -1,7 +1,8 @@
 """What the tests share (test modules never import each other; fakes live in tests/fakes/):
 
 - paths: the repository and the environment's commands (beside the interpreter running the tests);
-- subprocess runs of those commands (``run_tool``, ``siuo_eval``, ``siuo_data``, ``start_tool``);
+- subprocess runs of those commands (``run_tool``, ``siuo_eval``, ``siuo_data``, ``start_tool``), and the
+  sitecustomize that spares the plain lmms-eval runs PyYAML's slow parser (``with_fast_task_index``);
 - the task YAMLs as lmms-eval reads them;
 - small data helpers: a writable copy of the SIUO folder, a decompression-bomb PNG, judge-cache counts.
 """
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SIUO_EVAL = str(BIN / "siuo-eval")
 SIUO_DATA = str(BIN / "siuo-data")
+FAST_TASK_INDEX = REPO / "tests" / "fakes" / "fast_task_index.py"  # a sitecustomize start: see its docstring
 
 
 # ---- subprocess runs ---------------------------------------------------------------------------------------
@@ -48,6 +50,13 @@ def run_tool(
         timeout=timeout,
         check=False,
     )
+
+
+def with_fast_task_index(env: dict, folder: Path) -> dict:
+    """``env`` whose Python processes start with ``FAST_TASK_INDEX`` (a sitecustomize.py in ``folder``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(FAST_TASK_INDEX.read_text())
+    return {**env, "PYTHONPATH": str(folder)}
 
 
 def siuo_eval(*args: str, timeout: float = 300, **options) -> subprocess.CompletedProcess:

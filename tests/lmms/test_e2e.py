@@ -19,7 +19,7 @@ from siuo_demo.loopback import Fault, ScriptedServer, message_images, message_te
 from siuo_demo.scripted_models import MCQA_MARKER, scripted_model
 from siuo_task.lmms import SOURCE_TASKS_DIR
 from tests.fakes.judge import judge_flags, oracle_judge_verdict
-from tests.helpers import aggregations, run_tool
+from tests.helpers import aggregations, run_tool, with_fast_task_index
 
 TIMEOUT = 600
 USERINFO = (
@@ -324,7 +324,7 @@ def test_risk_blind_same_numbers_through_siuo_eval_and_plain_lmms_eval(
             tasks_path,
             "--output_path",
             str(tmp_path / "plain"),
-            env=env_for(siuo_data_dir, SIUO_JUDGE_CONFIG=str(config)),
+            env=with_fast_task_index(env_for(siuo_data_dir, SIUO_JUDGE_CONFIG=str(config)), tmp_path / "py"),
         )
         assert plain.returncode == 0, plain.stderr[-3000:]
         runs["lmms-eval"] = results_of(tmp_path / "plain")[0]
@@ -430,7 +430,7 @@ print("RESULT " + json.dumps({task: {k.split(",")[0]: v for k, v in values.items
 def test_python_api_without_a_judge_uses_the_offline_judge_labelled_approximate(
     items, siuo_data_dir, tmp_path
 ):
-    env = env_for(siuo_data_dir)
+    env = with_fast_task_index(env_for(siuo_data_dir), tmp_path / "site")
     env.pop("SIUO_JUDGE_CONFIG", None)
     with ScriptedServer(scripted_model("oracle", items)) as model:
         result = run_tool(

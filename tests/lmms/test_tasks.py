@@ -17,7 +17,7 @@ import pytest
 from siuo_demo.loopback import ScriptedServer
 from siuo_demo.scripted_models import scripted_model
 from siuo_task.lmms import SOURCE_TASKS_DIR, installed_tasks_dir
-from tests.helpers import aggregations, run_tool, task_config
+from tests.helpers import aggregations, run_tool, task_config, with_fast_task_index
 
 GEN_DOC = {
     "question_id": 1,
@@ -171,3 +171,25 @@ def test_a_truncated_image_is_still_an_error_once_lmms_eval_is_imported(siuo_dat
     with pytest.raises(SiuoDataError, match="S-01.png cannot be decoded"):
         load_items(bad)
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # lmms-eval's setting is left as it found it
+
+
+FAST_INDEX_CHECK = """
+import sys, yaml
+yaml.add_constructor("!function", lambda loader, node: (loader.name, loader.construct_scalar(node)))
+assert yaml.full_load("x: 1") is not None and yaml.full_load.__module__ == "sitecustomize"
+for path in sys.argv[1:]:
+    with open(path, "rb") as one, open(path, "rb") as other:
+        assert yaml.full_load(one) == yaml.load(other, Loader=yaml.FullLoader), path
+print("same", len(sys.argv) - 1)
+"""
+
+
+def test_the_plain_runs_fast_task_index_parses_the_task_yamls_as_pyyaml_does(tmp_path):
+    """tests/fakes/fast_task_index.py (the plain lmms-eval runs' sitecustomize): libyaml's parser, lmms-eval's
+    !function constructor (which reads the file's name from the loader), the same objects as PyYAML's
+    FullLoader for every SIUO task YAML."""
+    yamls = sorted(str(path) for path in SOURCE_TASKS_DIR.iterdir() if "yaml" in path.name)
+    env = with_fast_task_index(dict(os.environ), tmp_path / "site")
+    result = run_tool("python", "-c", FAST_INDEX_CHECK, *yamls, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["same", str(len(yamls))]
