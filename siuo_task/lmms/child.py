@@ -1,7 +1,7 @@
 """lmms-eval's own CLI as siuo-eval and ``make demo`` run it, with a task index of the SIUO tasks alone.
 
-lmms-eval 0.7.3 builds its task index (``TaskManager``) at every start, by parsing each of its ~3,200 task
-YAMLs with PyYAML's pure-Python loader (~6 s of CPU), and once more for every entry of a ``--config`` file.
+lmms-eval 0.7.3 builds its task index (``TaskManager``) at every start, by parsing each of its ~2,000 task
+YAMLs with PyYAML's pure-Python loader (~3 s of CPU), and once more for every entry of a ``--config`` file.
 Where only SIUO tasks are asked for (siuo-eval checks that first; ``make demo`` asks for nothing else),
 ``python -m siuo_task.lmms.child ARGS`` runs ``lmms_eval``'s CLI on ARGS with an index of the SIUO task folder
 (and any ``--include_path``) built once per process. ``TaskManager`` is the one name replaced in lmms-eval's
@@ -15,7 +15,11 @@ where lmms-eval would log the failure and exit 0 with no results.
 lmms-eval's registry imports Hugging Face ``evaluate`` at start-up for its ``hf_evaluate`` metrics, which
 imports ``transformers.pipelines``: ~2.4 s of CPU of the ~5.6 s that importing lmms-eval's CLI costs. The
 SIUO tasks use none of them, so the child puts a stand-in in its place (``defer_import``) that imports the
-real module the first time anything asks it for a name.
+real module the first time anything asks it for a name. And for every metric it aggregates, lmms-eval tries to
+import two other tasks' code (``OTHER_TASKS_CODE``: nltk, scipy.stats; ~1.3 s of CPU) to see whether the
+aggregation is one of theirs, which needs bootstrapped standard errors; a SIUO aggregation never is (its
+standard error is "N/A" either way), so the child answers those imports with ImportError, which lmms-eval
+expects and passes over.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import os
 import sys
 import types
 from pathlib import Path
+
+OTHER_TASKS_CODE = ("lmms_eval.tasks.amber_g.utils", "lmms_eval.tasks.coco_cap_chair.utils")
 
 
 def defer_import(name: str) -> None:
@@ -71,6 +77,8 @@ def model_class_problem(argv: list[str]) -> dict | None:
 
 def main(argv: list[str]) -> None:
     defer_import("evaluate")
+    for name in OTHER_TASKS_CODE:  # None in sys.modules: importing it raises ImportError
+        sys.modules.setdefault(name, None)
     import lmms_eval.__main__ as cli
 
     from siuo_task.files import write_json_atomic

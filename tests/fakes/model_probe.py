@@ -17,7 +17,7 @@ import os
 import sys
 
 PROBE_DIR = os.environ.get("SIUO_PROBE_DIR")
-WATCHED_MODULES = ("evaluate.evaluator", "transformers.pipelines")  # what siuo-eval's child never imports
+WATCHED_MODULES = ("evaluate.evaluator", "transformers.pipelines", "nltk")  # siuo-eval's child imports none
 
 
 def _install() -> None:
