@@ -43,9 +43,9 @@ def siuo_data_dir(tmp_path_factory, shared_siuo) -> Path:
 # Under pytest-xdist each worker is its own process with its own session fixtures. The scheduler below hands
 # out work units: a module is one unit (its module fixtures are built once), except the modules below, where
 # each test starts lmms-eval itself: their test functions are spread over the workers, and the tests that read
-# one shared run sit in a class, which is one unit; the modules that import lmms-eval into the test process
-# (~9 s of CPU each time) are one unit too, so one worker pays that import. (xdist's own `loadgroup` marks do
-# nothing on pytest 9.2: pytest-xdist#1386.) The slowest modules are sent out first.
+# one shared run sit in a class, which is one unit; the modules (and single tests) that import lmms-eval into
+# the test process (~3 s of CPU each time) are one unit too, so one worker pays that import. (xdist's own
+# `loadgroup` marks do nothing on pytest 9.2: pytest-xdist#1386.) The slowest modules are sent out first.
 SPREAD = ("tests/lmms/test_local_models.py", "tests/lmms/test_e2e.py")
 LMMS_EVAL_IN_PROCESS = (
     "tests/lmms/test_tasks.py",
@@ -54,6 +54,7 @@ LMMS_EVAL_IN_PROCESS = (
     "tests/lmms/test_aggregation_memo.py",
     "tests/lmms/test_child.py",
     "tests/scoring/test_new_metric.py",
+    "tests/lmms/test_runs_by_model.py::test_model_folder_is_lmms_evals_own",
 )
 SLOWEST_FIRST = (
     "tests/lmms/test_local_models.py",
@@ -71,7 +72,7 @@ def work_unit(nodeid: str) -> str:
     """The xdist work unit of a test: its module, or in a SPREAD module its class or else the test itself;
     the modules that import lmms-eval in process are one unit."""
     module, _, inside = nodeid.partition("::")
-    if module in LMMS_EVAL_IN_PROCESS:
+    if module in LMMS_EVAL_IN_PROCESS or nodeid in LMMS_EVAL_IN_PROCESS:
         return "lmms-eval in process"
     if module not in SPREAD:
         return module
