@@ -6,6 +6,7 @@ e.g. the CLI's dispatch table)."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from pathlib import Path
@@ -41,7 +42,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(path: Path) -> set[str]:
+@functools.cache  # each test reads the whole product: parse each file once
+def imported_modules(path: Path) -> frozenset[str]:
     """Every module ``path`` imports (relative imports resolved)."""
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
     found = set()
@@ -59,7 +61,7 @@ def imported_modules(path: Path) -> set[str]:
             and DOTTED_NAME.fullmatch(node.value)
         ):
             found.add(node.value)
-    return found
+    return frozenset(found)
 
 
 def sources(*packages: str) -> list[Path]:
