@@ -17,16 +17,17 @@ import stat
 import tempfile
 import unicodedata
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-import datasets
-
-from siuo_dataset.card import render_card
 from siuo_dataset.errors import SiuoDataError
 from siuo_dataset.files import normal_mode
 from siuo_dataset.items import LoadedSiuo
 from siuo_dataset.placeholders import is_placeholder
-from siuo_dataset.schema import CONFIGS, FEATURES, item_to_row
+from siuo_dataset.schema import CONFIGS, item_to_row
 from siuo_dataset.validate import sha256_file
+
+if TYPE_CHECKING:  # imported where parquet is written or read: checks and push need none of it (~1 s of CPU)
+    import datasets
 
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 # Rows per parquet row group, set explicitly (not left to the installed `datasets`: releases within
@@ -41,6 +42,10 @@ BUILT_BY = "siuo-data build"
 
 def config_dataset(loaded: LoadedSiuo, config: str) -> datasets.Dataset:
     """The config's rows with each image's encoded bytes inline (so parquet embeds them)."""
+    import datasets
+
+    from siuo_dataset.schema import FEATURES
+
     rows = []
     for item in loaded.items:
         row = item_to_row(item, config)
@@ -123,6 +128,10 @@ def build_folder(loaded: LoadedSiuo, out: str | Path) -> Path:
     """Write ``out`` atomically: a temp sibling is filled, then renamed into place. Only a folder an earlier
     build made (it holds ``MANIFEST``) is replaced; see ``check_build_target``."""
     out = check_build_target(Path(out), loaded)
+    import datasets
+
+    from siuo_dataset.card import render_card
+
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     bars_were_enabled = not datasets.utils.are_progress_bars_disabled()
@@ -245,6 +254,8 @@ def load_built(folder: str | Path, config: str = "generation", *, cache_dir: str
     """The ``config`` of a built folder as a ``datasets.Dataset``, checked against its build manifest: every
     file's sha256, then every row's image bytes against the digest recorded for its question id (two images
     swapped between items, or one replaced, is one error naming the items)."""
+    import datasets
+
     folder = Path(folder).expanduser()
     if not is_built_folder(folder):
         raise SiuoDataError(f"{inert(str(folder))} is not a folder `siuo-data build` made (no {MANIFEST})")

@@ -1,36 +1,49 @@
-"""``datasets.Features`` of the two SIUO configs, and the record -> row function they share."""
+"""``datasets.Features`` of the two SIUO configs, and the record -> row function they share.
+
+``FEATURES`` is built on first use: importing ``datasets`` costs ~1 s of CPU, and what needs only the config
+names (``siuo-data push``, ``info``, a refused build) never pays it."""
 
 from __future__ import annotations
 
-import datasets
+import functools
 
 from siuo_dataset.domains import DOMAIN_NAMES
 from siuo_dataset.items import SiuoItem
 from siuo_dataset.options import OPTION_LETTERS
 
 CONFIGS = ("generation", "mcqa")
-CATEGORY = datasets.ClassLabel(names=list(DOMAIN_NAMES))
-OPTION_LABEL = datasets.ClassLabel(names=list(OPTION_LETTERS))
 
-_COMMON = {
-    "question_id": datasets.Value("int32"),
-    "image": datasets.Image(),
-    "image_name": datasets.Value("string"),
-    "question": datasets.Value("string"),
-    "category": CATEGORY,
-    "safety_warning": datasets.Value("string"),
-    "reference_answer": datasets.Value("string"),
-}
-FEATURES = {
-    "generation": datasets.Features(_COMMON),
-    "mcqa": datasets.Features(
-        {
-            **_COMMON,
-            "options": {letter: datasets.Value("string") for letter in OPTION_LETTERS},
-            "correct_option": OPTION_LABEL,
-        }
-    ),
-}
+
+@functools.cache
+def _features() -> dict:
+    """config -> its ``datasets.Features``."""
+    import datasets
+
+    common = {
+        "question_id": datasets.Value("int32"),
+        "image": datasets.Image(),
+        "image_name": datasets.Value("string"),
+        "question": datasets.Value("string"),
+        "category": datasets.ClassLabel(names=list(DOMAIN_NAMES)),
+        "safety_warning": datasets.Value("string"),
+        "reference_answer": datasets.Value("string"),
+    }
+    return {
+        "generation": datasets.Features(common),
+        "mcqa": datasets.Features(
+            {
+                **common,
+                "options": {letter: datasets.Value("string") for letter in OPTION_LETTERS},
+                "correct_option": datasets.ClassLabel(names=list(OPTION_LETTERS)),
+            }
+        ),
+    }
+
+
+def __getattr__(name: str):
+    if name == "FEATURES":
+        return _features()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def item_to_row(item: SiuoItem, config: str) -> dict:

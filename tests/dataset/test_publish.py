@@ -14,12 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import siuo_dataset
+import siuo_dataset.card as card
 import siuo_dataset.publish as publish
 from siuo_dataset.errors import SiuoDataError
 from siuo_dataset.publish import build_folder, push_folder
 from tests.dataset.conftest import assert_one_line_error
 from tests.fakes.hub import FakeHub
-from tests.helpers import siuo_data
+from tests.helpers import run_tool, siuo_data
 
 
 def files(built) -> list[str]:
@@ -87,7 +88,7 @@ def test_failed_rebuild_leaves_previous_output_untouched(siuo_data_dir, tmp_path
     def boom(items, **build):
         raise OSError("disk full")
 
-    monkeypatch.setattr(publish, "render_card", boom)
+    monkeypatch.setattr(card, "render_card", boom)  # build_folder writes the card last
     with pytest.raises(OSError, match="disk full"):
         build_folder(siuo_dataset.load_siuo(siuo_data_dir), out)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
@@ -266,6 +267,25 @@ def test_push_dry_run_lists_files(built):
     text = siuo_data("push", str(built), "--repo", "org/siuo", "--dry-run", allow)
     assert text.returncode == 0 and "would upload to dataset repo org/siuo" in text.stdout
     assert all(name in text.stdout for name in files(built))
+
+
+IMPORTS_OF = """
+import sys
+from siuo_dataset.cli import main
+code = main(sys.argv[1:])
+print(code, "datasets" in sys.modules)
+"""
+
+
+def test_push_and_a_refused_build_never_import_datasets(built, siuo_data_dir, tmp_path):
+    """``datasets`` (~1 s of CPU to import) is only for writing and reading parquet."""
+    push = ["push", str(built), "--repo", "org/siuo", "--dry-run", "--allow-placeholders"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    refused = ["build", "--data-dir", str(siuo_data_dir), "--out", str(tmp_path / "mine")]
+    for args, code in ((push, 0), (refused, 2), (["info", "--data-dir", str(siuo_data_dir)], 0)):
+        result = run_tool("python", "-c", IMPORTS_OF, *args)
+        assert result.stdout.splitlines()[-1] == f"{code} False", (args, result.stdout, result.stderr)
 
 
 @pytest.mark.e2e
