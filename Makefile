@@ -65,7 +65,7 @@ test: lint
 
 # The fast loop: lint, then everything but the slow end-to-end tests (marked e2e), in three workers that take
 # single tests as they free up (worksteal): none of these tests shares an expensive fixture, and single tests
-# balance the workers better than modules (63-65 s against 67-72 s here; serial, they take twice as long).
+# balance the workers better than modules (docs/performance.md has the figures).
 test-fast: lint
 	$(BIN)/python -m pytest -q -m "not e2e" -n 3 --dist worksteal
 
