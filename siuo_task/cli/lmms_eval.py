@@ -1,7 +1,7 @@
 """`siuo-eval --model M --model_args ... --tasks siuo [lmms-eval flags] [judge flags]`.
 
 A thin wrapper over lmms-eval's own CLI, run in a child process by ``siuo_task.lmms.child`` (which indexes
-the SIUO tasks alone, not lmms-eval's ~3,200: ~6 s of CPU less per start); it adds --log_samples.
+the SIUO tasks alone, not lmms-eval's ~2,000: ~3 s of CPU less per start); it adds --log_samples.
 
 Before lmms-eval starts, a pre-flight (``siuo_task.cli.preflight``) checks the task names, the judge settings,
 key, cache and endpoint, a local checkpoint path and the data (the checks the tasks would make half a minute

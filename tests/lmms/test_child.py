@@ -1,5 +1,5 @@
 """siuo-eval's lmms-eval child (``siuo_task.lmms.child``): lmms-eval's own CLI with a task index of the SIUO
-tasks alone (not lmms-eval's ~3,200 task YAMLs), built once per process. lmms-eval is imported inside the
+tasks alone (not lmms-eval's ~2,000 task YAMLs), built once per process. lmms-eval is imported inside the
 tests (see test_tasks.py); its CLI entry is replaced by one that builds the index as the CLI does."""
 
 from __future__ import annotations
